@@ -1,0 +1,16 @@
+//! netsleuth: tells a developer why an API call failed or was slow, from the packets.
+//!
+//! The library is the pipeline of `ARCHITECTURE.md`, one module per stage:
+//!
+//! * [`source`]: frames from capture files (pcap, pcapng, gzip, stdin) and live
+//!   interfaces (libpcap), BPF filtering, and writing captures back out.
+//! * [`decode`]: typed, zero-copy views of link, IP, TCP, UDP and ICMP headers.
+//! * [`report`]: what the user reads: per-packet lines and JSON, terminal escaping.
+//!
+//! The binary (`src/main.rs`) only parses arguments and wires these together.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod decode;
+pub mod report;
+pub mod source;

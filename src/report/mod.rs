@@ -1,0 +1,1 @@
+//! What the user reads: per-packet lines and JSON records, terminal-safe escaping.
