@@ -1,4 +1,15 @@
-//! Link-layer headers.
+//! Link layer: Ethernet II (via etherparse, which also walks 802.1Q/QinQ tags), and by
+//! hand the headers etherparse lacks or is too strict about: Linux SLL (etherparse
+//! rejects ARPHRD_LOOPBACK, which `-i any` gives for `lo`), Linux SLL2, BSD null/loop
+//! and raw IP.
+//!
+//! [`start`] reads the link header and hands what follows it to etherparse's lax slicer
+//! at the right entry point (`from_ethernet`, `from_ether_type` or `from_ip`).
+
+use etherparse::{EtherType, LaxSlicedPacket, LinkSlice};
+
+use super::{DecodeProblem, Layer};
+use crate::source::LinkType;
 
 /// The link-layer header of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +52,252 @@ pub struct Vlans {
 }
 
 impl Vlans {
+    /// The VLAN ids given, outermost first; ids beyond the second are dropped.
+    pub fn new(ids: &[u16]) -> Vlans {
+        let mut v = Vlans::default();
+        for &id in ids {
+            v.push(id);
+        }
+        v
+    }
+
+    /// Appends an inner tag; returns false (and keeps the ids) when two are held already.
+    pub fn push(&mut self, id: u16) -> bool {
+        match self.ids.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = id;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The VLAN ids, outermost first.
     pub fn ids(&self) -> &[u16] {
-        &self.ids[..usize::from(self.len.min(2))]
+        self.ids.get(..usize::from(self.len)).unwrap_or(&self.ids)
+    }
+}
+
+/// Byte offsets in the hand-parsed link headers.
+mod field {
+    /// Linux SLL v1: packet type (u16) at 0, protocol (u16) at 14, 16 bytes in all.
+    pub const SLL_PACKET_TYPE: usize = 0;
+    pub const SLL_PROTOCOL: usize = 14;
+    pub const SLL_LEN: usize = 16;
+    /// Linux SLL2: protocol at 0, interface index at 4, packet type at 10, 20 bytes.
+    pub const SLL2_PROTOCOL: usize = 0;
+    pub const SLL2_IF_INDEX: usize = 4;
+    pub const SLL2_PACKET_TYPE: usize = 10;
+    pub const SLL2_LEN: usize = 20;
+    /// BSD null / loop: a 4-byte address family.
+    pub const NULL_LEN: usize = 4;
+}
+
+/// What the link header said and how etherparse sliced the rest.
+pub(crate) struct LinkStart<'a> {
+    pub link: LinkLayer,
+    /// The EtherType or SLL protocol after the link header, if the link type has one.
+    pub ether_type: Option<u16>,
+    /// The lax slice of everything after the link header, when there is more to decode.
+    pub sliced: Option<LaxSlicedPacket<'a>>,
+    /// Why decoding stopped at the link layer.
+    pub problem: Option<DecodeProblem>,
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    match b.get(at..at + 2) {
+        Some(&[x, y]) => u16::from_be_bytes([x, y]),
+        _ => 0,
+    }
+}
+
+fn short(what: &str, need: usize, got: usize) -> DecodeProblem {
+    DecodeProblem::truncated(
+        Layer::Link,
+        format!("{what} header needs {need} bytes, {got} captured"),
+    )
+}
+
+/// Reads the link header of `data` and slices the rest.
+pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
+    let mut out = LinkStart {
+        link: LinkLayer::Unsupported(link.0),
+        ether_type: None,
+        sliced: None,
+        problem: None,
+    };
+    match link {
+        LinkType::ETHERNET => match LaxSlicedPacket::from_ethernet(data) {
+            Ok(sliced) => {
+                if let Some(LinkSlice::Ethernet2(eth)) = &sliced.link {
+                    out.link = LinkLayer::Ethernet {
+                        src: eth.source(),
+                        dst: eth.destination(),
+                    };
+                    out.ether_type = Some(eth.ether_type().0);
+                }
+                out.sliced = Some(sliced);
+            }
+            Err(_) => {
+                out.link = LinkLayer::Ethernet {
+                    src: [0; 6],
+                    dst: [0; 6],
+                };
+                out.problem = Some(short("ethernet", 14, data.len()));
+            }
+        },
+        LinkType::LINUX_SLL => {
+            out.link = LinkLayer::LinuxSll {
+                packet_type: be16(data, field::SLL_PACKET_TYPE),
+            };
+            match data.get(field::SLL_LEN..) {
+                Some(rest) => {
+                    let proto = be16(data, field::SLL_PROTOCOL);
+                    out.ether_type = Some(proto);
+                    out.sliced = Some(LaxSlicedPacket::from_ether_type(EtherType(proto), rest));
+                }
+                None => out.problem = Some(short("linux sll", field::SLL_LEN, data.len())),
+            }
+        }
+        LinkType::LINUX_SLL2 => {
+            let if_index = match data.get(field::SLL2_IF_INDEX..field::SLL2_IF_INDEX + 4) {
+                Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+                _ => 0,
+            };
+            out.link = LinkLayer::LinuxSll2 {
+                packet_type: data.get(field::SLL2_PACKET_TYPE).copied().unwrap_or(0),
+                if_index,
+            };
+            match data.get(field::SLL2_LEN..) {
+                Some(rest) => {
+                    let proto = be16(data, field::SLL2_PROTOCOL);
+                    out.ether_type = Some(proto);
+                    out.sliced = Some(LaxSlicedPacket::from_ether_type(EtherType(proto), rest));
+                }
+                None => out.problem = Some(short("linux sll2", field::SLL2_LEN, data.len())),
+            }
+        }
+        LinkType::NULL | LinkType::LOOP => {
+            let (Some(&[a, b, c, d]), Some(rest)) =
+                (data.get(..field::NULL_LEN), data.get(field::NULL_LEN..))
+            else {
+                out.link = LinkLayer::Null { family: 0 };
+                out.problem = Some(short("null", field::NULL_LEN, data.len()));
+                return out;
+            };
+            let be = u32::from_be_bytes([a, b, c, d]);
+            let le = u32::from_le_bytes([a, b, c, d]);
+            // NULL is in the capturing host's byte order, which the file does not say:
+            // take whichever reading is a known family, else the smaller (saner) one.
+            let family = match (link, is_ip_family(le), is_ip_family(be)) {
+                (LinkType::LOOP, _, _) => be,
+                (_, true, _) => le,
+                (_, false, true) => be,
+                _ => le.min(be),
+            };
+            out.link = LinkLayer::Null { family };
+            if is_ip_family(family) {
+                out.sliced = ip_start(rest, &mut out.problem);
+            }
+        }
+        LinkType::RAW | LinkType::RAW_DLT12 | LinkType::RAW_DLT14 | LinkType::IPV4
+        | LinkType::IPV6 => {
+            out.link = LinkLayer::RawIp;
+            out.sliced = ip_start(data, &mut out.problem);
+        }
+        LinkType(n) => {
+            out.problem = Some(DecodeProblem::malformed(
+                Layer::Link,
+                format!("unsupported link type {n}"),
+            ));
+        }
+    }
+    out
+}
+
+/// BSD address families for IPv4 (2) and IPv6 (24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS).
+fn is_ip_family(family: u32) -> bool {
+    matches!(family, 2 | 24 | 28 | 30)
+}
+
+/// Slices from an IP header; a header etherparse cannot start becomes the problem.
+fn ip_start<'a>(
+    data: &'a [u8],
+    problem: &mut Option<DecodeProblem>,
+) -> Option<LaxSlicedPacket<'a>> {
+    match LaxSlicedPacket::from_ip(data) {
+        Ok(sliced) => Some(sliced),
+        Err(e) => {
+            *problem = Some(super::ip::start_problem(&e));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::ProblemKind;
+
+    #[test]
+    fn vlans_hold_two() {
+        let mut v = Vlans::default();
+        assert!(v.ids().is_empty());
+        assert!(v.push(10));
+        assert!(v.push(20));
+        assert!(!v.push(30));
+        assert_eq!(v.ids(), &[10, 20]);
+        assert_eq!(Vlans::new(&[1, 2, 3]).ids(), &[1, 2]);
+    }
+
+    #[test]
+    fn sll2_fields() {
+        let mut f = vec![0x08, 0x00, 0, 0, 0, 0, 0, 7, 0x03, 0x04, 4, 6];
+        f.extend_from_slice(&[1, 2, 3, 4, 5, 6, 0, 0]);
+        let s = start(LinkType::LINUX_SLL2, &f);
+        assert_eq!(
+            s.link,
+            LinkLayer::LinuxSll2 {
+                packet_type: 4,
+                if_index: 7
+            }
+        );
+        assert_eq!(s.ether_type, Some(0x0800));
+        assert!(s.sliced.is_some());
+        assert_eq!(s.problem, None);
+        let s = start(LinkType::LINUX_SLL2, &f[..19]);
+        let p = s.problem.expect("short");
+        assert_eq!((p.layer, p.kind), (Layer::Link, ProblemKind::Truncated));
+        assert_eq!(p.detail, "linux sll2 header needs 20 bytes, 19 captured");
+    }
+
+    #[test]
+    fn null_family_either_byte_order() {
+        let ip = [0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2];
+        for (hdr, fam) in [([2, 0, 0, 0], 2), ([0, 0, 0, 2], 2), ([30, 0, 0, 0], 30)] {
+            let mut f = hdr.to_vec();
+            f.extend_from_slice(&ip);
+            let s = start(LinkType::NULL, &f);
+            assert_eq!(s.link, LinkLayer::Null { family: fam });
+            assert!(s.sliced.is_some());
+        }
+        // LOOP is always big-endian.
+        let mut f = vec![0, 0, 0, 24];
+        f.extend_from_slice(&ip);
+        assert_eq!(start(LinkType::LOOP, &f).link, LinkLayer::Null { family: 24 });
+        // Non-IP family: nothing more to decode, no problem.
+        let s = start(LinkType::NULL, &[7, 0, 0, 0, 1, 2]);
+        assert_eq!(s.link, LinkLayer::Null { family: 7 });
+        assert!(s.sliced.is_none() && s.problem.is_none());
+    }
+
+    #[test]
+    fn unsupported_link_type() {
+        let s = start(LinkType(147), &[1, 2, 3]);
+        assert_eq!(s.link, LinkLayer::Unsupported(147));
+        let p = s.problem.expect("problem");
+        assert_eq!((p.layer, p.kind), (Layer::Link, ProblemKind::Malformed));
+        assert_eq!(p.detail, "unsupported link type 147");
     }
 }
