@@ -5,12 +5,14 @@
 //! * [`source`]: frames from capture files (pcap, pcapng, gzip, stdin) and live
 //!   interfaces (libpcap), BPF filtering, and writing captures back out.
 //! * [`decode`]: typed, zero-copy views of link, IP, TCP, UDP and ICMP headers.
+//! * [`cmd`]: the commands (`read`, `capture`, `interfaces`) over plain configs.
 //! * [`report`]: what the user reads: per-packet lines and JSON, terminal escaping.
 //!
 //! The binary (`src/main.rs`) only parses arguments and wires these together.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cmd;
 pub mod decode;
 pub mod report;
 pub mod source;

@@ -1,3 +1,64 @@
-fn main() {
-    println!("Hello, world!");
+//! The `netsleuth` binary: parse arguments, run one command, map the outcome to
+//! an exit code (0 done, 1 a `--fail-on` threshold met, 2 bad usage or input).
+
+mod cli;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use netsleuth::cmd::{self, CommandError};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `netsleuth read big.pcap | head` is normal use, not an error.
+        Err(CommandError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "netsleuth: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CommandError> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    match cli.command {
+        Command::Read(args) => {
+            let summary = cmd::read::run(&args.into_config(), &mut out)?;
+            if let Some(warning) = summary.input_warning {
+                out.flush()?;
+                let _ = writeln!(io::stderr(), "netsleuth: warning: {warning}");
+            }
+        }
+        Command::Capture(args) => {
+            let stop = install_stop_handler()?;
+            cmd::capture::run(&args.into_config(), stop, &mut out, &mut io::stderr())?;
+        }
+        Command::Demo(args) => {
+            let path = args.write.unwrap_or_else(cmd::demo::default_capture_path);
+            cmd::demo::run(&path, &mut out, &mut io::stderr())?;
+        }
+        Command::Interfaces => {
+            cmd::interfaces::run(&mut out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The first SIGINT/SIGTERM asks for a clean stop; a second one exits at once.
+fn install_stop_handler() -> Result<Arc<AtomicBool>, CommandError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok(stop)
 }

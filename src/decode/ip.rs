@@ -88,7 +88,9 @@ pub(crate) fn from_net<'a>(net: &LaxNetSlice<'a>) -> Option<IpParts<'a>> {
                 if total != 0 {
                     problem = Some(DecodeProblem::malformed(
                         Layer::Ip,
-                        format!("ipv4 total length {total} is below its header length {header_len}"),
+                        format!(
+                            "ipv4 total length {total} is below its header length {header_len}"
+                        ),
                     ));
                 }
                 p.payload.len()
@@ -196,7 +198,10 @@ fn len_problem(layer: Layer, name: &str, l: &LenError) -> DecodeProblem {
         l.required_len
     };
     if l.len_source == LenSource::Slice {
-        DecodeProblem::truncated(layer, format!("{name} needs {need} bytes, {} captured", l.len))
+        DecodeProblem::truncated(
+            layer,
+            format!("{name} needs {need} bytes, {} captured", l.len),
+        )
     } else {
         DecodeProblem::malformed(
             layer,
@@ -367,7 +372,10 @@ mod tests {
         assert_eq!((p.layer, p.kind), (Layer::Ip, ProblemKind::Malformed));
         assert_eq!(p.detail, "ip version 5 is not 4 or 6");
         let p = start(&[0x43; 20]);
-        assert_eq!(p.detail, "ipv4 header length (ihl) 3 is below the minimum of 5");
+        assert_eq!(
+            p.detail,
+            "ipv4 header length (ihl) 3 is below the minimum of 5"
+        );
         let p = start(&[0x46; 20]);
         assert_eq!(p.kind, ProblemKind::Truncated);
         assert_eq!(p.detail, "ipv4 header needs 24 bytes, 20 captured");

@@ -1,1 +1,8 @@
 //! What the user reads: per-packet lines and JSON records, terminal-safe escaping.
+//!
+//! Invariant: output order follows frame numbers, and no byte that came off the
+//! wire reaches the terminal without going through [`escape`].
+
+pub mod escape;
+pub mod packet_json;
+pub mod packet_line;

@@ -1,0 +1,140 @@
+//! `netsleuth capture`: live capture, printed as packet lines or written to files.
+//!
+//! The stop flag is set by the binary's SIGINT/SIGTERM handler; the live source then
+//! drains what the kernel still holds, the writer is flushed, and the statistics
+//! are printed, so a clean stop loses nothing that was captured.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use super::{CommandError, PacketFormat};
+use crate::decode;
+use crate::report::packet_json::{write_packet_json, PacketRecord};
+use crate::report::packet_line::write_packet_line;
+use crate::source::live::{CaptureStats, LiveOptions, LiveSource};
+use crate::source::writer::{CaptureWriter, OutputFormat, Rotation};
+use crate::source::FrameSource;
+
+/// Where captured packets go when they are written to disk.
+#[derive(Debug, Clone)]
+pub struct WriteTarget {
+    /// First output file.
+    pub path: PathBuf,
+    /// pcap or pcapng.
+    pub format: OutputFormat,
+    /// Rotation limits.
+    pub rotation: Rotation,
+}
+
+/// What `capture` should do.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureConfig {
+    /// Interface, snap length, filter and the rest.
+    pub live: LiveOptions,
+    /// Write to files instead of printing.
+    pub write: Option<WriteTarget>,
+    /// Stop after this many packets.
+    pub count: Option<u64>,
+    /// Text or JSON lines when printing.
+    pub format: PacketFormat,
+}
+
+/// What a finished capture reports.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureOutcome {
+    /// Packets taken from libpcap and printed or written.
+    pub captured: u64,
+    /// libpcap's counters.
+    pub stats: CaptureStats,
+    /// Files written, in order.
+    pub files: Vec<PathBuf>,
+}
+
+/// Runs the capture until `stop` is set, the count is reached or the duration ends.
+/// `status` receives the "listening on" line and the final statistics.
+pub fn run(
+    config: &CaptureConfig,
+    stop: Arc<AtomicBool>,
+    out: &mut dyn Write,
+    status: &mut dyn Write,
+) -> Result<CaptureOutcome, CommandError> {
+    let mut source = LiveSource::open(&config.live, stop)?;
+    let mut writer = match &config.write {
+        Some(target) => Some(CaptureWriter::create(
+            &target.path,
+            target.format,
+            source.link_type(),
+            config.live.snaplen,
+            target.rotation,
+        )?),
+        None => None,
+    };
+    writeln!(
+        status,
+        "listening on {}, link-type {}, snapshot length {} bytes{}",
+        config.live.interface,
+        source.link_type(),
+        config.live.snaplen,
+        match &config.write {
+            Some(t) => format!(", writing to {}", t.path.display()),
+            None => String::new(),
+        }
+    )?;
+    status.flush()?;
+
+    let mut captured = 0u64;
+    let mut first = None;
+    while config.count.is_none_or(|c| captured < c) {
+        let Some(frame) = source.next_frame()? else {
+            break;
+        };
+        captured += 1;
+        match writer.as_mut() {
+            Some(w) => w.write(&frame)?,
+            None => {
+                let first_ts = *first.get_or_insert(frame.ts);
+                let packet = decode::decode(frame.link, frame.data);
+                match config.format {
+                    PacketFormat::Text => write_packet_line(out, &frame, &packet, first_ts)?,
+                    PacketFormat::Json => {
+                        write_packet_json(out, &PacketRecord::new(&frame, &packet, first_ts))?
+                    }
+                }
+                // Live output is read as it happens, often by another program.
+                out.flush()?;
+            }
+        }
+    }
+    let files = match writer.as_mut() {
+        Some(w) => {
+            w.flush()?;
+            w.files().to_vec()
+        }
+        None => Vec::new(),
+    };
+    out.flush()?;
+    let stats = source.stats()?;
+    writeln!(status, "{captured} packets captured")?;
+    writeln!(status, "{} packets received by filter", stats.received)?;
+    writeln!(
+        status,
+        "{} packets dropped by kernel",
+        stats.dropped_by_kernel
+    )?;
+    writeln!(
+        status,
+        "{} packets dropped by interface",
+        stats.dropped_by_interface
+    )?;
+    for file in &files {
+        writeln!(status, "wrote {}", file.display())?;
+    }
+    status.flush()?;
+    Ok(CaptureOutcome {
+        captured,
+        stats,
+        files,
+    })
+}

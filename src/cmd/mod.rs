@@ -1,0 +1,34 @@
+//! The commands the binary runs, each over a plain configuration struct built from
+//! the command line. They write to the writers they are given, so tests and other
+//! front ends can drive them without a process.
+
+pub mod capture;
+pub mod demo;
+pub mod interfaces;
+pub mod read;
+
+use std::io;
+
+use crate::source::SourceError;
+
+/// Why a command failed. The binary prints it in one line and exits with code 2.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// Reading or capturing packets failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Writing the output failed (a closed pipe is handled by the binary).
+    #[error("writing output: {0}")]
+    Output(#[from] io::Error),
+}
+
+/// How packets are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PacketFormat {
+    /// One text line per packet.
+    #[default]
+    Text,
+    /// One JSON object per line per packet.
+    Json,
+}
