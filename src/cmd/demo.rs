@@ -201,16 +201,41 @@ fn synthetic_frames() -> Vec<Vec<u8>> {
         ),
         tcp(C, 9, 7000, 0, syn, &[]),
         tcp(9, C, 0, 7001, rst | ack, &[]),
+        port_unreachable(&udp(C, 9, b"ping")),
     ]
+}
+
+/// IPv4 127.0.0.1 -> 127.0.0.1 carrying one UDP datagram (checksums left zero).
+fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut p = ipv4_header(17, 8 + payload.len());
+    p.extend_from_slice(&sport.to_be_bytes());
+    p.extend_from_slice(&dport.to_be_bytes());
+    p.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+/// The ICMP port unreachable a host sends back for `quoted`.
+fn port_unreachable(quoted: &[u8]) -> Vec<u8> {
+    let mut p = ipv4_header(1, 8 + quoted.len());
+    p.extend_from_slice(&[3, 3, 0, 0, 0, 0, 0, 0]);
+    p.extend_from_slice(quoted);
+    p
+}
+
+fn ipv4_header(protocol: u8, payload_len: usize) -> Vec<u8> {
+    let total = (20 + payload_len) as u16;
+    let mut p = Vec::with_capacity(usize::from(total));
+    p.extend_from_slice(&[0x45, 0]);
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0x40, 0, 64, protocol, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]);
+    p
 }
 
 /// IPv4 127.0.0.1 -> 127.0.0.1 carrying one TCP segment (checksums left zero).
 fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let total = 20 + 20 + payload.len();
-    let mut p = Vec::with_capacity(total);
-    p.extend_from_slice(&[0x45, 0]);
-    p.extend_from_slice(&(total as u16).to_be_bytes());
-    p.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1]);
+    let mut p = ipv4_header(6, 20 + payload.len());
     p.extend_from_slice(&sport.to_be_bytes());
     p.extend_from_slice(&dport.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());

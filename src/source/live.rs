@@ -2,8 +2,11 @@
 //!
 //! Immediate mode is on by default so packets reach us as they arrive rather than
 //! when a kernel block fills. Stopping (Ctrl-C, SIGTERM, `--duration`) never loses
-//! what the kernel already holds: the source switches to non-blocking mode and
-//! drains every packet still queued before it reports the end.
+//! what the kernel already holds: after the stop the source keeps reading until a
+//! whole read timeout passes with nothing delivered. That timeout is also the
+//! kernel's block-retire timeout when immediate mode is off (TPACKET_V3), so a
+//! partly filled block is handed over before the source reports the end; tcpdump,
+//! which breaks out of its loop at once, loses such packets.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,9 +19,9 @@ use super::{Frame, FrameSource, LinkType, SourceError, Timestamp};
 /// How long one blocking read waits before the stop conditions are checked again.
 const POLL_TIMEOUT_MS: i32 = 100;
 
-/// Most packets taken from the kernel after a stop; the queue is finite, but a
-/// flood arriving while draining must not keep us from stopping.
-const DRAIN_LIMIT: u64 = 1_000_000;
+/// Longest time spent draining after a stop: traffic that keeps arriving must not
+/// keep us from stopping.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// What to capture and how.
 #[derive(Debug, Clone)]
@@ -71,7 +74,8 @@ pub struct LiveSource {
     interface: String,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
-    draining: Option<u64>,
+    /// When the stop was noticed; `None` while capturing normally.
+    draining: Option<Instant>,
     number: u64,
     /// The current frame's bytes: copied out of libpcap's ring so that the borrow
     /// handed to the caller does not pin the capture handle.
@@ -143,29 +147,16 @@ impl LiveSource {
     fn should_stop(&self) -> bool {
         self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
     }
-
-    /// Switches to draining: non-blocking reads until the kernel queue is empty.
-    fn start_draining(&mut self) -> Result<(), SourceError> {
-        let capture = self.capture.take().ok_or_else(|| closed(&self.interface))?;
-        let capture = capture
-            .setnonblock()
-            .map_err(|e| SourceError::Pcap(e.to_string()))?;
-        self.capture = Some(capture);
-        self.draining = Some(0);
-        Ok(())
-    }
 }
 
 impl FrameSource for LiveSource {
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, SourceError> {
         loop {
             if self.draining.is_none() && self.should_stop() {
-                self.start_draining()?;
+                self.draining = Some(Instant::now());
             }
-            if let Some(drained) = self.draining {
-                if drained >= DRAIN_LIMIT {
-                    return Ok(None);
-                }
+            if self.draining.is_some_and(|since| since.elapsed() >= DRAIN_LIMIT) {
+                return Ok(None);
             }
             let capture = self
                 .capture
@@ -177,9 +168,6 @@ impl FrameSource for LiveSource {
                     self.buf.clear();
                     self.buf.extend_from_slice(packet.data);
                     self.number += 1;
-                    if let Some(d) = self.draining.as_mut() {
-                        *d += 1;
-                    }
                     return Ok(Some(Frame {
                         number: self.number,
                         ts: Timestamp::from_parts(
@@ -193,6 +181,7 @@ impl FrameSource for LiveSource {
                         data: &self.buf,
                     }));
                 }
+                // A full timeout with nothing delivered: the kernel queue is empty.
                 Err(pcap::Error::TimeoutExpired) if self.draining.is_some() => return Ok(None),
                 Err(pcap::Error::TimeoutExpired) => continue,
                 Err(pcap::Error::NoMorePackets) => return Ok(None),

@@ -1,0 +1,23 @@
+//! `netsleuth demo`: real loopback traffic, captured and read back.
+
+use crate::util::{can_capture, run};
+
+#[test]
+fn demo_captures_and_reads_real_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.pcap");
+    let (code, out, err) = run(&["demo", "-w", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    if can_capture("demo_captures_and_reads_real_traffic (live part)") {
+        assert!(err.contains("captured"), "{err}");
+    } else {
+        assert!(err.contains("not permitted"), "{err}");
+    }
+    // The story the demo tells: a request/response, a refused connection, an
+    // ICMP port unreachable.
+    assert!(out.contains("TCP [S]") && out.contains("TCP [S.]"), "{out}");
+    assert!(out.contains("[P.]") && out.contains("[F.]"), "{out}");
+    assert!(out.contains("TCP [R.]"), "refused connection: {out}");
+    assert!(out.contains("ICMP port unreachable for 127.0.0.1:"), "{out}");
+    assert!(file.exists());
+}

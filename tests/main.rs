@@ -1,0 +1,9 @@
+//! Integration tests: they run the real `netsleuth` binary on captures built here
+//! (tests/util/capture_builder.rs writes pcap/pcapng byte by byte) and on real
+//! loopback traffic captured live (skipped, with the reason printed, when not root).
+
+mod util;
+
+mod capture;
+mod demo;
+mod read;
