@@ -95,8 +95,13 @@ impl IcmpKind {
     pub fn is_port_unreachable(&self) -> bool {
         matches!(
             self,
-            IcmpKind::DestUnreachable { version: 4, code: 3 }
-                | IcmpKind::DestUnreachable { version: 6, code: 4 }
+            IcmpKind::DestUnreachable {
+                version: 4,
+                code: 3
+            } | IcmpKind::DestUnreachable {
+                version: 6,
+                code: 4
+            }
         )
     }
 }
@@ -355,7 +360,11 @@ fn skip_v6_exts(mut next: u8, mut rest: &[u8]) -> (u8, &[u8], bool) {
 
 /// Parses the ICMP header at the start of an IP payload.
 pub(crate) fn parse<'a>(ip: &IpPayload<'a>, version: u8) -> Result<IcmpMessage<'a>, DecodeProblem> {
-    let name = if version == 6 { "icmpv6 header" } else { "icmp header" };
+    let name = if version == 6 {
+        "icmpv6 header"
+    } else {
+        "icmp header"
+    };
     let (Some(header), Some(payload)) = (ip.bytes.get(..field::LEN), ip.bytes.get(field::LEN..))
     else {
         return Err(ip.short(name, field::LEN));
@@ -409,7 +418,10 @@ mod tests {
         assert_eq!(k(4, 3, 3).to_string(), "port unreachable");
         assert!(k(4, 3, 3).is_port_unreachable());
         assert_eq!(k(4, 3, 1).to_string(), "host unreachable");
-        assert_eq!(k(4, 3, 13).to_string(), "communication administratively prohibited");
+        assert_eq!(
+            k(4, 3, 13).to_string(),
+            "communication administratively prohibited"
+        );
         assert_eq!(k(4, 3, 16).to_string(), "destination unreachable (code 16)");
         assert_eq!(k(6, 1, 4).to_string(), "port unreachable");
         assert!(k(6, 1, 4).is_port_unreachable());
@@ -427,18 +439,42 @@ mod tests {
         assert_eq!(k(6, 3, 1).to_string(), "fragment reassembly time exceeded");
         assert_eq!(k(6, 2, 0), IcmpKind::PacketTooBig { mtu: 1500 });
         assert_eq!(k(6, 2, 0).to_string(), "packet too big (mtu 1500)");
-        assert_eq!(k(4, 12, 0), IcmpKind::ParameterProblem { code: 0, pointer: 0 });
-        assert_eq!(k(6, 4, 1), IcmpKind::ParameterProblem { code: 1, pointer: 1500 });
+        assert_eq!(
+            k(4, 12, 0),
+            IcmpKind::ParameterProblem {
+                code: 0,
+                pointer: 0
+            }
+        );
+        assert_eq!(
+            k(6, 4, 1),
+            IcmpKind::ParameterProblem {
+                code: 1,
+                pointer: 1500
+            }
+        );
         assert_eq!(k(4, 5, 1), IcmpKind::Redirect);
         assert_eq!(k(6, 137, 0), IcmpKind::Redirect);
         assert_eq!(k(6, 133, 0), IcmpKind::RouterSolicit);
         assert_eq!(k(6, 134, 0), IcmpKind::RouterAdvert);
         assert_eq!(k(6, 135, 0), IcmpKind::NeighborSolicit);
         assert_eq!(k(6, 136, 0).to_string(), "neighbor advertisement");
-        assert_eq!(k(4, 13, 0), IcmpKind::Other { icmp_type: 13, code: 0 });
+        assert_eq!(
+            k(4, 13, 0),
+            IcmpKind::Other {
+                icmp_type: 13,
+                code: 0
+            }
+        );
         assert_eq!(k(4, 13, 0).to_string(), "icmp type 13 code 0");
         // ICMPv6 numbers mean nothing in ICMPv4.
-        assert_eq!(k(4, 128, 0), IcmpKind::Other { icmp_type: 128, code: 0 });
+        assert_eq!(
+            k(4, 128, 0),
+            IcmpKind::Other {
+                icmp_type: 128,
+                code: 0
+            }
+        );
     }
 
     #[test]
@@ -480,7 +516,10 @@ mod tests {
         m.extend_from_slice(&[0x00, 0x50, 0x1f, 0x90, 0, 0, 0, 9]);
         let q = msg(6, &m).quoted().expect("quoted");
         assert_eq!(q.protocol, 6);
-        assert_eq!((q.src_port, q.dst_port, q.tcp_seq), (Some(80), Some(8080), Some(SeqNum(9))));
+        assert_eq!(
+            (q.src_port, q.dst_port, q.tcp_seq),
+            (Some(80), Some(8080), Some(SeqNum(9)))
+        );
         assert!(matches!(q.src, IpAddr::V6(_)));
 
         // Quoted non-first fragment: no ports.

@@ -201,7 +201,10 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
                 out.sliced = ip_start(rest, &mut out.problem);
             }
         }
-        LinkType::RAW | LinkType::RAW_DLT12 | LinkType::RAW_DLT14 | LinkType::IPV4
+        LinkType::RAW
+        | LinkType::RAW_DLT12
+        | LinkType::RAW_DLT14
+        | LinkType::IPV4
         | LinkType::IPV6 => {
             out.link = LinkLayer::RawIp;
             out.sliced = ip_start(data, &mut out.problem);
@@ -274,7 +277,9 @@ mod tests {
 
     #[test]
     fn null_family_either_byte_order() {
-        let ip = [0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2];
+        let ip = [
+            0x45u8, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+        ];
         for (hdr, fam) in [([2, 0, 0, 0], 2), ([0, 0, 0, 2], 2), ([30, 0, 0, 0], 30)] {
             let mut f = hdr.to_vec();
             f.extend_from_slice(&ip);
@@ -285,7 +290,10 @@ mod tests {
         // LOOP is always big-endian.
         let mut f = vec![0, 0, 0, 24];
         f.extend_from_slice(&ip);
-        assert_eq!(start(LinkType::LOOP, &f).link, LinkLayer::Null { family: 24 });
+        assert_eq!(
+            start(LinkType::LOOP, &f).link,
+            LinkLayer::Null { family: 24 }
+        );
         // Non-IP family: nothing more to decode, no problem.
         let s = start(LinkType::NULL, &[7, 0, 0, 0, 1, 2]);
         assert_eq!(s.link, LinkLayer::Null { family: 7 });

@@ -242,10 +242,7 @@ pub fn decode(link: LinkType, data: &[u8]) -> Packet<'_> {
 }
 
 /// Decodes the transport header, unless this is a non-first fragment.
-fn transport<'a>(
-    ip: &IpHeader,
-    payload: &IpPayload<'a>,
-) -> (Transport<'a>, Option<DecodeProblem>) {
+fn transport<'a>(ip: &IpHeader, payload: &IpPayload<'a>) -> (Transport<'a>, Option<DecodeProblem>) {
     if ip.fragment.is_some_and(|f| f.offset != 0) {
         return (Transport::Fragment, None);
     }

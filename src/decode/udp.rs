@@ -76,12 +76,18 @@ mod tests {
 
     #[test]
     fn every_field() {
-        let d = [0x00, 0x35, 0xc0, 0x01, 0x00, 0x0b, 0xab, 0xcd, b'a', b'b', b'c', 0, 0];
+        let d = [
+            0x00, 0x35, 0xc0, 0x01, 0x00, 0x0b, 0xab, 0xcd, b'a', b'b', b'c', 0, 0,
+        ];
         let u = parse(&ip(&d, true)).expect("valid");
         assert_eq!(u.src_port(), 53);
         assert_eq!(u.dst_port(), 0xc001);
         assert_eq!(u.length(), 11);
-        assert_eq!(u.payload(), b"abc", "padding beyond the length field is cut");
+        assert_eq!(
+            u.payload(),
+            b"abc",
+            "padding beyond the length field is cut"
+        );
     }
 
     #[test]
