@@ -36,6 +36,8 @@
 mod icmp;
 mod ip;
 mod link;
+#[cfg(test)]
+mod proptests;
 mod tcp;
 mod tcp_options;
 #[cfg(test)]

@@ -1,22 +1,21 @@
 //! Whole-frame tests of [`decode`]: every link type, truncation at every boundary,
-//! malformed headers, fragments, ICMP errors, and property tests.
+//! malformed headers, fragments, ICMP errors. Property tests are in `proptests.rs`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::{PacketBuilder, TcpOptionElement};
-use proptest::prelude::*;
 
 use super::*;
 
-const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xaa];
-const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0xbb];
-const V4_A: [u8; 4] = [192, 168, 1, 10];
-const V4_B: [u8; 4] = [93, 184, 216, 34];
-const V6_A: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-const V6_B: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+pub(super) const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xaa];
+pub(super) const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 0xbb];
+pub(super) const V4_A: [u8; 4] = [192, 168, 1, 10];
+pub(super) const V4_B: [u8; 4] = [93, 184, 216, 34];
+pub(super) const V6_A: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+pub(super) const V6_B: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
 /// Ethernet / IPv4 / TCP (SYN-ACK with MSS, SACK-permitted, timestamps, window scale).
-fn eth_v4_tcp(payload: &[u8]) -> Vec<u8> {
+pub(super) fn eth_v4_tcp(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     PacketBuilder::ethernet2(MAC_A, MAC_B)
         .ipv4(V4_A, V4_B, 64)
@@ -37,7 +36,7 @@ fn eth_v4_tcp(payload: &[u8]) -> Vec<u8> {
 }
 
 /// An IPv4 header with the given protocol, payload length and flags/fragment word.
-fn ipv4(protocol: u8, payload_len: usize, frag: u16) -> Vec<u8> {
+pub(super) fn ipv4(protocol: u8, payload_len: usize, frag: u16) -> Vec<u8> {
     let total = u16::try_from(20 + payload_len).expect("fits");
     let mut h = vec![0x45, 0];
     h.extend_from_slice(&total.to_be_bytes());
@@ -50,7 +49,7 @@ fn ipv4(protocol: u8, payload_len: usize, frag: u16) -> Vec<u8> {
 }
 
 /// An IPv6 header with the given next header and payload length.
-fn ipv6(next: u8, payload_len: usize) -> Vec<u8> {
+pub(super) fn ipv6(next: u8, payload_len: usize) -> Vec<u8> {
     let mut h = vec![0x60, 0, 0, 0];
     h.extend_from_slice(&u16::try_from(payload_len).expect("fits").to_be_bytes());
     h.extend_from_slice(&[next, 55]);
@@ -60,7 +59,7 @@ fn ipv6(next: u8, payload_len: usize) -> Vec<u8> {
 }
 
 /// A 20-byte TCP header (ACK|PSH) plus `opts` (a multiple of 4 bytes).
-fn tcp(sport: u16, dport: u16, seq: u32, opts: &[u8]) -> Vec<u8> {
+pub(super) fn tcp(sport: u16, dport: u16, seq: u32, opts: &[u8]) -> Vec<u8> {
     let mut t = Vec::new();
     t.extend_from_slice(&sport.to_be_bytes());
     t.extend_from_slice(&dport.to_be_bytes());
@@ -72,7 +71,7 @@ fn tcp(sport: u16, dport: u16, seq: u32, opts: &[u8]) -> Vec<u8> {
     t
 }
 
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+pub(super) fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let mut u = Vec::new();
     u.extend_from_slice(&sport.to_be_bytes());
     u.extend_from_slice(&dport.to_be_bytes());
@@ -86,7 +85,7 @@ fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     u
 }
 
-fn eth(ether_type: u16, rest: &[u8]) -> Vec<u8> {
+pub(super) fn eth(ether_type: u16, rest: &[u8]) -> Vec<u8> {
     let mut f = MAC_B.to_vec();
     f.extend_from_slice(&MAC_A);
     f.extend_from_slice(&ether_type.to_be_bytes());
@@ -94,13 +93,13 @@ fn eth(ether_type: u16, rest: &[u8]) -> Vec<u8> {
     f
 }
 
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
+pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
 /// Ethernet / IPv6 / hop-by-hop (8) / destination options (16) / TCP with 12 option
 /// bytes / 10 payload bytes. Returns the frame and the header boundaries.
-fn eth_v6_exts_tcp() -> (Vec<u8>, [usize; 4]) {
+pub(super) fn eth_v6_exts_tcp() -> (Vec<u8>, [usize; 4]) {
     let hbh = [60, 0, 1, 4, 0, 0, 0, 0];
     let dst = [6, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     let t = tcp(40000, 443, 5, &[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
@@ -110,14 +109,14 @@ fn eth_v6_exts_tcp() -> (Vec<u8>, [usize; 4]) {
     (f, [14, 54, 54 + 24, 54 + 24 + 32])
 }
 
-fn tcp_of<'a>(p: &'a Packet<'a>) -> &'a TcpSegment<'a> {
+pub(super) fn tcp_of<'a>(p: &'a Packet<'a>) -> &'a TcpSegment<'a> {
     match &p.transport {
         Transport::Tcp(t) => t,
         other => panic!("expected tcp, got {other:?} ({:?})", p.problem),
     }
 }
 
-fn icmp_of<'a>(p: &'a Packet<'a>) -> &'a IcmpMessage<'a> {
+pub(super) fn icmp_of<'a>(p: &'a Packet<'a>) -> &'a IcmpMessage<'a> {
     match &p.transport {
         Transport::Icmp(m) => m,
         other => panic!("expected icmp, got {other:?} ({:?})", p.problem),
@@ -605,115 +604,4 @@ fn other_protocols_and_non_ip() {
     let p = decode(LinkType::ETHERNET, &f);
     assert_eq!(p.ether_type, Some(0x88cc));
     assert!(p.ip.is_none() && p.problem.is_none());
-}
-
-const LINKS: [LinkType; 10] = [
-    LinkType::NULL,
-    LinkType::ETHERNET,
-    LinkType::RAW,
-    LinkType::LOOP,
-    LinkType::LINUX_SLL,
-    LinkType::IPV4,
-    LinkType::IPV6,
-    LinkType::LINUX_SLL2,
-    LinkType::RAW_DLT12,
-    LinkType::RAW_DLT14,
-];
-
-/// Touches every getter, as the fuzz target does.
-fn touch(p: &Packet<'_>) {
-    let _ = (p.vlans.ids(), p.ether_type, p.ip.map(|ip| ip.version()));
-    match &p.transport {
-        Transport::Tcp(t) => {
-            let o = t.options();
-            let _ = (t.src_port(), t.dst_port(), t.seq(), t.ack(), t.window());
-            let _ = (
-                t.flags().to_string(),
-                t.payload(),
-                t.payload_len(),
-                o.sack(),
-            );
-            assert!(t.header_len() >= 20);
-        }
-        Transport::Udp(u) => {
-            let _ = (u.src_port(), u.dst_port(), u.length(), u.payload());
-        }
-        Transport::Icmp(m) => {
-            let _ = (m.kind().to_string(), m.quoted(), m.payload(), m.version());
-        }
-        _ => {}
-    }
-    if let Some(prob) = &p.problem {
-        assert!(!prob.detail.is_empty());
-    }
-}
-
-proptest! {
-    #[test]
-    fn random_bytes_never_panic(link in 0..LINKS.len(), bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let p = decode(LINKS[link], &bytes);
-        touch(&p);
-    }
-
-    #[test]
-    fn ip_shaped_bytes_never_panic(v6 in any::<bool>(), proto in prop::sample::select(vec![1u8, 6, 17, 58, 0, 44, 60]), rest in proptest::collection::vec(any::<u8>(), 0..120)) {
-        let head = if v6 { ipv6(proto, rest.len()) } else { ipv4(proto, rest.len(), 0) };
-        let f = cat(&[&head, &rest]);
-        touch(&decode(LinkType::RAW, &f));
-    }
-
-    #[test]
-    fn tcp_round_trip(v6 in any::<bool>(), sport in any::<u16>(), dport in any::<u16>(), seq in any::<u32>(), ack in any::<u32>(), win in any::<u16>(), payload in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let b = PacketBuilder::ethernet2(MAC_A, MAC_B);
-        let b = if v6 { b.ipv6(V6_A, V6_B, 9) } else { b.ipv4(V4_A, V4_B, 9) };
-        let mut f = Vec::new();
-        b.tcp(sport, dport, seq, win).ack(ack).psh().write(&mut f, &payload).expect("build");
-        let p = decode(LinkType::ETHERNET, &f);
-        prop_assert_eq!(&p.problem, &None);
-        let ip = p.ip.expect("ip");
-        prop_assert_eq!(ip.version(), if v6 { 6 } else { 4 });
-        prop_assert_eq!(ip.ttl, 9);
-        let t = tcp_of(&p);
-        prop_assert_eq!((t.src_port(), t.dst_port(), t.window()), (sport, dport, win));
-        prop_assert_eq!((t.seq(), t.ack()), (SeqNum(seq), SeqNum(ack)));
-        prop_assert_eq!(t.flags(), TcpFlags::PSH | TcpFlags::ACK);
-        prop_assert_eq!(t.payload(), &payload[..]);
-        prop_assert_eq!(t.payload_len() as usize, payload.len());
-    }
-
-    #[test]
-    fn udp_round_trip(v6 in any::<bool>(), sport in any::<u16>(), dport in any::<u16>(), payload in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let b = if v6 { PacketBuilder::ipv6(V6_A, V6_B, 1) } else { PacketBuilder::ipv4(V4_A, V4_B, 1) };
-        let mut f = Vec::new();
-        b.udp(sport, dport).write(&mut f, &payload).expect("build");
-        let p = decode(LinkType::RAW, &f);
-        prop_assert_eq!(&p.problem, &None);
-        prop_assert_eq!(p.ip.expect("ip").protocol, 17);
-        let Transport::Udp(u) = p.transport else { panic!("udp") };
-        prop_assert_eq!((u.src_port(), u.dst_port()), (sport, dport));
-        prop_assert_eq!(usize::from(u.length()), 8 + payload.len());
-        prop_assert_eq!(u.payload(), &payload[..]);
-    }
-
-    #[test]
-    fn any_prefix_never_panics(cut in 0usize..200, v6 in any::<bool>(), payload in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let (f, headers) = if v6 {
-            let (f, b) = eth_v6_exts_tcp();
-            (f, b[3])
-        } else {
-            let f = eth_v4_tcp(&payload);
-            (f, 14 + 20 + 40)
-        };
-        let n = cut.min(f.len());
-        let p = decode(LinkType::ETHERNET, &f[..n]);
-        touch(&p);
-        if n < headers {
-            prop_assert!(p.problem.is_some());
-        }
-        if n < f.len() {
-            prop_assert!(p.problem.is_some());
-        } else {
-            prop_assert_eq!(p.problem, None);
-        }
-    }
 }
