@@ -112,6 +112,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| use_packet(*link, black_box(frame)));
         });
     }
+    // Baseline: etherparse's lax slicer alone on the plain TCP frame.
+    group.bench_function("etherparse_lax_only_plain", |b| {
+        let frame = eth_v4_tcp_plain();
+        b.iter(|| {
+            etherparse::LaxSlicedPacket::from_ethernet(black_box(&frame))
+                .map(|p| p.transport.is_some())
+                .unwrap_or(false)
+        });
+    });
     group.bench_function("tcp_options_parse", |b| {
         let frame = sll2_v4_tcp();
         b.iter(
