@@ -1,9 +1,51 @@
 //! Writing captures: pcap or pcapng, with tcpdump-style rotation by size (`-C`),
 //! by time (`-G`) and a ring of at most N files (`-W`).
+//!
+//! Hand-written rather than borrowed: `pcap-parser` only reads, libpcap's
+//! `pcap::Savefile` can neither write pcapng nor rotate, and both formats are a handful of
+//! fixed-layout fields. Output is always little-endian:
+//! * pcap: magic `a1b2c3d4` (microseconds), version 2.4, then per record `ts_sec`,
+//!   `ts_usec`, `caplen`, `len`. Timestamps before 1970 or after 2106 are clamped to the
+//!   representable range.
+//! * pcapng: one Section Header Block (section length -1, `shb_userappl` "netsleuth"), one
+//!   Interface Description Block (link type, snap length, `if_tsresol` = 9 so timestamps
+//!   keep nanoseconds), then one Enhanced Packet Block per frame, data padded to 32 bits
+//!   and the block length repeated at both ends.
+//!
+//! Frames longer than the snap length are cut to it (a snap length of 0 means 262144);
+//! `orig_len` is written as the frame says. Writes go through a 1 MiB `BufWriter`;
+//! [`CaptureWriter::flush`] pushes everything out, after which every file on disk is a
+//! complete, valid capture. Dropping the writer flushes too, but silently: call `flush`
+//! to see errors.
+//!
+//! File names:
+//! * no rotation (`max_bytes` and `max_seconds` both `None`): exactly `path`; `ring` is
+//!   ignored.
+//! * rotation without a ring: `path`, then `path1`, `path2`, ... (the number is appended to
+//!   the whole name, as tcpdump `-C` does: `out.pcap`, `out.pcap1`, ...).
+//! * rotation with a ring of N (`-W N`): `path0` ... `path{N-1}`, the number zero-padded to
+//!   the width of N-1 (`out.pcap00` ... `out.pcap11` for N = 12), reused in turn and
+//!   truncated when reused.
+//!
+//! Rotation rules: by size, a new file starts before a record would push the current one
+//! past `max_bytes` bytes (headers included), but every file holds at least one packet,
+//! so a single oversized packet still gets written. By time, a new file starts when a
+//! packet's timestamp is `max_seconds` or more after the first packet of the current file
+//! (packet time, not wall-clock time, so rewriting a capture gives the same split).
 
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::{Frame, LinkType, SourceError};
+
+/// Write buffer per open file.
+const WRITE_BUF: usize = 1 << 20;
+/// Snap length used when the caller gives 0.
+const DEFAULT_SNAPLEN: u32 = 262_144;
+const PCAP_HEADER_LEN: u64 = 24;
+const PCAP_RECORD_HEADER: u64 = 16;
+const EPB_OVERHEAD: u64 = 32;
 
 /// Output container format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,7 +70,21 @@ pub struct Rotation {
 
 /// A capture file being written, possibly rotating.
 pub struct CaptureWriter {
-    _private: (),
+    base: PathBuf,
+    format: OutputFormat,
+    link: LinkType,
+    snaplen: u32,
+    rotation: Rotation,
+    out: BufWriter<File>,
+    cur_path: PathBuf,
+    /// Bytes in the current file, header included.
+    cur_bytes: u64,
+    cur_packets: u64,
+    /// Packet-time second of the current file's first packet.
+    period_start: Option<i64>,
+    /// Files started so far (the next file's sequence number).
+    started: u64,
+    files: Vec<PathBuf>,
 }
 
 impl CaptureWriter {
@@ -40,26 +96,224 @@ impl CaptureWriter {
         snaplen: u32,
         rotation: Rotation,
     ) -> Result<CaptureWriter, SourceError> {
-        let _ = (format, link, snaplen, rotation);
-        Err(SourceError::Write {
-            path: path.display().to_string(),
-            reason: "not implemented yet".into(),
-        })
+        let snaplen = if snaplen == 0 {
+            DEFAULT_SNAPLEN
+        } else {
+            snaplen
+        };
+        let first = file_name(path, &rotation, 0);
+        let out = open(&first)?;
+        let mut w = CaptureWriter {
+            base: path.to_path_buf(),
+            format,
+            link,
+            snaplen,
+            rotation,
+            out,
+            cur_path: first.clone(),
+            cur_bytes: 0,
+            cur_packets: 0,
+            period_start: None,
+            started: 1,
+            files: vec![first],
+        };
+        w.write_header()?;
+        Ok(w)
     }
 
     /// Appends one frame, rotating first when a limit says so.
     pub fn write(&mut self, frame: &Frame<'_>) -> Result<(), SourceError> {
-        let _ = frame;
+        let caplen = frame.data.len().min(self.snaplen as usize);
+        let data = frame.data.get(..caplen).unwrap_or_default();
+        let record = match self.format {
+            OutputFormat::Pcap => PCAP_RECORD_HEADER + caplen as u64,
+            OutputFormat::PcapNg => EPB_OVERHEAD + padded(caplen) as u64,
+        };
+        if self.should_rotate(frame, record) {
+            self.rotate()?;
+        }
+        let secs = frame.ts.secs();
+        self.period_start.get_or_insert(secs);
+        let res = match self.format {
+            OutputFormat::Pcap => {
+                let sec = secs.clamp(0, i64::from(u32::MAX)) as u32;
+                let usec = if secs < 0 {
+                    0
+                } else {
+                    frame.ts.subsec_nanos() / 1000
+                };
+                let mut h = [0u8; 16];
+                put(&mut h, 0, sec);
+                put(&mut h, 4, usec);
+                put(&mut h, 8, caplen as u32);
+                put(&mut h, 12, frame.orig_len);
+                self.out
+                    .write_all(&h)
+                    .and_then(|()| self.out.write_all(data))
+            }
+            OutputFormat::PcapNg => {
+                let ts = u64::try_from(frame.ts.0).unwrap_or(0);
+                let mut h = [0u8; 28];
+                put(&mut h, 0, 6);
+                put(&mut h, 4, record as u32);
+                put(&mut h, 8, 0); // interface 0
+                put(&mut h, 12, (ts >> 32) as u32);
+                put(&mut h, 16, ts as u32);
+                put(&mut h, 20, caplen as u32);
+                put(&mut h, 24, frame.orig_len);
+                let pad = [0u8; 4];
+                let pad = pad.get(..padded(caplen) - caplen).unwrap_or_default();
+                self.out
+                    .write_all(&h)
+                    .and_then(|()| self.out.write_all(data))
+                    .and_then(|()| self.out.write_all(pad))
+                    .and_then(|()| self.out.write_all(&(record as u32).to_le_bytes()))
+            }
+        };
+        res.map_err(|e| write_err(&self.cur_path, &e))?;
+        self.cur_bytes += record;
+        self.cur_packets += 1;
         Ok(())
     }
 
     /// Flushes buffered bytes so the files on disk are complete and valid.
     pub fn flush(&mut self) -> Result<(), SourceError> {
-        Ok(())
+        self.out.flush().map_err(|e| write_err(&self.cur_path, &e))
     }
 
     /// Every file written so far, in the order they were started.
+    ///
+    /// With a ring, each file is listed once, however many times it was reused.
     pub fn files(&self) -> &[PathBuf] {
-        &[]
+        &self.files
+    }
+
+    fn should_rotate(&self, frame: &Frame<'_>, record: u64) -> bool {
+        if self.cur_packets == 0 {
+            return false;
+        }
+        let by_size = self
+            .rotation
+            .max_bytes
+            .is_some_and(|max| self.cur_bytes.saturating_add(record) > max);
+        let by_time = match (self.rotation.max_seconds, self.period_start) {
+            (Some(max), Some(start)) => {
+                frame.ts.secs().saturating_sub(start) >= i64::try_from(max).unwrap_or(i64::MAX)
+            }
+            _ => false,
+        };
+        by_size || by_time
+    }
+
+    fn rotate(&mut self) -> Result<(), SourceError> {
+        self.flush()?;
+        let next = file_name(&self.base, &self.rotation, self.started);
+        self.out = open(&next)?;
+        self.started += 1;
+        if !self.files.contains(&next) {
+            self.files.push(next.clone());
+        }
+        self.cur_path = next;
+        self.cur_bytes = 0;
+        self.cur_packets = 0;
+        self.period_start = None;
+        self.write_header()
+    }
+
+    fn write_header(&mut self) -> Result<(), SourceError> {
+        let header: Vec<u8> = match self.format {
+            OutputFormat::Pcap => {
+                let mut h = vec![0u8; PCAP_HEADER_LEN as usize];
+                put(&mut h, 0, 0xa1b2_c3d4);
+                put(&mut h, 4, 0x0004_0002); // version 2.4
+                put(&mut h, 16, self.snaplen);
+                put(&mut h, 20, self.link.0);
+                h
+            }
+            OutputFormat::PcapNg => {
+                let mut h = Vec::with_capacity(80);
+                // Section Header Block: BOM, version 1.0, length unknown (-1),
+                // shb_userappl "netsleuth", end of options.
+                for v in [0x0a0d_0d0a, 48, 0x1a2b_3c4d, 1] {
+                    h.extend_from_slice(&u32::to_le_bytes(v));
+                }
+                h.extend_from_slice(&(-1i64).to_le_bytes());
+                h.extend_from_slice(&[4, 0, 9, 0]);
+                h.extend_from_slice(b"netsleuth\0\0\0");
+                h.extend_from_slice(&[0, 0, 0, 0]);
+                h.extend_from_slice(&48u32.to_le_bytes());
+                // Interface Description Block: link, snaplen, if_tsresol = 9, end.
+                for v in [1, 32] {
+                    h.extend_from_slice(&u32::to_le_bytes(v));
+                }
+                h.extend_from_slice(&(self.link.0 as u16).to_le_bytes());
+                h.extend_from_slice(&[0, 0]);
+                h.extend_from_slice(&self.snaplen.to_le_bytes());
+                h.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]);
+                h.extend_from_slice(&[0, 0, 0, 0]);
+                h.extend_from_slice(&32u32.to_le_bytes());
+                h
+            }
+        };
+        self.out
+            .write_all(&header)
+            .map_err(|e| write_err(&self.cur_path, &e))?;
+        self.cur_bytes = header.len() as u64;
+        Ok(())
     }
 }
+
+/// Writes `v` little-endian at `at`; out-of-range writes are dropped (never happens with
+/// the fixed layouts above).
+fn put(buf: &mut [u8], at: usize, v: u32) {
+    if let Some(dst) = buf.get_mut(at..at + 4) {
+        dst.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn padded(len: usize) -> usize {
+    len.div_ceil(4) * 4
+}
+
+/// The name of the `index`-th file started (0-based), see the module doc.
+fn file_name(base: &Path, rotation: &Rotation, index: u64) -> PathBuf {
+    if rotation.max_bytes.is_none() && rotation.max_seconds.is_none() {
+        return base.to_path_buf();
+    }
+    let mut name = base.as_os_str().to_os_string();
+    match rotation.ring {
+        Some(n) if n > 0 => {
+            let width = (n - 1).to_string().len();
+            name.push(format!("{:0width$}", index % u64::from(n)));
+        }
+        _ if index == 0 => {}
+        _ => name.push(index.to_string()),
+    }
+    PathBuf::from(name)
+}
+
+fn open(path: &Path) -> Result<BufWriter<File>, SourceError> {
+    File::create(path)
+        .map(|f| BufWriter::with_capacity(WRITE_BUF, f))
+        .map_err(|e| write_err(path, &e))
+}
+
+fn write_err(path: &Path, e: &io::Error) -> SourceError {
+    let reason = match e.kind() {
+        io::ErrorKind::NotFound => "no such directory; create it or choose another path".into(),
+        io::ErrorKind::PermissionDenied => "permission denied; choose a writable path".into(),
+        io::ErrorKind::IsADirectory => "it is a directory; give a file name".into(),
+        io::ErrorKind::StorageFull => {
+            "no space left on the device; free some or write elsewhere".into()
+        }
+        _ => e.to_string(),
+    };
+    SourceError::Write {
+        path: path.display().to_string(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
