@@ -1,12 +1,17 @@
 //! Live capture through libpcap.
 //!
 //! Immediate mode is on by default so packets reach us as they arrive rather than
-//! when a kernel block fills. Stopping (Ctrl-C, SIGTERM, `--duration`) never loses
-//! what the kernel already holds: after the stop the source keeps reading until a
-//! whole read timeout passes with nothing delivered. That timeout is also the
-//! kernel's block-retire timeout when immediate mode is off (TPACKET_V3), so a
-//! partly filled block is handed over before the source reports the end; tcpdump,
-//! which breaks out of its loop at once, loses such packets.
+//! when a kernel block fills.
+//!
+//! Stopping (Ctrl-C, SIGTERM, `--duration`) never loses what the kernel already
+//! holds. libpcap retries its poll internally on read timeouts, so a blocked read
+//! never returns on its own when the wire is quiet: a small watcher thread calls
+//! `pcap_breakloop` (which wakes the poll) once the stop flag or the deadline is
+//! reached. The source then switches to non-blocking reads and drains until the
+//! kernel has been quiet for longer than its block-retire timeout (the read
+//! timeout, when immediate mode is off and TPACKET_V3 batches packets in blocks),
+//! so a partly filled block is handed over too. tcpdump, which leaves its loop at
+//! once, loses such packets.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,6 +27,13 @@ const POLL_TIMEOUT_MS: i32 = 100;
 /// Longest time spent draining after a stop: traffic that keeps arriving must not
 /// keep us from stopping.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// Draining ends after this long without a packet: longer than the kernel's
+/// block-retire timeout (equal to the read timeout), so no partial block is missed.
+const DRAIN_QUIET: Duration = Duration::from_millis(POLL_TIMEOUT_MS as u64 + 50);
+
+/// How often the watcher thread looks at the stop flag and the deadline.
+const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
 /// What to capture and how.
 #[derive(Debug, Clone)]
@@ -67,6 +79,12 @@ pub struct CaptureStats {
     pub dropped_by_interface: u32,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Drain {
+    started: Instant,
+    last_packet: Instant,
+}
+
 /// A running live capture.
 pub struct LiveSource {
     capture: Option<Capture<Active>>,
@@ -74,8 +92,10 @@ pub struct LiveSource {
     interface: String,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
-    /// When the stop was noticed; `None` while capturing normally.
-    draining: Option<Instant>,
+    /// Tells the watcher thread to exit when the source is dropped.
+    closed: Arc<AtomicBool>,
+    /// While draining after a stop: when it began and when the last packet came.
+    draining: Option<Drain>,
     number: u64,
     /// The current frame's bytes: copied out of libpcap's ring so that the borrow
     /// handed to the caller does not pin the capture handle.
@@ -111,12 +131,21 @@ impl LiveSource {
                 })?;
         }
         let link = from_dlt(capture.get_datalink().0);
+        let deadline = options.duration.map(|d| Instant::now() + d);
+        let closed = Arc::new(AtomicBool::new(false));
+        spawn_watcher(
+            capture.breakloop_handle(),
+            Arc::clone(&stop),
+            deadline,
+            Arc::clone(&closed),
+        );
         Ok(LiveSource {
             capture: Some(capture),
             link,
             interface: options.interface.clone(),
             stop,
-            deadline: options.duration.map(|d| Instant::now() + d),
+            deadline,
+            closed,
             draining: None,
             number: 0,
             buf: Vec::with_capacity(options.snaplen.min(262_144) as usize),
@@ -145,7 +174,22 @@ impl LiveSource {
     }
 
     fn should_stop(&self) -> bool {
-        self.stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d)
+        stop_due(&self.stop, self.deadline)
+    }
+
+    /// Switches to non-blocking reads to empty the kernel queue.
+    fn start_draining(&mut self) -> Result<(), SourceError> {
+        let capture = self.capture.take().ok_or_else(|| closed(&self.interface))?;
+        let capture = capture
+            .setnonblock()
+            .map_err(|e| pcap_error(&self.interface, e))?;
+        self.capture = Some(capture);
+        let now = Instant::now();
+        self.draining = Some(Drain {
+            started: now,
+            last_packet: now,
+        });
+        Ok(())
     }
 }
 
@@ -153,21 +197,24 @@ impl FrameSource for LiveSource {
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, SourceError> {
         loop {
             if self.draining.is_none() && self.should_stop() {
-                self.draining = Some(Instant::now());
+                self.start_draining()?;
             }
-            if self.draining.is_some_and(|since| since.elapsed() >= DRAIN_LIMIT) {
-                return Ok(None);
+            if let Some(drain) = self.draining {
+                let now = Instant::now();
+                if now - drain.started >= DRAIN_LIMIT || now - drain.last_packet >= DRAIN_QUIET {
+                    return Ok(None);
+                }
             }
-            let capture = self
-                .capture
-                .as_mut()
-                .ok_or_else(|| closed(&self.interface))?;
+            let capture = self.capture.as_mut().ok_or_else(|| closed(&self.interface))?;
             match capture.next_packet() {
                 Ok(packet) => {
                     let header = *packet.header;
                     self.buf.clear();
                     self.buf.extend_from_slice(packet.data);
                     self.number += 1;
+                    if let Some(drain) = self.draining.as_mut() {
+                        drain.last_packet = Instant::now();
+                    }
                     return Ok(Some(Frame {
                         number: self.number,
                         ts: Timestamp::from_parts(
@@ -181,14 +228,46 @@ impl FrameSource for LiveSource {
                         data: &self.buf,
                     }));
                 }
-                // A full timeout with nothing delivered: the kernel queue is empty.
-                Err(pcap::Error::TimeoutExpired) if self.draining.is_some() => return Ok(None),
-                Err(pcap::Error::TimeoutExpired) => continue,
-                Err(pcap::Error::NoMorePackets) => return Ok(None),
+                // Non-blocking and nothing queued right now: look again shortly,
+                // a kernel block may still be retired.
+                Err(pcap::Error::TimeoutExpired) if self.draining.is_some() => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                // pcap_breakloop: the watcher saw the stop (or a late breakloop
+                // arriving while we already drain, which changes nothing).
+                Err(pcap::Error::NoMorePackets) | Err(pcap::Error::TimeoutExpired) => {}
                 Err(e) => return Err(pcap_error(&self.interface, e)),
             }
         }
     }
+}
+
+impl Drop for LiveSource {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+fn stop_due(stop: &AtomicBool, deadline: Option<Instant>) -> bool {
+    stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// Wakes a blocked read with `pcap_breakloop` once a stop is due.
+fn spawn_watcher(
+    breaker: pcap::BreakLoop,
+    stop: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+    closed: Arc<AtomicBool>,
+) {
+    std::thread::spawn(move || {
+        while !closed.load(Ordering::Relaxed) {
+            if stop_due(&stop, deadline) {
+                breaker.breakloop();
+                return;
+            }
+            std::thread::sleep(WATCH_INTERVAL);
+        }
+    });
 }
 
 /// One capture device with its addresses, for `interfaces`.
