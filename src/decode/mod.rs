@@ -52,7 +52,7 @@ pub use udp::UdpDatagram;
 
 use std::fmt;
 
-use etherparse::{LaxLinkExtSlice, LaxSlicedPacket};
+use etherparse::{EtherType, LaxIpSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket};
 use link::Entry;
 
 use crate::source::LinkType;
@@ -213,48 +213,83 @@ pub fn decode(link: LinkType, data: &[u8]) -> Packet<'_> {
         transport: Transport::None,
         problem: start.problem,
     };
-    let sliced = match start.entry {
-        Entry::Stop => return packet,
-        Entry::Ethernet => match LaxSlicedPacket::from_ethernet(data) {
-            Ok(sliced) => sliced,
-            // Unreachable: the link header was checked present.
-            Err(_) => return packet,
-        },
-        Entry::EtherType(ether_type, rest) => LaxSlicedPacket::from_ether_type(ether_type, rest),
-        Entry::Ip(rest) => match LaxSlicedPacket::from_ip(rest) {
-            Ok(sliced) => sliced,
-            Err(e) => {
-                packet.problem = Some(ip::start_problem(&e));
-                return packet;
-            }
-        },
+    match start.entry {
+        Entry::Stop => {}
+        Entry::EtherType(ether_type, rest) => ether(&mut packet, ether_type, rest),
+        Entry::Ip(rest) => ip_packet(&mut packet, rest),
+    }
+    packet
+}
+
+/// Decodes what follows an EtherType: VLAN tags, then IP.
+fn ether<'a>(packet: &mut Packet<'a>, ether_type: u16, rest: &'a [u8]) {
+    let (ether_type, rest) = match link::walk_vlans(&mut packet.vlans, ether_type, rest) {
+        Ok(inner) => inner,
+        Err(problem) => {
+            packet.problem = Some(problem);
+            return;
+        }
     };
+    packet.ether_type = Some(ether_type);
+    match ether_type {
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ip_packet(packet, rest),
+        // A third tag, MACsec: etherparse's full slicer knows these.
+        t if link::is_vlan(t) || t == ETHERTYPE_MACSEC => {
+            let sliced = LaxSlicedPacket::from_ether_type(EtherType(t), rest);
+            lax_packet(packet, &sliced);
+        }
+        _ => {}
+    }
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_MACSEC: u16 = 0x88e5;
+
+/// Decodes an IP packet with etherparse's lax IP slicer, then the transport.
+fn ip_packet<'a>(packet: &mut Packet<'a>, data: &'a [u8]) {
+    match LaxIpSlice::from_slice(data) {
+        Ok((sliced, ext_err)) => {
+            let stop = ext_err.and_then(|(e, at)| ip::ext_problem(e, at));
+            let parts = ip::from_lax(&sliced);
+            finish(packet, parts, stop);
+        }
+        Err(e) => packet.problem = Some(ip::start_problem(&e)),
+    }
+}
+
+/// Takes what etherparse's full slicer found after the tags we peeled ourselves.
+fn lax_packet<'a>(packet: &mut Packet<'a>, sliced: &LaxSlicedPacket<'a>) {
     for ext in &sliced.link_exts {
         if let LaxLinkExtSlice::Vlan(v) = ext {
             packet.vlans.push(v.vlan_identifier().value());
         }
     }
-    if packet.ether_type.is_some() && !sliced.link_exts.is_empty() {
-        packet.ether_type = sliced.ether_payload().map(|p| p.ether_type.0);
+    if let Some(payload) = sliced.ether_payload() {
+        packet.ether_type = Some(payload.ether_type.0);
     }
     let stop = sliced
         .stop_err
         .as_ref()
         .and_then(|(e, at)| ip::slice_problem(e, *at));
-    let Some(ip) = sliced.net.as_ref().and_then(ip::from_net) else {
-        packet.problem = packet.problem.or(stop);
-        return packet;
-    };
+    match sliced.net.as_ref() {
+        Some(LaxNetSlice::Ipv4(v4)) => finish(packet, ip::from_v4(v4), stop),
+        Some(LaxNetSlice::Ipv6(v6)) => finish(packet, ip::from_v6(v6), stop),
+        _ => packet.problem = stop,
+    }
+}
+
+/// Records the IP layer and decodes the transport, unless the extension headers failed.
+fn finish<'a>(packet: &mut Packet<'a>, ip: ip::IpParts<'a>, stop: Option<DecodeProblem>) {
     packet.ip = Some(ip.header);
     if stop.is_some() {
         // The IP header parsed but its extension headers did not: no transport start.
         packet.problem = stop;
-        return packet;
+        return;
     }
     let (transport, problem) = transport(&ip.header, &ip.payload);
     packet.transport = transport;
     packet.problem = problem.or(ip.problem);
-    packet
 }
 
 /// Decodes the transport header, unless this is a non-first fragment.
