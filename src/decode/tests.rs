@@ -627,3 +627,27 @@ fn other_protocols_and_non_ip() {
     assert_eq!(p.ether_type, Some(0x88cc));
     assert!(p.ip.is_none() && p.problem.is_none());
 }
+
+/// Regression: etherparse 0.21's `Ipv6ExtensionSliceIter` reads past the parsed bytes
+/// when lax parsing stopped inside the chain (found by `any_prefix_never_panics`).
+#[test]
+fn ipv6_cut_inside_extension_chain_does_not_read_past_the_frame() {
+    let (f, [_, exts, tcp_at, _]) = eth_v6_exts_tcp();
+    for n in exts..tcp_at {
+        let p = decode(LinkType::ETHERNET, &f[..n]);
+        let ip = p.ip.expect("ipv6 header parsed");
+        assert_eq!(ip.fragment, None);
+        let prob = p.problem.expect("cut chain");
+        assert_eq!((prob.layer, prob.kind), (Layer::Ip, ProblemKind::Truncated));
+    }
+    let p = decode(LinkType::ETHERNET, &f[..exts + 8 + 4]);
+    assert_eq!(
+        p.problem.expect("cut").detail,
+        "ipv6 destination options header needs 8 bytes, 4 captured"
+    );
+    let p = decode(LinkType::ETHERNET, &f[..exts + 8 + 10]);
+    assert_eq!(
+        p.problem.expect("cut").detail,
+        "ipv6 destination options header needs 16 bytes, 10 captured"
+    );
+}
