@@ -9,7 +9,7 @@
 use std::net::IpAddr;
 
 use etherparse::err::{self, ip::LaxHeaderSliceError, packet::SliceError, LenError};
-use etherparse::{LaxNetSlice, LenSource};
+use etherparse::{LaxIpSlice, LaxIpv4Slice, LaxIpv6Slice, LenSource};
 
 use super::{DecodeProblem, IpPayload, Layer, ProblemKind};
 
@@ -65,92 +65,95 @@ fn len_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Builds the IP record from etherparse's network slice; `None` for ARP.
-pub(crate) fn from_net<'a>(net: &LaxNetSlice<'a>) -> Option<IpParts<'a>> {
-    match net {
-        LaxNetSlice::Ipv4(v4) => {
-            let h = v4.header();
-            let p = v4.payload();
-            let header_len = h.slice().len();
-            let ext_len = v4.extensions().auth.map_or(0, |a| a.slice().len());
-            let total = usize::from(h.total_len());
-            let captured = header_len + ext_len + p.payload.len();
-            let offset = u32::from(h.fragments_offset().value()) * 8;
-            let fragment = (offset != 0 || h.more_fragments()).then_some(Fragment {
-                offset,
-                more: h.more_fragments(),
-                id: u32::from(h.identification()),
-            });
-            let mut problem = None;
-            let payload_len = if total >= header_len + ext_len {
-                total - header_len - ext_len
-            } else {
-                if total != 0 {
-                    problem = Some(DecodeProblem::malformed(
-                        Layer::Ip,
-                        format!(
-                            "ipv4 total length {total} is below its header length {header_len}"
-                        ),
-                    ));
-                }
-                p.payload.len()
-            };
-            if p.incomplete {
-                problem = Some(truncated_packet("ipv4", total, captured));
-            }
-            Some(IpParts {
-                header: IpHeader {
-                    src: IpAddr::V4(h.source_addr()),
-                    dst: IpAddr::V4(h.destination_addr()),
-                    ttl: h.ttl(),
-                    protocol: p.ip_number.0,
-                    ident: Some(h.identification()),
-                    fragment,
-                    payload_len: len_u32(payload_len),
-                },
-                payload: IpPayload {
-                    bytes: p.payload,
-                    wire_len: len_u32(payload_len),
-                    len_from_header: p.len_source != LenSource::Slice,
-                },
-                problem,
-            })
+/// Builds the IP record from etherparse's lax IP slice.
+pub(crate) fn from_lax<'a>(ip: &LaxIpSlice<'a>) -> IpParts<'a> {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => from_v4(v4),
+        LaxIpSlice::Ipv6(v6) => from_v6(v6),
+    }
+}
+
+/// Builds the IPv4 record.
+pub(crate) fn from_v4<'a>(v4: &LaxIpv4Slice<'a>) -> IpParts<'a> {
+    let h = v4.header();
+    let p = v4.payload();
+    let header_len = h.slice().len();
+    let ext_len = v4.extensions().auth.map_or(0, |a| a.slice().len());
+    let total = usize::from(h.total_len());
+    let captured = header_len + ext_len + p.payload.len();
+    let offset = u32::from(h.fragments_offset().value()) * 8;
+    let fragment = (offset != 0 || h.more_fragments()).then_some(Fragment {
+        offset,
+        more: h.more_fragments(),
+        id: u32::from(h.identification()),
+    });
+    let mut problem = None;
+    let payload_len = if total >= header_len + ext_len {
+        total - header_len - ext_len
+    } else {
+        if total != 0 {
+            problem = Some(DecodeProblem::malformed(
+                Layer::Ip,
+                format!("ipv4 total length {total} is below its header length {header_len}"),
+            ));
         }
-        LaxNetSlice::Ipv6(v6) => {
-            let h = v6.header();
-            let p = v6.payload();
-            let exts = v6.extensions();
-            let ext_len = exts.slice().len();
-            let declared = usize::from(h.payload_length());
-            let fragment = exts
-                .first_header()
-                .and_then(|first| v6_fragment(first.0, exts.slice()));
-            let payload_len = match declared.checked_sub(ext_len) {
-                Some(n) if declared != 0 => n,
-                _ => p.payload.len(),
-            };
-            let problem = p
-                .incomplete
-                .then(|| truncated_packet("ipv6", 40 + declared, 40 + ext_len + p.payload.len()));
-            Some(IpParts {
-                header: IpHeader {
-                    src: IpAddr::V6(h.source_addr()),
-                    dst: IpAddr::V6(h.destination_addr()),
-                    ttl: h.hop_limit(),
-                    protocol: p.ip_number.0,
-                    ident: None,
-                    fragment,
-                    payload_len: len_u32(payload_len),
-                },
-                payload: IpPayload {
-                    bytes: p.payload,
-                    wire_len: len_u32(payload_len),
-                    len_from_header: p.len_source != LenSource::Slice,
-                },
-                problem,
-            })
-        }
-        LaxNetSlice::Arp(_) => None,
+        p.payload.len()
+    };
+    if p.incomplete {
+        problem = Some(truncated_packet("ipv4", total, captured));
+    }
+    IpParts {
+        header: IpHeader {
+            src: IpAddr::V4(h.source_addr()),
+            dst: IpAddr::V4(h.destination_addr()),
+            ttl: h.ttl(),
+            protocol: p.ip_number.0,
+            ident: Some(h.identification()),
+            fragment,
+            payload_len: len_u32(payload_len),
+        },
+        payload: IpPayload {
+            bytes: p.payload,
+            wire_len: len_u32(payload_len),
+            len_from_header: p.len_source != LenSource::Slice,
+        },
+        problem,
+    }
+}
+
+/// Builds the IPv6 record.
+pub(crate) fn from_v6<'a>(v6: &LaxIpv6Slice<'a>) -> IpParts<'a> {
+    let h = v6.header();
+    let p = v6.payload();
+    let exts = v6.extensions();
+    let ext_len = exts.slice().len();
+    let declared = usize::from(h.payload_length());
+    let fragment = exts
+        .first_header()
+        .and_then(|first| v6_fragment(first.0, exts.slice()));
+    let payload_len = match declared.checked_sub(ext_len) {
+        Some(n) if declared != 0 => n,
+        _ => p.payload.len(),
+    };
+    let problem = p
+        .incomplete
+        .then(|| truncated_packet("ipv6", 40 + declared, 40 + ext_len + p.payload.len()));
+    IpParts {
+        header: IpHeader {
+            src: IpAddr::V6(h.source_addr()),
+            dst: IpAddr::V6(h.destination_addr()),
+            ttl: h.hop_limit(),
+            protocol: p.ip_number.0,
+            ident: None,
+            fragment,
+            payload_len: len_u32(payload_len),
+        },
+        payload: IpPayload {
+            bytes: p.payload,
+            wire_len: len_u32(payload_len),
+            len_from_header: p.len_source != LenSource::Slice,
+        },
+        problem,
     }
 }
 
@@ -236,12 +239,31 @@ fn len_problem(layer: Layer, name: &str, l: &LenError) -> DecodeProblem {
     }
 }
 
+/// Translates an IPv6 extension (or IPv4 authentication) header error.
+pub(crate) fn ext_problem(
+    e: err::ipv6_exts::HeaderSliceError,
+    at: err::Layer,
+) -> Option<DecodeProblem> {
+    let e = match e {
+        err::ipv6_exts::HeaderSliceError::Len(l) => SliceError::Len(l),
+        err::ipv6_exts::HeaderSliceError::Content(c) => SliceError::Ipv6Exts(c),
+    };
+    slice_problem(&e, at)
+}
+
 /// Translates etherparse's stop error. Transport-layer errors give `None`: the
 /// transport is decoded by our own views, which report their own problems.
 pub(crate) fn slice_problem(e: &SliceError, at: err::Layer) -> Option<DecodeProblem> {
     let (layer, name) = layer_name(at)?;
     Some(match e {
-        SliceError::Len(l) => len_problem(layer, name, l),
+        SliceError::Len(l) => {
+            // For a generic "ip header" stop, the length error's own layer says which.
+            let (layer, name) = match at {
+                err::Layer::IpHeader => layer_name(l.layer).unwrap_or((layer, name)),
+                _ => (layer, name),
+            };
+            len_problem(layer, name, l)
+        }
         SliceError::Ip(c) => content_problem(c),
         SliceError::Ipv6Exts(err::ipv6_exts::HeaderError::HopByHopNotAtStart) => {
             DecodeProblem::malformed(layer, "ipv6 hop-by-hop header is not first".to_string())
@@ -299,8 +321,8 @@ mod tests {
     }
 
     fn parts(bytes: &[u8]) -> IpParts<'_> {
-        let s = LaxSlicedPacket::from_ip(bytes).expect("ip");
-        from_net(s.net.as_ref().expect("net")).expect("ip parts")
+        let (s, _) = LaxIpSlice::from_slice(bytes).expect("ip");
+        from_lax(&s)
     }
 
     #[test]

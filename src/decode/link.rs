@@ -3,11 +3,10 @@
 //! rejects ARPHRD_LOOPBACK, which `-i any` gives for `lo`), Linux SLL2, BSD null/loop
 //! and raw IP.
 //!
-//! [`start`] reads the link header and says at which entry point etherparse's lax slicer
-//! should take over (`from_ethernet`, `from_ether_type` or `from_ip`). The slicer itself
-//! runs in `decode`, so its 300-byte result is built in place rather than moved around.
-
-use etherparse::EtherType;
+//! [`start`] reads the link header and says where decoding continues: at an EtherType
+//! (Ethernet, SLL, SLL2) or straight at an IP header (null/loop, raw). [`walk_vlans`]
+//! peels up to two 802.1Q/802.1ad tags by hand (4 bytes each); anything stranger (a
+//! third tag, MACsec) is left to etherparse's `LaxSlicedPacket::from_ether_type`.
 
 use super::{DecodeProblem, Layer};
 use crate::source::LinkType;
@@ -105,11 +104,9 @@ mod field {
 pub(crate) enum Entry<'a> {
     /// Nothing more to decode (non-IP family, or the link header did not parse).
     Stop,
-    /// `LaxSlicedPacket::from_ethernet` on the whole frame (header checked present).
-    Ethernet,
-    /// `LaxSlicedPacket::from_ether_type` on the bytes after the link header.
-    EtherType(EtherType, &'a [u8]),
-    /// `LaxSlicedPacket::from_ip` on the bytes after the link header.
+    /// An EtherType (or SLL protocol) and the bytes after the link header.
+    EtherType(u16, &'a [u8]),
+    /// An IP header starts here (version taken from the first nibble).
     Ip(&'a [u8]),
 }
 
@@ -159,11 +156,13 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
                 src: mac(data, field::ETH_SRC),
                 dst: mac(data, field::ETH_DST),
             };
-            if data.len() < field::ETH_LEN {
-                out.problem = Some(short("ethernet", field::ETH_LEN, data.len()));
-            } else {
-                out.ether_type = Some(be16(data, field::ETH_TYPE));
-                out.entry = Entry::Ethernet;
+            match data.get(field::ETH_LEN..) {
+                Some(rest) => {
+                    let ether_type = be16(data, field::ETH_TYPE);
+                    out.ether_type = Some(ether_type);
+                    out.entry = Entry::EtherType(ether_type, rest);
+                }
+                None => out.problem = Some(short("ethernet", field::ETH_LEN, data.len())),
             }
         }
         LinkType::LINUX_SLL => {
@@ -174,7 +173,7 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
                 Some(rest) => {
                     let proto = be16(data, field::SLL_PROTOCOL);
                     out.ether_type = Some(proto);
-                    out.entry = Entry::EtherType(EtherType(proto), rest);
+                    out.entry = Entry::EtherType(proto, rest);
                 }
                 None => out.problem = Some(short("linux sll", field::SLL_LEN, data.len())),
             }
@@ -192,7 +191,7 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
                 Some(rest) => {
                     let proto = be16(data, field::SLL2_PROTOCOL);
                     out.ether_type = Some(proto);
-                    out.entry = Entry::EtherType(EtherType(proto), rest);
+                    out.entry = Entry::EtherType(proto, rest);
                 }
                 None => out.problem = Some(short("linux sll2", field::SLL2_LEN, data.len())),
             }
@@ -238,6 +237,28 @@ pub(crate) fn start(link: LinkType, data: &[u8]) -> LinkStart<'_> {
     out
 }
 
+/// 802.1Q, 802.1ad (QinQ) and the old 0x9100 double-tag EtherTypes.
+pub(crate) fn is_vlan(ether_type: u16) -> bool {
+    matches!(ether_type, 0x8100 | 0x88a8 | 0x9100)
+}
+
+/// Peels up to two VLAN tags, returning the inner EtherType and what follows it.
+pub(crate) fn walk_vlans<'a>(
+    vlans: &mut Vlans,
+    mut ether_type: u16,
+    mut rest: &'a [u8],
+) -> Result<(u16, &'a [u8]), DecodeProblem> {
+    while is_vlan(ether_type) && vlans.ids().len() < 2 {
+        let (Some(&[t0, t1, e0, e1]), Some(after)) = (rest.get(..4), rest.get(4..)) else {
+            return Err(short("vlan", 4, rest.len()));
+        };
+        vlans.push(u16::from_be_bytes([t0, t1]) & 0x0fff);
+        ether_type = u16::from_be_bytes([e0, e1]);
+        rest = after;
+    }
+    Ok((ether_type, rest))
+}
+
 /// BSD address families for IPv4 (2) and IPv6 (24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS).
 fn is_ip_family(family: u32) -> bool {
     matches!(family, 2 | 24 | 28 | 30)
@@ -257,6 +278,19 @@ mod tests {
         assert!(!v.push(30));
         assert_eq!(v.ids(), &[10, 20]);
         assert_eq!(Vlans::new(&[1, 2, 3]).ids(), &[1, 2]);
+    }
+
+    #[test]
+    fn vlan_walk() {
+        let mut v = Vlans::default();
+        let tags = [0x20, 0x64, 0x81, 0x00, 0xf0, 0x0a, 0x08, 0x00, 0x45];
+        let (t, rest) = walk_vlans(&mut v, 0x88a8, &tags).expect("two tags");
+        assert_eq!((t, rest), (0x0800, &[0x45][..]));
+        assert_eq!(v.ids(), &[100, 10]);
+        let mut v = Vlans::default();
+        let p = walk_vlans(&mut v, 0x8100, &tags[..6]).expect_err("cut");
+        assert_eq!(p.detail, "vlan header needs 4 bytes, 2 captured");
+        assert_eq!(v.ids(), &[100]);
     }
 
     #[test]

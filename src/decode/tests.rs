@@ -218,6 +218,28 @@ fn vlan_and_qinq() {
 }
 
 #[test]
+fn third_vlan_tag_goes_through_etherparse() {
+    let inner = cat(&[&ipv4(17, 8, 0), &udp(7, 9, b"")]);
+    let tags: [&[u8]; 3] = [&[0, 1, 0x81, 0], &[0, 2, 0x81, 0], &[0, 3, 0x08, 0]];
+    let f = eth(0x88a8, &cat(&[tags[0], tags[1], tags[2], &inner]));
+    let p = decode(LinkType::ETHERNET, &f);
+    assert_eq!(p.vlans.ids(), &[1, 2], "only two ids are kept");
+    assert_eq!(p.ether_type, Some(0x0800));
+    assert!(matches!(p.transport, Transport::Udp(_)));
+    assert_eq!(p.problem, None);
+    let p = decode(LinkType::ETHERNET, &f[..14 + 8 + 2]);
+    let prob = p.problem.expect("cut third tag");
+    assert_eq!(
+        (prob.layer, prob.kind),
+        (Layer::Link, ProblemKind::Truncated)
+    );
+    let p = decode(LinkType::ETHERNET, &f[..14 + 12 + 10]);
+    let prob = p.problem.expect("cut ip");
+    assert_eq!((prob.layer, prob.kind), (Layer::Ip, ProblemKind::Truncated));
+    assert_eq!(prob.detail, "ipv4 header needs 20 bytes, 10 captured");
+}
+
+#[test]
 fn linux_sll_v1_and_v2() {
     let inner = cat(&[&ipv4(6, 20, 0), &tcp(1234, 80, 42, &[])]);
     // SLL v1, outgoing, ARPHRD_LOOPBACK (772), as `-i any` gives for `lo`.
@@ -604,4 +626,28 @@ fn other_protocols_and_non_ip() {
     let p = decode(LinkType::ETHERNET, &f);
     assert_eq!(p.ether_type, Some(0x88cc));
     assert!(p.ip.is_none() && p.problem.is_none());
+}
+
+/// Regression: etherparse 0.21's `Ipv6ExtensionSliceIter` reads past the parsed bytes
+/// when lax parsing stopped inside the chain (found by `any_prefix_never_panics`).
+#[test]
+fn ipv6_cut_inside_extension_chain_does_not_read_past_the_frame() {
+    let (f, [_, exts, tcp_at, _]) = eth_v6_exts_tcp();
+    for n in exts..tcp_at {
+        let p = decode(LinkType::ETHERNET, &f[..n]);
+        let ip = p.ip.expect("ipv6 header parsed");
+        assert_eq!(ip.fragment, None);
+        let prob = p.problem.expect("cut chain");
+        assert_eq!((prob.layer, prob.kind), (Layer::Ip, ProblemKind::Truncated));
+    }
+    let p = decode(LinkType::ETHERNET, &f[..exts + 8 + 4]);
+    assert_eq!(
+        p.problem.expect("cut").detail,
+        "ipv6 destination options header needs 8 bytes, 4 captured"
+    );
+    let p = decode(LinkType::ETHERNET, &f[..exts + 8 + 10]);
+    assert_eq!(
+        p.problem.expect("cut").detail,
+        "ipv6 destination options header needs 16 bytes, 10 captured"
+    );
 }
