@@ -361,6 +361,13 @@ impl FileSource {
                 "block claims {len} bytes, more than the 256 MiB limit; the file is corrupt from here"
             )));
         }
+        // Checked here, not left to pcap-parser: its Process Information Block parser
+        // subtracts 12 from lengths it only checked against 4.
+        if len < 12 || !len.is_multiple_of(4) {
+            return Err(self.malformed(format!(
+                "block claims a length of {len} bytes, which is not a multiple of 4 of at least 12; the file is corrupt from here"
+            )));
+        }
         Ok(Some(len as usize))
     }
 

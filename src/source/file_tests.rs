@@ -313,6 +313,23 @@ fn impossible_lengths_are_malformed() {
     );
 }
 
+/// Found by fuzzing: a Process Information Block claiming 4 bytes made pcap-parser
+/// subtract with overflow.
+#[test]
+fn regression_short_process_information_block() {
+    let mut b = PcapNgBuilder::new(false);
+    b.raw(&[1, 0, 0, 0x80, 4, 0, 0, 0, 0, 0, 0, 0x80]);
+    let (got, err) = drain(&mut source(b.bytes()).unwrap());
+    assert!(got.is_empty());
+    match err {
+        Some(SourceError::Malformed { offset, reason, .. }) => {
+            assert_eq!(offset, PcapNgBuilder::new(false).bytes().len() as u64);
+            assert!(reason.contains("length of 4"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn records_larger_than_the_initial_buffer() {
     let big = payload(7, 3 << 20);
