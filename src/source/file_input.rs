@@ -20,6 +20,8 @@ use super::super::SourceError;
 const CHUNK: usize = 256 * 1024;
 /// Chunks in flight between the inflate thread and the parser (bounded memory: 2 MiB).
 const CHUNKS_IN_FLIGHT: usize = 8;
+/// How long dropping a gzip source waits for its inflate thread to stop.
+const EXIT_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// Bytes sniffed to recognise a format and describe a non-capture.
 pub(super) const SNIFF: usize = 64;
 
@@ -140,6 +142,8 @@ enum Chunk {
 /// Dropping it disconnects the channel, so the thread stops at its next send.
 pub(super) struct ChunkReader {
     rx: Receiver<Chunk>,
+    /// Disconnected when the inflate thread exits.
+    exited: Receiver<()>,
     recycle: Sender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
@@ -178,16 +182,31 @@ impl Read for ChunkReader {
     }
 }
 
+impl Drop for ChunkReader {
+    fn drop(&mut self) {
+        // Disconnect first so a thread blocked on a full channel wakes up and exits, then
+        // give it a moment to finish, so no thread outlives the source in the common case.
+        // A thread stuck reading a silent stdin is left behind rather than hanging here.
+        self.rx = crossbeam_channel::never();
+        let _ = self.exited.recv_timeout(EXIT_WAIT);
+    }
+}
+
 /// Starts the inflate thread over `raw` (a gzip stream, possibly several members) and
 /// returns the reading end.
 pub(super) fn spawn_inflate(raw: impl Read + Send + 'static) -> io::Result<ChunkReader> {
     let (tx, rx) = bounded::<Chunk>(CHUNKS_IN_FLIGHT);
     let (recycle_tx, recycle_rx) = bounded::<Vec<u8>>(CHUNKS_IN_FLIGHT + 2);
+    let (exit_tx, exited) = bounded::<()>(0);
     thread::Builder::new()
         .name("netsleuth-inflate".into())
-        .spawn(move || inflate(MultiGzDecoder::new(raw), &tx, &recycle_rx))?;
+        .spawn(move || {
+            inflate(MultiGzDecoder::new(raw), tx, recycle_rx);
+            drop(exit_tx);
+        })?;
     Ok(ChunkReader {
         rx,
+        exited,
         recycle: recycle_tx,
         cur: Vec::new(),
         pos: 0,
@@ -195,7 +214,8 @@ pub(super) fn spawn_inflate(raw: impl Read + Send + 'static) -> io::Result<Chunk
     })
 }
 
-fn inflate(mut dec: impl Read, tx: &Sender<Chunk>, recycle: &Receiver<Vec<u8>>) {
+/// Takes everything by value so all of it is freed before the exit signal.
+fn inflate(mut dec: impl Read, tx: Sender<Chunk>, recycle: Receiver<Vec<u8>>) {
     loop {
         let mut buf = recycle
             .try_recv()

@@ -313,6 +313,23 @@ fn impossible_lengths_are_malformed() {
     );
 }
 
+/// Found by fuzzing: a Process Information Block claiming 4 bytes made pcap-parser
+/// subtract with overflow.
+#[test]
+fn regression_short_process_information_block() {
+    let mut b = PcapNgBuilder::new(false);
+    b.raw(&[1, 0, 0, 0x80, 4, 0, 0, 0, 0, 0, 0, 0x80]);
+    let (got, err) = drain(&mut source(b.bytes()).unwrap());
+    assert!(got.is_empty());
+    match err {
+        Some(SourceError::Malformed { offset, reason, .. }) => {
+            assert_eq!(offset, PcapNgBuilder::new(false).bytes().len() as u64);
+            assert!(reason.contains("length of 4"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn records_larger_than_the_initial_buffer() {
     let big = payload(7, 3 << 20);
@@ -483,5 +500,92 @@ proptest! {
         bytes.extend(tail);
         drain_bounded(bytes.clone());
         drain_bounded(gzip(&bytes));
+    }
+}
+
+/// Throughput check, not a timed test: writes a ~500 MB pcap and pcapng with
+/// `CaptureWriter`, gzips the pcap, reads each back and prints MB/s.
+/// Run with `cargo test --release --lib throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    use crate::source::writer::{CaptureWriter, OutputFormat, Rotation};
+    use crate::source::Frame;
+    use std::time::Instant;
+
+    let dir = std::env::var("NETSLEUTH_BENCH_DIR").unwrap_or_else(|_| "/tmp".into());
+    let dir = std::path::Path::new(&dir);
+    let target: u64 = 500_000_000;
+    let template: Vec<u8> = (0..1514u32).map(|i| (i * 7 % 251) as u8).collect();
+    let time = |path: &std::path::Path, label: &str| {
+        let start = Instant::now();
+        let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
+        let (mut n, mut sum) = (0u64, 0u64);
+        while let Some(f) = src.next_frame().unwrap() {
+            n += 1;
+            sum += f.data.len() as u64 + u64::from(f.data.first().copied().unwrap_or(0));
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let size = std::fs::metadata(path).unwrap().len();
+        let mb = src.bytes_consumed() as f64 / 1e6;
+        println!(
+            "{label}: {n} frames, {:.0} MB on disk, {mb:.0} MB parsed in {secs:.2} s = {:.0} MB/s ({:.1} Mpkt/s) [{sum}]",
+            size as f64 / 1e6,
+            mb / secs,
+            n as f64 / secs / 1e6
+        );
+    };
+    for (format, name) in [
+        (OutputFormat::Pcap, "big.pcap"),
+        (OutputFormat::PcapNg, "big.pcapng"),
+    ] {
+        let path = dir.join(name);
+        let mut w =
+            CaptureWriter::create(&path, format, LinkType::ETHERNET, 0, Rotation::default())
+                .unwrap();
+        let (mut written, mut i) = (0u64, 0u64);
+        let start = Instant::now();
+        while written < target {
+            let len = [60usize, 1514, 590, 66, 1514, 120][(i % 6) as usize];
+            let mut data = template[..len].to_vec();
+            // Half the bytes pseudo-random, so gzip compresses roughly like real traffic.
+            let mut x = (i as u32).wrapping_mul(2_654_435_761) | 1;
+            for b in data.iter_mut().take(len / 2) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                *b = x as u8;
+            }
+            let frame = Frame {
+                number: 0,
+                ts: Timestamp(1_700_000_000_000_000_000 + i as i64 * 1000),
+                orig_len: len as u32,
+                link: LinkType::ETHERNET,
+                interface: 0,
+                data: &data,
+            };
+            w.write(&frame).unwrap();
+            written += len as u64 + 16;
+            i += 1;
+        }
+        w.flush().unwrap();
+        drop(w);
+        println!(
+            "write {name}: {:.0} MB/s",
+            written as f64 / 1e6 / start.elapsed().as_secs_f64()
+        );
+        time(&path, name);
+        if format == OutputFormat::Pcap {
+            let gz = dir.join("big.pcap.gz");
+            let mut enc = flate2::write::GzEncoder::new(
+                std::io::BufWriter::new(std::fs::File::create(&gz).unwrap()),
+                flate2::Compression::fast(),
+            );
+            std::io::copy(&mut std::fs::File::open(&path).unwrap(), &mut enc).unwrap();
+            enc.finish().unwrap();
+            time(&gz, "big.pcap.gz");
+            std::fs::remove_file(&gz).unwrap();
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 }
