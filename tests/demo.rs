@@ -18,6 +18,9 @@ fn demo_captures_and_reads_real_traffic() {
     assert!(out.contains("TCP [S]") && out.contains("TCP [S.]"), "{out}");
     assert!(out.contains("[P.]") && out.contains("[F.]"), "{out}");
     assert!(out.contains("TCP [R.]"), "refused connection: {out}");
-    assert!(out.contains("ICMP port unreachable for 127.0.0.1:"), "{out}");
+    assert!(
+        out.contains("ICMP port unreachable for 127.0.0.1:"),
+        "{out}"
+    );
     assert!(file.exists());
 }

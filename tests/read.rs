@@ -39,7 +39,11 @@ fn reads_pcap_in_every_byte_order_and_precision() {
         );
         assert!(lines[1].contains("10.0.0.2:443 -> 10.0.0.1:40000 TCP [S.] seq 900 ack 1"));
         assert!(lines[3].starts_with("4 0.004500 "), "{}", lines[3]);
-        assert!(lines[3].contains("TCP [P.]") && lines[3].ends_with("len 18"), "{}", lines[3]);
+        assert!(
+            lines[3].contains("TCP [P.]") && lines[3].ends_with("len 18"),
+            "{}",
+            lines[3]
+        );
     }
 }
 
@@ -56,13 +60,22 @@ fn reads_pcapng_with_two_interfaces_of_different_link_types() {
     b.epb(0, ts_micro, eth.len() as u32, &eth);
     b.nrb(); // unknown-to-us blocks are skipped
     b.block(0x0bad_cafe, &[1, 2, 3, 4]);
-    b.epb(1, (u64::from(BASE) * 1_000_000 + 250) * 1_000 + 7, raw.len() as u32, &raw);
+    b.epb(
+        1,
+        (u64::from(BASE) * 1_000_000 + 250) * 1_000 + 7,
+        raw.len() as u32,
+        &raw,
+    );
     let path = write_file(dir.path(), "two.pcapng", &b.bytes());
     let (code, out, err) = run(&["read", path.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
-    assert!(lines[0].contains("10.0.0.1:40000 -> 10.0.0.2:80 TCP [S]"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("10.0.0.1:40000 -> 10.0.0.2:80 TCP [S]"),
+        "{}",
+        lines[0]
+    );
     assert!(
         lines[1].starts_with("2 0.000250 10.0.0.1:5353 -> 10.0.0.2:53 UDP len 5"),
         "{}",
@@ -96,7 +109,15 @@ fn reads_gzip_and_stdin_by_content_not_name() {
 fn filter_keeps_file_frame_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "t.pcap", &handshake_pcap(false, false));
-    let (code, out, err) = run(&["read", path.to_str().unwrap(), "tcp[tcpflags]", "&", "tcp-push", "!=", "0"]);
+    let (code, out, err) = run(&[
+        "read",
+        path.to_str().unwrap(),
+        "tcp[tcpflags]",
+        "&",
+        "tcp-push",
+        "!=",
+        "0",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.starts_with("4 "), "frame number must stay 4: {out}");
@@ -108,7 +129,13 @@ fn filter_keeps_file_frame_numbers() {
 #[test]
 fn json_gives_one_object_per_packet() {
     let dir = tempfile::tempdir().unwrap();
-    let v6 = eth_udp6([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 1234, [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 53, b"abc");
+    let v6 = eth_udp6(
+        [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        1234,
+        [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        53,
+        b"abc",
+    );
     let mut b = PcapBuilder::new(1, 65_535, false, false);
     b.packet(BASE, 0, v6.len() as u32, &v6);
     let tcp = eth_tcp(C, 1, S, 2, 5, "S", &[]);
@@ -144,7 +171,11 @@ fn truncated_frames_are_reported_per_frame() {
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].contains("len 1000"), "{}", lines[0]);
-    assert!(lines[0].contains(&format!("[captured 96 of {} bytes]", full.len())), "{}", lines[0]);
+    assert!(
+        lines[0].contains(&format!("[captured 96 of {} bytes]", full.len())),
+        "{}",
+        lines[0]
+    );
     assert!(lines[1].contains("[truncated:"), "{}", lines[1]);
 }
 
@@ -190,10 +221,17 @@ fn missing_file_exits_2_naming_it() {
 #[test]
 fn non_capture_file_says_what_it_found() {
     let dir = tempfile::tempdir().unwrap();
-    let text = write_file(dir.path(), "notes.pcap", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let text = write_file(
+        dir.path(),
+        "notes.pcap",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
     let (code, _, err) = run(&["read", text.to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(err.contains("notes.pcap") && err.contains("not a pcap"), "{err}");
+    assert!(
+        err.contains("notes.pcap") && err.contains("not a pcap"),
+        "{err}"
+    );
     assert!(err.contains("text"), "should say it is text: {err}");
     let empty = write_file(dir.path(), "empty.pcap", b"");
     let (code, _, err) = run(&["read", empty.to_str().unwrap()]);
@@ -211,7 +249,10 @@ fn bad_filter_exits_2_with_libpcaps_message() {
     let (code, out, err) = run(&["read", path.to_str().unwrap(), "tcp", "prot", "80"]);
     assert_eq!(code, 2);
     assert!(out.is_empty());
-    assert!(err.contains("tcp prot 80") && err.contains("syntax error"), "{err}");
+    assert!(
+        err.contains("tcp prot 80") && err.contains("syntax error"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -231,8 +272,17 @@ fn output_to_a_closed_pipe_is_not_an_error() {
         .unwrap();
     drop(child.stdout.take()); // like `| head -0`
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -240,7 +290,10 @@ fn help_has_examples_for_every_command() {
     for cmd in ["read", "capture", "interfaces", "demo"] {
         let (code, out, _) = run(&[cmd, "--help"]);
         assert_eq!(code, 0);
-        assert!(out.contains("Example"), "{cmd} --help lacks examples:\n{out}");
+        assert!(
+            out.contains("Example"),
+            "{cmd} --help lacks examples:\n{out}"
+        );
     }
     let (code, out, _) = run(&["--version"]);
     assert_eq!(code, 0);

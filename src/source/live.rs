@@ -205,7 +205,10 @@ impl FrameSource for LiveSource {
                     return Ok(None);
                 }
             }
-            let capture = self.capture.as_mut().ok_or_else(|| closed(&self.interface))?;
+            let capture = self
+                .capture
+                .as_mut()
+                .ok_or_else(|| closed(&self.interface))?;
             match capture.next_packet() {
                 Ok(packet) => {
                     let header = *packet.header;

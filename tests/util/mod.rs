@@ -134,7 +134,10 @@ impl LiveCapture {
             .stderr_lines
             .recv_timeout(Duration::from_secs(10))
             .expect("capture did not start listening within 10 s");
-        assert!(line.contains("listening on"), "unexpected first line: {line}");
+        assert!(
+            line.contains("listening on"),
+            "unexpected first line: {line}"
+        );
         cap.stderr.push(line);
         cap
     }
