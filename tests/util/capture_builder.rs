@@ -3,7 +3,7 @@
 //! Deliberately independent of the crate's own writer (only `std` and `flate2`), so that
 //! reading tests check the reader against the file format specifications and not against
 //! our own understanding of them twice. Used by unit tests through
-//! `#[path = "../../tests/util/capture_builder.rs"]` and by integration tests as `util`.
+//! `#[path = "../../../tests/util/capture_builder.rs"]` and by integration tests as `util`.
 #![allow(dead_code)]
 
 use std::io::Write;

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::source::{FrameSource, LinkType, SourceError, Timestamp};
 
-#[path = "../../tests/util/capture_builder.rs"]
+#[path = "../../../tests/util/capture_builder.rs"]
 mod capture_builder;
 
 use capture_builder::{gzip, payload, PcapBuilder, PcapNgBuilder};

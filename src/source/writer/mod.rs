@@ -315,5 +315,4 @@ fn write_err(path: &Path, e: &io::Error) -> SourceError {
 }
 
 #[cfg(test)]
-#[path = "writer_tests.rs"]
 mod tests;

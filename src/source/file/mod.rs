@@ -24,9 +24,7 @@
 //! guessed at, since after a corrupt length every later record would be garbage. A
 //! captured length within those bounds is delivered as is even if above the snap length.
 
-#[path = "file_blocks.rs"]
 mod blocks;
-#[path = "file_input.rs"]
 mod input;
 
 use pcap_parser::traits::PcapReaderIterator;
@@ -479,5 +477,4 @@ impl FrameSource for FileSource {
 }
 
 #[cfg(test)]
-#[path = "file_tests.rs"]
 mod tests;
