@@ -14,5 +14,6 @@
 
 pub mod cmd;
 pub mod decode;
+pub mod flow;
 pub mod report;
 pub mod source;

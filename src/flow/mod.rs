@@ -1,0 +1,37 @@
+//! The flow stage: TCP and UDP conversations, their Zeek-style state and history,
+//! per-segment TCP analysis, RTT, and per-direction stream reassembly.
+//!
+//! Contract: sans-IO and packet time only. The stage is fed decoded packets in
+//! capture order and emits owned records when a flow ends (or when input ends).
+//! Memory is bounded by caps whose hits are counted and reported.
+
+pub mod reassembly;
+pub mod zeek;
+
+/// Which endpoint sent a packet: the client (the side that sent the first SYN,
+/// Zeek's "originator") or the server (Zeek's "responder").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    /// The connection's originator.
+    Client,
+    /// The connection's responder.
+    Server,
+}
+
+impl Side {
+    /// The other side.
+    pub fn peer(self) -> Side {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+
+    /// `"client"` or `"server"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}

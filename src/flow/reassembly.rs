@@ -1,0 +1,1 @@
+//! Stream reassembly (in progress).

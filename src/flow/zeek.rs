@@ -1,0 +1,1 @@
+//! Zeek connection state and history (in progress).
