@@ -1,1 +1,0 @@
-//! Zeek connection state and history (in progress).
