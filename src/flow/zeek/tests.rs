@@ -425,6 +425,18 @@ fn oth_syn_rst_combined_is_not_rstos0() {
 }
 
 #[test]
+fn oth_syn_then_synfin_then_rst() {
+    // SYN 'S', SYN+FIN 'Q' (originator now CLOSED), RST (CLOSED -> RESET since the
+    // responder is not CLOSED). The originator is RESET and the responder inactive, but
+    // 'Q' before the 'R' fails Zeek's RSTOS0 pattern: OTH.
+    let mut s = Sim::new();
+    s.send(C, S, 0);
+    s.raw(C, S | F, 1_000, 0, 0, 64_000);
+    s.raw(C, R, 1_002, 0, 0, 64_000);
+    s.check(ConnState::OTH, "SQR");
+}
+
+#[test]
 fn rstrh_synack_then_rst() {
     let mut s = Sim::new();
     s.send(Sv, sa(), 0).send(Sv, R, 0);
@@ -684,6 +696,8 @@ fn rstos0_pattern() {
     assert!(syn_then_rst("SRH"));
     assert!(!syn_then_rst("SHR"));
     assert!(!syn_then_rst("SAR"));
+    assert!(!syn_then_rst("SQR"));
+    assert!(syn_then_rst("SqR"));
     assert!(!syn_then_rst("S"));
     assert!(!syn_then_rst("R"));
     assert!(!syn_then_rst("^^SR"));
