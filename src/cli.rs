@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use netsleuth::cmd::analyze::{AnalyzeConfig, AnalyzeFormat};
 use netsleuth::cmd::capture::{CaptureConfig, WriteTarget};
 use netsleuth::cmd::read::ReadConfig;
 use netsleuth::cmd::PacketFormat;
+use netsleuth::diagnose::Severity;
+use netsleuth::flow::table::FlowConfig;
 use netsleuth::source::live::LiveOptions;
 use netsleuth::source::writer::{OutputFormat, Rotation};
 
@@ -17,6 +20,7 @@ use netsleuth::source::writer::{OutputFormat, Rotation};
 #[command(name = "netsleuth", version, about, long_about = None)]
 #[command(after_help = "Examples:
   netsleuth demo                               capture and read real loopback traffic
+  netsleuth analyze capture.pcap               why calls failed or were slow
   netsleuth read capture.pcap                  every packet, one line each
   netsleuth read capture.pcapng.gz tcp port 443
   sudo netsleuth capture -i eth0 -w api.pcap port 8080
@@ -28,6 +32,23 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Diagnose a capture: findings with evidence, then every connection
+    #[command(
+        after_help = "FILE is pcap or pcapng, gzip-compressed or not, or - for stdin; several
+files are read in order (frame numbers continue from one to the next). Words
+after the files form a BPF filter. Findings come first, worst first, each with
+its evidence frames and a next step; then the connections, problems on top.
+
+Exit codes: 0 done, 1 when --fail-on's level was reached, 2 bad usage or input.
+
+Examples:
+  netsleuth analyze capture.pcap
+  netsleuth analyze capture.pcapng.gz host 10.0.0.5 and tcp port 443
+  netsleuth analyze --json capture.pcap > report.json
+  netsleuth analyze --jsonl --tcp-events capture.pcap | jq 'select(.type==\"finding\")'
+  netsleuth analyze --fail-on error nightly.pcap && echo healthy"
+    )]
+    Analyze(AnalyzeArgs),
     /// Print the packets of a capture file, one line each (like tcpdump -nn -r)
     #[command(
         after_help = "FILE may be pcap or pcapng, gzip-compressed or not, or - for stdin;
@@ -67,6 +88,45 @@ Example:
     #[command(after_help = "Example:
   netsleuth interfaces")]
     Interfaces,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Capture files, then optionally a BPF filter expression
+    #[arg(
+        required = true,
+        value_name = "FILE... [FILTER]",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub inputs: Vec<String>,
+    /// One JSON document: connections, findings, summary
+    #[arg(long, conflicts_with = "jsonl")]
+    pub json: bool,
+    /// One JSON record per line, each with a "type"
+    #[arg(long)]
+    pub jsonl: bool,
+    /// With --jsonl: also one record per TCP analysis flag (retransmission, duplicate_ack, ...)
+    #[arg(long, requires = "jsonl")]
+    pub tcp_events: bool,
+    /// Exit with code 1 when a finding of this severity or worse was found
+    #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
+    pub fail_on: Option<String>,
+    /// Most connections tracked at once; the least recently active is evicted beyond it
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flows: u64,
+    /// Idle time-out of established TCP connections
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    pub tcp_idle_timeout: Duration,
+    /// Idle time-out of TCP connections whose handshake did not complete
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "120s")]
+    pub half_open_timeout: Duration,
+    /// How long a closed TCP connection is kept for late packets
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub closed_timeout: Duration,
+    /// Idle time-out of UDP flows
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub udp_timeout: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +217,52 @@ pub struct CaptureArgs {
     /// BPF filter expression (libpcap syntax), applied in the kernel
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub filter: Vec<String>,
+}
+
+impl AnalyzeArgs {
+    /// The config, and the severity that makes the exit code 1.
+    pub fn into_config(self) -> (AnalyzeConfig, Option<Severity>) {
+        // Leading inputs that name existing files (or stdin) are files; the
+        // rest is the filter. The first input is always a file, so a typo in
+        // its name is reported as a missing file, not as a filter error.
+        let mut paths = Vec::new();
+        let mut rest = self.inputs.into_iter().peekable();
+        while let Some(candidate) = rest.peek() {
+            let is_file =
+                paths.is_empty() || candidate == "-" || std::path::Path::new(candidate).exists();
+            if !is_file {
+                break;
+            }
+            paths.extend(rest.next());
+        }
+        let filter: Vec<String> = rest.collect();
+        let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let config = AnalyzeConfig {
+            paths,
+            filter: filter.join(" "),
+            format: if self.json {
+                AnalyzeFormat::Json
+            } else if self.jsonl {
+                AnalyzeFormat::Jsonl
+            } else {
+                AnalyzeFormat::Text
+            },
+            tcp_events: self.tcp_events,
+            flow: FlowConfig {
+                half_open_timeout_ns: ns(self.half_open_timeout),
+                established_timeout_ns: ns(self.tcp_idle_timeout),
+                closed_timeout_ns: ns(self.closed_timeout),
+                udp_timeout_ns: ns(self.udp_timeout),
+                max_flows: usize::try_from(self.max_flows).unwrap_or(usize::MAX),
+            },
+        };
+        let fail_on = match self.fail_on.as_deref() {
+            Some("warning") => Some(Severity::Warning),
+            Some("error") => Some(Severity::Error),
+            _ => None,
+        };
+        (config, fail_on)
+    }
 }
 
 impl ReadArgs {

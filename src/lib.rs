@@ -14,6 +14,7 @@
 
 pub mod cmd;
 pub mod decode;
+pub mod diagnose;
 pub mod flow;
 pub mod report;
 pub mod source;

@@ -16,7 +16,8 @@ use netsleuth::cmd::{self, CommandError};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Verdict::Done) => ExitCode::SUCCESS,
+        Ok(Verdict::ThresholdMet) => ExitCode::from(1),
         // `netsleuth read big.pcap | head` is normal use, not an error.
         Err(CommandError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
@@ -26,10 +27,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), CommandError> {
+/// How a successful run ends.
+enum Verdict {
+    /// Exit 0.
+    Done,
+    /// `--fail-on` reached: exit 1.
+    ThresholdMet,
+}
+
+fn run(cli: Cli) -> Result<Verdict, CommandError> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     match cli.command {
+        Command::Analyze(args) => {
+            let (config, fail_on) = args.into_config();
+            let outcome = cmd::analyze::run(&config, &mut out, &mut io::stderr())?;
+            out.flush()?;
+            if fail_on.is_some_and(|level| outcome.worst.is_some_and(|w| w >= level)) {
+                return Ok(Verdict::ThresholdMet);
+            }
+        }
         Command::Read(args) => {
             let summary = cmd::read::run(&args.into_config(), &mut out)?;
             if let Some(warning) = summary.input_warning {
@@ -50,7 +67,7 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         }
     }
     out.flush()?;
-    Ok(())
+    Ok(Verdict::Done)
 }
 
 /// The first SIGINT/SIGTERM asks for a clean stop; a second one exits at once.

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod analyze;
 mod capture;
 mod demo;
 mod read;

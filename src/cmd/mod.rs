@@ -2,6 +2,7 @@
 //! the command line. They write to the writers they are given, so tests and other
 //! front ends can drive them without a process.
 
+pub mod analyze;
 pub mod capture;
 pub mod demo;
 pub mod interfaces;

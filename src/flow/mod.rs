@@ -5,7 +5,13 @@
 //! capture order and emits owned records when a flow ends (or when input ends).
 //! Memory is bounded by caps whose hits are counted and reported.
 
+pub mod conn;
+pub mod events;
+pub mod key;
 pub mod reassembly;
+pub mod rtt;
+pub mod seq_analysis;
+pub mod table;
 pub mod zeek;
 
 /// Which endpoint sent a packet: the client (the side that sent the first SYN,

@@ -3,6 +3,8 @@
 //! Invariant: output order follows frame numbers, and no byte that came off the
 //! wire reaches the terminal without going through [`escape`].
 
+pub mod analysis_text;
+pub mod conn_json;
 pub mod escape;
 pub mod packet_json;
 pub mod packet_line;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod capture_builder;
+pub mod conv;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,84 @@
+//! Diagnosis: rules over the records the earlier stages emit, each producing
+//! [`Finding`]s in the vocabulary of DESIGN.md, with evidence frames and a next step.
+//!
+//! One file per area (`tcp.rs`, `capture.rs`); rules are plain functions from a
+//! record to findings, so each is testable on a hand-built record. Thresholds are
+//! named constants with their reasons, documented where they are defined.
+
+pub mod capture;
+pub mod tcp;
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::source::Timestamp;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; not a failure.
+    Info,
+    /// Degraded: slow, lossy, or suspicious.
+    Warning,
+    /// A call failed.
+    Error,
+}
+
+impl Severity {
+    /// `"info"`, `"warning"` or `"error"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One diagnosed problem with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Kind from the vocabulary, e.g. `tcp.connect_refused`.
+    pub kind: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// One line saying what happened.
+    pub summary: String,
+    /// What to do next.
+    pub next_step: String,
+    /// Evidence frame numbers, ascending.
+    pub frames: Vec<u64>,
+    /// The connection it concerns, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn: Option<u64>,
+    /// Client endpoint, when the finding has a flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<SocketAddr>,
+    /// Server endpoint, when the finding has a flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<SocketAddr>,
+    /// When it happened (packet time), RFC 3339 in JSON.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ts")]
+    pub time: Option<Timestamp>,
+}
+
+fn ser_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match ts {
+        Some(t) => s.serialize_str(&crate::report::packet_json::rfc3339(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Formats nanoseconds for people: `850 µs`, `12.3 ms`, `2.31 s`.
+pub fn human_duration(nanos: i64) -> String {
+    let n = nanos.max(0) as f64;
+    if n < 1e6 {
+        format!("{:.0} µs", n / 1e3)
+    } else if n < 1e9 {
+        format!("{:.1} ms", n / 1e6)
+    } else {
+        format!("{:.2} s", n / 1e9)
+    }
+}

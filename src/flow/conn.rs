@@ -1,0 +1,539 @@
+//! One conversation while it is open ([`Connection`]) and what is reported when
+//! it ends ([`ConnRecord`]).
+
+use std::net::SocketAddr;
+
+use super::events::{TcpEventCounts, TcpEventKind, TcpEvents};
+use super::key::{FlowKey, Protocol};
+use super::rtt::{RttSummary, RttTracker};
+use super::seq_analysis::{Segment, SeqAnalyzer};
+use super::zeek::{ConnState, SegmentFacts, ZeekTracker};
+use super::Side;
+use crate::decode::{SeqNum, TcpFlags};
+use crate::source::Timestamp;
+
+/// SYN frames kept as evidence per connection.
+const SYN_FRAMES: usize = 10;
+
+/// Counters of one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirStats {
+    /// Packets sent.
+    pub packets: u64,
+    /// Bytes on the wire (link layer included).
+    pub bytes: u64,
+    /// Transport payload bytes (as on the wire).
+    pub payload_bytes: u64,
+    /// TTL / hop limit of the first packet.
+    pub first_ttl: Option<u8>,
+}
+
+/// An ICMP error that quoted this connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcmpNote {
+    /// Frame of the ICMP message.
+    pub frame: u64,
+    /// When it arrived.
+    pub ts: Timestamp,
+    /// Who sent it (a router or the peer).
+    pub from: std::net::IpAddr,
+    /// Its meaning, e.g. "port unreachable".
+    pub description: String,
+    /// True for destination-unreachable messages.
+    pub unreachable: bool,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Both sides sent FIN; `first` closed first.
+    Fin {
+        /// The side that closed first.
+        first: Side,
+    },
+    /// One side sent FIN, the other never did.
+    HalfClosed {
+        /// The side that sent FIN.
+        by: Side,
+    },
+    /// An RST ended it.
+    Reset {
+        /// Who sent the RST (by address; see the middlebox check in diagnosis).
+        by: Side,
+        /// Frame of the RST.
+        frame: u64,
+        /// Quiet time before the RST, nanoseconds.
+        idle_before_ns: i64,
+    },
+    /// No packet for longer than the idle time-out.
+    Timeout,
+    /// Still open when the capture ended.
+    OpenAtEnd,
+    /// Pushed out of the table by `--max-flows`.
+    Evicted,
+}
+
+/// TCP-only state of a connection.
+#[derive(Debug, Clone, Default)]
+pub struct TcpConn {
+    analyzer: SeqAnalyzer,
+    rtt: RttTracker,
+    /// Per-segment analysis counts, client then server.
+    pub events: [TcpEventCounts; 2],
+    zeek: ZeekTracker,
+    /// SYNs from the client: first time, count, frames.
+    pub syn: Option<SynInfo>,
+    /// First SYN-ACK from the server: time and frame.
+    pub syn_ack: Option<(Timestamp, u64)>,
+    /// The client's ACK completing the handshake.
+    pub handshake_ack: Option<(Timestamp, u64)>,
+    /// First FIN of each side: time and frame.
+    pub fin: [Option<(Timestamp, u64)>; 2],
+    /// The first RST and who sent it.
+    pub rst: Option<RstInfo>,
+    /// Retransmissions of data the capture had already seen (loss after the capture
+    /// point), and fills of holes it never saw (loss before it), per sender.
+    pub loss: [LossCounts; 2],
+    /// Sequence ranges the capture missed, per sender, for loss location.
+    holes: [Holes; 2],
+    /// Client ISN, to tell a SYN retransmission from a new connection on the same ports.
+    pub client_isn: Option<SeqNum>,
+    /// The latest segment carrying payload: sender, time, frame.
+    pub last_payload: Option<(Side, Timestamp, u64)>,
+}
+
+/// Loss located relative to the capture point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LossCounts {
+    /// The original was captured, then sent again: lost after the capture point.
+    pub downstream: u64,
+    /// A hole the capture never saw was filled: lost before the capture point.
+    pub upstream: u64,
+}
+
+/// The client's SYNs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynInfo {
+    /// Time of the first SYN.
+    pub first: Timestamp,
+    /// Time of the latest SYN.
+    pub last: Timestamp,
+    /// SYNs sent (1 = no retransmission).
+    pub count: u32,
+    /// Frames of the first SYNs.
+    pub frames: Vec<u64>,
+    /// Times of the first SYNs (the back-off).
+    pub times: Vec<Timestamp>,
+}
+
+/// The first RST of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RstInfo {
+    /// Sender.
+    pub by: Side,
+    /// Frame.
+    pub frame: u64,
+    /// When.
+    pub ts: Timestamp,
+    /// Quiet time before it, nanoseconds.
+    pub idle_before_ns: i64,
+    /// TTL / hop limit of the RST.
+    pub ttl: Option<u8>,
+    /// Bytes the RST's peer had sent that were not yet acknowledged.
+    pub peer_unacked: u64,
+}
+
+/// A conversation in the flow table.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// Connection id, in order of first packet, from 1.
+    pub id: u64,
+    /// Flow key.
+    pub key: FlowKey,
+    /// Client (originator) endpoint.
+    pub client: SocketAddr,
+    /// Server (responder) endpoint.
+    pub server: SocketAddr,
+    /// How the roles were decided.
+    pub roles: RoleSource,
+    /// First packet time and frame.
+    pub first: (Timestamp, u64),
+    /// Latest packet time and frame.
+    pub last: (Timestamp, u64),
+    /// Client then server counters.
+    pub stats: [DirStats; 2],
+    /// TCP state; `None` for UDP.
+    pub tcp: Option<Box<TcpConn>>,
+    /// ICMP errors quoting this flow.
+    pub icmp: Vec<IcmpNote>,
+}
+
+/// How client and server were told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleSource {
+    /// The SYN's sender is the client.
+    Syn,
+    /// Only the SYN-ACK was seen: its receiver is the client.
+    SynAck,
+    /// No handshake seen: the port numbers decided (see `table.rs`).
+    Ports,
+    /// No handshake and no port hint: the first packet's sender is the client.
+    FirstPacket,
+}
+
+/// What one TCP segment contributes, as the table hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpPacket {
+    /// The segment facts for analysis.
+    pub seg: Segment,
+    /// Frame number.
+    pub frame: u64,
+    /// TTL / hop limit.
+    pub ttl: u8,
+}
+
+impl Connection {
+    /// A new connection; `tcp` selects TCP tracking.
+    pub fn new(
+        id: u64,
+        key: FlowKey,
+        client: SocketAddr,
+        server: SocketAddr,
+        roles: RoleSource,
+        ts: Timestamp,
+        frame: u64,
+    ) -> Connection {
+        let mut tcp = (key.protocol == Protocol::Tcp).then(Box::<TcpConn>::default);
+        if let (Some(t), RoleSource::SynAck) = (tcp.as_mut(), roles) {
+            t.zeek.flipped();
+        }
+        Connection {
+            id,
+            key,
+            client,
+            server,
+            roles,
+            first: (ts, frame),
+            last: (ts, frame),
+            stats: [DirStats::default(); 2],
+            tcp,
+            icmp: Vec::new(),
+        }
+    }
+
+    /// Counts a packet of either protocol.
+    pub fn count(
+        &mut self,
+        from: Side,
+        wire_len: u32,
+        payload_len: u32,
+        ttl: u8,
+        ts: Timestamp,
+        frame: u64,
+    ) {
+        let s = &mut self.stats[from as usize];
+        s.packets += 1;
+        s.bytes += u64::from(wire_len);
+        s.payload_bytes += u64::from(payload_len);
+        s.first_ttl.get_or_insert(ttl);
+        if ts >= self.last.0 {
+            self.last = (ts, frame);
+        }
+    }
+
+    /// Feeds one TCP segment; returns its analysis flags.
+    pub fn on_tcp(&mut self, from: Side, p: &TcpPacket) -> TcpEvents {
+        let idle_before = p.seg.ts.since(self.last.0).max(0);
+        let Some(t) = self.tcp.as_mut() else {
+            return TcpEvents::default();
+        };
+        let i = from as usize;
+        let seg = &p.seg;
+        let flags = seg.flags;
+        let expected = t.analyzer.direction(i).next_seq;
+        let events = t.analyzer.on_segment(i, seg);
+        t.events[i].add(events, p.frame);
+
+        let retransmission = events.iter().any(|k| k.is_retransmission());
+        let end = seg.seq + seg.seq_len();
+        if events.contains(TcpEventKind::LostSegment) {
+            if let Some(hole_start) = expected {
+                t.holes[i].add(hole_start, seg.seq);
+            }
+        }
+        if seg.seq_len() > 0 {
+            t.rtt.on_sent(i, seg.seq, end, seg.ts, retransmission);
+            if (retransmission || events.contains(TcpEventKind::OutOfOrder)) && seg.len > 0 {
+                // Filling a hole the capture never saw: lost before the capture
+                // point. Sending again what the capture saw: lost after it.
+                if t.holes[i].fill(seg.seq, end) {
+                    t.loss[i].upstream += 1;
+                } else if retransmission {
+                    t.loss[i].downstream += 1;
+                }
+            }
+        }
+        if flags.contains(TcpFlags::ACK) {
+            t.rtt.on_ack(i, seg.ack, seg.ts);
+        }
+        // Roles were settled by the table before Zeek saw the flow (a flow first
+        // seen at its SYN-ACK is created flipped), so Zeek's own flip rule only
+        // fires for odd midstream orders; its history then carries the '^'.
+        let _ = t.zeek.on_segment(
+            from,
+            &SegmentFacts {
+                flags,
+                seq: seg.seq,
+                ack: seg.ack,
+                payload_len: seg.len,
+                window: seg.window,
+            },
+        );
+
+        let syn = flags.contains(TcpFlags::SYN);
+        let ack = flags.contains(TcpFlags::ACK);
+        if syn && !ack && from == Side::Client {
+            t.client_isn.get_or_insert(seg.seq);
+            let info = t.syn.get_or_insert_with(|| SynInfo {
+                first: seg.ts,
+                last: seg.ts,
+                count: 0,
+                frames: Vec::new(),
+                times: Vec::new(),
+            });
+            info.count += 1;
+            info.last = seg.ts;
+            if info.frames.len() < SYN_FRAMES {
+                info.frames.push(p.frame);
+                info.times.push(seg.ts);
+            }
+        } else if syn && ack && from == Side::Server && t.syn_ack.is_none() {
+            t.syn_ack = Some((seg.ts, p.frame));
+        } else if ack
+            && !syn
+            && from == Side::Client
+            && t.syn_ack.is_some()
+            && t.handshake_ack.is_none()
+        {
+            t.handshake_ack = Some((seg.ts, p.frame));
+        }
+        if seg.len > 0 && !flags.contains(TcpFlags::RST) {
+            t.last_payload = Some((from, seg.ts, p.frame));
+        }
+        if flags.contains(TcpFlags::FIN) && t.fin[i].is_none() {
+            t.fin[i] = Some((seg.ts, p.frame));
+        }
+        if flags.contains(TcpFlags::RST) && t.rst.is_none() {
+            let peer = t.analyzer.direction(1 - i);
+            let mine = t.analyzer.direction(i);
+            // Bytes the peer sent beyond what the RST's sender had acknowledged.
+            let peer_unacked = match (peer.next_seq, mine.last_ack) {
+                (Some(next), Some(acked)) if next > acked => (next - acked).max(0) as u64,
+                _ => 0,
+            };
+            t.rst = Some(RstInfo {
+                by: from,
+                frame: p.frame,
+                ts: seg.ts,
+                idle_before_ns: idle_before,
+                ttl: Some(p.ttl),
+                peer_unacked,
+            });
+        }
+        events
+    }
+
+    /// True once the connection is over at the TCP level (RST, or FIN both ways).
+    pub fn is_closed(&self) -> bool {
+        self.tcp
+            .as_ref()
+            .is_some_and(|t| t.rst.is_some() || (t.fin[0].is_some() && t.fin[1].is_some()))
+    }
+
+    /// True once the handshake completed or data flowed both ways.
+    pub fn is_established(&self) -> bool {
+        match &self.tcp {
+            Some(t) => {
+                t.syn_ack.is_some()
+                    || (self.stats[0].payload_bytes > 0 && self.stats[1].packets > 0)
+            }
+            None => self.stats[1].packets > 0,
+        }
+    }
+
+    /// Builds the record reported when the connection ends.
+    pub fn into_record(self, ended: EndReason) -> ConnRecord {
+        let duration_ns = self.last.0.since(self.first.0).max(0);
+        let last_payload = self.tcp.as_ref().and_then(|t| t.last_payload);
+        let (state, history, handshake, rtt, events, loss, syn, rst, fin) = match &self.tcp {
+            Some(t) => {
+                let handshake = match (t.syn.as_ref(), t.syn_ack, t.handshake_ack) {
+                    (Some(syn), Some((sa_ts, _)), ack) => Some(HandshakeTiming {
+                        syn_to_syn_ack_ns: sa_ts.since(syn.last).max(0),
+                        syn_ack_to_ack_ns: ack.map(|(ts, _)| ts.since(sa_ts).max(0)),
+                    }),
+                    _ => None,
+                };
+                (
+                    t.zeek.state().as_str().to_string(),
+                    t.zeek.history().to_string(),
+                    handshake,
+                    t.rtt.samples().summary(),
+                    t.events.clone(),
+                    t.loss,
+                    t.syn.clone(),
+                    t.rst,
+                    t.fin,
+                )
+            }
+            None => (
+                udp_state(&self.stats).to_string(),
+                String::new(),
+                None,
+                None,
+                Default::default(),
+                Default::default(),
+                None,
+                None,
+                [None, None],
+            ),
+        };
+        ConnRecord {
+            id: self.id,
+            protocol: self.key.protocol,
+            client: self.client,
+            server: self.server,
+            vlan: self.key.vlan,
+            roles: self.roles,
+            start: self.first.0,
+            first_frame: self.first.1,
+            last_frame: self.last.1,
+            duration_ns,
+            client_stats: self.stats[0],
+            server_stats: self.stats[1],
+            state,
+            history,
+            handshake,
+            rtt,
+            events,
+            loss,
+            syn,
+            rst,
+            fin,
+            icmp: self.icmp,
+            last_payload,
+            ended,
+        }
+    }
+}
+
+/// Zeek's UDP states: S0 (no reply), SF (both directions seen).
+fn udp_state(stats: &[DirStats; 2]) -> &'static str {
+    if stats[1].packets == 0 {
+        ConnState::S0.as_str()
+    } else {
+        ConnState::SF.as_str()
+    }
+}
+
+/// Handshake timing split at the capture point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandshakeTiming {
+    /// Last SYN to SYN-ACK: the path from the capture point to the server and back.
+    pub syn_to_syn_ack_ns: i64,
+    /// SYN-ACK to the client's ACK: the path to the client and back.
+    pub syn_ack_to_ack_ns: Option<i64>,
+}
+
+/// What is reported about a connection once it has ended.
+#[derive(Debug, Clone)]
+pub struct ConnRecord {
+    /// Connection id.
+    pub id: u64,
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// Client endpoint.
+    pub client: SocketAddr,
+    /// Server endpoint.
+    pub server: SocketAddr,
+    /// VLAN id.
+    pub vlan: Option<u16>,
+    /// How roles were decided.
+    pub roles: RoleSource,
+    /// First packet time.
+    pub start: Timestamp,
+    /// First frame.
+    pub first_frame: u64,
+    /// Last frame.
+    pub last_frame: u64,
+    /// Last packet minus first packet, nanoseconds.
+    pub duration_ns: i64,
+    /// Client-sent counters.
+    pub client_stats: DirStats,
+    /// Server-sent counters.
+    pub server_stats: DirStats,
+    /// Zeek conn_state.
+    pub state: String,
+    /// Zeek history.
+    pub history: String,
+    /// Handshake timing.
+    pub handshake: Option<HandshakeTiming>,
+    /// RTT statistics from data/ACK pairs.
+    pub rtt: Option<RttSummary>,
+    /// Per-segment analysis, client then server.
+    pub events: [TcpEventCounts; 2],
+    /// Loss location, client then server as senders.
+    pub loss: [LossCounts; 2],
+    /// The client's SYNs.
+    pub syn: Option<SynInfo>,
+    /// The first RST.
+    pub rst: Option<RstInfo>,
+    /// First FIN per side (time, frame).
+    pub fin: [Option<(Timestamp, u64)>; 2],
+    /// ICMP errors quoting this flow.
+    pub icmp: Vec<IcmpNote>,
+    /// The latest segment carrying payload: sender, time, frame.
+    pub last_payload: Option<(Side, Timestamp, u64)>,
+    /// How it ended.
+    pub ended: EndReason,
+}
+
+/// Holes kept per direction; older ones are forgotten (their fills then count as
+/// downstream loss, the conservative reading).
+const MAX_HOLES: usize = 64;
+
+/// Sequence ranges a direction sent that the capture did not see.
+#[derive(Debug, Clone, Default)]
+struct Holes(Vec<(SeqNum, SeqNum)>);
+
+impl Holes {
+    fn add(&mut self, start: SeqNum, end: SeqNum) {
+        if end > start {
+            if self.0.len() == MAX_HOLES {
+                self.0.remove(0);
+            }
+            self.0.push((start, end));
+        }
+    }
+
+    /// Removes what `[start, end)` covers; true when it overlapped a hole.
+    fn fill(&mut self, start: SeqNum, end: SeqNum) -> bool {
+        let mut hit = false;
+        let mut kept = Vec::with_capacity(self.0.len());
+        for &(h_start, h_end) in &self.0 {
+            if start < h_end && end > h_start {
+                hit = true;
+                if h_start < start {
+                    kept.push((h_start, start));
+                }
+                if end < h_end {
+                    kept.push((end, h_end));
+                }
+            } else {
+                kept.push((h_start, h_end));
+            }
+        }
+        self.0 = kept;
+        hit
+    }
+}

@@ -1,0 +1,80 @@
+//! Flow keys: one key for both directions of a conversation.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// Transport protocol of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    /// `"tcp"` or `"udp"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// A bidirectional flow key: the two endpoints in a canonical order, so both
+/// directions of a conversation map to the same key. VLAN-aware: the same
+/// addresses on two VLANs are two flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// Transport protocol.
+    pub protocol: Protocol,
+    /// The lower endpoint (by address, then port).
+    pub low: SocketAddr,
+    /// The higher endpoint.
+    pub high: SocketAddr,
+    /// Outermost VLAN id, if tagged.
+    pub vlan: Option<u16>,
+}
+
+impl FlowKey {
+    /// The key of a packet from `src` to `dst`, and whether `src` is the key's `low`.
+    pub fn of(
+        protocol: Protocol,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        vlan: Option<u16>,
+    ) -> (FlowKey, bool) {
+        let s = SocketAddr::new(src.0, src.1);
+        let d = SocketAddr::new(dst.0, dst.1);
+        let src_is_low = (s.ip(), s.port()) <= (d.ip(), d.port());
+        let (low, high) = if src_is_low { (s, d) } else { (d, s) };
+        (
+            FlowKey {
+                protocol,
+                low,
+                high,
+                vlan,
+            },
+            src_is_low,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_share_a_key() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let (k1, low1) = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), None);
+        let (k2, low2) = FlowKey::of(Protocol::Tcp, (b, 80), (a, 40000), None);
+        assert_eq!(k1, k2);
+        assert_ne!(low1, low2);
+        let (k3, _) = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), Some(7));
+        assert_ne!(k1, k3, "another VLAN is another flow");
+        let (k4, _) = FlowKey::of(Protocol::Udp, (a, 40000), (b, 80), None);
+        assert_ne!(k1, k4);
+    }
+}

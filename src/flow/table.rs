@@ -1,0 +1,548 @@
+//! The flow table: finds the connection of each packet, decides client and
+//! server, times idle flows out by packet time, and bounds memory.
+//!
+//! * Keys are bidirectional ([`FlowKey`]); a new SYN on a closed flow (or one with
+//!   another initial sequence number) ends it and starts a new connection.
+//! * Roles: the SYN's sender is the client; a SYN-ACK's receiver is the client.
+//!   Without a handshake: a port below 1024 facing one at or above it marks the
+//!   server; otherwise the first packet's sender is the client.
+//! * Idle time-outs by packet time, one per class (half-open, established,
+//!   closed, UDP). Each class keeps its flows in a list ordered by last activity,
+//!   so expiry is O(1) per packet: only list heads are ever examined.
+//! * At most `max_flows` open flows: the least recently active one is evicted,
+//!   reported with [`EndReason::Evicted`] and counted.
+//!
+//! Output order follows packet order (records are emitted when flows end), never
+//! hash-map iteration.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use super::conn::{ConnRecord, Connection, EndReason, IcmpNote, RoleSource, TcpPacket};
+use super::events::TcpEvents;
+use super::key::{FlowKey, Protocol};
+use super::seq_analysis::Segment;
+use super::Side;
+use crate::decode::{Packet, TcpFlags, Transport};
+use crate::source::{Frame, Timestamp};
+
+/// Idle time-outs and the table cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// TCP flows whose handshake did not complete (covers Linux's 6 SYN
+    /// retries, 63 s, with room to spare).
+    pub half_open_timeout_ns: i64,
+    /// Established TCP flows. Long, so that an RST after a long silence (a
+    /// middlebox idle time-out) still finds its connection.
+    pub established_timeout_ns: i64,
+    /// TCP flows after FIN both ways or RST (late retransmissions still match).
+    pub closed_timeout_ns: i64,
+    /// UDP flows.
+    pub udp_timeout_ns: i64,
+    /// Most flows open at once.
+    pub max_flows: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        const S: i64 = 1_000_000_000;
+        FlowConfig {
+            half_open_timeout_ns: 120 * S,
+            established_timeout_ns: 3_600 * S,
+            closed_timeout_ns: 10 * S,
+            udp_timeout_ns: 60 * S,
+            max_flows: 1_000_000,
+        }
+    }
+}
+
+/// Counters of the table itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowTableStats {
+    /// Connections created.
+    pub connections: u64,
+    /// Connections evicted by the cap.
+    pub evicted: u64,
+    /// Connections ended by idle time-out.
+    pub timed_out: u64,
+    /// Most flows open at once.
+    pub peak_open: usize,
+    /// ICMP errors matched to a flow.
+    pub icmp_matched: u64,
+    /// ICMP errors that quoted no known flow.
+    pub icmp_unmatched: u64,
+}
+
+/// Where the table sends what it finds.
+pub trait FlowSink {
+    /// Per-segment TCP analysis flags (only called when non-empty).
+    fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
+        let _ = (conn, frame, side, events);
+    }
+    /// A connection ended.
+    fn connection(&mut self, record: ConnRecord);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    HalfOpen = 0,
+    Established = 1,
+    Closed = 2,
+    Udp = 3,
+}
+
+struct Entry {
+    conn: Connection,
+    class: Class,
+    prev: Option<usize>,
+    next: Option<usize>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct List {
+    head: Option<usize>,
+    tail: Option<usize>,
+}
+
+/// The table of open flows.
+pub struct FlowTable {
+    config: FlowConfig,
+    index: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    lists: [List; 4],
+    next_id: u64,
+    stats: FlowTableStats,
+    now: Timestamp,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(config: FlowConfig) -> FlowTable {
+        FlowTable {
+            config,
+            index: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            lists: [List::default(); 4],
+            next_id: 1,
+            stats: FlowTableStats::default(),
+            now: Timestamp::default(),
+        }
+    }
+
+    /// The table's counters.
+    pub fn stats(&self) -> FlowTableStats {
+        self.stats
+    }
+
+    /// Flows open now.
+    pub fn open_flows(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Feeds one decoded packet.
+    pub fn on_packet(&mut self, frame: &Frame<'_>, packet: &Packet<'_>, sink: &mut impl FlowSink) {
+        if frame.ts > self.now {
+            self.now = frame.ts;
+            self.expire(sink);
+        }
+        let Some(ip) = packet.ip else {
+            return;
+        };
+        let vlan = packet.vlans.ids().first().copied();
+        match &packet.transport {
+            Transport::Tcp(tcp) => {
+                let opts = if tcp.flags().contains(TcpFlags::SYN) {
+                    tcp.options().window_scale
+                } else {
+                    None
+                };
+                let seg = Segment {
+                    seq: tcp.seq(),
+                    ack: tcp.ack(),
+                    flags: tcp.flags(),
+                    len: tcp.payload_len(),
+                    window: tcp.window(),
+                    window_scale: opts,
+                    ts: frame.ts,
+                };
+                let src = (ip.src, tcp.src_port());
+                let dst = (ip.dst, tcp.dst_port());
+                let Some((slot, side)) = self.lookup_tcp(src, dst, vlan, &seg, frame, sink) else {
+                    return;
+                };
+                let p = TcpPacket {
+                    seg,
+                    frame: frame.number,
+                    ttl: ip.ttl,
+                };
+                let Some(entry) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+                    return;
+                };
+                // Analysis first: it measures the quiet time before this packet.
+                let events = entry.conn.on_tcp(side, &p);
+                entry.conn.count(
+                    side,
+                    frame.orig_len,
+                    seg.len,
+                    ip.ttl,
+                    frame.ts,
+                    frame.number,
+                );
+                let id = entry.conn.id;
+                if !events.is_empty() {
+                    sink.tcp_events(id, frame.number, side, events);
+                }
+                self.reclassify_and_touch(slot);
+            }
+            Transport::Udp(udp) => {
+                let src = (ip.src, udp.src_port());
+                let dst = (ip.dst, udp.dst_port());
+                let (key, src_is_low) = FlowKey::of(Protocol::Udp, src, dst, vlan);
+                let slot = match self.index.get(&key) {
+                    Some(&slot) => slot,
+                    None => {
+                        let (client, server, roles) = roles_by_ports(src, dst);
+                        self.insert(key, client, server, roles, frame, sink)
+                    }
+                };
+                let Some(entry) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+                    return;
+                };
+                let side = side_of(&entry.conn, src, src_is_low, &key);
+                entry.conn.count(
+                    side,
+                    frame.orig_len,
+                    u32::from(udp.length().saturating_sub(8)),
+                    ip.ttl,
+                    frame.ts,
+                    frame.number,
+                );
+                self.reclassify_and_touch(slot);
+            }
+            Transport::Icmp(icmp) => {
+                let Some(q) = icmp.quoted() else {
+                    return;
+                };
+                let protocol = match q.protocol {
+                    6 => Protocol::Tcp,
+                    17 => Protocol::Udp,
+                    _ => return,
+                };
+                let (Some(sp), Some(dp)) = (q.src_port, q.dst_port) else {
+                    self.stats.icmp_unmatched += 1;
+                    return;
+                };
+                let (key, _) = FlowKey::of(protocol, (q.src, sp), (q.dst, dp), vlan);
+                match self
+                    .index
+                    .get(&key)
+                    .and_then(|&s| self.slots.get_mut(s))
+                    .and_then(Option::as_mut)
+                {
+                    Some(entry) => {
+                        self.stats.icmp_matched += 1;
+                        if entry.conn.icmp.len() < 16 {
+                            entry.conn.icmp.push(IcmpNote {
+                                frame: frame.number,
+                                ts: frame.ts,
+                                from: ip.src,
+                                description: icmp.kind().to_string(),
+                                unreachable: icmp.icmp_type()
+                                    == if icmp.version() == 6 { 1 } else { 3 },
+                            });
+                        }
+                    }
+                    None => self.stats.icmp_unmatched += 1,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends every open flow (end of input), in order of first packet.
+    pub fn finish(&mut self, sink: &mut impl FlowSink) {
+        let mut open: Vec<usize> = self.index.values().copied().collect();
+        open.sort_by_key(|&slot| self.slots[slot].as_ref().map_or(0, |e| e.conn.id));
+        for slot in open {
+            self.end(slot, EndReason::OpenAtEnd, sink);
+        }
+    }
+
+    fn lookup_tcp(
+        &mut self,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        vlan: Option<u16>,
+        seg: &Segment,
+        frame: &Frame<'_>,
+        sink: &mut impl FlowSink,
+    ) -> Option<(usize, Side)> {
+        let (key, src_is_low) = FlowKey::of(Protocol::Tcp, src, dst, vlan);
+        let syn = seg.flags.contains(TcpFlags::SYN);
+        let ack = seg.flags.contains(TcpFlags::ACK);
+        if let Some(&slot) = self.index.get(&key) {
+            let entry = self.slots.get(slot)?.as_ref()?;
+            let side = side_of(&entry.conn, src, src_is_low, &key);
+            let reused = syn && !ack && {
+                let conn = &entry.conn;
+                let isn = conn.tcp.as_ref().and_then(|t| t.client_isn);
+                conn.is_closed()
+                    || (isn.is_some_and(|isn| isn != seg.seq) && conn.is_established())
+                    || (side == Side::Server && conn.is_established())
+            };
+            if !reused {
+                return Some((slot, side));
+            }
+            let reason = if entry.conn.is_closed() {
+                closed_reason(&entry.conn)
+            } else {
+                EndReason::OpenAtEnd
+            };
+            self.end(slot, reason, sink);
+        }
+        let (client, server, roles) = if syn && !ack {
+            (sock(src), sock(dst), RoleSource::Syn)
+        } else if syn && ack {
+            (sock(dst), sock(src), RoleSource::SynAck)
+        } else {
+            roles_by_ports(src, dst)
+        };
+        let slot = self.insert(key, client, server, roles, frame, sink);
+        let side = if sock(src) == client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        Some((slot, side))
+    }
+
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        client: SocketAddr,
+        server: SocketAddr,
+        roles: RoleSource,
+        frame: &Frame<'_>,
+        sink: &mut impl FlowSink,
+    ) -> usize {
+        if self.index.len() >= self.config.max_flows.max(1) {
+            if let Some(oldest) = self.least_recent() {
+                self.stats.evicted += 1;
+                self.end(oldest, EndReason::Evicted, sink);
+            }
+        }
+        let conn = Connection::new(
+            self.next_id,
+            key,
+            client,
+            server,
+            roles,
+            frame.ts,
+            frame.number,
+        );
+        self.next_id += 1;
+        self.stats.connections += 1;
+        let class = if key.protocol == Protocol::Udp {
+            Class::Udp
+        } else {
+            Class::HalfOpen
+        };
+        let entry = Entry {
+            conn,
+            class,
+            prev: None,
+            next: None,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s] = Some(entry);
+                s
+            }
+            None => {
+                self.slots.push(Some(entry));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key, slot);
+        self.push_back(slot);
+        self.stats.peak_open = self.stats.peak_open.max(self.index.len());
+        slot
+    }
+
+    fn class_of(conn: &Connection) -> Class {
+        if conn.key.protocol == Protocol::Udp {
+            Class::Udp
+        } else if conn.is_closed() {
+            Class::Closed
+        } else if conn.is_established() {
+            Class::Established
+        } else {
+            Class::HalfOpen
+        }
+    }
+
+    fn timeout(&self, class: Class) -> i64 {
+        match class {
+            Class::HalfOpen => self.config.half_open_timeout_ns,
+            Class::Established => self.config.established_timeout_ns,
+            Class::Closed => self.config.closed_timeout_ns,
+            Class::Udp => self.config.udp_timeout_ns,
+        }
+    }
+
+    /// Moves a flow to the tail of its (possibly new) class list.
+    fn reclassify_and_touch(&mut self, slot: usize) {
+        self.unlink(slot);
+        if let Some(entry) = self.slots[slot].as_mut() {
+            entry.class = Self::class_of(&entry.conn);
+        }
+        self.push_back(slot);
+    }
+
+    fn expire(&mut self, sink: &mut impl FlowSink) {
+        for class in [
+            Class::HalfOpen,
+            Class::Established,
+            Class::Closed,
+            Class::Udp,
+        ] {
+            let timeout = self.timeout(class);
+            while let Some(head) = self.lists[class as usize].head {
+                let Some(entry) = self.slots[head].as_ref() else {
+                    break;
+                };
+                if self.now.since(entry.conn.last.0) <= timeout {
+                    break;
+                }
+                let reason = if class == Class::Closed {
+                    closed_reason(&entry.conn)
+                } else {
+                    self.stats.timed_out += 1;
+                    EndReason::Timeout
+                };
+                self.end(head, reason, sink);
+            }
+        }
+    }
+
+    fn least_recent(&self) -> Option<usize> {
+        self.lists.iter().filter_map(|l| l.head).min_by_key(|&s| {
+            self.slots[s]
+                .as_ref()
+                .map_or(Timestamp(i64::MAX), |e| e.conn.last.0)
+        })
+    }
+
+    fn end(&mut self, slot: usize, reason: EndReason, sink: &mut impl FlowSink) {
+        self.unlink(slot);
+        if let Some(entry) = self.slots[slot].take() {
+            self.index.remove(&entry.conn.key);
+            self.free.push(slot);
+            let reason = match reason {
+                EndReason::OpenAtEnd | EndReason::Timeout if entry.conn.is_closed() => {
+                    closed_reason(&entry.conn)
+                }
+                other => other,
+            };
+            sink.connection(entry.conn.into_record(reason));
+        }
+    }
+
+    fn push_back(&mut self, slot: usize) {
+        let Some(class) = self.slots[slot].as_ref().map(|e| e.class) else {
+            return;
+        };
+        let list = &mut self.lists[class as usize];
+        let old_tail = list.tail;
+        list.tail = Some(slot);
+        if list.head.is_none() {
+            list.head = Some(slot);
+        }
+        if let Some(t) = old_tail {
+            if let Some(e) = self.slots[t].as_mut() {
+                e.next = Some(slot);
+            }
+        }
+        if let Some(e) = self.slots[slot].as_mut() {
+            e.prev = old_tail;
+            e.next = None;
+        }
+    }
+
+    fn unlink(&mut self, slot: usize) {
+        let Some((class, prev, next)) =
+            self.slots[slot].as_ref().map(|e| (e.class, e.prev, e.next))
+        else {
+            return;
+        };
+        match prev {
+            Some(p) => {
+                if let Some(e) = self.slots[p].as_mut() {
+                    e.next = next;
+                }
+            }
+            None => self.lists[class as usize].head = next,
+        }
+        match next {
+            Some(n) => {
+                if let Some(e) = self.slots[n].as_mut() {
+                    e.prev = prev;
+                }
+            }
+            None => self.lists[class as usize].tail = prev,
+        }
+        if let Some(e) = self.slots[slot].as_mut() {
+            e.prev = None;
+            e.next = None;
+        }
+    }
+}
+
+fn sock(a: (IpAddr, u16)) -> SocketAddr {
+    SocketAddr::new(a.0, a.1)
+}
+
+fn side_of(conn: &Connection, src: (IpAddr, u16), _src_is_low: bool, _key: &FlowKey) -> Side {
+    if sock(src) == conn.client {
+        Side::Client
+    } else {
+        Side::Server
+    }
+}
+
+/// Roles without a handshake: a well-known port (< 1024) facing an unprivileged
+/// one marks the server; otherwise the first packet's sender is the client.
+fn roles_by_ports(src: (IpAddr, u16), dst: (IpAddr, u16)) -> (SocketAddr, SocketAddr, RoleSource) {
+    match (src.1 < 1024, dst.1 < 1024) {
+        (true, false) => (sock(dst), sock(src), RoleSource::Ports),
+        (false, true) => (sock(src), sock(dst), RoleSource::Ports),
+        _ => (sock(src), sock(dst), RoleSource::FirstPacket),
+    }
+}
+
+fn closed_reason(conn: &Connection) -> EndReason {
+    let Some(t) = conn.tcp.as_ref() else {
+        return EndReason::Timeout;
+    };
+    if let Some(r) = t.rst {
+        return EndReason::Reset {
+            by: r.by,
+            frame: r.frame,
+            idle_before_ns: r.idle_before_ns,
+        };
+    }
+    match (t.fin[0], t.fin[1]) {
+        (Some(c), Some(s)) => EndReason::Fin {
+            first: if c.1 <= s.1 {
+                Side::Client
+            } else {
+                Side::Server
+            },
+        },
+        (Some(_), None) => EndReason::HalfClosed { by: Side::Client },
+        (None, Some(_)) => EndReason::HalfClosed { by: Side::Server },
+        (None, None) => EndReason::Timeout,
+    }
+}
