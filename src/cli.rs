@@ -75,7 +75,7 @@ Examples:
   netsleuth capture -i any -w ring.pcap -C 100 -W 5       five files of 100 MB
   netsleuth capture -i eth0 -w hourly.pcapng --pcapng -G 3600 --duration 1d")]
     Capture(CaptureArgs),
-    /// Make real traffic on loopback, capture it, and show what netsleuth reads from it
+    /// Make real traffic on loopback (a request, a refused connection, a UDP probe of a closed port), capture it, and analyze it
     #[command(
         after_help = "Needs capture privilege for live traffic (root); without it, the demo
 reads a capture it builds in memory instead.
@@ -152,6 +152,9 @@ pub struct DemoArgs {
     /// Keep the demo capture at FILE (default: a file in the temp directory)
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
+    /// Print the captured packets before the analysis
+    #[arg(long)]
+    pub packets: bool,
 }
 
 #[derive(Debug, Args)]

@@ -59,8 +59,13 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
             cmd::capture::run(&args.into_config(), stop, &mut out, &mut io::stderr())?;
         }
         Command::Demo(args) => {
+            let keep = args.write.is_some();
             let path = args.write.unwrap_or_else(cmd::demo::default_capture_path);
-            cmd::demo::run(&path, &mut out, &mut io::stderr())?;
+            let result = cmd::demo::run(&path, args.packets, &mut out, &mut io::stderr());
+            if !keep {
+                let _ = std::fs::remove_file(&path);
+            }
+            result?;
         }
         Command::Interfaces => {
             cmd::interfaces::run(&mut out)?;

@@ -6,7 +6,7 @@ use crate::util::{can_capture, run};
 fn demo_captures_and_reads_real_traffic() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("demo.pcap");
-    let (code, out, err) = run(&["demo", "-w", file.to_str().unwrap()]);
+    let (code, out, err) = run(&["demo", "--packets", "-w", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     if can_capture("demo_captures_and_reads_real_traffic (live part)") {
         assert!(err.contains("captured"), "{err}");
@@ -23,4 +23,12 @@ fn demo_captures_and_reads_real_traffic() {
         "{out}"
     );
     assert!(file.exists());
+    // Then the analysis: the refused connection is the one error, with evidence.
+    assert!(out.contains("ERROR tcp.connect_refused"), "{out}");
+    assert!(out.contains("CONNECTIONS (3 of 3"), "{out}");
+    assert!(
+        out.contains(" SF "),
+        "the healthy request closes normally: {out}"
+    );
+    assert!(out.contains(" REJ "), "{out}");
 }

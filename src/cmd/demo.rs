@@ -1,6 +1,6 @@
 //! `netsleuth demo`: makes real traffic on loopback, captures it with netsleuth's
-//! own live source, and reads the capture back, so one command shows the whole
-//! pipeline working on this machine.
+//! own live source, and analyzes the capture (optionally printing its packets
+//! first), so one command shows the whole pipeline working on this machine.
 //!
 //! The traffic: a TCP request/response with a small in-process server, a
 //! connection to a closed port (answered by RST), and a UDP datagram to a closed
@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use super::analyze::{self, AnalyzeConfig};
 use super::read::{self, ReadConfig};
 use super::CommandError;
 use crate::source::live::{LiveOptions, LiveSource};
@@ -25,6 +26,7 @@ use crate::source::{Frame, FrameSource, LinkType, SourceError, Timestamp};
 /// `status` gets progress lines.
 pub fn run(
     capture_path: &Path,
+    show_packets: bool,
     out: &mut dyn Write,
     status: &mut dyn Write,
 ) -> Result<(), CommandError> {
@@ -45,12 +47,24 @@ pub fn run(
         Err(e) => return Err(e.into()),
     }
     status.flush()?;
-    read::run(
-        &ReadConfig {
-            path: capture_path.display().to_string(),
-            ..ReadConfig::default()
+    let path = capture_path.display().to_string();
+    if show_packets {
+        read::run(
+            &ReadConfig {
+                path: path.clone(),
+                ..ReadConfig::default()
+            },
+            out,
+        )?;
+        writeln!(out)?;
+    }
+    analyze::run(
+        &AnalyzeConfig {
+            paths: vec![path],
+            ..AnalyzeConfig::default()
         },
         out,
+        status,
     )?;
     Ok(())
 }
