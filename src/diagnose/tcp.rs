@@ -199,11 +199,11 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
         } else {
             &c.server_stats
         };
-        let retrans = ev.retransmissions();
+        let loss = c.loss[i];
+        let retrans = c.resent(side);
         let data_segments = stats.packets.max(1);
         let percent = retrans as f64 * 100.0 / data_segments as f64;
         if retrans >= RETRANS_MIN_SEGMENTS && percent >= RETRANS_WARN_PERCENT {
-            let loss = c.loss[i];
             let location = match (loss.upstream > 0, loss.downstream > 0) {
                 (true, false) => format!(
                     "lost before the capture point ({} holes the capture never saw were filled)",

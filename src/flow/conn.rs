@@ -263,12 +263,17 @@ impl Connection {
         }
         if seg.seq_len() > 0 {
             t.rtt.on_sent(i, seg.seq, end, seg.ts, retransmission);
-            if (retransmission || events.contains(TcpEventKind::OutOfOrder)) && seg.len > 0 {
-                // Filling a hole the capture never saw: lost before the capture
-                // point. Sending again what the capture saw: lost after it.
+            // Data below the newest sent is either the fill of a hole the capture
+            // never saw (lost before the capture point) or a resend of bytes it did
+            // see (lost after it). Wireshark labels many SACK-driven resends
+            // "out-of-order" (they follow new data within the handshake RTT), so
+            // those count as resends too. Spurious ones are not loss.
+            let resend = (retransmission || events.contains(TcpEventKind::OutOfOrder))
+                && !events.contains(TcpEventKind::SpuriousRetransmission);
+            if resend && seg.len > 0 {
                 if t.holes[i].fill(seg.seq, end) {
                     t.loss[i].upstream += 1;
-                } else if retransmission {
+                } else {
                     t.loss[i].downstream += 1;
                 }
             }
@@ -427,6 +432,19 @@ impl Connection {
     }
 }
 
+impl ConnRecord {
+    /// Segments `side` sent again: every retransmission kind, or the resends found
+    /// by loss location (which include what Wireshark's rules call out-of-order)
+    /// plus spurious ones, whichever is larger.
+    pub fn resent(&self, side: Side) -> u64 {
+        let i = side as usize;
+        let ev = &self.events[i];
+        let loss = self.loss[i];
+        ev.retransmissions()
+            .max(loss.upstream + loss.downstream + ev.count(TcpEventKind::SpuriousRetransmission))
+    }
+}
+
 /// Zeek's UDP states: S0 (no reply), SF (both directions seen).
 fn udp_state(stats: &[DirStats; 2]) -> &'static str {
     if stats[1].packets == 0 {
@@ -500,7 +518,7 @@ pub struct ConnRecord {
 
 /// Holes kept per direction; older ones are forgotten (their fills then count as
 /// downstream loss, the conservative reading).
-const MAX_HOLES: usize = 64;
+const MAX_HOLES: usize = 256;
 
 /// Sequence ranges a direction sent that the capture did not see.
 #[derive(Debug, Clone, Default)]

@@ -9,9 +9,9 @@
 //! | window_full | len > 0 and seq + len reaches the peer's last ACK + its (scaled) window |
 //! | duplicate_ack | len 0, window unchanged and non-zero, seq = next expected, ack = this side's last ACK, none of SYN, FIN, RST, connection established |
 //! | ack_unseen | ACK beyond the peer's next expected seq (data the capture never saw) |
+//! | spurious_retransmission | a retransmission (below) of data the peer had already acknowledged (checked first) |
 //! | fast_retransmission | a retransmission (below) whose seq equals the peer's last ACK after ≥ 2 duplicate ACKs, within 20 ms of the last of them |
 //! | out_of_order | a retransmission (below) arriving within the out-of-order threshold (the handshake RTT, or 3 ms) of the newest segment, not ending exactly at the next expected seq |
-//! | spurious_retransmission | a retransmission (below) of data the peer had already acknowledged |
 //! | retransmission | len > 0 or SYN/FIN, seq below the next expected seq, not a keep-alive |
 //!
 //! One segment gets at most one of the four retransmission-like kinds: the most
@@ -186,15 +186,16 @@ impl SeqAnalyzer {
                 if seg.seq < next {
                     let since_dup = seg.ts.since(rev.last_ack_ts);
                     let ooo_threshold = self.initial_rtt_ns.unwrap_or(DEFAULT_OOO_THRESHOLD_NS);
-                    let kind = if rev.dup_acks >= 2
+                    // Wireshark's order: spurious, fast, out-of-order, plain.
+                    let kind = if seg.len > 0 && rev.last_ack.is_some_and(|a| seq_end <= a) {
+                        TcpEventKind::SpuriousRetransmission
+                    } else if rev.dup_acks >= 2
                         && rev.last_ack == Some(seg.seq)
                         && since_dup < FAST_RETRANSMISSION_WINDOW_NS
                     {
                         TcpEventKind::FastRetransmission
                     } else if seg.ts.since(fwd.next_seq_ts) < ooo_threshold && next != seq_end {
                         TcpEventKind::OutOfOrder
-                    } else if seg.len > 0 && rev.last_ack.is_some_and(|a| seq_end <= a) {
-                        TcpEventKind::SpuriousRetransmission
                     } else {
                         TcpEventKind::Retransmission
                     };

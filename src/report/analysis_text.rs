@@ -122,7 +122,7 @@ pub fn write_connections<W: Write + ?Sized>(
             _ => " ",
         };
         let endpoints = format!("{} -> {}", c.client, c.server);
-        let retx = c.events[0].retransmissions() + c.events[1].retransmissions();
+        let retx = c.resent(crate::flow::Side::Client) + c.resent(crate::flow::Side::Server);
         let rtt = c
             .rtt
             .map(|r| human_duration(r.median))
