@@ -7,3 +7,4 @@ mod util;
 mod capture;
 mod demo;
 mod read;
+mod tshark_compare;

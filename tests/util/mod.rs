@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod capture_builder;
+pub mod netns;
+pub mod tshark;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
