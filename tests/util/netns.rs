@@ -233,7 +233,15 @@ pub fn drop_rule(ns: &str, chain: &str, spec: &str) -> DropRule {
 
 impl Drop for DropRule {
     fn drop(&mut self) {
-        let mut args = vec!["netns", "exec", &self.ns, "iptables", "-w", "-D", &self.chain];
+        let mut args = vec![
+            "netns",
+            "exec",
+            &self.ns,
+            "iptables",
+            "-w",
+            "-D",
+            &self.chain,
+        ];
         args.extend(self.spec.iter().map(String::as_str));
         let _ = Command::new("ip")
             .args(&args)
@@ -248,15 +256,17 @@ fn veth(a: &Netns, a_if: &str, a_addr: &str, b: &Netns, b_if: &str, b_addr: &str
     host(
         "ip",
         &[
-            "link", "add", a_if, "netns", &a.name, "type", "veth", "peer", "name", b_if,
-            "netns", &b.name,
+            "link", "add", a_if, "netns", &a.name, "type", "veth", "peer", "name", b_if, "netns",
+            &b.name,
         ],
     );
     for (ns, dev, addr) in [(a, a_if, a_addr), (b, b_if, b_addr)] {
         ns.exec(&["ip", "addr", "add", addr, "dev", dev]);
         // Without this the capture holds 64 KB super-segments (LAB.md); gso_max_segs 1
         // also stops any segment built above the veth from leaving unsplit.
-        ns.exec(&["ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off"]);
+        ns.exec(&[
+            "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off",
+        ]);
         ns.exec(&["ip", "link", "set", dev, "gso_max_segs", "1", "up"]);
     }
 }
@@ -442,8 +452,8 @@ fn python() -> &'static str {
     }
 }
 
-/// A TCP server: each connection carries requests `[u32 req_len][u32 resp_len]`
-/// + `req_len` bytes, answered with `resp_len` bytes. Reads `chunk` bytes at a time,
+/// A TCP server: each connection carries requests made of `[u32 req_len][u32
+/// resp_len]` and `req_len` bytes, each answered with `resp_len` bytes. Reads `chunk` bytes at a time,
 /// sleeping `delay` seconds after each read; `rcvbuf` > 0 sets SO_RCVBUF before
 /// listen. Exits after `idle` seconds without a connection.
 const SERVER_PY: &str = r#"
