@@ -8,3 +8,4 @@ mod analyze;
 mod capture;
 mod demo;
 mod read;
+mod tshark_compare;

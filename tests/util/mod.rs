@@ -4,6 +4,8 @@
 
 pub mod capture_builder;
 pub mod conv;
+pub mod netns;
+pub mod tshark;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
