@@ -93,12 +93,7 @@ Example:
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Capture files, then optionally a BPF filter expression
-    #[arg(
-        required = true,
-        value_name = "FILE... [FILTER]",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(required = true, value_name = "FILE... [FILTER]")]
     pub inputs: Vec<String>,
     /// One JSON document: connections, findings, summary
     #[arg(long, conflicts_with = "jsonl")]
@@ -134,7 +129,7 @@ pub struct ReadArgs {
     /// Capture file (pcap, pcapng, optionally .gz), or - for stdin
     pub file: String,
     /// BPF filter expression (libpcap syntax), e.g. tcp port 443
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
     /// One JSON object per packet instead of text lines
     #[arg(long)]
@@ -218,7 +213,7 @@ pub struct CaptureArgs {
     #[arg(long, conflicts_with = "write")]
     pub json: bool,
     /// BPF filter expression (libpcap syntax), applied in the kernel
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 }
 

@@ -306,3 +306,16 @@ fn unknown_option_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(err.contains("--bogus"), "{err}");
 }
+
+#[test]
+fn options_may_follow_the_file_and_the_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "t.pcap", &handshake_pcap(false, false));
+    let (code, out, err) = run(&["read", path.to_str().unwrap(), "tcp", "--json", "-c", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1);
+    assert!(out.starts_with('{'), "{out}");
+    let (code, out, err) = run(&["analyze", path.to_str().unwrap(), "tcp", "--jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| l.starts_with('{')), "{out}");
+}
