@@ -25,6 +25,51 @@ use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
 use crate::source::{FrameSource, SourceError};
 
+/// Frames between progress updates (an update costs far more than a frame).
+const PROGRESS_EVERY: u64 = 8192;
+
+/// A progress bar on stderr, shown only when stderr is a terminal.
+struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    fn new(paths: &[String]) -> Progress {
+        // The total is the size on disk; for gzip input the position counts
+        // decompressed bytes, so the bar becomes a byte counter there.
+        let total: u64 = paths
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} analyzing {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}, eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Progress { bar }
+    }
+
+    fn position(&self) -> u64 {
+        self.bar.position()
+    }
+
+    fn set(&self, position: u64, gzip: bool) {
+        if gzip && self.bar.length().is_some() {
+            self.bar.unset_length();
+        }
+        self.bar.set_position(position);
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// Connections with findings kept for the text table.
 const PROBLEM_ROWS: usize = 200;
 /// Healthy connections kept for the text table (the busiest).
@@ -205,10 +250,15 @@ pub fn run<W: Write + ?Sized>(
         connections_written: 0,
         error: None,
     };
+    let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
         let mut last_number = 0;
+        let file_start = progress.position();
         loop {
+            if last_number % PROGRESS_EVERY == 0 {
+                progress.set(file_start + source.bytes_consumed(), source.is_gzip());
+            }
             let mut frame = match source.next_frame() {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -240,7 +290,9 @@ pub fn run<W: Write + ?Sized>(
             table.on_packet(&frame, &packet, &mut sink);
         }
         frame_offset += last_number;
+        progress.set(file_start + source.bytes_consumed(), source.is_gzip());
     }
+    progress.finish();
     table.finish(&mut sink);
     if let Some(e) = sink.error.take() {
         return Err(e.into());
