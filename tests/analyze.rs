@@ -77,7 +77,11 @@ fn healthy_connection_has_no_findings_and_exits_0() {
     assert_eq!(c["state"], "SF");
     assert_eq!(c["history"], "ShADadFf");
     assert_eq!(c["handshake"]["syn_to_syn_ack_ms"], 10.0);
-    assert!(c["rtt"]["samples"].as_u64().unwrap() >= 2, "{c}");
+    // Client data is ACKed 11 ms later (capture point to server and back); server
+    // data 11 ms later (to the client and back): the path RTT is their sum.
+    assert_eq!(c["rtt"]["client_data"]["median_ms"], 11.0, "{c}");
+    assert_eq!(c["rtt"]["server_data"]["median_ms"], 11.0, "{c}");
+    assert_eq!(c["rtt"]["path_median_ms"], 22.0, "{c}");
     assert!(kinds(&records).is_empty(), "{records:#?}");
     let summary = of_type(&records, "summary");
     assert_eq!(summary.len(), 1);
@@ -410,4 +414,144 @@ fn files_then_filter_words() {
     let (code, _, err) = run(&["analyze", "/no/such.pcap", "tcp"]);
     assert_eq!(code, 2);
     assert!(err.contains("/no/such.pcap"), "{err}");
+}
+
+#[test]
+fn slow_path_is_high_rtt_and_varying_rtt_is_jitter() {
+    let mut conv = Conv::new(40020, 443);
+    conv.handshake(0.300);
+    let mut t = 1.0;
+    // Round trips alternating 40 ms and 160 ms: median 100 ms-ish, jitter 120 ms.
+    for i in 0..12 {
+        conv.at(t).c("P.", &[1; 200]);
+        let rtt = if i % 2 == 0 { 0.040 } else { 0.160 };
+        let acked = conv.client.seq;
+        conv.at(t + rtt).s_ack(acked, ".");
+        t += 0.5;
+    }
+    let records = jsonl(&conv, &[]);
+    let c = of_type(&records, "connection")[0];
+    let client_data = &c["rtt"]["client_data"];
+    assert_eq!(client_data["samples"], 12, "{c}");
+    assert_eq!(client_data["min_ms"], 40.0);
+    assert_eq!(client_data["max_ms"], 160.0);
+    assert_eq!(client_data["jitter_ms"], 120.0);
+    let f = finding(&records, "tcp.jitter");
+    assert!(
+        f["summary"].as_str().unwrap().contains("jitter 120.0 ms"),
+        "{f}"
+    );
+    // A steady 300 ms path.
+    let mut slow = Conv::new(40021, 443);
+    slow.handshake(0.300);
+    let mut t = 1.0;
+    for _ in 0..5 {
+        slow.at(t).c("P.", &[1; 200]);
+        let acked = slow.client.seq;
+        slow.at(t + 0.3).s_ack(acked, ".");
+        t += 1.0;
+    }
+    let records = jsonl(&slow, &[]);
+    let f = finding(&records, "tcp.high_rtt");
+    assert!(
+        f["summary"].as_str().unwrap().contains("high: 300.0 ms"),
+        "{f}"
+    );
+    assert!(!kinds(&records).contains(&"tcp.jitter".to_string()));
+}
+
+#[test]
+fn client_abort_is_reset_by_client() {
+    let mut conv = Conv::new(40022, 443);
+    healthy_request_only(&mut conv);
+    conv.at(2.0).c("R.", &[]);
+    let records = jsonl(&conv, &[]);
+    let f = finding(&records, "tcp.reset_by_client");
+    assert_eq!(f["severity"], "warning", "nothing was outstanding: {f}");
+    let c = of_type(&records, "connection")[0];
+    assert_eq!(c["state"], "RSTO");
+    assert_eq!(c["end"]["by"], "client");
+}
+
+#[test]
+fn midstream_capture_decides_roles_by_port() {
+    let mut conv = Conv::new(40023, 443);
+    // The capture starts after the handshake, with the server speaking first.
+    conv.at(0.0).s("P.", b"HTTP/1.1 200 OK\r\n\r\n");
+    conv.at(0.01).c(".", &[]);
+    let records = jsonl(&conv, &[]);
+    let c = of_type(&records, "connection")[0];
+    assert_eq!(c["client"], "10.1.0.1:40023", "{c}");
+    assert_eq!(c["roles"], "ports");
+    assert_eq!(c["state"], "OTH");
+}
+
+#[test]
+fn udp_flows_and_vlans_and_ipv6_are_separate_connections() {
+    use crate::util::capture_builder::PcapBuilder;
+    let mut frames = Vec::new();
+    let mut udp = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2; 6], [3; 6])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 53], 64)
+        .udp(5353, 53)
+        .write(&mut udp, b"query")
+        .unwrap();
+    frames.push(udp.clone());
+    let mut reply = Vec::new();
+    etherparse::PacketBuilder::ethernet2([3; 6], [2; 6])
+        .ipv4([10, 0, 0, 53], [10, 0, 0, 1], 64)
+        .udp(53, 5353)
+        .write(&mut reply, b"answer")
+        .unwrap();
+    frames.push(reply);
+    // The same datagram on VLAN 7: another flow.
+    let mut tagged = udp[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+    tagged.extend_from_slice(&udp[12..]);
+    frames.push(tagged);
+    let mut v6 = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2; 6], [3; 6])
+        .ipv6(
+            [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .tcp(40000, 443, 7, 1000)
+        .syn()
+        .write(&mut v6, &[])
+        .unwrap();
+    frames.push(v6);
+    let mut b = PcapBuilder::new(1, 65_535, false, false);
+    for (i, f) in frames.iter().enumerate() {
+        b.packet(1_764_166_000, i as u32 * 1000, f.len() as u32, f);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "mix.pcap", &b.bytes());
+    let (code, out, err) = run(&["analyze", "--jsonl", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let records: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let conns = of_type(&records, "connection");
+    assert_eq!(conns.len(), 3, "{conns:#?}");
+    let dns = conns
+        .iter()
+        .find(|c| c["server"] == "10.0.0.53:53" && c.get("vlan").is_none())
+        .unwrap();
+    assert_eq!(
+        (dns["proto"].as_str(), dns["state"].as_str()),
+        (Some("udp"), Some("SF"))
+    );
+    assert_eq!(
+        (
+            dns["client_packets"].as_u64(),
+            dns["server_packets"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let tagged = conns.iter().find(|c| c["vlan"] == 7).unwrap();
+    assert_eq!(tagged["state"], "S0");
+    let v6 = conns.iter().find(|c| c["proto"] == "tcp").unwrap();
+    assert_eq!(v6["server"], "[fd00::2]:443");
 }

@@ -129,17 +129,24 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
             };
             let ttl_mismatch =
                 matches!((sender_ttl, rst.ttl), (Some(a), Some(b)) if a != b) && sender_packets > 1;
-            let outstanding = c.last_payload.filter(|(side, _, _)| *side != rst.by);
+            // A request is outstanding when the client sent the last data: the
+            // server reset instead of answering, or the client gave up waiting.
+            let outstanding = c.last_payload.filter(|(side, _, _)| *side == Side::Client);
             let mut summary = String::new();
             let who = rst.by.as_str();
             let _ = write!(summary, "established connection reset by the {who}");
-            if let Some((side, ts, _)) = outstanding {
-                let _ = write!(
-                    summary,
-                    " while the {} waited for an answer ({} after its last data)",
-                    side.as_str(),
-                    human_duration(rst.ts.since(ts))
-                );
+            if let Some((_, ts, _)) = outstanding {
+                let waited = human_duration(rst.ts.since(ts));
+                let _ = match rst.by {
+                    Side::Server => write!(
+                        summary,
+                        " while the client waited for an answer ({waited} after its request)"
+                    ),
+                    Side::Client => write!(
+                        summary,
+                        ": it gave up {waited} after its request, with no answer"
+                    ),
+                };
             }
             if rst.peer_unacked > 0 {
                 let _ = write!(
@@ -260,27 +267,27 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
         }
     }
 
-    let rtt_median = c
-        .rtt
-        .map(|r| r.median)
-        .or_else(|| c.handshake.map(|h| h.syn_to_syn_ack_ns));
-    if let Some(median) = rtt_median.filter(|m| *m >= HIGH_RTT_NS) {
+    if let Some(rtt) = c.path_rtt().filter(|m| *m >= HIGH_RTT_NS) {
         out.push(finding(
             "tcp.high_rtt",
             Severity::Warning,
-            format!("round-trip time is high: median {}", human_duration(median)),
+            format!("round-trip time is high: {} (median)", human_duration(rtt)),
             "each request costs at least one RTT: reuse connections, move client and server closer, or check for queueing (bufferbloat)".to_string(),
             Vec::new(),
         ));
     }
-    if let Some(r) = c.rtt {
+    for (r, side) in c.rtt.iter().zip([Side::Client, Side::Server]) {
+        let Some(r) = r else {
+            continue;
+        };
         if r.samples >= JITTER_MIN_SAMPLES && r.jitter >= JITTER_MIN_NS && r.jitter * 2 >= r.median
         {
             out.push(finding(
                 "tcp.jitter",
                 Severity::Warning,
                 format!(
-                    "round-trip time varies a lot: jitter {} around a median of {} (min {}, p95 {})",
+                    "round-trip time of the {}'s data varies a lot: jitter {} around a median of {} (min {}, p95 {})",
+                    side.as_str(),
                     human_duration(r.jitter),
                     human_duration(r.median),
                     human_duration(r.min),

@@ -262,7 +262,9 @@ impl Connection {
             }
         }
         if seg.seq_len() > 0 {
-            t.rtt.on_sent(i, seg.seq, end, seg.ts, retransmission);
+            if !flags.contains(TcpFlags::SYN) {
+                t.rtt.on_sent(i, seg.seq, end, seg.ts, retransmission);
+            }
             // Data below the newest sent is either the fill of a hole the capture
             // never saw (lost before the capture point) or a resend of bytes it did
             // see (lost after it). Wireshark labels many SACK-driven resends
@@ -383,7 +385,7 @@ impl Connection {
                     t.zeek.state().as_str().to_string(),
                     t.zeek.history().to_string(),
                     handshake,
-                    t.rtt.samples().summary(),
+                    [t.rtt.samples(0).summary(), t.rtt.samples(1).summary()],
                     t.events.clone(),
                     t.loss,
                     t.syn.clone(),
@@ -395,7 +397,7 @@ impl Connection {
                 udp_state(&self.stats).to_string(),
                 String::new(),
                 None,
-                None,
+                [None, None],
                 Default::default(),
                 Default::default(),
                 None,
@@ -433,6 +435,18 @@ impl Connection {
 }
 
 impl ConnRecord {
+    /// The round trip between client and server as seen from the capture point:
+    /// the sum of the two directions' median samples, or the handshake when no
+    /// data was sampled. Nanoseconds.
+    pub fn path_rtt(&self) -> Option<i64> {
+        match self.rtt {
+            [None, None] => self
+                .handshake
+                .map(|h| h.syn_to_syn_ack_ns + h.syn_ack_to_ack_ns.unwrap_or(0)),
+            [a, b] => Some(a.map_or(0, |r| r.median) + b.map_or(0, |r| r.median)),
+        }
+    }
+
     /// Segments `side` sent again: every retransmission kind, or the resends found
     /// by loss location (which include what Wireshark's rules call out-of-order)
     /// plus spurious ones, whichever is larger.
@@ -496,8 +510,8 @@ pub struct ConnRecord {
     pub history: String,
     /// Handshake timing.
     pub handshake: Option<HandshakeTiming>,
-    /// RTT statistics from data/ACK pairs.
-    pub rtt: Option<RttSummary>,
+    /// RTT statistics from data/ACK pairs, by sender of the data (client, server).
+    pub rtt: [Option<RttSummary>; 2],
     /// Per-segment analysis, client then server.
     pub events: [TcpEventCounts; 2],
     /// Loss location, client then server as senders.

@@ -1,10 +1,15 @@
 //! Round-trip time samples from data and the ACKs that cover it.
 //!
-//! A sample is the time from a data segment (or SYN/FIN) to the first ACK from
-//! the other side that covers its last byte. Karn's rule: a segment that was
+//! A sample is the time from a data segment (or FIN) to the first ACK from the
+//! other side that covers its last byte. Karn's rule: a segment that was
 //! retransmitted gives no sample, since the ACK cannot say which copy it answers.
-//! What a sample measures depends on where the capture was taken: near the
-//! client, samples from client data measure the whole path to the server and back.
+//! The handshake is timed separately (`HandshakeTiming`), not sampled here.
+//!
+//! Samples are kept per sender, because they measure different halves of the
+//! path: client data and its ACK measure capture point → server → capture point;
+//! server data measures capture point → client → capture point. Near the client
+//! the first is the whole RTT and the second almost zero; mixing them would read
+//! as jitter. The path RTT is the sum of the two medians.
 
 use std::collections::VecDeque;
 
@@ -27,7 +32,7 @@ struct Outstanding {
 #[derive(Debug, Clone, Default)]
 pub struct RttTracker {
     pending: [VecDeque<Outstanding>; 2],
-    samples: Samples,
+    samples: [Samples; 2],
 }
 
 impl RttTracker {
@@ -70,13 +75,13 @@ impl RttTracker {
             }
         }
         if let Some(o) = newest.filter(|o| !o.retransmitted) {
-            self.samples.push(ts.since(o.ts).max(0));
+            self.samples[1 - from.min(1)].push(ts.since(o.ts).max(0));
         }
     }
 
-    /// The samples so far.
-    pub fn samples(&self) -> &Samples {
-        &self.samples
+    /// The samples of data sent by direction `sender` (0 = client, 1 = server).
+    pub fn samples(&self, sender: usize) -> &Samples {
+        &self.samples[sender.min(1)]
     }
 }
 
@@ -192,7 +197,7 @@ mod tests {
         r.on_sent(0, SeqNum(1), SeqNum(101), Timestamp(0), false);
         r.on_sent(0, SeqNum(1), SeqNum(101), Timestamp(200 * MS), true);
         r.on_ack(1, SeqNum(101), Timestamp(210 * MS));
-        assert_eq!(r.samples().count(), 0);
+        assert_eq!(r.samples(0).count(), 0);
     }
 
     #[test]

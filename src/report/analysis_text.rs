@@ -124,9 +124,8 @@ pub fn write_connections<W: Write + ?Sized>(
         let endpoints = format!("{} -> {}", c.client, c.server);
         let retx = c.resent(crate::flow::Side::Client) + c.resent(crate::flow::Side::Server);
         let rtt = c
-            .rtt
-            .map(|r| human_duration(r.median))
-            .or_else(|| c.handshake.map(|h| human_duration(h.syn_to_syn_ack_ns)))
+            .path_rtt()
+            .map(human_duration)
             .unwrap_or_else(|| "-".into());
         writeln!(
             out,

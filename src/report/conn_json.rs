@@ -55,9 +55,9 @@ pub struct ConnJson {
     /// Handshake timing split at the capture point, ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake: Option<HandshakeJson>,
-    /// RTT statistics from data/ACK pairs, ms.
+    /// RTT from data/ACK pairs, ms: `path_median_ms`, and per sender of the data.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtt: Option<RttJson>,
+    pub rtt: Option<PathRttJson>,
     /// Per-segment analysis counts per side (only non-zero kinds).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tcp_analysis: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
@@ -78,6 +78,31 @@ pub struct HandshakeJson {
     pub syn_to_syn_ack_ms: f64,
     /// SYN-ACK to ACK.
     pub syn_ack_to_ack_ms: Option<f64>,
+}
+
+/// RTT of a connection, ms.
+#[derive(Debug, Serialize)]
+pub struct PathRttJson {
+    /// Client-server round trip seen from the capture point: the sum of the two
+    /// directions' medians (the handshake when no data was sampled).
+    pub path_median_ms: f64,
+    /// Samples from client data: capture point to server and back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_data: Option<RttJson>,
+    /// Samples from server data: capture point to client and back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_data: Option<RttJson>,
+}
+
+fn rtt_json(r: Option<crate::flow::rtt::RttSummary>) -> Option<RttJson> {
+    r.map(|r| RttJson {
+        samples: r.samples,
+        min_ms: ms(r.min),
+        median_ms: ms(r.median),
+        p95_ms: ms(r.p95),
+        max_ms: ms(r.max),
+        jitter_ms: ms(r.jitter),
+    })
 }
 
 /// RTT summary, ms.
@@ -174,13 +199,10 @@ impl ConnJson {
                 syn_to_syn_ack_ms: ms(h.syn_to_syn_ack_ns),
                 syn_ack_to_ack_ms: h.syn_ack_to_ack_ns.map(ms),
             }),
-            rtt: c.rtt.map(|r| RttJson {
-                samples: r.samples,
-                min_ms: ms(r.min),
-                median_ms: ms(r.median),
-                p95_ms: ms(r.p95),
-                max_ms: ms(r.max),
-                jitter_ms: ms(r.jitter),
+            rtt: c.path_rtt().map(|path| PathRttJson {
+                path_median_ms: ms(path),
+                client_data: rtt_json(c.rtt[0]),
+                server_data: rtt_json(c.rtt[1]),
             }),
             tcp_analysis,
             loss,
