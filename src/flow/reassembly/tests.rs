@@ -594,3 +594,16 @@ fn chunks_carry_their_own_frame_and_timestamp() {
         ]
     );
 }
+
+#[test]
+fn old_data_up_to_2_pow_31_behind_is_a_retransmission_not_out_of_window() {
+    let mut r = syn(0);
+    let mut s = Rec::default();
+    r.on_peer_ack(SeqNum(1 + 0x3000_0000), &mut s);
+    r.on_peer_ack(SeqNum(1 + 0x6000_0000), &mut s);
+    put(&mut r, &mut s, 1 + 0x2000_0000, b"old", 1); // 1 GiB behind
+    put(&mut r, &mut s, 1 + 0x6000_0000 - 3, b"oldnew", 2); // straddles the next byte
+    let st = r.stats();
+    assert_eq!((st.out_of_window, st.overlaps, st.overlap_bytes), (0, 2, 6));
+    assert_eq!(s.bytes(), b"new");
+}
