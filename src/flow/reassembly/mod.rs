@@ -411,7 +411,9 @@ impl Reassembler {
         let mut data = payload;
         let mut wire_end = start + i128::from(wire_len);
         let start = if start < 0 {
-            let cut = usize::try_from(-start).unwrap_or(usize::MAX).min(data.len());
+            let cut = usize::try_from(-start)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
             self.stats.before_start_bytes += cut as u64;
             data = data.get(cut..).unwrap_or_default();
             wire_end = wire_end.max(0);

@@ -12,7 +12,10 @@ type Seg = (usize, usize, bool);
 
 /// Initial sequence numbers, biased towards the 2^32 wrap.
 fn isn() -> impl Strategy<Value = u32> {
-    prop_oneof![any::<u32>(), (0u32..2000).prop_map(|x| 0u32.wrapping_sub(x))]
+    prop_oneof![
+        any::<u32>(),
+        (0u32..2000).prop_map(|x| 0u32.wrapping_sub(x))
+    ]
 }
 
 /// A text and segments covering all of it (a random tiling plus random overlapping
@@ -47,7 +50,15 @@ fn segmented() -> impl Strategy<Value = (Vec<u8>, Vec<Seg>, u32)> {
 fn send(r: &mut Reassembler, sink: &mut Rec, text: &[u8], isn: u32, (a, b, fin): Seg, n: u64) {
     let seq = SeqNum(isn.wrapping_add(1).wrapping_add(a as u32));
     let data = &text[a..b];
-    r.on_segment(seq, data, data.len() as u32, fin, n, Timestamp(n as i64), sink);
+    r.on_segment(
+        seq,
+        data,
+        data.len() as u32,
+        fin,
+        n,
+        Timestamp(n as i64),
+        sink,
+    );
 }
 
 /// Every data call carries the original bytes at its offset.

@@ -93,11 +93,27 @@ fn ts(frame: u64) -> Timestamp {
 
 /// A full segment (captured = wire) of `data` at `seq`, carried by `frame`.
 fn put(r: &mut Reassembler, s: &mut Rec, seq: u32, data: &[u8], frame: u64) {
-    r.on_segment(SeqNum(seq), data, data.len() as u32, false, frame, ts(frame), s);
+    r.on_segment(
+        SeqNum(seq),
+        data,
+        data.len() as u32,
+        false,
+        frame,
+        ts(frame),
+        s,
+    );
 }
 
 fn put_fin(r: &mut Reassembler, s: &mut Rec, seq: u32, data: &[u8], frame: u64) {
-    r.on_segment(SeqNum(seq), data, data.len() as u32, true, frame, ts(frame), s);
+    r.on_segment(
+        SeqNum(seq),
+        data,
+        data.len() as u32,
+        true,
+        frame,
+        ts(frame),
+        s,
+    );
 }
 
 fn syn(isn: u32) -> Reassembler {
@@ -142,7 +158,13 @@ fn reversed_segments_are_held_then_delivered() {
     let mut r = syn(99);
     let mut s = Rec::default();
     for i in (0..5u32).rev() {
-        put(&mut r, &mut s, 100 + 4 * i, &[b'a' + i as u8; 4], u64::from(i) + 1);
+        put(
+            &mut r,
+            &mut s,
+            100 + 4 * i,
+            &[b'a' + i as u8; 4],
+            u64::from(i) + 1,
+        );
         if i > 0 {
             assert!(s.events.is_empty(), "nothing before the first segment");
         }
@@ -159,7 +181,13 @@ fn interleaved_segments() {
     let mut r = syn(0);
     let mut s = Rec::default();
     for (n, i) in [0u32, 2, 1, 4, 3].into_iter().enumerate() {
-        put(&mut r, &mut s, 1 + 3 * i, &[b'0' + i as u8; 3], n as u64 + 1);
+        put(
+            &mut r,
+            &mut s,
+            1 + 3 * i,
+            &[b'0' + i as u8; 3],
+            n as u64 + 1,
+        );
     }
     assert_eq!(s.bytes(), b"000111222333444");
     // Each chunk keeps the frame that carried it, not the one that filled the hole.
@@ -176,7 +204,10 @@ fn retransmission_of_delivered_data_delivers_nothing() {
     assert_eq!(s.bytes(), b"abcdef");
     assert_eq!(s.frames(), vec![(0, 1), (4, 3)]);
     let st = r.stats();
-    assert_eq!((st.overlaps, st.overlap_bytes, st.overlap_conflicts), (2, 6, 0));
+    assert_eq!(
+        (st.overlaps, st.overlap_bytes, st.overlap_conflicts),
+        (2, 6, 0)
+    );
 }
 
 #[test]
@@ -191,7 +222,10 @@ fn partial_overlap_of_held_data_with_same_bytes() {
     assert_eq!(s.bytes(), text);
     assert_eq!(s.frames(), vec![(0, 3), (5, 2), (10, 1)]);
     let st = r.stats();
-    assert_eq!((st.overlaps, st.overlap_bytes, st.overlap_conflicts), (1, 5, 0));
+    assert_eq!(
+        (st.overlaps, st.overlap_bytes, st.overlap_conflicts),
+        (1, 5, 0)
+    );
 }
 
 #[test]
@@ -203,7 +237,10 @@ fn conflicting_overlap_is_counted_and_first_received_wins() {
     put(&mut r, &mut s, 1, &[b'c'; 5], 3);
     assert_eq!(s.bytes(), b"cccccbbbbbaaaaaaaaaa");
     let st = r.stats();
-    assert_eq!((st.overlaps, st.overlap_bytes, st.overlap_conflicts), (1, 5, 5));
+    assert_eq!(
+        (st.overlaps, st.overlap_bytes, st.overlap_conflicts),
+        (1, 5, 5)
+    );
 }
 
 #[test]
@@ -215,7 +252,10 @@ fn in_order_segment_does_not_override_held_bytes() {
     assert_eq!(s.bytes(), b"abcXYZgh");
     assert_eq!(s.frames(), vec![(0, 2), (3, 1), (6, 2)]);
     let st = r.stats();
-    assert_eq!((st.overlaps, st.overlap_bytes, st.overlap_conflicts), (1, 3, 3));
+    assert_eq!(
+        (st.overlaps, st.overlap_bytes, st.overlap_conflicts),
+        (1, 3, 3)
+    );
 }
 
 #[test]
@@ -279,7 +319,11 @@ fn ack_beyond_a_hole_delivers_held_data_between_gaps() {
             Ev::Gap(12, 3)
         ]
     );
-    assert_eq!(r.stats().buffered_bytes, 2, "data beyond the ACK stays held");
+    assert_eq!(
+        r.stats().buffered_bytes,
+        2,
+        "data beyond the ACK stays held"
+    );
 }
 
 #[test]
@@ -370,7 +414,14 @@ fn rst_mid_stream_flushes_held_data_with_gaps() {
 #[test]
 fn end_is_called_exactly_once() {
     // Rec panics on a second end; every order of the ending calls is tried.
-    for order in [[0, 1, 2], [1, 0, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1], [0, 2, 1]] {
+    for order in [
+        [0, 1, 2],
+        [1, 0, 2],
+        [2, 1, 0],
+        [1, 2, 0],
+        [2, 0, 1],
+        [0, 2, 1],
+    ] {
         let mut r = syn(0);
         let mut s = Rec::default();
         put(&mut r, &mut s, 1, b"ab", 1);
@@ -440,7 +491,13 @@ fn sequence_wraps_across_2_pow_32() {
     let mut s = Rec::default();
     for i in [2u32, 0, 3, 1] {
         let at = (16 * i) as usize;
-        put(&mut r, &mut s, isn.wrapping_add(1 + 16 * i), &text[at..at + 16], 1);
+        put(
+            &mut r,
+            &mut s,
+            isn.wrapping_add(1 + 16 * i),
+            &text[at..at + 16],
+            1,
+        );
     }
     put_fin(&mut r, &mut s, isn.wrapping_add(65), b"", 2);
     assert_eq!(s.bytes(), text);
@@ -462,7 +519,10 @@ fn streams_longer_than_4_gib_keep_counting() {
     assert!(at > 1 << 32);
     assert_eq!(r.next_offset(), at);
     put(&mut r, &mut s, ack, b"tail", 1);
-    assert_eq!(s.events.last(), Some(&Ev::Data(at, b"tail".to_vec(), 1, ts(1))));
+    assert_eq!(
+        s.events.last(),
+        Some(&Ev::Data(at, b"tail".to_vec(), 1, ts(1)))
+    );
 }
 
 #[test]
