@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::tests::{Ev, Rec};
+use super::test_sink::{Ev, Rec};
 use super::*;
 
 /// A segment of the original text: `[start, end)`, with or without FIN.
@@ -119,7 +119,12 @@ proptest! {
             (Just(t), Just(s), Just(i), prop::collection::vec(prop::bool::weighted(0.3), n))
         })
     ) {
-        let kept: Vec<Seg> = segs.iter().zip(&drops).filter(|(_, d)| !**d).map(|(s, _)| *s).collect();
+        let kept: Vec<Seg> = segs
+            .iter()
+            .zip(&drops)
+            .filter(|(_, d)| !**d)
+            .map(|(s, _)| *s)
+            .collect();
         let mut r = Reassembler::default();
         r.on_syn(SeqNum(isn));
         let mut sink = Rec::default();
@@ -140,7 +145,11 @@ proptest! {
     #[test]
     fn small_buffers_lose_bytes_but_never_corrupt_them((text, segs, isn) in segmented(),
         max_bytes in 0usize..300, max_segs in 0usize..6) {
-        let limits = ReassemblyLimits { max_buffered_bytes: max_bytes, max_segments: max_segs, ..ReassemblyLimits::default() };
+        let limits = ReassemblyLimits {
+            max_buffered_bytes: max_bytes,
+            max_segments: max_segs,
+            ..ReassemblyLimits::default()
+        };
         let mut r = Reassembler::new(limits);
         r.on_syn(SeqNum(isn));
         let mut sink = Rec::default();
@@ -165,7 +174,11 @@ proptest! {
         max_segs in 0usize..20,
         max_ahead in prop_oneof![Just(1u32 << 30), 0u32..5000, any::<u32>()],
     ) {
-        let limits = ReassemblyLimits { max_buffered_bytes: max_bytes, max_segments: max_segs, max_ahead };
+        let limits = ReassemblyLimits {
+            max_buffered_bytes: max_bytes,
+            max_segments: max_segs,
+            max_ahead,
+        };
         let mut r = Reassembler::new(limits);
         let mut sink = Rec::default();
         for (i, op) in ops.iter().enumerate() {
