@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 
 use super::events::{TcpEventCounts, TcpEventKind, TcpEvents};
 use super::key::{FlowKey, Protocol};
+use super::reassembly::{Reassembler, ReassemblyStats, StreamEnd, StreamSink};
 use super::rtt::{RttSummary, RttTracker};
 use super::seq_analysis::{Segment, SeqAnalyzer};
+use super::table::FlowSink;
 use super::zeek::{ConnState, SegmentFacts, ZeekTracker};
 use super::Side;
 use crate::decode::{SeqNum, TcpFlags};
@@ -74,7 +76,7 @@ pub enum EndReason {
 }
 
 /// TCP-only state of a connection.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct TcpConn {
     analyzer: SeqAnalyzer,
     rtt: RttTracker,
@@ -100,6 +102,10 @@ pub struct TcpConn {
     pub client_isn: Option<SeqNum>,
     /// The latest segment carrying payload: sender, time, frame.
     pub last_payload: Option<(Side, Timestamp, u64)>,
+    /// Each direction's byte stream, client then server.
+    streams: [Reassembler; 2],
+    /// The streams' counters once they ended.
+    stream_stats: [ReassemblyStats; 2],
 }
 
 /// Loss located relative to the capture point.
@@ -144,7 +150,7 @@ pub struct RstInfo {
 }
 
 /// A conversation in the flow table.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Connection {
     /// Connection id, in order of first packet, from 1.
     pub id: u64,
@@ -241,8 +247,15 @@ impl Connection {
         }
     }
 
-    /// Feeds one TCP segment; returns its analysis flags.
-    pub fn on_tcp(&mut self, from: Side, p: &TcpPacket) -> TcpEvents {
+    /// Feeds one TCP segment (its captured `payload` too); returns its analysis
+    /// flags. Reassembled bytes go to `sink`.
+    pub fn on_tcp(
+        &mut self,
+        from: Side,
+        p: &TcpPacket,
+        payload: &[u8],
+        sink: &mut impl FlowSink,
+    ) -> TcpEvents {
         let idle_before = p.seg.ts.since(self.last.0).max(0);
         let Some(t) = self.tcp.as_mut() else {
             return TcpEvents::default();
@@ -327,6 +340,39 @@ impl Connection {
         if seg.len > 0 && !flags.contains(TcpFlags::RST) {
             t.last_payload = Some((from, seg.ts, p.frame));
         }
+        let id = self.id;
+        let mut feed =
+            |t: &mut TcpConn,
+             side: Side,
+             f: &mut dyn FnMut(&mut Reassembler, &mut StreamFeed<'_, _>)| {
+                let mut out = StreamFeed {
+                    sink: &mut *sink,
+                    conn: id,
+                    side,
+                    gaps: 0,
+                };
+                f(&mut t.streams[side as usize], &mut out);
+                for _ in 0..out.gaps {
+                    t.zeek.on_content_gap(side);
+                }
+            };
+        if syn {
+            feed(t, from, &mut |r, _| r.on_syn(seg.seq));
+        }
+        if !flags.contains(TcpFlags::RST) && (seg.len > 0 || flags.contains(TcpFlags::FIN)) {
+            let data_seq = if syn { seg.seq + 1 } else { seg.seq };
+            let fin = flags.contains(TcpFlags::FIN);
+            feed(t, from, &mut |r, out| {
+                r.on_segment(data_seq, payload, seg.len, fin, p.frame, seg.ts, out)
+            });
+        }
+        if ack && !flags.contains(TcpFlags::RST) {
+            feed(t, from.peer(), &mut |r, out| r.on_peer_ack(seg.ack, out));
+        }
+        if flags.contains(TcpFlags::RST) {
+            feed(t, from, &mut |r, out| r.on_reset(out));
+            feed(t, from.peer(), &mut |r, out| r.on_reset(out));
+        }
         if flags.contains(TcpFlags::FIN) && t.fin[i].is_none() {
             t.fin[i] = Some((seg.ts, p.frame));
         }
@@ -348,6 +394,24 @@ impl Connection {
             });
         }
         events
+    }
+
+    /// Ends both byte streams (flushing what is buffered, with gaps); called once
+    /// when the connection leaves the table.
+    pub fn finish_streams(&mut self, sink: &mut impl FlowSink) {
+        let id = self.id;
+        if let Some(t) = self.tcp.as_mut() {
+            for side in [Side::Client, Side::Server] {
+                let mut out = StreamFeed {
+                    sink: &mut *sink,
+                    conn: id,
+                    side,
+                    gaps: 0,
+                };
+                t.streams[side as usize].finish(&mut out);
+                t.stream_stats[side as usize] = t.streams[side as usize].stats().clone();
+            }
+        }
     }
 
     /// True once the connection is over at the TCP level (RST, or FIN both ways).
@@ -372,6 +436,11 @@ impl Connection {
     pub fn into_record(self, ended: EndReason) -> ConnRecord {
         let duration_ns = self.last.0.since(self.first.0).max(0);
         let last_payload = self.tcp.as_ref().and_then(|t| t.last_payload);
+        let streams = self
+            .tcp
+            .as_ref()
+            .map(|t| t.stream_stats.clone())
+            .unwrap_or_default();
         let (state, history, handshake, rtt, events, loss, syn, rst, fin) = match &self.tcp {
             Some(t) => {
                 let handshake = match (t.syn.as_ref(), t.syn_ack, t.handshake_ack) {
@@ -429,6 +498,7 @@ impl Connection {
             fin,
             icmp: self.icmp,
             last_payload,
+            streams,
             ended,
         }
     }
@@ -526,8 +596,35 @@ pub struct ConnRecord {
     pub icmp: Vec<IcmpNote>,
     /// The latest segment carrying payload: sender, time, frame.
     pub last_payload: Option<(Side, Timestamp, u64)>,
+    /// Reassembly counters per direction (client, server): gaps, overlaps, ...
+    pub streams: [ReassemblyStats; 2],
     /// How it ended.
     pub ended: EndReason,
+}
+
+/// Adapts one direction's reassembler output to the flow sink, counting gaps
+/// for Zeek's history.
+struct StreamFeed<'s, S: FlowSink> {
+    sink: &'s mut S,
+    conn: u64,
+    side: Side,
+    gaps: u64,
+}
+
+impl<S: FlowSink> StreamSink for StreamFeed<'_, S> {
+    fn data(&mut self, offset: u64, bytes: &[u8], frame: u64, ts: Timestamp) {
+        self.sink
+            .stream_data(self.conn, self.side, offset, bytes, frame, ts);
+    }
+
+    fn gap(&mut self, offset: u64, len: u64) {
+        self.gaps += 1;
+        self.sink.stream_gap(self.conn, self.side, offset, len);
+    }
+
+    fn end(&mut self, how: StreamEnd) {
+        self.sink.stream_end(self.conn, self.side, how);
+    }
 }
 
 /// Holes kept per direction; older ones are forgotten (their fills then count as

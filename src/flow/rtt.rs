@@ -183,11 +183,15 @@ mod tests {
         r.on_sent(0, SeqNum(1), SeqNum(101), Timestamp(0), false);
         r.on_sent(0, SeqNum(101), SeqNum(201), Timestamp(MS), false);
         r.on_ack(1, SeqNum(201), Timestamp(11 * MS));
-        let s = r.samples().summary().unwrap();
+        let s = r.samples(0).summary().unwrap();
         assert_eq!(
             (s.samples, s.min),
             (1, 10 * MS),
             "one sample, from the newest covered segment"
+        );
+        assert!(
+            r.samples(1).summary().is_none(),
+            "samples are kept per sender"
         );
     }
 

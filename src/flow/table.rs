@@ -21,6 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::conn::{ConnRecord, Connection, EndReason, IcmpNote, RoleSource, TcpPacket};
 use super::events::TcpEvents;
 use super::key::{FlowKey, Protocol};
+use super::reassembly::StreamEnd;
 use super::seq_analysis::Segment;
 use super::Side;
 use crate::decode::{Packet, TcpFlags, Transport};
@@ -73,13 +74,36 @@ pub struct FlowTableStats {
     pub icmp_unmatched: u64,
 }
 
-/// Where the table sends what it finds.
+/// Where the table sends what it finds. The stream methods are the interface
+/// application parsers consume: each TCP direction's bytes in order, with gaps
+/// where the capture missed data, then how the stream ended.
 pub trait FlowSink {
     /// Per-segment TCP analysis flags (only called when non-empty).
     fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
         let _ = (conn, frame, side, events);
     }
-    /// A connection ended.
+    /// In-order bytes `side` sent on TCP connection `conn`, starting at stream
+    /// `offset`, delivered by `frame` at `ts`.
+    fn stream_data(
+        &mut self,
+        conn: u64,
+        side: Side,
+        offset: u64,
+        bytes: &[u8],
+        frame: u64,
+        ts: Timestamp,
+    ) {
+        let _ = (conn, side, offset, bytes, frame, ts);
+    }
+    /// `len` bytes at `offset` that `side` sent but the capture does not hold.
+    fn stream_gap(&mut self, conn: u64, side: Side, offset: u64, len: u64) {
+        let _ = (conn, side, offset, len);
+    }
+    /// The end of one direction's stream (called once per direction).
+    fn stream_end(&mut self, conn: u64, side: Side, how: StreamEnd) {
+        let _ = (conn, side, how);
+    }
+    /// A connection ended (after both its streams ended).
     fn connection(&mut self, record: ConnRecord);
 }
 
@@ -181,7 +205,7 @@ impl FlowTable {
                     return;
                 };
                 // Analysis first: it measures the quiet time before this packet.
-                let events = entry.conn.on_tcp(side, &p);
+                let events = entry.conn.on_tcp(side, &p, tcp.payload(), sink);
                 entry.conn.count(
                     side,
                     frame.orig_len,
@@ -437,9 +461,10 @@ impl FlowTable {
 
     fn end(&mut self, slot: usize, reason: EndReason, sink: &mut impl FlowSink) {
         self.unlink(slot);
-        if let Some(entry) = self.slots[slot].take() {
+        if let Some(mut entry) = self.slots[slot].take() {
             self.index.remove(&entry.conn.key);
             self.free.push(slot);
+            entry.conn.finish_streams(sink);
             let reason = match reason {
                 EndReason::OpenAtEnd | EndReason::Timeout if entry.conn.is_closed() => {
                     closed_reason(&entry.conn)
@@ -544,5 +569,162 @@ fn closed_reason(conn: &Connection) -> EndReason {
         (Some(_), None) => EndReason::HalfClosed { by: Side::Client },
         (None, Some(_)) => EndReason::HalfClosed { by: Side::Server },
         (None, None) => EndReason::Timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode;
+    use crate::source::LinkType;
+
+    /// Collects what the table emits.
+    #[derive(Default)]
+    struct Collect {
+        streams: [Vec<u8>; 2],
+        gaps: Vec<(Side, u64, u64)>,
+        ends: Vec<(Side, StreamEnd)>,
+        records: Vec<ConnRecord>,
+    }
+
+    impl FlowSink for Collect {
+        fn stream_data(
+            &mut self,
+            _: u64,
+            side: Side,
+            offset: u64,
+            bytes: &[u8],
+            _: u64,
+            _: Timestamp,
+        ) {
+            let s = &mut self.streams[side as usize];
+            assert_eq!(offset as usize, s.len(), "in order, no holes");
+            s.extend_from_slice(bytes);
+        }
+        fn stream_gap(&mut self, _: u64, side: Side, offset: u64, len: u64) {
+            self.gaps.push((side, offset, len));
+            self.streams[side as usize].extend(std::iter::repeat_n(b'?', len as usize));
+        }
+        fn stream_end(&mut self, _: u64, side: Side, how: StreamEnd) {
+            self.ends.push((side, how));
+        }
+        fn connection(&mut self, record: ConnRecord) {
+            self.records.push(record);
+        }
+    }
+
+    fn raw_tcp(client: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]) -> Vec<u8> {
+        let (a, b, pa, pb) = if client {
+            ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 80)
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+        };
+        let mut builder = etherparse::PacketBuilder::ipv4(a, b, 64).tcp(pa, pb, seq, 1000);
+        for f in flags.chars() {
+            builder = match f {
+                'S' => builder.syn(),
+                'F' => builder.fin(),
+                'R' => builder.rst(),
+                '.' => builder.ack(ack),
+                _ => builder,
+            };
+        }
+        let mut out = Vec::new();
+        builder.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn feed(table: &mut FlowTable, sink: &mut Collect, frames: &[Vec<u8>]) {
+        for (i, data) in frames.iter().enumerate() {
+            let frame = Frame {
+                number: i as u64 + 1,
+                ts: Timestamp(i as i64 * 1_000_000),
+                orig_len: data.len() as u32,
+                link: LinkType::RAW,
+                interface: 0,
+                data,
+            };
+            table.on_packet(&frame, &decode(frame.link, frame.data), sink);
+        }
+    }
+
+    #[test]
+    fn streams_arrive_in_order_with_gaps_marked() {
+        let mut table = FlowTable::new(FlowConfig::default());
+        let mut sink = Collect::default();
+        let frames = vec![
+            raw_tcp(true, 99, 0, "S", &[]),
+            raw_tcp(false, 499, 100, "S.", &[]),
+            raw_tcp(true, 100, 500, ".", &[]),
+            // Client request in three pieces, the last two swapped.
+            raw_tcp(true, 100, 500, ".", b"GET / "),
+            raw_tcp(true, 115, 500, ".", b"\r\n\r\n"),
+            raw_tcp(true, 106, 500, ".", b"HTTP/1.1 "),
+            // Server data of which the capture missed the middle: the client ACKs it all.
+            raw_tcp(false, 500, 119, ".", b"HTTP/1.1 "),
+            raw_tcp(false, 514, 119, ".", b"OK"),
+            raw_tcp(true, 119, 516, ".", &[]),
+            raw_tcp(true, 119, 516, "F.", &[]),
+            raw_tcp(false, 516, 120, "F.", &[]),
+        ];
+        feed(&mut table, &mut sink, &frames);
+        table.finish(&mut sink);
+        assert_eq!(sink.streams[0], b"GET / HTTP/1.1 \r\n\r\n");
+        assert_eq!(sink.streams[1], b"HTTP/1.1 ?????OK");
+        assert_eq!(sink.gaps, [(Side::Server, 9, 5)]);
+        assert_eq!(
+            sink.ends,
+            [
+                (Side::Client, StreamEnd::Fin),
+                (Side::Server, StreamEnd::Fin)
+            ]
+        );
+        let record = &sink.records[0];
+        assert_eq!(record.streams[1].gaps, 1);
+        assert!(
+            record.history.contains('g'),
+            "Zeek's content gap letter: {}",
+            record.history
+        );
+    }
+
+    #[test]
+    fn idle_flows_time_out_by_packet_time_and_closed_ones_sooner() {
+        let config = FlowConfig {
+            established_timeout_ns: 10_000_000,
+            closed_timeout_ns: 1_000_000,
+            ..FlowConfig::default()
+        };
+        let mut table = FlowTable::new(config);
+        let mut sink = Collect::default();
+        let mut frames = vec![
+            raw_tcp(true, 99, 0, "S", &[]),
+            raw_tcp(false, 499, 100, "S.", &[]),
+            raw_tcp(true, 100, 500, ".", &[]),
+        ];
+        // 20 ms of other traffic later (1 ms per frame), the connection has timed out.
+        for i in 0..20u32 {
+            frames.push({
+                let mut out = Vec::new();
+                etherparse::PacketBuilder::ipv4([10, 9, 9, 9], [10, 9, 9, 8], 64)
+                    .udp(1000 + i as u16, 53)
+                    .write(&mut out, b"x")
+                    .unwrap();
+                out
+            });
+        }
+        feed(&mut table, &mut sink, &frames);
+        let tcp: Vec<_> = sink
+            .records
+            .iter()
+            .filter(|r| r.protocol == Protocol::Tcp)
+            .collect();
+        assert_eq!(
+            tcp.len(),
+            1,
+            "the idle TCP connection ended before the input did"
+        );
+        assert_eq!(tcp[0].ended, EndReason::Timeout);
+        assert_eq!(table.stats().timed_out, 1);
     }
 }

@@ -64,6 +64,11 @@ pub struct ConnJson {
     /// Loss located relative to the capture point, per sending side.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub loss: BTreeMap<&'static str, LossJson>,
+    /// Reassembly of each direction's bytes, when something was missing or
+    /// inconsistent: `gaps`, `gap_bytes` (sent but not captured), `overlap_conflicts`
+    /// (retransmitted bytes that differ from the first copy).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reassembly: BTreeMap<&'static str, StreamJson>,
     /// SYNs sent by the client (1 = no retransmission).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syn_count: Option<u32>,
@@ -122,6 +127,17 @@ pub struct RttJson {
     pub jitter_ms: f64,
 }
 
+/// Reassembly counters of one direction.
+#[derive(Debug, Serialize)]
+pub struct StreamJson {
+    /// Holes in the byte stream.
+    pub gaps: u64,
+    /// Bytes in those holes.
+    pub gap_bytes: u64,
+    /// Overlapping bytes that differed from the first copy.
+    pub overlap_conflicts: u64,
+}
+
 /// Loss location counts.
 #[derive(Debug, Serialize)]
 pub struct LossJson {
@@ -152,6 +168,7 @@ impl ConnJson {
     pub fn new(c: &ConnRecord) -> ConnJson {
         let mut tcp_analysis = BTreeMap::new();
         let mut loss = BTreeMap::new();
+        let mut reassembly = BTreeMap::new();
         for (i, side) in [Side::Client, Side::Server].into_iter().enumerate() {
             let counts: BTreeMap<&'static str, u64> = TcpEventKind::ALL
                 .into_iter()
@@ -160,6 +177,17 @@ impl ConnJson {
                 .collect();
             if !counts.is_empty() {
                 tcp_analysis.insert(side.as_str(), counts);
+            }
+            let st = &c.streams[i];
+            if st.gaps > 0 || st.overlap_conflicts > 0 {
+                reassembly.insert(
+                    side.as_str(),
+                    StreamJson {
+                        gaps: st.gaps,
+                        gap_bytes: st.gap_bytes,
+                        overlap_conflicts: st.overlap_conflicts,
+                    },
+                );
             }
             let l = c.loss[i];
             if l.upstream > 0 || l.downstream > 0 {
@@ -206,6 +234,7 @@ impl ConnJson {
             }),
             tcp_analysis,
             loss,
+            reassembly,
             syn_count: c.syn.as_ref().map(|s| s.count),
             end: end_json(c.ended),
         }
