@@ -112,9 +112,17 @@ pub struct LiveCapture {
 impl LiveCapture {
     /// Starts `netsleuth capture ARGS` and waits until it says it is listening.
     pub fn start(args: &[&str]) -> LiveCapture {
-        let mut child = netsleuth()
-            .arg("capture")
-            .args(args)
+        let mut cmd = netsleuth();
+        cmd.arg("capture").args(args);
+        let mut cap = LiveCapture::spawn(cmd);
+        cap.wait_listening();
+        cap
+    }
+
+    /// Spawns a prepared capture command with its stderr read line by line.
+    pub fn spawn(mut cmd: Command) -> LiveCapture {
+        let mut child = cmd
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -128,12 +136,16 @@ impl LiveCapture {
                 }
             }
         });
-        let mut cap = LiveCapture {
+        LiveCapture {
             child,
             stderr_lines: rx,
             stderr: Vec::new(),
-        };
-        let line = cap
+        }
+    }
+
+    /// Waits (at most 10 s) for the "listening on" line.
+    pub fn wait_listening(&mut self) {
+        let line = self
             .stderr_lines
             .recv_timeout(Duration::from_secs(10))
             .expect("capture did not start listening within 10 s");
@@ -141,8 +153,7 @@ impl LiveCapture {
             line.contains("listening on"),
             "unexpected first line: {line}"
         );
-        cap.stderr.push(line);
-        cap
+        self.stderr.push(line);
     }
 
     /// Sends `signal` (e.g. "INT", "TERM") to the capture process.

@@ -387,38 +387,11 @@ impl NsCapture {
         let file = file.to_str().expect("utf-8 path");
         let mut cmd = vec![bin, "capture", "-i", iface, "-w", file, "--immediate"];
         cmd.extend(filter.split_whitespace());
-        let mut child = ns_command(ns, &cmd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn capture");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
         let mut guard = NsCapture {
-            cap: Some(LiveCapture {
-                child,
-                stderr_lines: rx,
-                stderr: Vec::new(),
-            }),
+            cap: Some(LiveCapture::spawn(ns_command(ns, &cmd))),
         };
-        let cap = guard.cap.as_mut().expect("capture");
-        let line = cap
-            .stderr_lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("capture did not start listening within 10 s");
-        assert!(
-            line.contains("listening on"),
-            "unexpected first line: {line}"
-        );
-        cap.stderr.push(line);
+        // Inside the guard: a capture that never listens is killed on the panic.
+        guard.cap.as_mut().expect("capture").wait_listening();
         guard
     }
 
