@@ -6,7 +6,10 @@
 //! named constants with their reasons, documented where they are defined.
 
 pub mod capture;
+pub mod dns;
+pub mod http;
 pub mod tcp;
+pub mod tls;
 
 use std::net::SocketAddr;
 

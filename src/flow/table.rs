@@ -78,6 +78,10 @@ pub struct FlowTableStats {
 /// application parsers consume: each TCP direction's bytes in order, with gaps
 /// where the capture missed data, then how the stream ended.
 pub trait FlowSink {
+    /// A new connection: its id, protocol and endpoints (before any of its data).
+    fn opened(&mut self, conn: u64, protocol: Protocol, client: SocketAddr, server: SocketAddr) {
+        let _ = (conn, protocol, client, server);
+    }
     /// Per-segment TCP analysis flags (only called when non-empty).
     fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
         let _ = (conn, frame, side, events);
@@ -102,6 +106,10 @@ pub trait FlowSink {
     /// The end of one direction's stream (called once per direction).
     fn stream_end(&mut self, conn: u64, side: Side, how: StreamEnd) {
         let _ = (conn, side, how);
+    }
+    /// One UDP datagram's payload (as captured) on connection `conn`.
+    fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, ts: Timestamp) {
+        let _ = (conn, side, payload, frame, ts);
     }
     /// A connection ended (after both its streams ended).
     fn connection(&mut self, record: ConnRecord);
@@ -235,6 +243,7 @@ impl FlowTable {
                     return;
                 };
                 let side = side_of(&entry.conn, src, src_is_low, &key);
+                sink.datagram(entry.conn.id, side, udp.payload(), frame.number, frame.ts);
                 entry.conn.count(
                     side,
                     frame.orig_len,
@@ -366,6 +375,7 @@ impl FlowTable {
             frame.ts,
             frame.number,
         );
+        sink.opened(conn.id, key.protocol, client, server);
         self.next_id += 1;
         self.stats.connections += 1;
         let class = if key.protocol == Protocol::Udp {

@@ -1,0 +1,1 @@
+//! HTTP findings (in progress).

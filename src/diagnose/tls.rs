@@ -1,0 +1,1 @@
+//! TLS findings (in progress).
