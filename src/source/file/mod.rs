@@ -399,7 +399,7 @@ impl FileSource {
                     self.cur = meta;
                     return Ok(true);
                 }
-                Step::Block(len, None) => self.reader.consume(len),
+                Step::Block(len, None) => self.reader.consume_noshift(len),
                 Step::Bad(reason) => return Err(self.malformed(reason)),
                 Step::Eof => return Ok(false),
                 Step::ReadError => return Err(self.read_error()),
@@ -447,7 +447,7 @@ impl FrameSource for FileSource {
             return Ok(None);
         }
         if self.pending > 0 {
-            self.reader.consume(self.pending);
+            self.reader.consume_noshift(self.pending);
             self.pending = 0;
         }
         match self.advance() {
