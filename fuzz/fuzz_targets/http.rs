@@ -1,0 +1,8 @@
+//! HTTP parser fuzz target (filled in with the parser).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = data;
+});
