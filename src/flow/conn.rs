@@ -293,7 +293,8 @@ impl Connection {
                 }
             }
         }
-        if flags.contains(TcpFlags::ACK) {
+        // An RST's ACK field says nothing about when data arrived.
+        if flags.contains(TcpFlags::ACK) && !flags.contains(TcpFlags::RST) {
             t.rtt.on_ack(i, seg.ack, seg.ts);
         }
         // Roles were settled by the table before Zeek saw the flow (a flow first
