@@ -1,0 +1,211 @@
+//! Routes flow output to the application parsers and collects their records.
+//!
+//! Which parser a TCP connection gets is decided by content at the first bytes
+//! the client sends (TLS record header, HTTP request line), or by port 53 for
+//! DNS over TCP; UDP datagrams to or from port 53 go to the DNS tracker. A
+//! connection whose first client bytes are neither is left alone. The first
+//! segment almost always carries a whole request line or ClientHello header; a
+//! stream that starts with fewer bytes than the check needs is decided on what
+//! is there (documented limitation).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::dns::{DnsConfig, DnsRecord, DnsTracker};
+use super::http::{looks_like_http_request, HttpConn, HttpTransaction};
+use super::tls::{looks_like_tls, TlsConn, TlsRecord};
+use super::{Endpoints, Origin};
+use crate::flow::conn::{ConnRecord, EndReason};
+use crate::flow::key::Protocol;
+use crate::flow::reassembly::StreamEnd;
+use crate::flow::Side;
+use crate::source::Timestamp;
+
+/// The parser a connection got.
+enum Parser {
+    /// No client bytes yet.
+    Undecided,
+    /// TLS handshake analysis.
+    Tls(Box<TlsConn>),
+    /// HTTP/1.x transactions.
+    Http(Box<HttpConn>),
+    /// DNS over TCP (handled by the shared tracker).
+    DnsTcp,
+    /// Something else: ignored.
+    Other,
+}
+
+struct AppConn {
+    ep: Endpoints,
+    parser: Parser,
+}
+
+/// What the application layer found for one ended connection.
+#[derive(Debug, Default)]
+pub struct AppRecords {
+    /// The TLS handshake, when the connection carried TLS.
+    pub tls: Option<TlsRecord>,
+    /// HTTP transactions, in request order.
+    pub http: Vec<HttpTransaction>,
+}
+
+/// The application layer's state for a whole analysis.
+pub struct AppLayer {
+    conns: HashMap<u64, AppConn>,
+    dns: DnsTracker,
+    /// The latest packet time seen (stream ends carry no time of their own).
+    now: Timestamp,
+}
+
+impl Default for AppLayer {
+    fn default() -> Self {
+        AppLayer::new()
+    }
+}
+
+impl AppLayer {
+    /// An empty application layer.
+    pub fn new() -> AppLayer {
+        AppLayer {
+            conns: HashMap::new(),
+            dns: DnsTracker::new(DnsConfig::default()),
+            now: Timestamp::default(),
+        }
+    }
+
+    /// A connection started.
+    pub fn opened(&mut self, conn: u64, protocol: Protocol, client: SocketAddr, server: SocketAddr) {
+        let ep = Endpoints {
+            conn,
+            client,
+            server,
+        };
+        let parser = if protocol == Protocol::Tcp
+            && (super::dns::is_dns_port(server.port()) || super::dns::is_dns_port(client.port()))
+        {
+            Parser::DnsTcp
+        } else {
+            Parser::Undecided
+        };
+        if protocol == Protocol::Tcp || super::dns::is_dns_port(server.port()) || super::dns::is_dns_port(client.port()) {
+            self.conns.insert(conn, AppConn { ep, parser });
+        }
+    }
+
+    /// A UDP datagram.
+    pub fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, ts: Timestamp) {
+        self.advance(ts);
+        if let Some(c) = self.conns.get(&conn) {
+            let origin = Origin {
+                conn,
+                side,
+                frame,
+                ts,
+            };
+            self.dns.on_datagram(&c.ep, origin, payload);
+        }
+    }
+
+    /// In-order TCP bytes.
+    pub fn stream_data(&mut self, conn: u64, side: Side, offset: u64, bytes: &[u8], frame: u64, ts: Timestamp) {
+        self.advance(ts);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let origin = Origin {
+            conn,
+            side,
+            frame,
+            ts,
+        };
+        if matches!(c.parser, Parser::Undecided) {
+            c.parser = if side != Side::Client || offset != 0 {
+                // The server spoke first, or the capture missed the start.
+                Parser::Other
+            } else if looks_like_tls(bytes) {
+                Parser::Tls(Box::new(TlsConn::new(c.ep)))
+            } else if looks_like_http_request(bytes) {
+                Parser::Http(Box::new(HttpConn::new(c.ep, false)))
+            } else {
+                Parser::Other
+            };
+        }
+        match &mut c.parser {
+            Parser::Tls(t) => t.on_data(origin, offset, bytes),
+            Parser::Http(h) => h.on_data(origin, offset, bytes),
+            Parser::DnsTcp => self.dns.on_tcp_data(&c.ep, origin, offset, bytes),
+            Parser::Undecided | Parser::Other => {}
+        }
+    }
+
+    /// A hole in a TCP stream.
+    pub fn stream_gap(&mut self, conn: u64, side: Side, offset: u64, len: u64) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match &mut c.parser {
+            Parser::Tls(t) => t.on_gap(side, offset, len),
+            Parser::Http(h) => h.on_gap(side, offset, len),
+            Parser::DnsTcp => self.dns.on_tcp_gap(&c.ep, side, offset, len),
+            Parser::Undecided | Parser::Other => {}
+        }
+    }
+
+    /// The end of one TCP direction.
+    pub fn stream_end(&mut self, conn: u64, side: Side, how: StreamEnd) {
+        let ts = self.now;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match &mut c.parser {
+            Parser::Tls(t) => t.on_end(side, how, ts),
+            Parser::Http(h) => h.on_end(side, how, ts),
+            Parser::DnsTcp => self.dns.on_tcp_end(&c.ep, side),
+            Parser::Undecided | Parser::Other => {}
+        }
+    }
+
+    /// A connection ended: its application records.
+    pub fn connection_ended(&mut self, record: &ConnRecord) -> AppRecords {
+        let Some(c) = self.conns.remove(&record.id) else {
+            return AppRecords::default();
+        };
+        let end = Timestamp(record.start.0.saturating_add(record.duration_ns));
+        let ended_by = match record.ended {
+            EndReason::Reset { by, .. } => Some((by, "rst")),
+            EndReason::Fin { first } => Some((first, "fin")),
+            EndReason::HalfClosed { by } => Some((by, "fin")),
+            _ => None,
+        };
+        match c.parser {
+            Parser::Tls(t) => AppRecords {
+                tls: t.record(end),
+                http: Vec::new(),
+            },
+            Parser::Http(mut h) => {
+                let mut http = h.take_transactions();
+                http.extend(h.finish(end, ended_by));
+                AppRecords { tls: None, http }
+            }
+            _ => AppRecords::default(),
+        }
+    }
+
+    fn advance(&mut self, ts: Timestamp) {
+        if ts > self.now {
+            self.now = ts;
+            self.dns.expire(ts);
+        }
+    }
+
+    /// DNS records finished so far (time-outs are decided by packet time).
+    pub fn take_dns(&mut self) -> Vec<DnsRecord> {
+        self.dns.take_records()
+    }
+
+    /// End of input: every pending DNS query is settled.
+    pub fn finish(&mut self) -> Vec<DnsRecord> {
+        self.dns.finish();
+        self.dns.take_records()
+    }
+}
