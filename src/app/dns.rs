@@ -1,1 +1,0 @@
-//! DNS (in progress).

@@ -1,0 +1,614 @@
+//! DNS: queries matched to responses over UDP and TCP, retries folded into the
+//! query they repeat, time-outs decided by packet time.
+//!
+//! Contract:
+//! * Input: UDP datagrams where either port is 53 ([`is_dns_port`]) through
+//!   [`DnsTracker::on_datagram`], and the reassembled streams of TCP connections to
+//!   port 53 through [`DnsTracker::on_tcp_data`] / [`on_tcp_gap`](DnsTracker::on_tcp_gap)
+//!   / [`on_tcp_end`](DnsTracker::on_tcp_end). The sender of a query (QR = 0) is the
+//!   DNS client, whatever the flow table called it.
+//! * Matching: a response matches a pending query with the same client endpoint,
+//!   server endpoint, transport and message id, and the same question (name
+//!   compared case-insensitively, type, class) when the response carries one.
+//! * Retries: a query for a question (name, type, class) that the same client
+//!   *address* already has pending is a retry of it, whatever its id, source port,
+//!   server or transport (stub resolvers retry with new ids, new ports and the next
+//!   server in resolv.conf). It adds to `retries`/`retry_frames`; an answer to any of
+//!   the attempts answers the transaction, and `latency_ms` runs from the first
+//!   query. Two programs on one host asking the same question at once are folded
+//!   together the same way; passively they cannot be told apart.
+//! * Truncation: a UDP answer with TC set stays open for `timeout_ns`; a TCP query
+//!   for the same question from the same client address in that window sets
+//!   `tcp_retry` on it (the TCP exchange gets its own record).
+//! * Time-outs: a query unanswered for `timeout_ns` after its latest attempt is
+//!   finalised by [`DnsTracker::expire`] as `timed_out`. The expiry queue is ordered
+//!   by packet time (stale entries are skipped), so expiry is O(expired).
+//!   [`DnsTracker::finish`] finalises the rest: `timed_out` when the capture went
+//!   on `timeout_ns` past the latest attempt, `unanswered_at_end` otherwise.
+//! * Output: [`DnsTracker::take_records`] yields finished records in the order of
+//!   their first query (a record waits for every earlier query to finish, at most
+//!   about `timeout_ns` of packet time).
+//! * Bounds: at most `max_pending` open transactions (further queries are counted
+//!   in [`DnsStats::pending_cap_hits`] and not tracked), at most
+//!   `max_tcp_streams` TCP directions buffered, each holding at most one
+//!   incomplete message (≤ 65,537 bytes); answers, retry frames and servers per
+//!   record are capped.
+//! * Malformed messages (short header, bad labels, compression loops, names too
+//!   long, cut answer sections) are counted in [`DnsStats::malformed`], never fatal.
+//!   Names are kept in DNS presentation format, in which every byte outside
+//!   printable ASCII is a `\DDD` escape, so they are safe to print as they are.
+
+mod framing;
+mod wire;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+use self::framing::Framer;
+use self::wire::{Msg, QKey};
+use super::{Endpoints, Origin};
+use crate::flow::Side;
+use crate::source::Timestamp;
+
+/// Most retry frames (and per-attempt match keys) kept per record; further
+/// retries are still counted in `retries`.
+const MAX_RETRY_FRAMES: usize = 32;
+/// Most servers listed in `servers_tried`.
+const MAX_SERVERS: usize = 16;
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Whether a UDP or TCP port is the DNS port (53). mDNS (5353) is not DNS
+/// request/response traffic and is deliberately not included.
+pub fn is_dns_port(port: u16) -> bool {
+    port == 53
+}
+
+/// Tracker limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// A query unanswered this long (packet time) after its latest attempt is a
+    /// time-out. Default 5 s, the classic stub-resolver time-out (glibc, musl).
+    pub timeout_ns: i64,
+    /// Most transactions open at once (default 100,000); hits are counted.
+    pub max_pending: usize,
+    /// Most TCP directions with framing state at once (default 10,000); hits
+    /// are counted.
+    pub max_tcp_streams: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            timeout_ns: 5_000_000_000,
+            max_pending: 100_000,
+            max_tcp_streams: 10_000,
+        }
+    }
+}
+
+/// Counters of one tracker; plain data the pipeline reads and exports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DnsStats {
+    /// Queries seen (retries included).
+    pub queries: u64,
+    /// Responses seen.
+    pub responses: u64,
+    /// Messages that did not parse, or parsed only in part.
+    pub malformed: u64,
+    /// Responses that matched no open query (duplicates, or the query was not
+    /// captured).
+    pub unmatched_responses: u64,
+    /// Queries not tracked because `max_pending` transactions were open.
+    pub pending_cap_hits: u64,
+    /// TCP directions whose framing was lost to a gap (later messages ignored).
+    pub tcp_framing_lost: u64,
+    /// TCP directions not followed because `max_tcp_streams` were open.
+    pub tcp_stream_cap_hits: u64,
+}
+
+/// The transport a DNS exchange used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// DNS over UDP.
+    Udp,
+    /// DNS over TCP (length-prefixed messages).
+    Tcp,
+}
+
+/// One resource record of an answer section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum DnsAnswer {
+    /// An A, AAAA or CNAME record in full.
+    Record {
+        /// Owner name (presentation format).
+        name: String,
+        /// `A`, `AAAA` or `CNAME`.
+        #[serde(rename = "type")]
+        rtype: String,
+        /// Time to live in seconds.
+        ttl: u32,
+        /// The address, or the canonical name.
+        data: String,
+    },
+    /// Records of another type, counted.
+    Summary {
+        /// The type's mnemonic (`MX`, `TYPE65534`).
+        #[serde(rename = "type")]
+        rtype: String,
+        /// How many.
+        count: u32,
+    },
+}
+
+impl DnsAnswer {
+    fn is_record(&self) -> bool {
+        matches!(self, DnsAnswer::Record { .. })
+    }
+}
+
+/// One DNS transaction: a question, its attempts, and its outcome. Field names
+/// are part of the JSON contract.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DnsRecord {
+    /// Connection id of the answered exchange (of the first query when unanswered).
+    pub conn: u64,
+    /// The DNS client (the query's sender) of that exchange.
+    pub client: SocketAddr,
+    /// The DNS server of that exchange (the one that answered, if any).
+    pub server: SocketAddr,
+    /// Transport of that exchange.
+    pub transport: Transport,
+    /// Message id of the first query.
+    pub id: u16,
+    /// Queried name, presentation format (non-printable bytes as `\DDD`).
+    pub qname: String,
+    /// Query type mnemonic: `A`, `AAAA`, `HTTPS`, or `TYPEn` for unknown types.
+    pub qtype: String,
+    /// Frame of the first query.
+    pub query_frame: u64,
+    /// Time of the first query.
+    #[serde(serialize_with = "ser_ts")]
+    pub query_time: Timestamp,
+    /// How many times the question was asked again before an answer.
+    pub retries: u32,
+    /// Frames of the retries (at most 32).
+    pub retry_frames: Vec<u64>,
+    /// Every server asked, in order (at most 16).
+    pub servers_tried: Vec<SocketAddr>,
+    /// Frame of the answer.
+    pub response_frame: Option<u64>,
+    /// Time of the answer.
+    #[serde(serialize_with = "ser_opt_ts")]
+    pub response_time: Option<Timestamp>,
+    /// From the first query to the answer, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Response code mnemonic (`NOERROR`, `NXDOMAIN`, `RCODE12`); `null` when unanswered.
+    pub rcode: Option<String>,
+    /// The answer section: A, AAAA, CNAME in full, other types counted.
+    pub answers: Vec<DnsAnswer>,
+    /// The answer had the TC (truncated) bit.
+    pub truncated: bool,
+    /// A truncated UDP answer was followed by a TCP query for the same question.
+    pub tcp_retry: bool,
+    /// No answer within the time-out.
+    pub timed_out: bool,
+    /// No answer, but the capture ended before the time-out.
+    pub unanswered_at_end: bool,
+}
+
+impl DnsRecord {
+    /// The addresses of the A and AAAA answers: later connections to one of them
+    /// are linked to this lookup.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        wire::addresses(&self.answers)
+    }
+
+    /// Latency in nanoseconds (first query to answer), when answered.
+    pub fn latency_ns(&self) -> Option<i64> {
+        self.response_time.map(|t| t.since(self.query_time))
+    }
+}
+
+fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::report::packet_json::rfc3339(*ts))
+}
+
+fn ser_opt_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match ts {
+        Some(t) => ser_ts(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// One attempt's identity: a response must come back on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ExKey {
+    client: SocketAddr,
+    server: SocketAddr,
+    transport: Transport,
+    id: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for an answer.
+    Pending,
+    /// Answered with TC over UDP: waiting for a TCP retry.
+    AwaitTcp,
+    /// Finished; waits in `slots` until every earlier one is finished too.
+    Done,
+}
+
+struct Txn {
+    rec: DnsRecord,
+    state: State,
+    /// When the current state times out.
+    deadline: Timestamp,
+    key: QKey,
+    client_ip: IpAddr,
+    exchanges: Vec<ExKey>,
+}
+
+/// Matches DNS queries and responses of one analysis; see the module doc.
+pub struct DnsTracker {
+    config: DnsConfig,
+    stats: DnsStats,
+    /// Transactions in order of first query; `slots[i]` has sequence `base + i`.
+    slots: VecDeque<Txn>,
+    base: u64,
+    /// Transactions not yet `Done`.
+    open: usize,
+    by_exchange: Map<ExKey, Vec<u64>>,
+    by_question: Map<(IpAddr, QKey), u64>,
+    /// (deadline, sequence), in order of packet time.
+    queue: VecDeque<(Timestamp, u64)>,
+    framers: Map<(u64, Side), Framer>,
+    now: Option<Timestamp>,
+}
+
+impl DnsTracker {
+    /// A tracker with these limits.
+    pub fn new(config: DnsConfig) -> Self {
+        DnsTracker {
+            config,
+            stats: DnsStats::default(),
+            slots: VecDeque::new(),
+            base: 0,
+            open: 0,
+            by_exchange: Map::default(),
+            by_question: Map::default(),
+            queue: VecDeque::new(),
+            framers: Map::default(),
+            now: None,
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> DnsStats {
+        self.stats
+    }
+
+    /// Transactions open now (pending or waiting for a TCP retry).
+    pub fn pending(&self) -> usize {
+        self.open
+    }
+
+    /// One UDP datagram's payload on a DNS flow.
+    pub fn on_datagram(&mut self, ep: &Endpoints, origin: Origin, payload: &[u8]) {
+        self.on_message(ep, origin, Transport::Udp, payload);
+    }
+
+    /// In-order TCP bytes `origin.side` sent at stream `offset` on a DNS connection.
+    pub fn on_tcp_data(&mut self, ep: &Endpoints, origin: Origin, offset: u64, bytes: &[u8]) {
+        let key = (ep.conn, origin.side);
+        let mut framer = match self.framers.remove(&key) {
+            Some(f) => f,
+            None if self.framers.len() >= self.config.max_tcp_streams => {
+                self.stats.tcp_stream_cap_hits += 1;
+                return;
+            }
+            None => Framer::default(),
+        };
+        if framer.is_lost() {
+            self.framers.insert(key, framer);
+            return;
+        }
+        let lost = framer.push(offset, bytes, |msg| {
+            self.on_message(ep, origin, Transport::Tcp, msg);
+        });
+        if lost {
+            self.stats.tcp_framing_lost += 1;
+        }
+        self.framers.insert(key, framer);
+    }
+
+    /// `len` bytes at `offset` of `side`'s TCP stream are missing from the
+    /// capture: that direction's framing is lost (see the module doc).
+    pub fn on_tcp_gap(&mut self, ep: &Endpoints, side: Side, offset: u64, len: u64) {
+        if let Some(f) = self.framers.get_mut(&(ep.conn, side)) {
+            if f.gap(offset, len) {
+                self.stats.tcp_framing_lost += 1;
+            }
+        } else if len > 0 && self.framers.len() < self.config.max_tcp_streams {
+            // A gap before any data: the framing is unknown from the start.
+            let mut f = Framer::default();
+            if f.gap(offset, len) {
+                self.stats.tcp_framing_lost += 1;
+            }
+            self.framers.insert((ep.conn, side), f);
+        }
+    }
+
+    /// `side`'s TCP stream ended; an incomplete message left over is malformed.
+    pub fn on_tcp_end(&mut self, ep: &Endpoints, side: Side) {
+        if let Some(f) = self.framers.remove(&(ep.conn, side)) {
+            if f.buffered() > 0 && !f.is_lost() {
+                self.stats.malformed += 1;
+            }
+        }
+    }
+
+    /// Finalises everything whose time-out has passed at packet time `now`.
+    pub fn expire(&mut self, now: Timestamp) {
+        self.advance(now);
+        while let Some(&(deadline, seq)) = self.queue.front() {
+            if now.since(deadline) < 0 {
+                break;
+            }
+            self.queue.pop_front();
+            let Some(txn) = self.txn(seq) else { continue };
+            if txn.deadline != deadline {
+                continue; // superseded by a retry or an answer
+            }
+            match txn.state {
+                State::Pending => {
+                    txn.rec.timed_out = true;
+                    self.finalise(seq);
+                }
+                State::AwaitTcp => self.finalise(seq),
+                State::Done => {}
+            }
+        }
+    }
+
+    /// End of input: finalises every open transaction (see the module doc).
+    pub fn finish(&mut self) {
+        let end = self.now;
+        for i in 0..self.slots.len() {
+            let seq = self.base + i as u64;
+            let Some(txn) = self.txn(seq) else { continue };
+            match txn.state {
+                State::Pending => {
+                    let waited_out = end.is_some_and(|e| e.since(txn.deadline) >= 0);
+                    txn.rec.timed_out = waited_out;
+                    txn.rec.unanswered_at_end = !waited_out;
+                    self.finalise(seq);
+                }
+                State::AwaitTcp => self.finalise(seq),
+                State::Done => {}
+            }
+        }
+        for (_, f) in self.framers.drain() {
+            if f.buffered() > 0 && !f.is_lost() {
+                self.stats.malformed += 1;
+            }
+        }
+        self.queue.clear();
+    }
+
+    /// Drains the finished records, in order of first query.
+    pub fn take_records(&mut self) -> Vec<DnsRecord> {
+        let mut out = Vec::new();
+        while self.slots.front().is_some_and(|t| t.state == State::Done) {
+            if let Some(t) = self.slots.pop_front() {
+                self.base += 1;
+                out.push(t.rec);
+            }
+        }
+        out
+    }
+
+    fn advance(&mut self, ts: Timestamp) {
+        if self.now.is_none_or(|n| n.since(ts) < 0) {
+            self.now = Some(ts);
+        }
+    }
+
+    fn txn(&mut self, seq: u64) -> Option<&mut Txn> {
+        let i = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        self.slots.get_mut(i)
+    }
+
+    fn on_message(&mut self, ep: &Endpoints, origin: Origin, transport: Transport, bytes: &[u8]) {
+        self.advance(origin.ts);
+        let msg = match wire::parse(bytes) {
+            Ok(m) => m,
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        if msg.damaged {
+            self.stats.malformed += 1;
+        }
+        let (sender, receiver) = match origin.side {
+            Side::Client => (ep.client, ep.server),
+            Side::Server => (ep.server, ep.client),
+        };
+        if msg.qr {
+            self.stats.responses += 1;
+            let ex = ExKey {
+                client: receiver,
+                server: sender,
+                transport,
+                id: msg.id,
+            };
+            self.on_response(ep, origin, ex, msg);
+        } else {
+            self.stats.queries += 1;
+            let ex = ExKey {
+                client: sender,
+                server: receiver,
+                transport,
+                id: msg.id,
+            };
+            self.on_query(ep, origin, ex, msg);
+        }
+    }
+
+    fn on_query(&mut self, ep: &Endpoints, origin: Origin, ex: ExKey, msg: Msg) {
+        let Some(key) = msg.key else { return };
+        let timeout = self.config.timeout_ns;
+        let deadline = Timestamp(origin.ts.0.saturating_add(timeout));
+        let qk = (ex.client.ip(), key);
+        if let Some(&seq) = self.by_question.get(&qk) {
+            let mut add_exchange = false;
+            if let Some(txn) = self.txn(seq) {
+                match txn.state {
+                    State::Pending => {
+                        let r = &mut txn.rec;
+                        r.retries = r.retries.saturating_add(1);
+                        if r.retry_frames.len() < MAX_RETRY_FRAMES {
+                            r.retry_frames.push(origin.frame);
+                            add_exchange = !txn.exchanges.contains(&ex);
+                        }
+                        if !r.servers_tried.contains(&ex.server)
+                            && r.servers_tried.len() < MAX_SERVERS
+                        {
+                            r.servers_tried.push(ex.server);
+                        }
+                        txn.deadline = deadline;
+                        if add_exchange {
+                            txn.exchanges.push(ex);
+                        }
+                        self.queue.push_back((deadline, seq));
+                        if add_exchange {
+                            self.by_exchange.entry(ex).or_default().push(seq);
+                        }
+                        return;
+                    }
+                    State::AwaitTcp => {
+                        if ex.transport == Transport::Tcp {
+                            txn.rec.tcp_retry = true;
+                        }
+                        self.finalise(seq);
+                    }
+                    State::Done => {}
+                }
+            }
+        }
+        if self.open >= self.config.max_pending {
+            self.stats.pending_cap_hits += 1;
+            return;
+        }
+        let (client_ip, key) = qk;
+        let seq = self.base + self.slots.len() as u64;
+        self.slots.push_back(Txn {
+            rec: DnsRecord {
+                conn: ep.conn,
+                client: ex.client,
+                server: ex.server,
+                transport: ex.transport,
+                id: msg.id,
+                qname: msg.qname,
+                qtype: msg.qtype,
+                query_frame: origin.frame,
+                query_time: origin.ts,
+                retries: 0,
+                retry_frames: Vec::new(),
+                servers_tried: vec![ex.server],
+                response_frame: None,
+                response_time: None,
+                latency_ms: None,
+                rcode: None,
+                answers: Vec::new(),
+                truncated: false,
+                tcp_retry: false,
+                timed_out: false,
+                unanswered_at_end: false,
+            },
+            state: State::Pending,
+            deadline,
+            key: key.clone(),
+            client_ip,
+            exchanges: vec![ex],
+        });
+        self.open += 1;
+        self.by_question.insert((client_ip, key), seq);
+        self.by_exchange.entry(ex).or_default().push(seq);
+        self.queue.push_back((deadline, seq));
+    }
+
+    fn on_response(&mut self, ep: &Endpoints, origin: Origin, ex: ExKey, msg: Msg) {
+        let candidates = self.by_exchange.get(&ex).cloned().unwrap_or_default();
+        let base = self.base;
+        let found = candidates.into_iter().find(|&seq| {
+            let i = usize::try_from(seq.saturating_sub(base)).unwrap_or(usize::MAX);
+            self.slots.get(i).is_some_and(|t| {
+                t.state == State::Pending && msg.key.as_ref().is_none_or(|k| *k == t.key)
+            })
+        });
+        let Some(seq) = found else {
+            self.stats.unmatched_responses += 1;
+            return;
+        };
+        let timeout = self.config.timeout_ns;
+        let Some(txn) = self.txn(seq) else { return };
+        let r = &mut txn.rec;
+        r.conn = ep.conn;
+        r.client = ex.client;
+        r.server = ex.server;
+        r.transport = ex.transport;
+        r.response_frame = Some(origin.frame);
+        r.response_time = Some(origin.ts);
+        r.latency_ms = Some(origin.ts.since(r.query_time) as f64 / 1e6);
+        r.rcode = Some(wire::rcode_name(msg.rcode));
+        r.answers = msg.answers;
+        r.truncated = msg.tc;
+        if msg.tc && ex.transport == Transport::Udp {
+            let deadline = Timestamp(origin.ts.0.saturating_add(timeout));
+            txn.state = State::AwaitTcp;
+            txn.deadline = deadline;
+            let exchanges = std::mem::take(&mut txn.exchanges);
+            self.unlink_exchanges(seq, &exchanges);
+            self.queue.push_back((deadline, seq));
+        } else {
+            self.finalise(seq);
+        }
+    }
+
+    fn unlink_exchanges(&mut self, seq: u64, exchanges: &[ExKey]) {
+        for ex in exchanges {
+            if let Some(v) = self.by_exchange.get_mut(ex) {
+                v.retain(|&s| s != seq);
+                if v.is_empty() {
+                    self.by_exchange.remove(ex);
+                }
+            }
+        }
+    }
+
+    /// Marks `seq` done and forgets its index entries.
+    fn finalise(&mut self, seq: u64) {
+        let Some(txn) = self.txn(seq) else { return };
+        if txn.state == State::Done {
+            return;
+        }
+        txn.state = State::Done;
+        let exchanges = std::mem::take(&mut txn.exchanges);
+        let qk = (txn.client_ip, txn.key.clone());
+        self.open = self.open.saturating_sub(1);
+        self.unlink_exchanges(seq, &exchanges);
+        if self.by_question.get(&qk) == Some(&seq) {
+            self.by_question.remove(&qk);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
