@@ -162,10 +162,12 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
     let offered = offered_text(ch);
     if let (Some(a), false) = (alert, alert_explained) {
         let who = a.from.as_str();
-        let said = format!(
-            "{who} sent {} alert {} ({})",
-            a.level, a.description, a.code
-        );
+        let level = if a.is_fatal() {
+            String::new()
+        } else {
+            format!("{} ", a.level)
+        };
+        let said = format!("{who} sent {level}alert {} ({})", a.description, a.code);
         let issuer = r
             .certificates
             .first()

@@ -329,6 +329,15 @@ impl TlsConn {
         }
     }
 
+    /// Bytes held in buffers (for the memory-bound tests).
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
+        self.client.buf.capacity()
+            + self.client.hs.capacity()
+            + self.server.buf.capacity()
+            + self.server.hs.capacity()
+    }
+
     /// The record for this connection, `None` when no ClientHello was seen.
     /// `conn_end` is the time of the connection's last packet.
     pub fn record(&self, conn_end: Timestamp) -> Option<TlsRecord> {
