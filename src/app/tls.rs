@@ -1,1 +1,0 @@
-//! TLS (in progress).

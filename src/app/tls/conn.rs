@@ -1,0 +1,437 @@
+//! [`TlsConn`]: stream → records → handshake messages, and the record it yields.
+
+use super::parse::{self, Reader};
+use super::*;
+
+/// Content types (RFC 8446 §5.1).
+mod content {
+    pub const CHANGE_CIPHER_SPEC: u8 = 20;
+    pub const ALERT: u8 = 21;
+    pub const HANDSHAKE: u8 = 22;
+    pub const APPLICATION_DATA: u8 = 23;
+    pub const HEARTBEAT: u8 = 24;
+}
+
+/// Handshake message types we decode.
+mod hs {
+    pub const CLIENT_HELLO: u8 = 1;
+    pub const SERVER_HELLO: u8 = 2;
+    pub const CERTIFICATE: u8 = 11;
+}
+
+fn is_tls13(v: u16) -> bool {
+    v == 0x0304 || (0x7f00..=0x7fff).contains(&v)
+}
+
+impl TlsConn {
+    /// A connection with nothing seen yet.
+    pub fn new(ep: Endpoints) -> TlsConn {
+        TlsConn {
+            ep,
+            client: Dir::default(),
+            server: Dir::default(),
+            hello: None,
+            sni: None,
+            server_hello: None,
+            hrr: false,
+            tls13: false,
+            certificates: Vec::new(),
+            alerts: Vec::new(),
+            encrypted_alert: None,
+            client_first_protected: None,
+            client_protected_followed: false,
+            notes: Vec::new(),
+        }
+    }
+
+    fn dir(&mut self, side: Side) -> &mut Dir {
+        match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+        }
+    }
+
+    fn note(&mut self, side: Side, what: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(format!("{}: {what}", side.as_str()));
+        }
+    }
+
+    /// In-order bytes from `origin.side` starting at stream `offset`. Bytes
+    /// already seen are skipped; a jump forward is treated as a gap.
+    pub fn on_data(&mut self, origin: Origin, offset: u64, bytes: &[u8]) {
+        let side = origin.side;
+        let mark = Mark {
+            frame: origin.frame,
+            ts: origin.ts,
+        };
+        let d = self.dir(side);
+        d.bytes = d.bytes.saturating_add(bytes.len() as u64);
+        if d.stopped {
+            return;
+        }
+        let next = *d.next.get_or_insert(offset);
+        let mut input = bytes;
+        if offset > next {
+            self.on_gap(side, next, offset - next);
+            return;
+        }
+        let skip = usize::try_from(next - offset).unwrap_or(usize::MAX);
+        input = input.get(skip..).unwrap_or(&[]);
+        let d = self.dir(side);
+        d.next = Some(next.saturating_add(input.len() as u64));
+        let mut buf = std::mem::take(&mut d.buf);
+        while !input.is_empty() && !self.dir(side).stopped {
+            let want = if buf.len() < HEADER {
+                HEADER
+            } else {
+                HEADER + record_len(&buf)
+            };
+            let take = want.saturating_sub(buf.len()).min(input.len());
+            let (head, tail) = input.split_at(take);
+            buf.extend_from_slice(head);
+            input = tail;
+            if buf.len() == HEADER {
+                if let Err(why) = check_header(&buf) {
+                    self.note(
+                        side,
+                        format!("{why} at stream offset {}: not TLS, parsing stopped", next),
+                    );
+                    self.dir(side).stopped = true;
+                    break;
+                }
+            }
+            if buf.len() >= HEADER && buf.len() == HEADER + record_len(&buf) {
+                let ty = buf.first().copied().unwrap_or(0);
+                self.on_record(side, ty, buf.get(HEADER..).unwrap_or(&[]), mark);
+                buf.clear();
+            }
+        }
+        if self.dir(side).stopped {
+            buf = Vec::new();
+        }
+        self.dir(side).buf = buf;
+    }
+
+    /// `len` bytes at `offset` that the capture does not hold: record boundaries
+    /// are lost, so parsing of that direction stops.
+    pub fn on_gap(&mut self, side: Side, offset: u64, len: u64) {
+        if self.dir(side).stopped {
+            return;
+        }
+        self.note(
+            side,
+            format!("{len} bytes missing at stream offset {offset}: parsing stopped"),
+        );
+        let d = self.dir(side);
+        d.stopped = true;
+        d.buf = Vec::new();
+        d.hs = Vec::new();
+    }
+
+    /// The end of one direction's stream at `ts`.
+    pub fn on_end(&mut self, side: Side, how: StreamEnd, ts: Timestamp) {
+        let d = self.dir(side);
+        if d.end.is_some() {
+            return;
+        }
+        d.end = Some(ts);
+        let partial = !d.stopped && !d.buf.is_empty();
+        if matches!(how, StreamEnd::Fin | StreamEnd::Reset) {
+            if let Some((true, mark)) = d.last {
+                d.closed_after_protected = Some(mark);
+            }
+        }
+        if partial {
+            self.note(side, "stream ended inside a record".to_string());
+        }
+    }
+
+    fn on_record(&mut self, side: Side, ty: u8, payload: &[u8], mark: Mark) {
+        let tls13 = self.tls13;
+        let d = self.dir(side);
+        d.records = d.records.saturating_add(1);
+        let protected = match ty {
+            content::ALERT => payload.len() != 2,
+            content::APPLICATION_DATA => true,
+            content::HANDSHAKE | content::HEARTBEAT => d.protected,
+            _ => false,
+        };
+        d.last = Some((protected, mark));
+        match ty {
+            content::CHANGE_CIPHER_SPEC if !tls13 => {
+                d.ccs = true;
+                d.protected = true;
+            }
+            content::HANDSHAKE if protected => {
+                if d.ccs && d.finished.is_none() {
+                    d.finished = Some(mark);
+                }
+            }
+            content::HANDSHAKE => self.on_handshake_bytes(side, payload, mark),
+            content::ALERT if !protected => {
+                if let ([level, code], true) = (payload, self.alerts.len() < MAX_ALERTS) {
+                    self.alerts.push(AlertInfo {
+                        from: side,
+                        level: match level {
+                            1 => "warning".to_string(),
+                            2 => "fatal".to_string(),
+                            l => format!("0x{l:02x}"),
+                        },
+                        description: parse::alert_name(*code),
+                        code: *code,
+                        frame: mark.frame,
+                        time: mark.ts,
+                    });
+                }
+            }
+            content::ALERT => {
+                if self.encrypted_alert.is_none() {
+                    self.encrypted_alert = Some((side, mark));
+                }
+            }
+            content::APPLICATION_DATA if tls13 => match (side, self.client_first_protected) {
+                (Side::Client, None) => self.client_first_protected = Some((mark, payload.len())),
+                (Side::Client, Some(_)) => self.client_protected_followed = true,
+                (Side::Server, Some((first, _))) if mark.ts >= first.ts => {
+                    self.client_protected_followed = true;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn on_handshake_bytes(&mut self, side: Side, payload: &[u8], mark: Mark) {
+        let d = self.dir(side);
+        if d.hs_stopped {
+            return;
+        }
+        d.hs.extend_from_slice(payload);
+        let mut hs = std::mem::take(&mut d.hs);
+        let mut used = 0;
+        loop {
+            let rest = hs.get(used..).unwrap_or(&[]);
+            let mut r = Reader::new(rest.get(1..).unwrap_or(&[]));
+            let (Some(&ty), Some(len)) = (rest.first(), r.u24()) else {
+                break;
+            };
+            if len > MAX_HANDSHAKE {
+                self.note(side, format!("handshake message of {len} bytes exceeds {MAX_HANDSHAKE}: handshake parsing stopped"));
+                self.dir(side).hs_stopped = true;
+                hs = Vec::new();
+                used = 0;
+                break;
+            }
+            let Some(body) = rest.get(4..4 + len) else {
+                break;
+            };
+            self.on_handshake(side, ty, body, mark);
+            used += 4 + len;
+            if self.dir(side).protected {
+                // The rest of the flight is protected (TLS 1.3 after ServerHello).
+                hs.clear();
+                used = 0;
+                break;
+            }
+        }
+        hs.drain(..used.min(hs.len()));
+        self.dir(side).hs = hs;
+    }
+
+    fn on_handshake(&mut self, side: Side, ty: u8, body: &[u8], mark: Mark) {
+        match (side, ty) {
+            (Side::Client, hs::CLIENT_HELLO) if self.hello.is_none() => {
+                match parse::client_hello(body) {
+                    Some(ch) => self.on_client_hello(ch, mark),
+                    None => self.note(
+                        side,
+                        format!("malformed ClientHello in frame {}", mark.frame),
+                    ),
+                }
+            }
+            (Side::Server, hs::SERVER_HELLO) => match parse::server_hello(body) {
+                Some(sh) => self.on_server_hello(sh, mark),
+                None => self.note(
+                    side,
+                    format!("malformed ServerHello in frame {}", mark.frame),
+                ),
+            },
+            (Side::Server, hs::CERTIFICATE) if !self.tls13 && self.certificates.is_empty() => {
+                match parse::certificate_chain(body) {
+                    Some(chain) => {
+                        self.certificates = chain
+                            .into_iter()
+                            .map(|c| cert_info(c, mark.frame))
+                            .collect()
+                    }
+                    None => self.note(
+                        side,
+                        format!("malformed Certificate in frame {}", mark.frame),
+                    ),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_client_hello(&mut self, ch: parse::ClientHello, mark: Mark) {
+        let has_sv = !ch.supported_versions.is_empty();
+        let codes = if has_sv {
+            ch.supported_versions.clone()
+        } else {
+            vec![ch.legacy_version]
+        };
+        let names = |v: &[u16], f: fn(u16) -> String| v.iter().map(|&x| f(x)).collect::<Vec<_>>();
+        self.sni = ch.sni.clone();
+        self.hello = Some(ClientHelloInfo {
+            frame: mark.frame,
+            time: mark.ts,
+            legacy_version: parse::version_name(ch.legacy_version),
+            offered_versions: names(&codes, parse::version_name),
+            cipher_suites: names(&ch.ciphers, parse::cipher_name),
+            alpn: ch.alpn,
+            groups: names(&ch.groups, parse::group_name),
+            key_share_groups: names(&ch.key_share_groups, parse::group_name),
+            legacy_only: !codes.iter().any(|&v| is_tls13(v)),
+            version_codes: codes,
+            has_supported_versions: has_sv,
+        });
+    }
+
+    fn on_server_hello(&mut self, sh: parse::ServerHello, mark: Mark) {
+        let version = sh.version();
+        self.hrr |= sh.hello_retry_request;
+        self.server_hello = Some(ServerHelloInfo {
+            frame: mark.frame,
+            time: mark.ts,
+            version: parse::version_name(version),
+            cipher: parse::cipher_name(sh.cipher),
+            alpn: sh.alpn,
+            hello_retry_request: self.hrr,
+            version_code: version,
+            real: !sh.hello_retry_request,
+        });
+        if !sh.hello_retry_request && is_tls13(version) {
+            self.tls13 = true;
+            self.server.protected = true;
+            self.client.protected = true;
+        }
+    }
+
+    fn established(&self) -> Option<Mark> {
+        if self.tls13 {
+            let (mark, len) = self.client_first_protected?;
+            (self.client_protected_followed || len >= MIN_TLS13_FINISHED).then_some(mark)
+        } else {
+            let (c, s) = (self.client.finished?, self.server.finished?);
+            Some(if c.ts > s.ts { c } else { s })
+        }
+    }
+
+    /// Bytes held in buffers (for the memory-bound tests).
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
+        self.client.buf.capacity()
+            + self.client.hs.capacity()
+            + self.server.buf.capacity()
+            + self.server.hs.capacity()
+    }
+
+    /// The record for this connection, `None` when no ClientHello was seen.
+    /// `conn_end` is the time of the connection's last packet.
+    pub fn record(&self, conn_end: Timestamp) -> Option<TlsRecord> {
+        let hello = self.hello.clone()?;
+        let established = self.established();
+        let suspected = if established.is_some() {
+            None
+        } else {
+            let server_first = match (self.server.end, self.client.end) {
+                (Some(s), Some(c)) => s < c,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            let client = self
+                .client
+                .closed_after_protected
+                .map(|m| (Side::Client, m));
+            let server = self
+                .server
+                .closed_after_protected
+                .map(|m| (Side::Server, m));
+            self.encrypted_alert.or(if server_first {
+                server.or(client)
+            } else {
+                client.or(server)
+            })
+        };
+        let real_sh = self.server_hello.as_ref().filter(|s| s.real);
+        Some(TlsRecord {
+            conn: self.ep.conn,
+            client: self.ep.client,
+            server: self.ep.server,
+            sni: self.sni.clone(),
+            server_hello: self.server_hello.clone(),
+            certificates: self.certificates.clone(),
+            alerts: self.alerts.clone(),
+            encrypted_alert_suspected: suspected.map(|(_, m)| m.frame),
+            encrypted_alert_from: suspected.map(|(s, _)| s),
+            established: established.map(|m| Established {
+                frame: m.frame,
+                time: m.ts,
+                handshake_ms: ms(m.ts.since(hello.time)),
+            }),
+            version: real_sh.map(|s| s.version.clone()),
+            cipher: real_sh.map(|s| s.cipher.clone()),
+            alpn: real_sh.and_then(|s| s.alpn.clone()),
+            unanswered_ms: (self.server.bytes == 0).then(|| ms(conn_end.since(hello.time))),
+            notes: self.notes.clone(),
+            client_hello: hello,
+        })
+    }
+}
+
+fn record_len(header: &[u8]) -> usize {
+    match (header.get(3), header.get(4)) {
+        (Some(&hi), Some(&lo)) => usize::from(u16::from_be_bytes([hi, lo])),
+        _ => 0,
+    }
+}
+
+fn check_header(h: &[u8]) -> Result<(), String> {
+    let ty = h.first().copied().unwrap_or(0);
+    if !(content::CHANGE_CIPHER_SPEC..=content::HEARTBEAT).contains(&ty) {
+        return Err(format!("record type 0x{ty:02x}"));
+    }
+    if h.get(1) != Some(&3) || h.get(2).is_none_or(|&m| m > 4) {
+        return Err(format!(
+            "record version 0x{:02x}{:02x}",
+            h.get(1).copied().unwrap_or(0),
+            h.get(2).copied().unwrap_or(0)
+        ));
+    }
+    let len = record_len(h);
+    if len > MAX_RECORD {
+        return Err(format!("record length {len} exceeds {MAX_RECORD}"));
+    }
+    Ok(())
+}
+
+fn rfc3339_secs(secs: i64) -> String {
+    crate::report::packet_json::rfc3339(Timestamp(secs.saturating_mul(1_000_000_000)))
+}
+
+fn cert_info(c: parse::Cert, frame: u64) -> CertInfo {
+    CertInfo {
+        frame,
+        not_before: rfc3339_secs(c.not_before),
+        not_after: rfc3339_secs(c.not_after),
+        subject: c.subject,
+        issuer: c.issuer,
+        common_name: c.common_name,
+        sans: c.sans,
+        self_signed: c.self_signed,
+        not_before_unix: c.not_before,
+        not_after_unix: c.not_after,
+    }
+}

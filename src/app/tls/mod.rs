@@ -1,0 +1,306 @@
+//! TLS on any TCP port, recognised by content ([`looks_like_tls`]), tracked per
+//! connection by a [`TlsConn`] that turns both directions' bytes into one
+//! [`TlsRecord`]: the hellos, the TLS ≤ 1.2 certificate chain, plaintext alerts,
+//! and when (and whether) the handshake completed.
+//!
+//! Layers: each direction's in-order bytes are cut into records (a record longer
+//! than [`MAX_RECORD`] is not TLS: that direction stops, with a note); plaintext
+//! handshake records are concatenated and cut into handshake messages (one longer
+//! than [`MAX_HANDSHAKE`] stops handshake parsing in that direction); messages are
+//! decoded in `parse`. A gap stops a direction: record boundaries are lost.
+//!
+//! What is visible without keys, and the rules used:
+//! * A record is *protected* when it is ApplicationData, an alert whose length is
+//!   not 2, or a handshake/heartbeat record after its sender's ChangeCipherSpec
+//!   (TLS ≤ 1.2) or after a TLS 1.3 ServerHello.
+//! * TLS ≤ 1.2 completion: both sides' ChangeCipherSpec followed by a protected
+//!   handshake record (their Finished); complete at the later of the two Finished.
+//! * TLS 1.3 completion: the client's first ApplicationData record after the
+//!   ServerHello (its Finished, or its Certificate when the server asked for one),
+//!   once it is either followed by another record from the client or a later one
+//!   from the server, or is at least [`MIN_TLS13_FINISHED`] bytes long (too long
+//!   for an alert, which is 19 bytes unpadded).
+//! * Before completion, a side that closes (FIN or RST) right after a protected
+//!   record most likely sent an encrypted alert: recorded as
+//!   `encrypted_alert_suspected`; its content is not known without keys.
+//! * `unanswered_ms`: the server sent no byte at all after the ClientHello.
+//!
+//! Timing: a record (and the messages in it) is attributed to the frame and
+//! time that delivered its last byte, as Wireshark does for reassembled PDUs.
+
+mod conn;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use serde::Serialize;
+
+pub use parse::{alert_name, cipher_name, group_name, version_name};
+
+use super::{Endpoints, Origin};
+use crate::flow::reassembly::StreamEnd;
+use crate::flow::Side;
+use crate::source::Timestamp;
+
+/// The largest record accepted: 2^14 bytes of plaintext plus 2048 of expansion
+/// (RFC 5246 §6.2.3). A longer length field means the bytes are not TLS.
+pub const MAX_RECORD: usize = 16_384 + 2_048;
+/// The largest handshake message reassembled (a long certificate chain fits).
+pub const MAX_HANDSHAKE: usize = 64 * 1024;
+/// A TLS 1.3 protected record this long is not an alert (2 bytes + type + 16-byte tag).
+pub const MIN_TLS13_FINISHED: usize = 53;
+const MAX_ALERTS: usize = 16;
+const MAX_NOTES: usize = 8;
+const HEADER: usize = 5;
+
+/// True when a client's first bytes look like the start of a TLS handshake: a
+/// handshake record header (0x16, 0x03, 0x00..=0x04) with a plausible length and,
+/// when present, the ClientHello message type.
+pub fn looks_like_tls(client_first_bytes: &[u8]) -> bool {
+    let b = client_first_bytes;
+    let at = |i: usize| b.get(i).copied();
+    if at(0) != Some(0x16) || at(1).is_some_and(|v| v != 0x03) || at(2).is_some_and(|v| v > 4) {
+        return false;
+    }
+    if let (Some(hi), Some(lo)) = (at(3), at(4)) {
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        if !(4..=MAX_RECORD).contains(&len) {
+            return false;
+        }
+    }
+    at(5).is_none_or(|t| t == 1)
+}
+
+fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::report::packet_json::rfc3339(*ts))
+}
+
+fn ser_side<S: serde::Serializer>(side: &Side, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(side.as_str())
+}
+
+fn ser_opt_side<S: serde::Serializer>(side: &Option<Side>, s: S) -> Result<S::Ok, S::Error> {
+    match side {
+        Some(side) => s.serialize_str(side.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+fn ms(nanos: i64) -> f64 {
+    nanos as f64 / 1e6
+}
+
+/// One TLS connection's handshake as seen on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TlsRecord {
+    /// Connection id (as in connection records).
+    pub conn: u64,
+    /// Client endpoint.
+    pub client: std::net::SocketAddr,
+    /// Server endpoint.
+    pub server: std::net::SocketAddr,
+    /// Server name the client asked for (from the ClientHello), lossy UTF-8.
+    pub sni: Option<String>,
+    /// The (first) ClientHello.
+    pub client_hello: ClientHelloInfo,
+    /// The ServerHello, or the HelloRetryRequest when no ServerHello followed it.
+    pub server_hello: Option<ServerHelloInfo>,
+    /// The server's certificate chain, leaf first (visible in TLS ≤ 1.2 only).
+    pub certificates: Vec<CertInfo>,
+    /// Plaintext alerts in stream order (at most 16).
+    pub alerts: Vec<AlertInfo>,
+    /// Frame of a protected record that most likely was an alert (see module doc).
+    pub encrypted_alert_suspected: Option<u64>,
+    /// Who sent that record.
+    #[serde(serialize_with = "ser_opt_side")]
+    pub encrypted_alert_from: Option<Side>,
+    /// When and where the handshake completed.
+    pub established: Option<Established>,
+    /// Negotiated version, e.g. `TLS 1.3`.
+    pub version: Option<String>,
+    /// Negotiated cipher suite.
+    pub cipher: Option<String>,
+    /// Negotiated ALPN protocol.
+    pub alpn: Option<String>,
+    /// ClientHello to the connection's end, when the server sent no byte at all.
+    pub unanswered_ms: Option<f64>,
+    /// Why parsing stopped or what was odd (gap, not TLS, oversize ...).
+    pub notes: Vec<String>,
+}
+
+/// What the client offered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientHelloInfo {
+    /// Frame that completed the ClientHello.
+    pub frame: u64,
+    /// Its time.
+    #[serde(serialize_with = "ser_ts")]
+    pub time: Timestamp,
+    /// The legacy_version field.
+    pub legacy_version: String,
+    /// `supported_versions`, or legacy_version alone (meaning "up to") without it.
+    pub offered_versions: Vec<String>,
+    /// Cipher suites in the client's order.
+    pub cipher_suites: Vec<String>,
+    /// ALPN protocols offered.
+    pub alpn: Vec<String>,
+    /// Supported groups.
+    pub groups: Vec<String>,
+    /// Groups the client sent key shares for.
+    pub key_share_groups: Vec<String>,
+    /// True when the client offered nothing newer than TLS 1.2.
+    pub legacy_only: bool,
+    /// Offered version codes (as `offered_versions`).
+    #[serde(skip)]
+    pub version_codes: Vec<u16>,
+    /// Whether `supported_versions` was present.
+    #[serde(skip)]
+    pub has_supported_versions: bool,
+}
+
+impl ClientHelloInfo {
+    /// Whether the client offered `version`: listed in `supported_versions`, or
+    /// at most legacy_version without that extension.
+    pub fn offers(&self, version: u16) -> bool {
+        if self.has_supported_versions {
+            self.version_codes.contains(&version)
+        } else {
+            self.version_codes
+                .iter()
+                .any(|&v| (0x0300..=v).contains(&version))
+        }
+    }
+}
+
+/// What the server chose.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerHelloInfo {
+    /// Frame that completed the ServerHello.
+    pub frame: u64,
+    /// Its time.
+    #[serde(serialize_with = "ser_ts")]
+    pub time: Timestamp,
+    /// Chosen version (supported_versions for TLS 1.3).
+    pub version: String,
+    /// Chosen cipher suite.
+    pub cipher: String,
+    /// Chosen ALPN protocol.
+    pub alpn: Option<String>,
+    /// A HelloRetryRequest was sent (this is it when no ServerHello followed).
+    pub hello_retry_request: bool,
+    /// Chosen version code.
+    #[serde(skip)]
+    pub version_code: u16,
+    /// False while this is the HelloRetryRequest itself (nothing negotiated yet).
+    #[serde(skip)]
+    pub real: bool,
+}
+
+/// One certificate of the server's chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CertInfo {
+    /// Frame that completed the Certificate message.
+    pub frame: u64,
+    /// Subject DN (RFC 4514 text).
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// Subject common name, if any.
+    pub common_name: Option<String>,
+    /// DNS and IP subject alternative names.
+    pub sans: Vec<String>,
+    /// Start of validity, RFC 3339.
+    pub not_before: String,
+    /// End of validity, RFC 3339.
+    pub not_after: String,
+    /// Subject equals issuer.
+    pub self_signed: bool,
+    /// Start of validity, Unix seconds.
+    #[serde(skip)]
+    pub not_before_unix: i64,
+    /// End of validity, Unix seconds.
+    #[serde(skip)]
+    pub not_after_unix: i64,
+}
+
+/// A plaintext alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertInfo {
+    /// Who sent it.
+    #[serde(serialize_with = "ser_side")]
+    pub from: Side,
+    /// `warning`, `fatal`, or the code as `0x03`.
+    pub level: String,
+    /// Description name, e.g. `protocol_version`.
+    pub description: &'static str,
+    /// Description code, e.g. 70.
+    pub code: u8,
+    /// Frame that carried it.
+    pub frame: u64,
+    /// Its time.
+    #[serde(serialize_with = "ser_ts")]
+    pub time: Timestamp,
+}
+
+impl AlertInfo {
+    /// True for a fatal alert (level 2).
+    pub fn is_fatal(&self) -> bool {
+        self.level == "fatal"
+    }
+}
+
+/// Handshake completion.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Established {
+    /// The record that completed it.
+    pub frame: u64,
+    /// Its time.
+    #[serde(serialize_with = "ser_ts")]
+    pub time: Timestamp,
+    /// ClientHello to completion, milliseconds.
+    pub handshake_ms: f64,
+}
+
+/// A frame and its time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Mark {
+    frame: u64,
+    ts: Timestamp,
+}
+
+/// One direction's parsing state.
+#[derive(Debug, Default)]
+struct Dir {
+    next: Option<u64>,
+    buf: Vec<u8>,
+    stopped: bool,
+    hs: Vec<u8>,
+    hs_stopped: bool,
+    bytes: u64,
+    records: u64,
+    ccs: bool,
+    protected: bool,
+    finished: Option<Mark>,
+    last: Option<(bool, Mark)>,
+    closed_after_protected: Option<Mark>,
+    end: Option<Timestamp>,
+}
+
+/// TLS state of one TCP connection, fed both directions' in-order bytes.
+#[derive(Debug)]
+pub struct TlsConn {
+    ep: Endpoints,
+    client: Dir,
+    server: Dir,
+    hello: Option<ClientHelloInfo>,
+    sni: Option<String>,
+    server_hello: Option<ServerHelloInfo>,
+    hrr: bool,
+    tls13: bool,
+    certificates: Vec<CertInfo>,
+    alerts: Vec<AlertInfo>,
+    encrypted_alert: Option<(Side, Mark)>,
+    client_first_protected: Option<(Mark, usize)>,
+    client_protected_followed: bool,
+    notes: Vec<String>,
+}
