@@ -103,6 +103,9 @@ struct Exchange {
     resp_done: bool,
     /// The response was framed to its true end.
     resp_complete: bool,
+    /// How a response that ended early (close-delimited, ended by RST or the
+    /// capture's end) was cut.
+    cut: Option<GaveUp>,
     notes: Vec<String>,
 }
 
@@ -235,7 +238,6 @@ impl HttpConn {
     /// `side`'s stream ended at `ts`: a close-delimited response ends here;
     /// anything else unfinished is noted as cut short.
     pub fn on_end(&mut self, side: Side, how: StreamEnd, ts: Timestamp) {
-        let _ = ts;
         if self.finished {
             return;
         }
@@ -256,6 +258,12 @@ impl HttpConn {
                 if how != StreamEnd::Fin {
                     if let Some(ex) = self.exchanges.iter_mut().rev().find(|e| e.resp_done) {
                         push_note(&mut ex.notes, format!("close-delimited response body ended by {how_s}: it may be incomplete"));
+                        let from = ex.req_last.or(ex.resp_first_any);
+                        ex.cut = Some(GaveUp {
+                            by: if how == StreamEnd::Reset { GaveUpBy::Server } else { GaveUpBy::CaptureEnd },
+                            how: (how == StreamEnd::Reset).then_some("rst"),
+                            after_ms: from.map(|m| ms(ts.since(m.ts))),
+                        });
                     }
                 }
             }
@@ -341,7 +349,8 @@ impl HttpConn {
         out
     }
 
-    fn record(&self, ex: Exchange, gave_up: Option<GaveUp>) -> HttpTransaction {
+    fn record(&self, mut ex: Exchange, gave_up: Option<GaveUp>) -> HttpTransaction {
+        let gave_up = ex.cut.take().or(gave_up);
         let req_done = ex.req.is_none() || ex.req_done;
         let span = |a: Option<ByteMark>, b: Option<ByteMark>| Some(ms(b?.ts.since(a?.ts)));
         let send = if ex.req_done { span(ex.req_first, ex.req_last) } else { None };
