@@ -4,9 +4,7 @@
 use std::collections::VecDeque;
 
 use super::framing::Body;
-use super::head::{
-    self, find_head_end, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES,
-};
+use super::head::{self, find_head_end, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES};
 use super::{ByteMark, GaveUp, GaveUpBy, HttpTransaction, PhasesMs};
 use crate::app::{Endpoints, Origin};
 use crate::flow::reassembly::StreamEnd;
@@ -198,7 +196,11 @@ impl HttpConn {
             return;
         }
         let d = &mut self.dirs[idx(side)];
-        d.next_offset = Some(d.next_offset.unwrap_or(offset).max(offset.saturating_add(len)));
+        d.next_offset = Some(
+            d.next_offset
+                .unwrap_or(offset)
+                .max(offset.saturating_add(len)),
+        );
         let what = side_noun(side);
         match &mut d.phase {
             Phase::Stopped | Phase::Tunnel => {}
@@ -221,7 +223,10 @@ impl HttpConn {
                                 ex.resp_missing += n;
                             }
                         }
-                        push_note(&mut ex.notes, format!("{n} {what} body bytes missing from the capture"));
+                        push_note(
+                            &mut ex.notes,
+                            format!("{n} {what} body bytes missing from the capture"),
+                        );
                     }
                     if done {
                         self.body_done(side, true);
@@ -229,7 +234,10 @@ impl HttpConn {
                 }
                 Err(e) => {
                     self.stats.head_gaps += 1;
-                    self.stop(side, format!("{len} {what} bytes missing: {e}; {what} parsing stopped"));
+                    self.stop(
+                        side,
+                        format!("{len} {what} bytes missing: {e}; {what} parsing stopped"),
+                    );
                 }
             },
         }
@@ -260,7 +268,11 @@ impl HttpConn {
                         push_note(&mut ex.notes, format!("close-delimited response body ended by {how_s}: it may be incomplete"));
                         let from = ex.req_last.or(ex.resp_first_any);
                         ex.cut = Some(GaveUp {
-                            by: if how == StreamEnd::Reset { GaveUpBy::Server } else { GaveUpBy::CaptureEnd },
+                            by: if how == StreamEnd::Reset {
+                                GaveUpBy::Server
+                            } else {
+                                GaveUpBy::CaptureEnd
+                            },
                             how: (how == StreamEnd::Reset).then_some("rst"),
                             after_ms: from.map(|m| ms(ts.since(m.ts))),
                         });
@@ -273,7 +285,10 @@ impl HttpConn {
                     .map(|n| format!(" ({n} bytes short)"))
                     .unwrap_or_default();
                 if let Some(ex) = self.current_mut(side) {
-                    push_note(&mut ex.notes, format!("{what} body cut short by {how_s}{left}"));
+                    push_note(
+                        &mut ex.notes,
+                        format!("{what} body cut short by {how_s}{left}"),
+                    );
                 }
                 self.dirs[idx(side)].current = None;
             }
@@ -342,7 +357,10 @@ impl HttpConn {
             };
             let mut rec = self.record(ex, gave_up);
             if server_lost && rec.status.is_none() {
-                push_note(&mut rec.notes, "response not parsed: the server stream could not be followed".into());
+                push_note(
+                    &mut rec.notes,
+                    "response not parsed: the server stream could not be followed".into(),
+                );
             }
             out.push(rec);
         }
@@ -353,10 +371,21 @@ impl HttpConn {
         let gave_up = ex.cut.take().or(gave_up);
         let req_done = ex.req.is_none() || ex.req_done;
         let span = |a: Option<ByteMark>, b: Option<ByteMark>| Some(ms(b?.ts.since(a?.ts)));
-        let send = if ex.req_done { span(ex.req_first, ex.req_last) } else { None };
-        let wait = if ex.req_done { span(ex.req_last, ex.resp_first) } else { None };
+        let send = if ex.req_done {
+            span(ex.req_first, ex.req_last)
+        } else {
+            None
+        };
+        let wait = if ex.req_done {
+            span(ex.req_last, ex.resp_first)
+        } else {
+            None
+        };
         let (transfer, total) = if ex.resp_complete {
-            (span(ex.resp_first, ex.resp_last), span(ex.req_first, ex.resp_last).filter(|_| ex.req_done))
+            (
+                span(ex.resp_first, ex.resp_last),
+                span(ex.req_first, ex.resp_last).filter(|_| ex.req_done),
+            )
         } else {
             (None, None)
         };
@@ -367,7 +396,10 @@ impl HttpConn {
             client: self.ep.client,
             server: self.ep.server,
             decrypted: self.decrypted,
-            version: req.as_ref().map(|r| r.version).or(resp.as_ref().map(|r| r.version)),
+            version: req
+                .as_ref()
+                .map(|r| r.version)
+                .or(resp.as_ref().map(|r| r.version)),
             method: req.as_ref().map(|r| r.method.clone()),
             host: req.as_ref().and_then(|r| r.host.clone()),
             path: req.as_ref().map(|r| r.path.clone()),
@@ -385,7 +417,12 @@ impl HttpConn {
             request_frames: frames(ex.req_first, ex.req_last),
             response_frames: frames(ex.resp_first_any, ex.resp_last),
             start: ex.req_first.or(ex.resp_first_any).map(|m| m.ts),
-            phases_ms: PhasesMs { send, wait, transfer, total },
+            phases_ms: PhasesMs {
+                send,
+                wait,
+                transfer,
+                total,
+            },
             complete: req_done && ex.resp_complete,
             gave_up,
             notes: ex.notes,
@@ -404,7 +441,10 @@ impl HttpConn {
         match &mut d.phase {
             Phase::Stopped | Phase::Tunnel => input.len(),
             Phase::Idle => {
-                let blank = input.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+                let blank = input
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
                 if blank < input.len() {
                     d.phase = Phase::Head;
                     d.head_start = Some(mark);
@@ -452,7 +492,8 @@ impl HttpConn {
         let d = &mut self.dirs[idx(side)];
         let old = d.buf.len();
         let take = input.len().min(MAX_HEAD_BYTES.saturating_sub(old));
-        d.buf.extend_from_slice(input.get(..take).unwrap_or_default());
+        d.buf
+            .extend_from_slice(input.get(..take).unwrap_or_default());
         let what = side_noun(side);
         if find_head_end(&d.buf, d.scanned).is_some() {
             let parsed = match side {
@@ -488,7 +529,13 @@ impl HttpConn {
         d.scanned = d.buf.len();
         if d.buf.len() >= MAX_HEAD_BYTES {
             self.stats.oversize_heads += 1;
-            self.stop(side, format!("{what} head larger than {} KiB: {what} parsing stopped", MAX_HEAD_BYTES / 1024));
+            self.stop(
+                side,
+                format!(
+                    "{what} head larger than {} KiB: {what} parsing stopped",
+                    MAX_HEAD_BYTES / 1024
+                ),
+            );
             return input.len();
         }
         take
@@ -497,7 +544,12 @@ impl HttpConn {
     fn on_request(&mut self, r: RequestHead, start: ByteMark, end: ByteMark) {
         self.stats.requests += 1;
         if self.exchanges.len() >= MAX_PENDING {
-            self.stop(Side::Client, format!("more than {MAX_PENDING} requests without responses: client parsing stopped"));
+            self.stop(
+                Side::Client,
+                format!(
+                    "more than {MAX_PENDING} requests without responses: client parsing stopped"
+                ),
+            );
             return;
         }
         let length = head::request_length(&r.framing);
@@ -534,7 +586,10 @@ impl HttpConn {
             Some(p) => p,
             None => {
                 if self.exchanges.len() >= MAX_PENDING {
-                    self.stop(Side::Server, "too many unpaired responses: server parsing stopped".into());
+                    self.stop(
+                        Side::Server,
+                        "too many unpaired responses: server parsing stopped".into(),
+                    );
                     return;
                 }
                 self.stats.unpaired_responses += 1;
@@ -566,7 +621,8 @@ impl HttpConn {
         ex.resp_last = Some(end);
         let method = ex.req.as_ref().map(|q| q.method.as_str());
         let tunnel = status == 101
-            || (method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT")) && (200..300).contains(&status));
+            || (method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"))
+                && (200..300).contains(&status));
         let (length, note) = head::response_length(method, status, &r.framing);
         ex.resp = Some(r);
         if let Some(n) = note {
@@ -575,7 +631,11 @@ impl HttpConn {
         if tunnel {
             ex.resp_done = true;
             ex.resp_complete = true;
-            push_note(&mut ex.notes, "connection switched protocols (101 or CONNECT): later bytes not parsed as HTTP/1".into());
+            push_note(
+                &mut ex.notes,
+                "connection switched protocols (101 or CONNECT): later bytes not parsed as HTTP/1"
+                    .into(),
+            );
             for d in &mut self.dirs {
                 d.phase = Phase::Tunnel;
                 d.buf = Vec::new();
@@ -603,7 +663,8 @@ impl HttpConn {
         }
         let cur = d.current.take();
         let Some(ex) = cur.and_then(|s| s.checked_sub(self.base)).and_then(|i| {
-            self.exchanges.get_mut(usize::try_from(i).unwrap_or(usize::MAX))
+            self.exchanges
+                .get_mut(usize::try_from(i).unwrap_or(usize::MAX))
         }) else {
             return;
         };
@@ -626,7 +687,11 @@ impl HttpConn {
     fn stop(&mut self, side: Side, note: String) {
         let target = match side {
             Side::Client => self.current_mut(side).map(|e| &mut e.notes),
-            Side::Server => self.exchanges.iter_mut().find(|e| !e.resp_done).map(|e| &mut e.notes),
+            Side::Server => self
+                .exchanges
+                .iter_mut()
+                .find(|e| !e.resp_done)
+                .map(|e| &mut e.notes),
         };
         if let Some(notes) = target {
             push_note(notes, note.clone());

@@ -152,8 +152,9 @@ fn parse_decimal(v: &[u8]) -> Option<u64> {
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    v.iter()
-        .try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    v.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> {
@@ -244,9 +245,9 @@ pub(crate) fn response_length(
         return (Length::None, None);
     }
     if f.transfer_encoding {
-        let note = f
-            .content_length
-            .map(|_| "response has both Transfer-Encoding and Content-Length: Transfer-Encoding wins");
+        let note = f.content_length.map(|_| {
+            "response has both Transfer-Encoding and Content-Length: Transfer-Encoding wins"
+        });
         return if f.chunked {
             (Length::Chunked, note)
         } else {

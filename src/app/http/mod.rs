@@ -183,17 +183,13 @@ impl HttpTransaction {
 
     /// Final response first byte → last byte, in nanoseconds, for complete responses.
     pub fn transfer_ns(&self) -> Option<i64> {
-        if self.phases_ms.transfer.is_none() {
-            return None;
-        }
+        self.phases_ms.transfer?;
         Some(self.response_last?.ts.since(self.response_first?.ts))
     }
 
     /// Request first byte → response last byte, in nanoseconds, for complete responses.
     pub fn total_ns(&self) -> Option<i64> {
-        if self.phases_ms.total.is_none() {
-            return None;
-        }
+        self.phases_ms.total?;
         Some(self.response_last?.ts.since(self.request_first?.ts))
     }
 }

@@ -6,7 +6,7 @@ use crate::flow::reassembly::StreamEnd;
 use crate::flow::Side;
 use crate::source::Timestamp;
 
-const MS: i64 = 1_000_000;
+pub(super) const MS: i64 = 1_000_000;
 const T0: i64 = 1_700_000_000_000_000_000;
 
 pub(super) fn ep() -> Endpoints {
@@ -150,8 +150,16 @@ fn keep_alive_two_transactions() {
     f.seg(Side::Client, GET, 0);
     f.seg(Side::Server, OK, 5);
     assert_eq!(f.c.take_transactions().len(), 1);
-    f.seg(Side::Client, b"DELETE /v1/orders/3 HTTP/1.1\r\nHost: a\r\n\r\n", 100);
-    f.seg(Side::Server, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 130);
+    f.seg(
+        Side::Client,
+        b"DELETE /v1/orders/3 HTTP/1.1\r\nHost: a\r\n\r\n",
+        100,
+    );
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        130,
+    );
     let t = f.c.take_transactions();
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].method.as_deref(), Some("DELETE"));
@@ -163,11 +171,21 @@ fn keep_alive_two_transactions() {
 #[test]
 fn pipelined_requests_pair_in_order() {
     let client = [GET, b"GET /second HTTP/1.1\r\nHost: a\r\n\r\n".as_slice()].concat();
-    let server = [OK, b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!".as_slice()].concat();
+    let server = [
+        OK,
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!".as_slice(),
+    ]
+    .concat();
     let t = all_chunkings(&client, &server);
     assert_eq!(t.len(), 2);
-    assert_eq!((t[0].path.as_deref(), t[0].status), (Some("/v1/orders?id=3"), Some(200)));
-    assert_eq!((t[1].path.as_deref(), t[1].status), (Some("/second"), Some(500)));
+    assert_eq!(
+        (t[0].path.as_deref(), t[0].status),
+        (Some("/v1/orders?id=3"), Some(200))
+    );
+    assert_eq!(
+        (t[1].path.as_deref(), t[1].status),
+        (Some("/second"), Some(500))
+    );
     assert_eq!(t[1].response_body_bytes, 5);
     assert!(t.iter().all(|t| t.complete));
 }
@@ -180,7 +198,11 @@ fn chunked_with_extensions_and_trailers() {
     assert_eq!(t.len(), 2, "the next response follows the trailers");
     assert!(t[0].chunked && t[0].complete);
     assert_eq!(t[0].response_body_bytes, 5 + 26);
-    assert_eq!((t[1].method.as_deref(), t[1].status), (None, Some(200)), "one request: the second response is unpaired");
+    assert_eq!(
+        (t[1].method.as_deref(), t[1].status),
+        (None, Some(200)),
+        "one request: the second response is unpaired"
+    );
 }
 
 #[test]
@@ -189,13 +211,21 @@ fn chunked_bad_size_stops_server_direction() {
     let t = run(GET, server, usize::MAX);
     assert_eq!(t.len(), 1);
     assert!(!t[0].complete);
-    assert!(t[0].notes.iter().any(|n| n.contains("framing lost")), "{:?}", t[0].notes);
+    assert!(
+        t[0].notes.iter().any(|n| n.contains("framing lost")),
+        "{:?}",
+        t[0].notes
+    );
 }
 
 #[test]
 fn head_response_has_no_body() {
     let client = [b"HEAD /big HTTP/1.1\r\nHost: a\r\n\r\n".as_slice(), GET].concat();
-    let server = [b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".as_slice(), OK].concat();
+    let server = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".as_slice(),
+        OK,
+    ]
+    .concat();
     let t = all_chunkings(&client, &server);
     assert_eq!(t.len(), 2);
     assert_eq!(t[0].response_body_bytes, 0);
@@ -225,7 +255,11 @@ fn continue_then_final_response_and_send_timing() {
     let f2 = f.seg(Side::Server, b"HTTP/1.1 100 Continue\r\n\r\n", 40);
     f.seg(Side::Client, b"01234", 50);
     let f4 = f.seg(Side::Client, b"56789", 350);
-    let f5 = f.seg(Side::Server, b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 400);
+    let f5 = f.seg(
+        Side::Server,
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        400,
+    );
     let t = f.c.take_transactions();
     assert_eq!(t.len(), 1);
     let t = &t[0];
@@ -236,7 +270,11 @@ fn continue_then_final_response_and_send_timing() {
     assert_eq!(t.request_frames, Some([f1, f4]));
     assert_eq!(t.response_frames, Some([f2, f5]));
     assert_eq!(t.phases_ms.send, Some(350.0));
-    assert_eq!(t.phases_ms.wait, Some(50.0), "measured to the final response, not the 100");
+    assert_eq!(
+        t.phases_ms.wait,
+        Some(50.0),
+        "measured to the final response, not the 100"
+    );
     assert_eq!(t.phases_ms.total, Some(400.0));
 }
 
@@ -245,7 +283,10 @@ fn early_hints_then_final_response() {
     let server: &[u8] = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx";
     let t = all_chunkings(GET, server);
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].informational.clone(), t[0].status), (vec![103], Some(200)));
+    assert_eq!(
+        (t[0].informational.clone(), t[0].status),
+        (vec![103], Some(200))
+    );
     assert!(t[0].complete);
 }
 
@@ -261,14 +302,21 @@ fn close_delimited_body_ends_with_fin_or_not() {
     let mut f = Feeder::new();
     f.seg(Side::Client, GET, 0);
     f.seg(Side::Server, server, 10);
-    assert!(f.c.take_transactions().is_empty(), "close-delimited: not done before the close");
+    assert!(
+        f.c.take_transactions().is_empty(),
+        "close-delimited: not done before the close"
+    );
     f.end(Side::Server, StreamEnd::Reset, 30);
     let t = f.finish(30, Some((Side::Server, "rst")));
     assert_eq!(t.len(), 1);
     assert!(!t[0].complete);
     assert_eq!(t[0].status, Some(200));
     assert_eq!(t[0].gave_up.as_ref().map(|g| g.by), Some(GaveUpBy::Server));
-    assert!(t[0].notes.iter().any(|n| n.contains("RST")), "{:?}", t[0].notes);
+    assert!(
+        t[0].notes.iter().any(|n| n.contains("RST")),
+        "{:?}",
+        t[0].notes
+    );
 }
 
 #[test]
@@ -284,7 +332,11 @@ fn request_without_response_gave_up() {
         let mut f = Feeder::new();
         f.seg(Side::Client, GET, 0);
         if let Some((side, h)) = ended_by {
-            let end = if h == "rst" { StreamEnd::Reset } else { StreamEnd::Fin };
+            let end = if h == "rst" {
+                StreamEnd::Reset
+            } else {
+                StreamEnd::Fin
+            };
             f.end(side, end, 30_000);
         }
         assert!(f.c.take_transactions().is_empty());
@@ -293,7 +345,14 @@ fn request_without_response_gave_up() {
         assert_eq!(t[0].status, None);
         assert!(!t[0].complete);
         assert_eq!(t[0].phases_ms.wait, None);
-        assert_eq!(t[0].gave_up, Some(GaveUp { by, how, after_ms: Some(30_000.0) }));
+        assert_eq!(
+            t[0].gave_up,
+            Some(GaveUp {
+                by,
+                how,
+                after_ms: Some(30_000.0)
+            })
+        );
     }
 }
 
@@ -301,14 +360,21 @@ fn request_without_response_gave_up() {
 fn gap_inside_body_counts_missing_bytes() {
     let mut f = Feeder::new();
     f.seg(Side::Client, GET, 0);
-    f.seg(Side::Server, b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\nabc", 10);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\nabc",
+        10,
+    );
     f.gap(Side::Server, 1500);
     f.seg(Side::Server, &[b'x'; 1497], 12);
     f.seg(Side::Client, GET, 20);
     f.seg(Side::Server, OK, 30);
     let t = f.c.take_transactions();
     assert_eq!(t.len(), 2);
-    assert_eq!((t[0].response_body_bytes, t[0].response_missing_bytes), (3000, 1500));
+    assert_eq!(
+        (t[0].response_body_bytes, t[0].response_missing_bytes),
+        (3000, 1500)
+    );
     assert!(t[0].complete && t[1].complete);
     assert_eq!(f.c.stats().missing_body_bytes, 1500);
 }
@@ -317,18 +383,30 @@ fn gap_inside_body_counts_missing_bytes() {
 fn gap_in_chunked_data_and_by_offset_jump() {
     let mut f = Feeder::new();
     f.seg(Side::Client, GET, 0);
-    f.seg(Side::Server, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nab", 10);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nab",
+        10,
+    );
     // Jump ahead in offsets: the 10 bytes between are a gap.
     let i = 1;
     let off = f.off[i] + 10;
     f.c.on_data(
-        Origin { conn: 7, side: Side::Server, frame: 99, ts: Timestamp(T0 + 20 * MS) },
+        Origin {
+            conn: 7,
+            side: Side::Server,
+            frame: 99,
+            ts: Timestamp(T0 + 20 * MS),
+        },
         off,
         b"opqr\r\n0\r\n\r\n",
     );
     let t = f.c.take_transactions();
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].response_body_bytes, t[0].response_missing_bytes), (16, 10));
+    assert_eq!(
+        (t[0].response_body_bytes, t[0].response_missing_bytes),
+        (16, 10)
+    );
     assert!(t[0].complete);
 }
 
@@ -336,7 +414,12 @@ fn gap_in_chunked_data_and_by_offset_jump() {
 fn overlapping_offsets_are_skipped() {
     let mut f = Feeder::new();
     f.seg(Side::Client, GET, 0);
-    let origin = Origin { conn: 7, side: Side::Server, frame: 5, ts: Timestamp(T0) };
+    let origin = Origin {
+        conn: 7,
+        side: Side::Server,
+        frame: 5,
+        ts: Timestamp(T0),
+    };
     f.c.on_data(origin, 0, &OK[..20]);
     f.c.on_data(origin, 10, &OK[10..]);
     let t = f.c.take_transactions();
@@ -352,7 +435,13 @@ fn gap_in_head_stops_that_direction() {
     f.seg(Side::Client, GET, 1);
     assert_eq!(f.c.stats().head_gaps, 1);
     assert_eq!(f.c.stats().requests, 0);
-    assert!(f.c.notes().iter().any(|n| n.contains("missing at a message head")), "{:?}", f.c.notes());
+    assert!(
+        f.c.notes()
+            .iter()
+            .any(|n| n.contains("missing at a message head")),
+        "{:?}",
+        f.c.notes()
+    );
     assert!(f.finish(2, None).is_empty());
 }
 
@@ -366,14 +455,31 @@ fn malformed_head_is_counted_and_noted() {
     let t = f.finish(10, None);
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].status, None);
-    assert_eq!(t[0].gave_up, None, "our parser lost the stream: nobody is blamed");
-    assert!(t[0].notes.iter().any(|n| n.contains("malformed response head")), "{:?}", t[0].notes);
+    assert_eq!(
+        t[0].gave_up, None,
+        "our parser lost the stream: nobody is blamed"
+    );
+    assert!(
+        t[0].notes
+            .iter()
+            .any(|n| n.contains("malformed response head")),
+        "{:?}",
+        t[0].notes
+    );
 
     let mut f = Feeder::new();
-    f.seg(Side::Client, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n\x00\x01GET", 0);
+    f.seg(
+        Side::Client,
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n\x00\x01GET",
+        0,
+    );
     assert!(f.c.stats().malformed_heads <= 1);
     let mut f = Feeder::new();
-    f.seg(Side::Client, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n", 0);
+    f.seg(
+        Side::Client,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n",
+        0,
+    );
     assert_eq!(f.c.stats().malformed_heads, 1);
 }
 
@@ -399,7 +505,10 @@ fn many_headers_beyond_the_initial_array() {
     req.extend_from_slice(b"\r\n");
     let t = all_chunkings(&req, OK);
     assert_eq!(t.len(), 1);
-    assert_eq!((t[0].path.as_deref(), t[0].status), (Some("/many"), Some(200)));
+    assert_eq!(
+        (t[0].path.as_deref(), t[0].status),
+        (Some("/many"), Some(200))
+    );
 }
 
 #[test]
@@ -415,11 +524,18 @@ fn conflicting_content_length() {
     assert!(t[0].notes.is_empty() && t[0].complete);
     // Request: cannot be framed; the client direction stops.
     let mut f = Feeder::new();
-    f.seg(Side::Client, b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\nxyz", 0);
+    f.seg(
+        Side::Client,
+        b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\nxyz",
+        0,
+    );
     assert_eq!(f.c.stats().framing_errors, 1);
     let t = f.finish(1, None);
     assert_eq!(t.len(), 1);
-    assert!(t[0].notes.iter().any(|n| n.contains("Content-Length invalid")));
+    assert!(t[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("Content-Length invalid")));
 }
 
 #[test]
@@ -427,7 +543,8 @@ fn unpaired_response_and_upgrade() {
     let t = run(b"", OK, 4);
     assert_eq!(t.len(), 1);
     assert_eq!((t[0].method.clone(), t[0].status), (None, Some(200)));
-    let client: &[u8] = b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello";
+    let client: &[u8] =
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello";
     let server: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi";
     let t = all_chunkings(client, server);
     assert_eq!(t.len(), 1);
@@ -447,7 +564,11 @@ fn looks_like_http_request_cases() {
         b"OPTIONS * HTTP/1.1\r\n",
         b"CONNECT example.com:443 HTTP/1.1\r\n",
     ] {
-        assert!(looks_like_http_request(yes), "{:?}", String::from_utf8_lossy(yes));
+        assert!(
+            looks_like_http_request(yes),
+            "{:?}",
+            String::from_utf8_lossy(yes)
+        );
     }
     for no in [
         b"".as_slice(),
@@ -461,7 +582,11 @@ fn looks_like_http_request_cases() {
         b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
         b"HELLO WORLD\r\n",
     ] {
-        assert!(!looks_like_http_request(no), "{:?}", String::from_utf8_lossy(no));
+        assert!(
+            !looks_like_http_request(no),
+            "{:?}",
+            String::from_utf8_lossy(no)
+        );
     }
 }
 
@@ -471,10 +596,29 @@ fn json_field_names_are_stable() {
     let v = serde_json::to_value(&t[0]).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     for k in [
-        "conn", "client", "server", "decrypted", "method", "host", "path", "version", "status",
-        "reason", "informational", "request_content_type", "response_content_type",
-        "request_body_bytes", "response_body_bytes", "chunked", "request_frames",
-        "response_frames", "start", "phases_ms", "complete", "gave_up", "notes",
+        "conn",
+        "client",
+        "server",
+        "decrypted",
+        "method",
+        "host",
+        "path",
+        "version",
+        "status",
+        "reason",
+        "informational",
+        "request_content_type",
+        "response_content_type",
+        "request_body_bytes",
+        "response_body_bytes",
+        "chunked",
+        "request_frames",
+        "response_frames",
+        "start",
+        "phases_ms",
+        "complete",
+        "gave_up",
+        "notes",
     ] {
         assert!(keys.contains(&k), "missing {k}");
     }
@@ -487,7 +631,12 @@ fn json_field_names_are_stable() {
 #[test]
 fn decrypted_flag_is_copied() {
     let mut c = HttpConn::new(ep(), true);
-    let o = |side| Origin { conn: 7, side, frame: 1, ts: Timestamp(T0) };
+    let o = |side| Origin {
+        conn: 7,
+        side,
+        frame: 1,
+        ts: Timestamp(T0),
+    };
     c.on_data(o(Side::Client), 0, GET);
     c.on_data(o(Side::Server), 0, OK);
     assert!(c.take_transactions()[0].decrypted);
