@@ -3,9 +3,10 @@
 
 use std::collections::VecDeque;
 
+use super::exchange::{ms, push_note, Exchange};
 use super::framing::Body;
 use super::head::{self, find_head_end, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES};
-use super::{ByteMark, GaveUp, GaveUpBy, HttpTransaction, PhasesMs};
+use super::{ByteMark, GaveUp, GaveUpBy, HttpStats, HttpTransaction};
 use crate::app::{Endpoints, Origin};
 use crate::flow::reassembly::StreamEnd;
 use crate::flow::Side;
@@ -13,31 +14,6 @@ use crate::source::Timestamp;
 
 /// Most requests waiting for their responses (pipelining depth) on one connection.
 const MAX_PENDING: usize = 1024;
-/// Most connection-level notes kept.
-const MAX_CONN_NOTES: usize = 32;
-
-/// Counters of one connection's HTTP parsing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HttpStats {
-    /// Request heads parsed.
-    pub requests: u64,
-    /// Final response heads parsed.
-    pub responses: u64,
-    /// 1xx response heads parsed (101 excluded: it is final).
-    pub informational: u64,
-    /// Heads `httparse` rejected.
-    pub malformed_heads: u64,
-    /// Heads larger than 64 KiB.
-    pub oversize_heads: u64,
-    /// Gaps that fell in a head or between messages (parsing stopped).
-    pub head_gaps: u64,
-    /// Body bytes missing from the capture.
-    pub missing_body_bytes: u64,
-    /// Responses with no request outstanding.
-    pub unpaired_responses: u64,
-    /// Bodies whose framing broke (bad chunk sizes, unframeable requests).
-    pub framing_errors: u64,
-}
 
 #[derive(Debug)]
 enum Phase {
@@ -80,33 +56,6 @@ impl Dir {
     }
 }
 
-#[derive(Debug, Default)]
-struct Exchange {
-    req: Option<RequestHead>,
-    req_first: Option<ByteMark>,
-    req_last: Option<ByteMark>,
-    req_body: u64,
-    req_missing: u64,
-    req_chunked: bool,
-    req_done: bool,
-    resp: Option<ResponseHead>,
-    informational: Vec<u16>,
-    resp_first_any: Option<ByteMark>,
-    resp_first: Option<ByteMark>,
-    resp_last: Option<ByteMark>,
-    resp_body: u64,
-    resp_missing: u64,
-    resp_chunked: bool,
-    /// No more bytes belong to the response.
-    resp_done: bool,
-    /// The response was framed to its true end.
-    resp_complete: bool,
-    /// How a response that ended early (close-delimited, ended by RST or the
-    /// capture's end) was cut.
-    cut: Option<GaveUp>,
-    notes: Vec<String>,
-}
-
 /// HTTP/1.x parser for one TCP connection (see the module doc).
 #[derive(Debug)]
 pub struct HttpConn {
@@ -126,10 +75,6 @@ fn idx(side: Side) -> usize {
         Side::Client => 0,
         Side::Server => 1,
     }
-}
-
-fn ms(ns: i64) -> f64 {
-    ns as f64 / 1e6
 }
 
 impl HttpConn {
@@ -316,7 +261,7 @@ impl HttpConn {
             }
             if let Some(ex) = self.exchanges.pop_front() {
                 self.base += 1;
-                out.push(self.record(ex, None));
+                out.push(ex.into_record(&self.ep, self.decrypted, None));
             }
         }
         out
@@ -355,7 +300,7 @@ impl HttpConn {
                     after_ms: from.map(|m| ms(conn_end.since(m.ts))),
                 })
             };
-            let mut rec = self.record(ex, gave_up);
+            let mut rec = ex.into_record(&self.ep, self.decrypted, gave_up);
             if server_lost && rec.status.is_none() {
                 push_note(
                     &mut rec.notes,
@@ -365,73 +310,6 @@ impl HttpConn {
             out.push(rec);
         }
         out
-    }
-
-    fn record(&self, mut ex: Exchange, gave_up: Option<GaveUp>) -> HttpTransaction {
-        let gave_up = ex.cut.take().or(gave_up);
-        let req_done = ex.req.is_none() || ex.req_done;
-        let span = |a: Option<ByteMark>, b: Option<ByteMark>| Some(ms(b?.ts.since(a?.ts)));
-        let send = if ex.req_done {
-            span(ex.req_first, ex.req_last)
-        } else {
-            None
-        };
-        let wait = if ex.req_done {
-            span(ex.req_last, ex.resp_first)
-        } else {
-            None
-        };
-        let (transfer, total) = if ex.resp_complete {
-            (
-                span(ex.resp_first, ex.resp_last),
-                span(ex.req_first, ex.resp_last).filter(|_| ex.req_done),
-            )
-        } else {
-            (None, None)
-        };
-        let frames = |a: Option<ByteMark>, b: Option<ByteMark>| Some([a?.frame, b?.frame]);
-        let (req, resp) = (ex.req, ex.resp);
-        HttpTransaction {
-            conn: self.ep.conn,
-            client: self.ep.client,
-            server: self.ep.server,
-            decrypted: self.decrypted,
-            version: req
-                .as_ref()
-                .map(|r| r.version)
-                .or(resp.as_ref().map(|r| r.version)),
-            method: req.as_ref().map(|r| r.method.clone()),
-            host: req.as_ref().and_then(|r| r.host.clone()),
-            path: req.as_ref().map(|r| r.path.clone()),
-            request_content_type: req.and_then(|r| r.content_type),
-            status: resp.as_ref().map(|r| r.status),
-            reason: resp.as_ref().map(|r| r.reason.clone()),
-            response_content_type: resp.and_then(|r| r.content_type),
-            informational: ex.informational,
-            request_body_bytes: ex.req_body,
-            response_body_bytes: ex.resp_body,
-            request_missing_bytes: ex.req_missing,
-            response_missing_bytes: ex.resp_missing,
-            chunked: ex.resp_chunked,
-            request_chunked: ex.req_chunked,
-            request_frames: frames(ex.req_first, ex.req_last),
-            response_frames: frames(ex.resp_first_any, ex.resp_last),
-            start: ex.req_first.or(ex.resp_first_any).map(|m| m.ts),
-            phases_ms: PhasesMs {
-                send,
-                wait,
-                transfer,
-                total,
-            },
-            complete: req_done && ex.resp_complete,
-            gave_up,
-            notes: ex.notes,
-            request_first: ex.req_first,
-            request_last: ex.req_last,
-            response_first_any: ex.resp_first_any,
-            response_first: ex.resp_first,
-            response_last: ex.resp_last,
-        }
     }
 
     /// Consumes bytes from the start of `input` in `side`'s current phase; returns
@@ -728,11 +606,5 @@ fn side_noun(side: Side) -> &'static str {
     match side {
         Side::Client => "request",
         Side::Server => "response",
-    }
-}
-
-fn push_note(notes: &mut Vec<String>, note: String) {
-    if notes.len() < MAX_CONN_NOTES && !notes.contains(&note) {
-        notes.push(note);
     }
 }

@@ -30,6 +30,7 @@
 //! response's last byte, `total` the request's first byte to the response's last.
 
 mod conn;
+mod exchange;
 mod framing;
 mod head;
 #[cfg(test)]
@@ -41,9 +42,32 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-pub use conn::{HttpConn, HttpStats};
+pub use conn::HttpConn;
 
 use crate::source::Timestamp;
+
+/// Counters of one connection's HTTP parsing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Request heads parsed.
+    pub requests: u64,
+    /// Final response heads parsed.
+    pub responses: u64,
+    /// 1xx response heads parsed (101 excluded: it is final).
+    pub informational: u64,
+    /// Heads `httparse` rejected.
+    pub malformed_heads: u64,
+    /// Heads larger than 64 KiB.
+    pub oversize_heads: u64,
+    /// Gaps that fell in a head or between messages (parsing stopped).
+    pub head_gaps: u64,
+    /// Body bytes missing from the capture.
+    pub missing_body_bytes: u64,
+    /// Responses with no request outstanding.
+    pub unpaired_responses: u64,
+    /// Bodies whose framing broke (bad chunk sizes, unframeable requests).
+    pub framing_errors: u64,
+}
 
 /// Where one byte of a message was seen: the frame that carried it, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,5 +280,48 @@ fn plausible_target(t: &[u8]) -> bool {
         Some(b'/') | Some(b'*') => true,
         Some(c) => c.is_ascii_alphanumeric(),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod detect_tests {
+    use super::looks_like_http_request;
+
+    #[test]
+    fn looks_like_http_request_cases() {
+        for yes in [
+            b"GET / HTTP/1.1\r\n".as_slice(),
+            b"POST /a?b=c HTTP/1.0\r\n",
+            b"GET ",
+            b"GET /partial-line-no-vers",
+            b"DELETE /x HTT",
+            b"PROPFIND /dav HTTP/1.1\r\n",
+            b"OPTIONS * HTTP/1.1\r\n",
+            b"CONNECT example.com:443 HTTP/1.1\r\n",
+        ] {
+            assert!(
+                looks_like_http_request(yes),
+                "{:?}",
+                String::from_utf8_lossy(yes)
+            );
+        }
+        for no in [
+            b"".as_slice(),
+            b"GET",
+            b"\x16\x03\x01\x00\xa5\x01",
+            b"SSH-2.0-OpenSSH_9.6\r\n",
+            b"PROPFIND /dav",
+            b"GET / HTTP/2.0\r\n",
+            b"GET  / HTTP/1.1\r\n",
+            b"get\x00 / HTTP/1.1",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            b"HELLO WORLD\r\n",
+        ] {
+            assert!(
+                !looks_like_http_request(no),
+                "{:?}",
+                String::from_utf8_lossy(no)
+            );
+        }
     }
 }
