@@ -1,0 +1,125 @@
+//! One request and its response while they are on the wire, and the record they
+//! become.
+
+use super::head::{RequestHead, ResponseHead};
+use super::{ByteMark, GaveUp, HttpTransaction, PhasesMs};
+use crate::app::Endpoints;
+
+/// Most notes kept per exchange or connection.
+const MAX_NOTES: usize = 32;
+
+/// A request (absent when the capture missed it) and its response so far.
+#[derive(Debug, Default)]
+pub(super) struct Exchange {
+    pub(super) req: Option<RequestHead>,
+    pub(super) req_first: Option<ByteMark>,
+    pub(super) req_last: Option<ByteMark>,
+    pub(super) req_body: u64,
+    pub(super) req_missing: u64,
+    pub(super) req_chunked: bool,
+    pub(super) req_done: bool,
+    pub(super) resp: Option<ResponseHead>,
+    pub(super) informational: Vec<u16>,
+    pub(super) resp_first_any: Option<ByteMark>,
+    pub(super) resp_first: Option<ByteMark>,
+    pub(super) resp_last: Option<ByteMark>,
+    pub(super) resp_body: u64,
+    pub(super) resp_missing: u64,
+    pub(super) resp_chunked: bool,
+    /// No more bytes belong to the response.
+    pub(super) resp_done: bool,
+    /// The response was framed to its true end.
+    pub(super) resp_complete: bool,
+    /// How a response that ended early (close-delimited, ended by RST or the
+    /// capture's end) was cut.
+    pub(super) cut: Option<GaveUp>,
+    pub(super) notes: Vec<String>,
+}
+
+impl Exchange {
+    /// The record of this exchange; `gave_up` unless the response was already cut.
+    pub(super) fn into_record(
+        self,
+        ep: &Endpoints,
+        decrypted: bool,
+        gave_up: Option<GaveUp>,
+    ) -> HttpTransaction {
+        let mut ex = self;
+        let gave_up = ex.cut.take().or(gave_up);
+        let req_done = ex.req.is_none() || ex.req_done;
+        let span = |a: Option<ByteMark>, b: Option<ByteMark>| Some(ms(b?.ts.since(a?.ts)));
+        let send = if ex.req_done {
+            span(ex.req_first, ex.req_last)
+        } else {
+            None
+        };
+        let wait = if ex.req_done {
+            span(ex.req_last, ex.resp_first)
+        } else {
+            None
+        };
+        let (transfer, total) = if ex.resp_complete {
+            (
+                span(ex.resp_first, ex.resp_last),
+                span(ex.req_first, ex.resp_last).filter(|_| ex.req_done),
+            )
+        } else {
+            (None, None)
+        };
+        let frames = |a: Option<ByteMark>, b: Option<ByteMark>| Some([a?.frame, b?.frame]);
+        let (req, resp) = (ex.req, ex.resp);
+        HttpTransaction {
+            conn: ep.conn,
+            client: ep.client,
+            server: ep.server,
+            decrypted,
+            version: req
+                .as_ref()
+                .map(|r| r.version)
+                .or(resp.as_ref().map(|r| r.version)),
+            method: req.as_ref().map(|r| r.method.clone()),
+            host: req.as_ref().and_then(|r| r.host.clone()),
+            path: req.as_ref().map(|r| r.path.clone()),
+            request_content_type: req.and_then(|r| r.content_type),
+            status: resp.as_ref().map(|r| r.status),
+            reason: resp.as_ref().map(|r| r.reason.clone()),
+            response_content_type: resp.and_then(|r| r.content_type),
+            informational: ex.informational,
+            request_body_bytes: ex.req_body,
+            response_body_bytes: ex.resp_body,
+            request_missing_bytes: ex.req_missing,
+            response_missing_bytes: ex.resp_missing,
+            chunked: ex.resp_chunked,
+            request_chunked: ex.req_chunked,
+            request_frames: frames(ex.req_first, ex.req_last),
+            response_frames: frames(ex.resp_first_any, ex.resp_last),
+            start: ex.req_first.or(ex.resp_first_any).map(|m| m.ts),
+            phases_ms: PhasesMs {
+                send,
+                wait,
+                transfer,
+                total,
+            },
+            complete: req_done && ex.resp_complete,
+            gave_up,
+            notes: ex.notes,
+            request_first: ex.req_first,
+            request_last: ex.req_last,
+            response_first_any: ex.resp_first_any,
+            response_first: ex.resp_first,
+            response_last: ex.resp_last,
+        }
+    }
+}
+
+/// Milliseconds from nanoseconds.
+pub(super) fn ms(ns: i64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// Adds a note once, up to a bound.
+pub(super) fn push_note(notes: &mut Vec<String>, note: String) {
+    if notes.len() < MAX_NOTES && !notes.contains(&note) {
+        notes.push(note);
+    }
+}

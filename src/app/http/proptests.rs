@@ -1,0 +1,178 @@
+//! Property tests: segmentation never changes the transactions; no input panics.
+
+use proptest::prelude::*;
+
+use super::tests::{run, Feeder};
+use super::*;
+use crate::flow::reassembly::StreamEnd;
+use crate::flow::Side;
+
+#[derive(Debug, Clone)]
+struct Spec {
+    method: &'static str,
+    req_body: usize,
+    req_chunked: bool,
+    informational: Option<u16>,
+    status: u16,
+    resp_body: usize,
+    resp_chunked: bool,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        prop::sample::select(vec!["GET", "POST", "HEAD", "PUT", "X-CUSTOM"]),
+        0usize..300,
+        any::<bool>(),
+        prop::option::of(prop::sample::select(vec![100u16, 102, 103])),
+        prop::sample::select(vec![200u16, 201, 204, 304, 404, 500]),
+        0usize..300,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(method, req_body, req_chunked, informational, status, resp_body, resp_chunked)| {
+                Spec {
+                    method,
+                    req_body,
+                    req_chunked,
+                    informational,
+                    status,
+                    resp_body,
+                    resp_chunked,
+                }
+            },
+        )
+}
+
+fn body(out: &mut Vec<u8>, len: usize, chunked: bool) {
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        let mut left = len;
+        let mut n = 1;
+        while left > 0 {
+            let c = left.min(n * 7);
+            out.extend_from_slice(format!("{c:x};ext={n}\r\n").as_bytes());
+            out.extend(std::iter::repeat_n(b'b', c));
+            out.extend_from_slice(b"\r\n");
+            left -= c;
+            n += 1;
+        }
+        out.extend_from_slice(b"0\r\nTrailer: t\r\n\r\n");
+    } else {
+        out.extend_from_slice(format!("Content-Length: {len}\r\n\r\n").as_bytes());
+        out.extend(std::iter::repeat_n(b'a', len));
+    }
+}
+
+/// Client and server streams for the specs, and the body sizes expected.
+fn build(specs: &[Spec]) -> (Vec<u8>, Vec<u8>, Vec<u64>) {
+    let (mut c, mut s, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, sp) in specs.iter().enumerate() {
+        c.extend_from_slice(format!("{} /item/{i} HTTP/1.1\r\nHost: h\r\n", sp.method).as_bytes());
+        body(&mut c, sp.req_body, sp.req_chunked);
+        if let Some(code) = sp.informational {
+            s.extend_from_slice(format!("HTTP/1.1 {code} Info\r\n\r\n").as_bytes());
+        }
+        s.extend_from_slice(format!("HTTP/1.1 {} Status\r\n", sp.status).as_bytes());
+        let no_body = sp.method == "HEAD" || sp.status == 204 || sp.status == 304;
+        body(
+            &mut s,
+            if no_body { 0 } else { sp.resp_body },
+            sp.resp_chunked && !no_body,
+        );
+        sizes.push(if no_body { 0 } else { sp.resp_body as u64 });
+    }
+    (c, s, sizes)
+}
+
+fn run_cuts(client: &[u8], server: &[u8], cuts: &[usize]) -> Vec<HttpTransaction> {
+    let mut f = Feeder::new();
+    for (side, bytes) in [(Side::Client, client), (Side::Server, server)] {
+        let mut rest = bytes;
+        let mut k = 0;
+        while !rest.is_empty() {
+            let n = cuts
+                .get(k % cuts.len().max(1))
+                .copied()
+                .unwrap_or(usize::MAX)
+                .clamp(1, rest.len());
+            let (a, b) = rest.split_at(n);
+            let ms = if side == Side::Client { 0 } else { 10 };
+            f.seg(side, a, ms);
+            rest = b;
+            k += 1;
+        }
+    }
+    f.end(Side::Client, StreamEnd::Fin, 20);
+    f.end(Side::Server, StreamEnd::Fin, 20);
+    let mut out = f.c.take_transactions();
+    out.extend(f.finish(20, Some((Side::Client, "fin"))));
+    out.into_iter()
+        .map(|t| HttpTransaction {
+            request_frames: None,
+            response_frames: None,
+            request_first: None,
+            request_last: None,
+            response_first_any: None,
+            response_first: None,
+            response_last: None,
+            ..t
+        })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn segmentation_does_not_change_transactions(
+        specs in prop::collection::vec(spec(), 1..5),
+        cuts in prop::collection::vec(1usize..40, 1..20),
+    ) {
+        let (client, server, sizes) = build(&specs);
+        let whole = run_cuts(&client, &server, &[usize::MAX]);
+        prop_assert_eq!(whole.len(), specs.len());
+        for ((t, sp), size) in whole.iter().zip(&specs).zip(&sizes) {
+            prop_assert!(t.complete, "{:?}", t);
+            prop_assert_eq!(t.method.as_deref(), Some(sp.method));
+            prop_assert_eq!(t.status, Some(sp.status));
+            prop_assert_eq!(t.request_body_bytes, sp.req_body as u64);
+            prop_assert_eq!(t.response_body_bytes, *size);
+            prop_assert_eq!(t.informational.clone(), sp.informational.into_iter().collect::<Vec<_>>());
+        }
+        prop_assert_eq!(run_cuts(&client, &server, &cuts), whole.clone());
+        prop_assert_eq!(run_cuts(&client, &server, &[1]), whole);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(
+        client in prop::collection::vec(any::<u8>(), 0..400),
+        server in prop::collection::vec(any::<u8>(), 0..400),
+        chunk in 1usize..50,
+    ) {
+        let _ = run(&client, &server, chunk);
+        let mut c = b"GET / HTTP/1.1\r\nContent-Length: 10\r\n\r\n".to_vec();
+        c.extend_from_slice(&client);
+        let mut s = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        s.extend_from_slice(&server);
+        let _ = run(&c, &s, chunk);
+        let _ = looks_like_http_request(&client);
+    }
+
+    #[test]
+    fn gaps_and_ends_never_panic(
+        ops in prop::collection::vec((any::<bool>(), 0u8..4, prop::collection::vec(any::<u8>(), 0..60), 0u64..100), 0..40),
+    ) {
+        let mut f = Feeder::new();
+        let heads = [b"GET / HTTP/1.1\r\nContent-Length: 30\r\n\r\n".as_slice(), b"HTTP/1.1 200 OK\r\n\r\n"];
+        f.seg(Side::Client, heads[0], 0);
+        f.seg(Side::Server, heads[1], 0);
+        for (i, (server, op, bytes, n)) in ops.into_iter().enumerate() {
+            let side = if server { Side::Server } else { Side::Client };
+            match op {
+                0 | 1 => { f.seg(side, &bytes, i as i64); }
+                2 => f.gap(side, n),
+                _ => f.end(side, StreamEnd::Reset, i as i64),
+            }
+            let _ = f.c.take_transactions();
+        }
+        let _ = f.finish(1000, None);
+    }
+}

@@ -1,0 +1,605 @@
+//! Unit tests: hand-written exchanges fed in segments with packet times.
+
+use super::*;
+use crate::app::{Endpoints, Origin};
+use crate::flow::reassembly::StreamEnd;
+use crate::flow::Side;
+use crate::source::Timestamp;
+
+pub(super) const MS: i64 = 1_000_000;
+const T0: i64 = 1_700_000_000_000_000_000;
+
+pub(super) fn ep() -> Endpoints {
+    Endpoints {
+        conn: 7,
+        client: "10.0.0.5:51234".parse().unwrap(),
+        server: "10.0.0.9:80".parse().unwrap(),
+    }
+}
+
+/// Feeds segments with increasing frame numbers and stream offsets.
+pub(super) struct Feeder {
+    pub c: HttpConn,
+    off: [u64; 2],
+    frame: u64,
+}
+
+impl Feeder {
+    pub fn new() -> Feeder {
+        Feeder {
+            c: HttpConn::new(ep(), false),
+            off: [0, 0],
+            frame: 0,
+        }
+    }
+
+    /// One segment from `side` at `ms` after T0; returns its frame number.
+    pub fn seg(&mut self, side: Side, bytes: &[u8], ms: i64) -> u64 {
+        self.frame += 1;
+        let i = usize::from(side == Side::Server);
+        let origin = Origin {
+            conn: 7,
+            side,
+            frame: self.frame,
+            ts: Timestamp(T0 + ms * MS),
+        };
+        self.c.on_data(origin, self.off[i], bytes);
+        self.off[i] += bytes.len() as u64;
+        self.frame
+    }
+
+    /// `bytes` from `side` in segments of `chunk` bytes, all at `ms`.
+    pub fn chunks(&mut self, side: Side, bytes: &[u8], chunk: usize, ms: i64) {
+        for c in bytes.chunks(chunk.max(1)) {
+            self.seg(side, c, ms);
+        }
+    }
+
+    pub fn gap(&mut self, side: Side, len: u64) {
+        let i = usize::from(side == Side::Server);
+        self.c.on_gap(side, self.off[i], len);
+        self.off[i] += len;
+    }
+
+    pub fn end(&mut self, side: Side, how: StreamEnd, ms: i64) {
+        self.c.on_end(side, how, Timestamp(T0 + ms * MS));
+    }
+
+    pub fn finish(&mut self, ms: i64, by: Option<(Side, &'static str)>) -> Vec<HttpTransaction> {
+        self.c.finish(Timestamp(T0 + ms * MS), by)
+    }
+}
+
+/// The whole exchange: client bytes, then server bytes, in `chunk`-byte segments,
+/// then FIN both ways.
+pub(super) fn run(client: &[u8], server: &[u8], chunk: usize) -> Vec<HttpTransaction> {
+    let mut f = Feeder::new();
+    f.chunks(Side::Client, client, chunk, 0);
+    f.chunks(Side::Server, server, chunk, 10);
+    f.end(Side::Client, StreamEnd::Fin, 20);
+    f.end(Side::Server, StreamEnd::Fin, 20);
+    let mut out = f.c.take_transactions();
+    out.extend(f.finish(20, Some((Side::Client, "fin"))));
+    out
+}
+
+fn all_chunkings(client: &[u8], server: &[u8]) -> Vec<HttpTransaction> {
+    let whole = run(client, server, usize::MAX);
+    for chunk in [1, 2, 3, 7, 64] {
+        let got = run(client, server, chunk);
+        assert_eq!(strip(&got), strip(&whole), "chunk size {chunk}");
+    }
+    whole
+}
+
+/// Transactions without frame numbers (which depend on segmentation).
+fn strip(ts: &[HttpTransaction]) -> Vec<HttpTransaction> {
+    ts.iter()
+        .map(|t| HttpTransaction {
+            request_frames: None,
+            response_frames: None,
+            request_first: None,
+            request_last: None,
+            response_first_any: None,
+            response_first: None,
+            response_last: None,
+            ..t.clone()
+        })
+        .collect()
+}
+
+const GET: &[u8] = b"GET /v1/orders?id=3 HTTP/1.1\r\nHost: api.internal\r\nAccept: */*\r\n\r\n";
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"orders\":[]}";
+
+#[test]
+fn simple_get_with_content_length() {
+    let mut f = Feeder::new();
+    let f1 = f.seg(Side::Client, GET, 0);
+    let (head, body) = OK.split_at(OK.len() - 13);
+    let f2 = f.seg(Side::Server, head, 250);
+    assert!(f.c.take_transactions().is_empty(), "body still due");
+    let f3 = f.seg(Side::Server, body, 262);
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 1);
+    let t = &t[0];
+    assert_eq!(t.method.as_deref(), Some("GET"));
+    assert_eq!(t.path.as_deref(), Some("/v1/orders?id=3"));
+    assert_eq!(t.host.as_deref(), Some("api.internal"));
+    assert_eq!(t.version, Some("HTTP/1.1"));
+    assert_eq!(t.status, Some(200));
+    assert_eq!(t.reason.as_deref(), Some("OK"));
+    assert_eq!(t.response_content_type.as_deref(), Some("application/json"));
+    assert_eq!(t.request_body_bytes, 0);
+    assert_eq!(t.response_body_bytes, 13);
+    assert!(!t.chunked && t.complete && t.gave_up.is_none() && !t.decrypted);
+    assert_eq!(t.request_frames, Some([f1, f1]));
+    assert_eq!(t.response_frames, Some([f2, f3]));
+    assert_eq!(t.start, Some(Timestamp(T0)));
+    assert_eq!(t.phases_ms.send, Some(0.0));
+    assert_eq!(t.phases_ms.wait, Some(250.0));
+    assert_eq!(t.phases_ms.transfer, Some(12.0));
+    assert_eq!(t.phases_ms.total, Some(262.0));
+    assert!(t.notes.is_empty(), "{:?}", t.notes);
+    assert!(f.finish(300, None).is_empty());
+    all_chunkings(GET, OK);
+}
+
+#[test]
+fn keep_alive_two_transactions() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.seg(Side::Server, OK, 5);
+    assert_eq!(f.c.take_transactions().len(), 1);
+    f.seg(
+        Side::Client,
+        b"DELETE /v1/orders/3 HTTP/1.1\r\nHost: a\r\n\r\n",
+        100,
+    );
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        130,
+    );
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].method.as_deref(), Some("DELETE"));
+    assert_eq!(t[0].status, Some(404));
+    assert_eq!(t[0].phases_ms.wait, Some(30.0));
+    assert_eq!(t[0].start, Some(Timestamp(T0 + 100 * MS)));
+}
+
+#[test]
+fn pipelined_requests_pair_in_order() {
+    let client = [GET, b"GET /second HTTP/1.1\r\nHost: a\r\n\r\n".as_slice()].concat();
+    let server = [
+        OK,
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!".as_slice(),
+    ]
+    .concat();
+    let t = all_chunkings(&client, &server);
+    assert_eq!(t.len(), 2);
+    assert_eq!(
+        (t[0].path.as_deref(), t[0].status),
+        (Some("/v1/orders?id=3"), Some(200))
+    );
+    assert_eq!(
+        (t[1].path.as_deref(), t[1].status),
+        (Some("/second"), Some(500))
+    );
+    assert_eq!(t[1].response_body_bytes, 5);
+    assert!(t.iter().all(|t| t.complete));
+}
+
+#[test]
+fn chunked_with_extensions_and_trailers() {
+    let server: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n\
+        5;name=value;q=\"x\"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0;last\r\nX-Checksum: 1\r\nX-More: 2\r\n\r\n";
+    let t = all_chunkings(GET, &[server, OK].concat());
+    assert_eq!(t.len(), 2, "the next response follows the trailers");
+    assert!(t[0].chunked && t[0].complete);
+    assert_eq!(t[0].response_body_bytes, 5 + 26);
+    assert_eq!(
+        (t[1].method.as_deref(), t[1].status),
+        (None, Some(200)),
+        "one request: the second response is unpaired"
+    );
+}
+
+#[test]
+fn chunked_bad_size_stops_server_direction() {
+    let server: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+    let t = run(GET, server, usize::MAX);
+    assert_eq!(t.len(), 1);
+    assert!(!t[0].complete);
+    assert!(
+        t[0].notes.iter().any(|n| n.contains("framing lost")),
+        "{:?}",
+        t[0].notes
+    );
+}
+
+#[test]
+fn head_response_has_no_body() {
+    let client = [b"HEAD /big HTTP/1.1\r\nHost: a\r\n\r\n".as_slice(), GET].concat();
+    let server = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".as_slice(),
+        OK,
+    ]
+    .concat();
+    let t = all_chunkings(&client, &server);
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].response_body_bytes, 0);
+    assert!(t[0].complete);
+    assert_eq!((t[1].status, t[1].response_body_bytes), (Some(200), 13));
+}
+
+#[test]
+fn no_body_for_204_and_304() {
+    for head in [
+        b"HTTP/1.1 204 No Content\r\nContent-Length: 99\r\n\r\n".as_slice(),
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\nETag: \"x\"\r\n\r\n".as_slice(),
+    ] {
+        let client = [GET, GET].concat();
+        let server = [head, OK].concat();
+        let t = all_chunkings(&client, &server);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].response_body_bytes, 0);
+        assert_eq!((t[1].status, t[1].response_body_bytes), (Some(200), 13));
+    }
+}
+
+#[test]
+fn continue_then_final_response_and_send_timing() {
+    let mut f = Feeder::new();
+    let f1 = f.seg(Side::Client, b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n", 0);
+    let f2 = f.seg(Side::Server, b"HTTP/1.1 100 Continue\r\n\r\n", 40);
+    f.seg(Side::Client, b"01234", 50);
+    let f4 = f.seg(Side::Client, b"56789", 350);
+    let f5 = f.seg(
+        Side::Server,
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        400,
+    );
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 1);
+    let t = &t[0];
+    assert_eq!(t.informational, vec![100]);
+    assert_eq!(t.status, Some(201));
+    assert_eq!(t.request_body_bytes, 10);
+    assert_eq!(t.request_content_type.as_deref(), Some("text/plain"));
+    assert_eq!(t.request_frames, Some([f1, f4]));
+    assert_eq!(t.response_frames, Some([f2, f5]));
+    assert_eq!(t.phases_ms.send, Some(350.0));
+    assert_eq!(
+        t.phases_ms.wait,
+        Some(50.0),
+        "measured to the final response, not the 100"
+    );
+    assert_eq!(t.phases_ms.total, Some(400.0));
+}
+
+#[test]
+fn early_hints_then_final_response() {
+    let server: &[u8] = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx";
+    let t = all_chunkings(GET, server);
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].informational.clone(), t[0].status),
+        (vec![103], Some(200))
+    );
+    assert!(t[0].complete);
+}
+
+#[test]
+fn close_delimited_body_ends_with_fin_or_not() {
+    let server: &[u8] = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html>streamed</html>";
+    let t = all_chunkings(GET, server);
+    assert_eq!(t.len(), 1);
+    assert!(t[0].complete);
+    assert_eq!(t[0].response_body_bytes, 21);
+    assert!(t[0].phases_ms.transfer.is_some());
+
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.seg(Side::Server, server, 10);
+    assert!(
+        f.c.take_transactions().is_empty(),
+        "close-delimited: not done before the close"
+    );
+    f.end(Side::Server, StreamEnd::Reset, 30);
+    let t = f.finish(30, Some((Side::Server, "rst")));
+    assert_eq!(t.len(), 1);
+    assert!(!t[0].complete);
+    assert_eq!(t[0].status, Some(200));
+    assert_eq!(t[0].gave_up.as_ref().map(|g| g.by), Some(GaveUpBy::Server));
+    assert!(
+        t[0].notes.iter().any(|n| n.contains("RST")),
+        "{:?}",
+        t[0].notes
+    );
+}
+
+#[test]
+fn request_without_response_gave_up() {
+    let cases = [
+        (Some((Side::Client, "fin")), GaveUpBy::Client, Some("fin")),
+        (Some((Side::Client, "rst")), GaveUpBy::Client, Some("rst")),
+        (Some((Side::Server, "fin")), GaveUpBy::Server, Some("fin")),
+        (Some((Side::Server, "rst")), GaveUpBy::Server, Some("rst")),
+        (None, GaveUpBy::CaptureEnd, None),
+    ];
+    for (ended_by, by, how) in cases {
+        let mut f = Feeder::new();
+        f.seg(Side::Client, GET, 0);
+        if let Some((side, h)) = ended_by {
+            let end = if h == "rst" {
+                StreamEnd::Reset
+            } else {
+                StreamEnd::Fin
+            };
+            f.end(side, end, 30_000);
+        }
+        assert!(f.c.take_transactions().is_empty());
+        let t = f.finish(30_000, ended_by);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].status, None);
+        assert!(!t[0].complete);
+        assert_eq!(t[0].phases_ms.wait, None);
+        assert_eq!(
+            t[0].gave_up,
+            Some(GaveUp {
+                by,
+                how,
+                after_ms: Some(30_000.0)
+            })
+        );
+    }
+}
+
+#[test]
+fn gap_inside_body_counts_missing_bytes() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\nabc",
+        10,
+    );
+    f.gap(Side::Server, 1500);
+    f.seg(Side::Server, &[b'x'; 1497], 12);
+    f.seg(Side::Client, GET, 20);
+    f.seg(Side::Server, OK, 30);
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 2);
+    assert_eq!(
+        (t[0].response_body_bytes, t[0].response_missing_bytes),
+        (3000, 1500)
+    );
+    assert!(t[0].complete && t[1].complete);
+    assert_eq!(f.c.stats().missing_body_bytes, 1500);
+}
+
+#[test]
+fn gap_in_chunked_data_and_by_offset_jump() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nab",
+        10,
+    );
+    // Jump ahead in offsets: the 10 bytes between are a gap.
+    let i = 1;
+    let off = f.off[i] + 10;
+    f.c.on_data(
+        Origin {
+            conn: 7,
+            side: Side::Server,
+            frame: 99,
+            ts: Timestamp(T0 + 20 * MS),
+        },
+        off,
+        b"opqr\r\n0\r\n\r\n",
+    );
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].response_body_bytes, t[0].response_missing_bytes),
+        (16, 10)
+    );
+    assert!(t[0].complete);
+}
+
+#[test]
+fn overlapping_offsets_are_skipped() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    let origin = Origin {
+        conn: 7,
+        side: Side::Server,
+        frame: 5,
+        ts: Timestamp(T0),
+    };
+    f.c.on_data(origin, 0, &OK[..20]);
+    f.c.on_data(origin, 10, &OK[10..]);
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].response_body_bytes, 13);
+}
+
+#[test]
+fn gap_in_head_stops_that_direction() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, &GET[..10], 0);
+    f.gap(Side::Client, 5);
+    f.seg(Side::Client, GET, 1);
+    assert_eq!(f.c.stats().head_gaps, 1);
+    assert_eq!(f.c.stats().requests, 0);
+    assert!(
+        f.c.notes()
+            .iter()
+            .any(|n| n.contains("missing at a message head")),
+        "{:?}",
+        f.c.notes()
+    );
+    assert!(f.finish(2, None).is_empty());
+}
+
+#[test]
+fn malformed_head_is_counted_and_noted() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.seg(Side::Server, b"HTTP/1.1 2x0 What\r\n\r\n", 5);
+    f.seg(Side::Server, OK, 6);
+    assert_eq!(f.c.stats().malformed_heads, 1);
+    let t = f.finish(10, None);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].status, None);
+    assert_eq!(
+        t[0].gave_up, None,
+        "our parser lost the stream: nobody is blamed"
+    );
+    assert!(
+        t[0].notes
+            .iter()
+            .any(|n| n.contains("malformed response head")),
+        "{:?}",
+        t[0].notes
+    );
+
+    let mut f = Feeder::new();
+    f.seg(
+        Side::Client,
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n\x00\x01GET",
+        0,
+    );
+    assert!(f.c.stats().malformed_heads <= 1);
+    let mut f = Feeder::new();
+    f.seg(
+        Side::Client,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n",
+        0,
+    );
+    assert_eq!(f.c.stats().malformed_heads, 1);
+}
+
+#[test]
+fn oversize_head_stops_with_note() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, b"GET / HTTP/1.1\r\n", 0);
+    let filler = [b"X-Filler: ".as_slice(), &[b'a'; 1000], b"\r\n"].concat();
+    for _ in 0..70 {
+        f.seg(Side::Client, &filler, 1);
+    }
+    assert_eq!(f.c.stats().oversize_heads, 1);
+    assert!(f.c.notes().iter().any(|n| n.contains("larger than 64 KiB")));
+    assert_eq!(f.c.stats().requests, 0);
+}
+
+#[test]
+fn many_headers_beyond_the_initial_array() {
+    let mut req = b"GET /many HTTP/1.1\r\nHost: a\r\n".to_vec();
+    for i in 0..300 {
+        req.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    let t = all_chunkings(&req, OK);
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].path.as_deref(), t[0].status),
+        (Some("/many"), Some(200))
+    );
+}
+
+#[test]
+fn conflicting_content_length() {
+    // Response: read to close, with a note.
+    let server: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
+    let t = all_chunkings(GET, server);
+    assert_eq!(t[0].response_body_bytes, 6);
+    assert!(t[0].notes.iter().any(|n| n.contains("Content-Length")));
+    // Same value repeated is fine.
+    let server: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello";
+    let t = all_chunkings(GET, server);
+    assert!(t[0].notes.is_empty() && t[0].complete);
+    // Request: cannot be framed; the client direction stops.
+    let mut f = Feeder::new();
+    f.seg(
+        Side::Client,
+        b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\nxyz",
+        0,
+    );
+    assert_eq!(f.c.stats().framing_errors, 1);
+    let t = f.finish(1, None);
+    assert_eq!(t.len(), 1);
+    assert!(t[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("Content-Length invalid")));
+}
+
+#[test]
+fn unpaired_response_and_upgrade() {
+    let t = run(b"", OK, 4);
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].method.clone(), t[0].status), (None, Some(200)));
+    let client: &[u8] =
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello";
+    let server: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi";
+    let t = all_chunkings(client, server);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].status, Some(101));
+    assert!(t[0].complete);
+}
+
+#[test]
+fn json_field_names_are_stable() {
+    let t = run(GET, OK, usize::MAX);
+    let v = serde_json::to_value(&t[0]).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    for k in [
+        "conn",
+        "client",
+        "server",
+        "decrypted",
+        "method",
+        "host",
+        "path",
+        "version",
+        "status",
+        "reason",
+        "informational",
+        "request_content_type",
+        "response_content_type",
+        "request_body_bytes",
+        "response_body_bytes",
+        "chunked",
+        "request_frames",
+        "response_frames",
+        "start",
+        "phases_ms",
+        "complete",
+        "gave_up",
+        "notes",
+    ] {
+        assert!(keys.contains(&k), "missing {k}");
+    }
+    assert!(!keys.contains(&"request_first"));
+    assert_eq!(v["start"], "2023-11-14T22:13:20.000000000Z");
+    assert_eq!(v["phases_ms"]["wait"], 10.0);
+    assert!(v["gave_up"].is_null());
+}
+
+#[test]
+fn decrypted_flag_is_copied() {
+    let mut c = HttpConn::new(ep(), true);
+    let o = |side| Origin {
+        conn: 7,
+        side,
+        frame: 1,
+        ts: Timestamp(T0),
+    };
+    c.on_data(o(Side::Client), 0, GET);
+    c.on_data(o(Side::Server), 0, OK);
+    assert!(c.take_transactions()[0].decrypted);
+}
