@@ -165,12 +165,13 @@ fn is_search_expansion(r: &DnsRecord, noerror: &HashMap<(IpAddr, String), Vec<i6
     let mut i = name.len();
     while i > 0 {
         i -= 1;
-        let is_dot = bytes.get(i) == Some(&b'.')
-            && (i == 0 || bytes.get(i - 1) != Some(&b'\\'));
+        let is_dot = bytes.get(i) == Some(&b'.') && (i == 0 || bytes.get(i - 1) != Some(&b'\\'));
         if !is_dot {
             continue;
         }
-        let Some(prefix) = name.get(..i) else { continue };
+        let Some(prefix) = name.get(..i) else {
+            continue;
+        };
         if prefix.is_empty() {
             continue;
         }
@@ -274,7 +275,11 @@ mod tests {
 
     #[test]
     fn search_list_nxdomain_is_info() {
-        let a = rec("api.example.com.svc.cluster.local", Some("NXDOMAIN"), Some(1));
+        let a = rec(
+            "api.example.com.svc.cluster.local",
+            Some("NXDOMAIN"),
+            Some(1),
+        );
         let b = rec("api.example.com", Some("NOERROR"), Some(1));
         let f = diagnose_all(&[a.clone(), b.clone()]);
         assert_eq!(kinds(&f), [("dns.nxdomain", Severity::Info)]);

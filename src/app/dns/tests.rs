@@ -106,13 +106,21 @@ fn a_aaaa_cname_answers_parsed() {
     a.push((&target, 60, A::from_octets(192, 0, 2, 7))).unwrap();
     a.push((&target, 60, Aaaa::new("2001:db8::7".parse().unwrap())))
         .unwrap();
-    a.push((&target, 60, domain::rdata::Txt::<Vec<u8>>::build_from_slice(b"hi").unwrap()))
-        .unwrap();
+    a.push((
+        &target,
+        60,
+        domain::rdata::Txt::<Vec<u8>>::build_from_slice(b"hi").unwrap(),
+    ))
+    .unwrap();
     let resp = a.finish();
 
     let mut t = tracker();
     let e = ep(1, CLIENT, SERVER);
-    t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(0x1234, "WWW.example.com", 1));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Client, 1, 0),
+        &query(0x1234, "WWW.example.com", 1),
+    );
     t.on_datagram(&e, at(&e, Side::Server, 2, 12), &resp);
     let recs = t.take_records();
     assert_eq!(recs.len(), 1);
@@ -178,7 +186,11 @@ fn each_rcode_is_named() {
     ] {
         let mut t = tracker();
         t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(9, "x.example", 1));
-        t.on_datagram(&e, at(&e, Side::Server, 2, 1), &response(9, "x.example", 1, code, false, &[]));
+        t.on_datagram(
+            &e,
+            at(&e, Side::Server, 2, 1),
+            &response(9, "x.example", 1, code, false, &[]),
+        );
         let r = t.take_records();
         assert_eq!(r.len(), 1, "{name}");
         assert_eq!(r[0].rcode.as_deref(), Some(name));
@@ -205,15 +217,38 @@ fn interleaved_queries_match_by_id_and_question() {
     t.on_datagram(&e, at(&e, Side::Client, 2, 1), &query(2, "b.example", 28));
     // Same id as the first but another question: a different transaction.
     t.on_datagram(&e, at(&e, Side::Client, 3, 2), &query(1, "c.example", 1));
-    t.on_datagram(&e, at(&e, Side::Server, 4, 10), &response(2, "b.example", 28, 0, false, &[]));
-    t.on_datagram(&e, at(&e, Side::Server, 5, 20), &response(1, "c.example", 1, 3, false, &[]));
-    t.on_datagram(&e, at(&e, Side::Server, 6, 30), &response(1, "a.example", 1, 0, false, &[[1, 2, 3, 4]]));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 4, 10),
+        &response(2, "b.example", 28, 0, false, &[]),
+    );
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 5, 20),
+        &response(1, "c.example", 1, 3, false, &[]),
+    );
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 6, 30),
+        &response(1, "a.example", 1, 0, false, &[[1, 2, 3, 4]]),
+    );
     // A response to nothing.
-    t.on_datagram(&e, at(&e, Side::Server, 7, 31), &response(77, "a.example", 1, 0, false, &[]));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 7, 31),
+        &response(77, "a.example", 1, 0, false, &[]),
+    );
     let recs = t.take_records();
     let got: Vec<_> = recs
         .iter()
-        .map(|r| (r.qname.as_str(), r.query_frame, r.response_frame, r.rcode.as_deref()))
+        .map(|r| {
+            (
+                r.qname.as_str(),
+                r.query_frame,
+                r.response_frame,
+                r.rcode.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -235,9 +270,17 @@ fn output_waits_for_earlier_queries() {
     let e = ep(1, CLIENT, SERVER);
     t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(1, "a.example", 1));
     t.on_datagram(&e, at(&e, Side::Client, 2, 1), &query(2, "b.example", 1));
-    t.on_datagram(&e, at(&e, Side::Server, 3, 2), &response(2, "b.example", 1, 0, false, &[]));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 3, 2),
+        &response(2, "b.example", 1, 0, false, &[]),
+    );
     assert!(t.take_records().is_empty());
-    t.on_datagram(&e, at(&e, Side::Server, 4, 3), &response(1, "a.example", 1, 0, false, &[]));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 4, 3),
+        &response(1, "a.example", 1, 0, false, &[]),
+    );
     let names: Vec<_> = t.take_records().into_iter().map(|r| r.qname).collect();
     assert_eq!(names, ["a.example", "b.example"]);
 }
@@ -247,9 +290,21 @@ fn retry_with_new_id_port_and_server_is_counted() {
     let mut t = tracker();
     let e1 = ep(1, CLIENT, SERVER);
     let e2 = ep(2, "10.0.0.5:40001", "10.0.0.54:53");
-    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(100, "api.example", 1));
-    t.on_datagram(&e2, at(&e2, Side::Client, 5, 1000), &query(200, "API.example", 1));
-    t.on_datagram(&e2, at(&e2, Side::Server, 6, 1030), &response(200, "api.example", 1, 0, false, &[[1, 1, 1, 1]]));
+    t.on_datagram(
+        &e1,
+        at(&e1, Side::Client, 1, 0),
+        &query(100, "api.example", 1),
+    );
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Client, 5, 1000),
+        &query(200, "API.example", 1),
+    );
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Server, 6, 1030),
+        &response(200, "api.example", 1, 0, false, &[[1, 1, 1, 1]]),
+    );
     let recs = drain(&mut t);
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
@@ -265,8 +320,16 @@ fn retry_with_new_id_port_and_server_is_counted() {
     // Another client's identical question is not a retry.
     let mut t = tracker();
     let e3 = ep(3, "10.0.0.6:40000", SERVER);
-    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(100, "api.example", 1));
-    t.on_datagram(&e3, at(&e3, Side::Client, 2, 1), &query(100, "api.example", 1));
+    t.on_datagram(
+        &e1,
+        at(&e1, Side::Client, 1, 0),
+        &query(100, "api.example", 1),
+    );
+    t.on_datagram(
+        &e3,
+        at(&e3, Side::Client, 2, 1),
+        &query(100, "api.example", 1),
+    );
     assert_eq!(t.pending(), 2);
 }
 
@@ -275,9 +338,16 @@ fn timeout_by_packet_time_via_expire() {
     let mut t = tracker();
     let e = ep(1, CLIENT, SERVER);
     t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(1, "slow.example", 1));
-    t.on_datagram(&e, at(&e, Side::Client, 2, 1000), &query(2, "slow.example", 1));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Client, 2, 1000),
+        &query(2, "slow.example", 1),
+    );
     t.expire(Timestamp(T0 + 5_999 * MS));
-    assert!(t.take_records().is_empty(), "deadline runs from the latest attempt");
+    assert!(
+        t.take_records().is_empty(),
+        "deadline runs from the latest attempt"
+    );
     assert_eq!(t.pending(), 1);
     t.expire(Timestamp(T0 + 6_000 * MS));
     let recs = t.take_records();
@@ -287,7 +357,11 @@ fn timeout_by_packet_time_via_expire() {
     assert_eq!(recs[0].retries, 1);
     assert_eq!(t.pending(), 0);
     // A late answer is unmatched.
-    t.on_datagram(&e, at(&e, Side::Server, 3, 7000), &response(2, "slow.example", 1, 0, false, &[]));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 3, 7000),
+        &response(2, "slow.example", 1, 0, false, &[]),
+    );
     assert_eq!(t.stats().unmatched_responses, 1);
     let json = serde_json::to_value(&recs[0]).unwrap();
     assert!(json["rcode"].is_null() && json["response_time"].is_null());
@@ -300,7 +374,11 @@ fn answered_at_end_vs_unanswered_at_end() {
     let mut t = tracker();
     t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(1, "a.example", 1));
     t.on_datagram(&e, at(&e, Side::Client, 2, 5000), &query(9, "b.example", 1));
-    t.on_datagram(&e, at(&e, Side::Server, 3, 5001), &response(9, "b.example", 1, 0, false, &[]));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 3, 5001),
+        &response(9, "b.example", 1, 0, false, &[]),
+    );
     let recs = drain(&mut t);
     assert_eq!(recs.len(), 2);
     assert!(recs[0].timed_out && !recs[0].unanswered_at_end);
@@ -309,7 +387,11 @@ fn answered_at_end_vs_unanswered_at_end() {
     let mut t = tracker();
     t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(1, "a.example", 1));
     t.on_datagram(&e, at(&e, Side::Client, 2, 2000), &query(9, "b.example", 1));
-    t.on_datagram(&e, at(&e, Side::Server, 3, 2001), &response(9, "b.example", 1, 0, false, &[]));
+    t.on_datagram(
+        &e,
+        at(&e, Side::Server, 3, 2001),
+        &response(9, "b.example", 1, 0, false, &[]),
+    );
     let recs = drain(&mut t);
     assert!(!recs[0].timed_out && recs[0].unanswered_at_end);
     assert!(!recs[1].unanswered_at_end);
@@ -321,7 +403,11 @@ fn truncated_udp_then_tcp_retry() {
     let u = ep(1, CLIENT, SERVER);
     let tc = ep(2, "10.0.0.5:40100", SERVER);
     t.on_datagram(&u, at(&u, Side::Client, 1, 0), &query(5, "big.example", 16));
-    t.on_datagram(&u, at(&u, Side::Server, 2, 3), &response(5, "big.example", 16, 0, true, &[]));
+    t.on_datagram(
+        &u,
+        at(&u, Side::Server, 2, 3),
+        &response(5, "big.example", 16, 0, true, &[]),
+    );
     let q = query(6, "big.example", 16);
     let mut framed = (q.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(&q);
@@ -341,7 +427,11 @@ fn truncated_udp_then_tcp_retry() {
     // TC without a TCP retry: closed by expire with tcp_retry false.
     let mut t = tracker();
     t.on_datagram(&u, at(&u, Side::Client, 1, 0), &query(5, "big.example", 16));
-    t.on_datagram(&u, at(&u, Side::Server, 2, 3), &response(5, "big.example", 16, 0, true, &[]));
+    t.on_datagram(
+        &u,
+        at(&u, Side::Server, 2, 3),
+        &response(5, "big.example", 16, 0, true, &[]),
+    );
     t.expire(Timestamp(T0 + 5_003 * MS));
     let recs = t.take_records();
     assert_eq!(recs.len(), 1);
@@ -370,7 +460,12 @@ fn tcp_split_across_segments_and_two_in_one() {
     let cuts = [1usize, 5, 40, resp.len() - 3, resp.len()];
     let mut from = 0;
     for (i, &to) in cuts.iter().enumerate() {
-        t.on_tcp_data(&e, at(&e, Side::Server, 2 + i as u64, 10 + i as i64), from as u64, &resp[from..to]);
+        t.on_tcp_data(
+            &e,
+            at(&e, Side::Server, 2 + i as u64, 10 + i as i64),
+            from as u64,
+            &resp[from..to],
+        );
         from = to;
     }
     t.on_tcp_end(&e, Side::Client);
@@ -379,7 +474,11 @@ fn tcp_split_across_segments_and_two_in_one() {
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0].addresses(), [IpAddr::from([9, 9, 9, 9])]);
     assert_eq!(recs[1].rcode.as_deref(), Some("NXDOMAIN"));
-    assert_eq!(recs[1].response_frame, Some(6), "the frame that completed it");
+    assert_eq!(
+        recs[1].response_frame,
+        Some(6),
+        "the frame that completed it"
+    );
     assert_eq!(t.stats().malformed, 0);
 }
 
@@ -467,7 +566,11 @@ fn pending_cap_is_counted() {
     });
     let e = ep(1, CLIENT, SERVER);
     for (i, n) in ["a.x", "b.x", "c.x"].into_iter().enumerate() {
-        t.on_datagram(&e, at(&e, Side::Client, i as u64, 0), &query(i as u16, n, 1));
+        t.on_datagram(
+            &e,
+            at(&e, Side::Client, i as u64, 0),
+            &query(i as u16, n, 1),
+        );
     }
     assert_eq!(t.pending(), 2);
     assert_eq!(t.stats().pending_cap_hits, 1);
