@@ -74,7 +74,13 @@ impl AppLayer {
     }
 
     /// A connection started.
-    pub fn opened(&mut self, conn: u64, protocol: Protocol, client: SocketAddr, server: SocketAddr) {
+    pub fn opened(
+        &mut self,
+        conn: u64,
+        protocol: Protocol,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) {
         let ep = Endpoints {
             conn,
             client,
@@ -87,7 +93,10 @@ impl AppLayer {
         } else {
             Parser::Undecided
         };
-        if protocol == Protocol::Tcp || super::dns::is_dns_port(server.port()) || super::dns::is_dns_port(client.port()) {
+        if protocol == Protocol::Tcp
+            || super::dns::is_dns_port(server.port())
+            || super::dns::is_dns_port(client.port())
+        {
             self.conns.insert(conn, AppConn { ep, parser });
         }
     }
@@ -107,7 +116,15 @@ impl AppLayer {
     }
 
     /// In-order TCP bytes.
-    pub fn stream_data(&mut self, conn: u64, side: Side, offset: u64, bytes: &[u8], frame: u64, ts: Timestamp) {
+    pub fn stream_data(
+        &mut self,
+        conn: u64,
+        side: Side,
+        offset: u64,
+        bytes: &[u8],
+        frame: u64,
+        ts: Timestamp,
+    ) {
         self.advance(ts);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;

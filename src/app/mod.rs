@@ -9,6 +9,9 @@ pub mod dns;
 pub mod http;
 pub mod tls;
 
+mod dispatch;
+pub use dispatch::{AppLayer, AppRecords};
+
 use std::net::SocketAddr;
 
 use crate::flow::Side;

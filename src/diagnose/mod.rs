@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod dns;
 pub mod http;
+pub mod story;
 pub mod tcp;
 pub mod tls;
 

@@ -3,60 +3,62 @@
 
 use std::io::{self, Write};
 
+use super::app_json::{HttpJson, TimingMs};
 use super::conn_json::end_phrase;
 use super::escape::escape_str;
+use crate::diagnose::story::Story;
 use crate::diagnose::{human_duration, Finding, Severity};
 use crate::flow::conn::ConnRecord;
 
 /// Evidence frames printed per finding; the JSON has them all.
 const FRAMES_SHOWN: usize = 12;
 
-/// Orders findings: worst connection first, then by connection, then severity.
-pub fn sort_findings(findings: &mut [Finding]) {
-    use std::collections::HashMap;
-    let mut worst: HashMap<Option<u64>, Severity> = HashMap::new();
-    for f in findings.iter() {
-        let w = worst.entry(f.conn).or_insert(f.severity);
-        *w = (*w).max(f.severity);
-    }
-    findings.sort_by(|a, b| {
-        let wa = worst.get(&a.conn).copied().unwrap_or(a.severity);
-        let wb = worst.get(&b.conn).copied().unwrap_or(b.severity);
-        wb.cmp(&wa)
-            .then(a.conn.is_none().cmp(&b.conn.is_none()))
-            .then(a.conn.cmp(&b.conn))
-            .then(b.severity.cmp(&a.severity))
-            .then(a.kind.cmp(b.kind))
-    });
-}
-
-/// Writes the findings section.
-pub fn write_findings<W: Write + ?Sized>(out: &mut W, findings: &[Finding]) -> io::Result<()> {
+/// Writes the findings section: one headline per call (story), then its
+/// findings, root cause first.
+pub fn write_findings<W: Write + ?Sized>(
+    out: &mut W,
+    findings: &[Finding],
+    stories: &[Story],
+) -> io::Result<()> {
     if findings.is_empty() {
         return writeln!(out, "No problems found.");
     }
     writeln!(out, "FINDINGS")?;
-    for f in findings {
-        let label = match f.severity {
-            Severity::Error => "ERROR",
-            Severity::Warning => "WARN ",
-            Severity::Info => "INFO ",
-        };
-        write!(out, "  {label} {:<24}", f.kind)?;
-        if let (Some(c), Some(s)) = (f.client, f.server) {
-            write!(out, " {c} -> {s}")?;
+    for story in stories {
+        let label = severity_label(story.severity);
+        writeln!(out, "{label} {}", escape_str(&story.headline))?;
+        let group = findings
+            .get(story.first..story.first + story.len)
+            .unwrap_or_default();
+        for f in group {
+            write_finding(out, f)?;
         }
-        if let Some(id) = f.conn {
-            write!(out, "  (conn {id})")?;
-        }
-        writeln!(out)?;
-        writeln!(out, "        {}", escape_str(&f.summary))?;
-        if !f.frames.is_empty() {
-            writeln!(out, "        evidence: frames {}", frame_list(&f.frames))?;
-        }
-        writeln!(out, "        next: {}", escape_str(&f.next_step))?;
     }
     Ok(())
+}
+
+fn severity_label(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARN ",
+        Severity::Info => "INFO ",
+    }
+}
+
+fn write_finding<W: Write + ?Sized>(out: &mut W, f: &Finding) -> io::Result<()> {
+    write!(out, "  {} {:<24}", severity_label(f.severity), f.kind)?;
+    if let (Some(c), Some(s)) = (f.client, f.server) {
+        write!(out, " {c} -> {s}")?;
+    }
+    if let Some(id) = f.conn {
+        write!(out, "  (conn {id})")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "        {}", escape_str(&f.summary))?;
+    if !f.frames.is_empty() {
+        writeln!(out, "        evidence: frames {}", frame_list(&f.frames))?;
+    }
+    writeln!(out, "        next: {}", escape_str(&f.next_step))
 }
 
 /// `1-4, 9, 12-13, ...`: runs collapsed, at most [`FRAMES_SHOWN`] items.
@@ -83,6 +85,104 @@ pub fn frame_list(frames: &[u64]) -> String {
         items.push(format!("... (+{more})"));
     }
     items.join(", ")
+}
+
+/// Width of the text waterfall, in characters.
+const WATERFALL: usize = 32;
+
+/// Writes the HTTP transactions with their phases and a text waterfall:
+/// `d` dns, `c` connect, `t` tls, `s` send, `w` wait, `x` transfer, each
+/// scaled to the slowest transaction shown.
+pub fn write_transactions<W: Write + ?Sized>(out: &mut W, rows: &[HttpJson]) -> io::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "HTTP TRANSACTIONS ({})", rows.len())?;
+    writeln!(
+        out,
+        "  {:>5} {:<40} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}  waterfall (d c t s w x)",
+        "conn", "request", "status", "connect", "tls", "send", "wait", "transfer", "total"
+    )?;
+    let slowest = rows
+        .iter()
+        .map(|r| phases(&r.timing_ms).iter().map(|(_, v)| v).sum::<f64>())
+        .fold(0.0f64, f64::max);
+    for r in rows {
+        let t = &r.timing_ms;
+        let request = format!(
+            "{} {}{}",
+            r.tx.method.as_deref().unwrap_or("?"),
+            r.tx.host.as_deref().unwrap_or(""),
+            r.tx.path.as_deref().unwrap_or("")
+        );
+        let status =
+            r.tx.status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "none".into());
+        let show = |v: Option<f64>| {
+            v.map_or_else(|| "-".to_string(), |v| human_duration((v * 1e6) as i64))
+        };
+        writeln!(
+            out,
+            "  {:>5} {:<40} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}  |{}|",
+            r.tx.conn,
+            truncate(&escape_str(&request), 40),
+            status,
+            show(t.connect),
+            show(t.tls),
+            show(t.send),
+            show(t.wait),
+            show(t.transfer),
+            show(t.total.map(|total| total
+                + t.dns.unwrap_or(0.0)
+                + t.connect.unwrap_or(0.0)
+                + t.tls.unwrap_or(0.0))),
+            waterfall(t, slowest)
+        )?;
+    }
+    Ok(())
+}
+
+fn phases(t: &TimingMs) -> [(char, f64); 6] {
+    [
+        ('d', t.dns.unwrap_or(0.0)),
+        ('c', t.connect.unwrap_or(0.0)),
+        ('t', t.tls.unwrap_or(0.0)),
+        ('s', t.send.unwrap_or(0.0)),
+        ('w', t.wait.unwrap_or(0.0)),
+        ('x', t.transfer.unwrap_or(0.0)),
+    ]
+}
+
+/// Each phase gets its share of [`WATERFALL`] characters (at least one when it
+/// took any time at all), padded to the full width.
+fn waterfall(t: &TimingMs, slowest: f64) -> String {
+    let mut bar = String::with_capacity(WATERFALL);
+    for (c, v) in phases(t) {
+        if v <= 0.0 || slowest <= 0.0 {
+            continue;
+        }
+        let n = ((v / slowest) * WATERFALL as f64).round().max(1.0) as usize;
+        for _ in 0..n {
+            if bar.len() < WATERFALL {
+                bar.push(c);
+            }
+        }
+    }
+    while bar.len() < WATERFALL {
+        bar.push(' ');
+    }
+    bar
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
+    t.push('…');
+    t
 }
 
 /// Writes the connection table; `total` is how many connections there were in all.

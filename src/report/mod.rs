@@ -4,6 +4,7 @@
 //! wire reaches the terminal without going through [`escape`].
 
 pub mod analysis_text;
+pub mod app_json;
 pub mod conn_json;
 pub mod escape;
 pub mod packet_json;

@@ -10,70 +10,22 @@ use std::io::Write;
 
 use serde::Serialize;
 
+mod collect;
+mod progress;
+
+use collect::{AppCounts, Collector};
+use progress::{Progress, PROGRESS_EVERY};
+
 use super::CommandError;
 use crate::decode::{self, ProblemKind};
 use crate::diagnose::capture::{diagnose as diagnose_capture, CaptureQuality};
-use crate::diagnose::tcp::diagnose as diagnose_tcp;
+use crate::diagnose::story;
 use crate::diagnose::{Finding, Severity};
-use crate::flow::conn::ConnRecord;
-use crate::flow::events::TcpEvents;
-use crate::flow::table::{FlowConfig, FlowSink, FlowTable, FlowTableStats};
-use crate::flow::Side;
-use crate::report::analysis_text::{sort_findings, write_connections, write_findings};
-use crate::report::conn_json::ConnJson;
+use crate::flow::table::{FlowConfig, FlowTable, FlowTableStats};
+use crate::report::analysis_text::{write_connections, write_findings, write_transactions};
 use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
 use crate::source::{FrameSource, SourceError};
-
-/// Frames between progress updates (an update costs far more than a frame).
-const PROGRESS_EVERY: u64 = 8192;
-
-/// A progress bar on stderr, shown only when stderr is a terminal.
-struct Progress {
-    bar: indicatif::ProgressBar,
-}
-
-impl Progress {
-    fn new(paths: &[String]) -> Progress {
-        // The total is the size on disk; for gzip input the position counts
-        // decompressed bytes, so the bar becomes a byte counter there.
-        let total: u64 = paths
-            .iter()
-            .filter_map(|p| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some(total),
-            indicatif::ProgressDrawTarget::stderr(),
-        );
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} analyzing {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec}, eta {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        Progress { bar }
-    }
-
-    fn position(&self) -> u64 {
-        self.bar.position()
-    }
-
-    fn set(&self, position: u64, gzip: bool) {
-        if gzip && self.bar.length().is_some() {
-            self.bar.unset_length();
-        }
-        self.bar.set_position(position);
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
-}
-
-/// Connections with findings kept for the text table.
-const PROBLEM_ROWS: usize = 200;
-/// Healthy connections kept for the text table (the busiest).
-const HEALTHY_ROWS: usize = 20;
 
 /// Output format of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -117,6 +69,9 @@ pub struct AnalyzeOutcome {
 #[derive(Debug, Serialize)]
 struct Summary<'a> {
     files: &'a [String],
+    dns_lookups: u64,
+    tls_handshakes: u64,
+    http_transactions: u64,
     frames: u64,
     connections: u64,
     findings: usize,
@@ -128,103 +83,6 @@ struct Summary<'a> {
     flows_timed_out: u64,
     peak_open_flows: usize,
     icmp_matched: u64,
-}
-
-struct Collector<'w, W: Write + ?Sized> {
-    format: AnalyzeFormat,
-    tcp_events: bool,
-    out: &'w mut W,
-    findings: Vec<Finding>,
-    problems: Vec<(ConnRecord, Option<Severity>)>,
-    healthy: Vec<(ConnRecord, Option<Severity>)>,
-    connections_written: u64,
-    error: Option<std::io::Error>,
-}
-
-impl<W: Write + ?Sized> Collector<'_, W> {
-    fn write_line<T: Serialize>(&mut self, tag: &str, value: &T) {
-        if self.error.is_some() {
-            return;
-        }
-        let result = (|| -> std::io::Result<()> {
-            match self.format {
-                AnalyzeFormat::Jsonl => {
-                    let mut v = serde_json::to_value(value)?;
-                    if let serde_json::Value::Object(map) = &mut v {
-                        map.insert("type".into(), tag.into());
-                    }
-                    serde_json::to_writer(&mut *self.out, &v)?;
-                    self.out.write_all(b"\n")
-                }
-                AnalyzeFormat::Json => {
-                    if self.connections_written > 0 {
-                        self.out.write_all(b",\n")?;
-                    }
-                    serde_json::to_writer(&mut *self.out, value)?;
-                    Ok(())
-                }
-                AnalyzeFormat::Text => Ok(()),
-            }
-        })();
-        if let Err(e) = result {
-            self.error = Some(e);
-        }
-    }
-}
-
-impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
-    fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
-        if !self.tcp_events || self.format != AnalyzeFormat::Jsonl {
-            return;
-        }
-        for kind in events.iter() {
-            #[derive(Serialize)]
-            struct Ev {
-                conn: u64,
-                frame: u64,
-                side: &'static str,
-                kind: &'static str,
-            }
-            self.write_line(
-                "tcp_event",
-                &Ev {
-                    conn,
-                    frame,
-                    side: side.as_str(),
-                    kind: kind.as_str(),
-                },
-            );
-        }
-    }
-
-    fn connection(&mut self, record: ConnRecord) {
-        let found = diagnose_tcp(&record);
-        let worst = found.iter().map(|f| f.severity).max();
-        if self.format != AnalyzeFormat::Text {
-            self.write_line("connection", &ConnJson::new(&record));
-            self.connections_written += 1;
-        } else if worst.is_some_and(|w| w >= Severity::Warning) {
-            if self.problems.len() < PROBLEM_ROWS {
-                self.problems.push((record, worst));
-            }
-        } else {
-            let total = |c: &ConnRecord| c.client_stats.bytes + c.server_stats.bytes;
-            self.healthy.push((record, worst));
-            if self.healthy.len() > HEALTHY_ROWS {
-                // Keep the busiest; ties keep the earlier connection.
-                let smallest = self
-                    .healthy
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(i, (c, _))| (total(c), std::cmp::Reverse(*i)))
-                    .map(|(i, _)| i);
-                if let Some(i) = smallest {
-                    self.healthy.remove(i);
-                }
-            }
-        }
-        self.findings.extend(found);
-    }
 }
 
 /// Runs the analysis, writing the report to `out`; warnings about the input go to `status`.
@@ -240,16 +98,7 @@ pub fn run<W: Write + ?Sized>(
     if config.format == AnalyzeFormat::Json {
         out.write_all(b"{\"connections\":[\n")?;
     }
-    let mut sink = Collector {
-        format: config.format,
-        tcp_events: config.tcp_events,
-        out: &mut *out,
-        findings: Vec::new(),
-        problems: Vec::new(),
-        healthy: Vec::new(),
-        connections_written: 0,
-        error: None,
-    };
+    let mut sink = Collector::new(config.format, config.tcp_events, &mut *out);
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
@@ -294,25 +143,30 @@ pub fn run<W: Write + ?Sized>(
     }
     progress.finish();
     table.finish(&mut sink);
+    sink.finish();
     if let Some(e) = sink.error.take() {
         return Err(e.into());
     }
     let stats = table.stats();
     let mut findings = std::mem::take(&mut sink.findings);
     findings.extend(diagnose_capture(&quality));
-    sort_findings(&mut findings);
+    let stories = story::build(&mut findings, &sink.targets);
     let mut rows = std::mem::take(&mut sink.problems);
     let healthy = std::mem::take(&mut sink.healthy);
+    let http_rows = sink.take_http_rows();
+    let held = std::mem::take(&mut sink.held);
+    let counts = sink.counts;
     drop(sink);
     let outcome = AnalyzeOutcome {
         worst: findings.iter().map(|f| f.severity).max(),
         findings: findings.len(),
         connections: stats.connections,
     };
-    let summary = summary(config, &quality, &stats, &findings);
+    let summary = summary(config, &quality, &stats, &findings, counts);
     match config.format {
         AnalyzeFormat::Text => {
-            write_findings(out, &findings)?;
+            write_findings(out, &findings, &stories)?;
+            write_transactions(out, &http_rows)?;
             rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
             let mut healthy = healthy;
             healthy.sort_by_key(|(c, _)| c.id);
@@ -320,9 +174,12 @@ pub fn run<W: Write + ?Sized>(
             write_connections(out, &rows, stats.connections)?;
             writeln!(
                 out,
-                "\n{} frames, {} connections, {} findings ({} errors, {} warnings)",
+                "\n{} frames, {} connections, {} DNS lookups, {} TLS handshakes, {} HTTP transactions; {} findings ({} errors, {} warnings)",
                 summary.frames,
                 summary.connections,
+                counts.dns,
+                counts.tls,
+                counts.http,
                 summary.findings,
                 summary.errors,
                 summary.warnings
@@ -336,31 +193,53 @@ pub fn run<W: Write + ?Sized>(
             }
         }
         AnalyzeFormat::Json => {
-            out.write_all(b"\n],\"findings\":")?;
+            out.write_all(b"\n]")?;
+            for tag in ["dns", "tls", "http"] {
+                write!(out, ",\"{tag}\":[")?;
+                let mut first = true;
+                for (_, v) in held.iter().filter(|(t, _)| *t == tag) {
+                    if !first {
+                        out.write_all(b",")?;
+                    }
+                    first = false;
+                    serde_json::to_writer(&mut *out, v).map_err(std::io::Error::from)?;
+                }
+                out.write_all(b"]")?;
+            }
+            out.write_all(b",\"findings\":")?;
             serde_json::to_writer(&mut *out, &findings).map_err(std::io::Error::from)?;
+            out.write_all(b",\"stories\":")?;
+            serde_json::to_writer(&mut *out, &stories).map_err(std::io::Error::from)?;
             out.write_all(b",\"summary\":")?;
             serde_json::to_writer(&mut *out, &summary).map_err(std::io::Error::from)?;
             out.write_all(b"}\n")?;
         }
         AnalyzeFormat::Jsonl => {
             for f in &findings {
-                let mut v = serde_json::to_value(f).map_err(std::io::Error::from)?;
-                if let serde_json::Value::Object(map) = &mut v {
-                    map.insert("type".into(), "finding".into());
-                }
-                serde_json::to_writer(&mut *out, &v).map_err(std::io::Error::from)?;
-                out.write_all(b"\n")?;
+                write_tagged(out, "finding", f)?;
             }
-            let mut v = serde_json::to_value(&summary).map_err(std::io::Error::from)?;
-            if let serde_json::Value::Object(map) = &mut v {
-                map.insert("type".into(), "summary".into());
+            for st in &stories {
+                write_tagged(out, "story", st)?;
             }
-            serde_json::to_writer(&mut *out, &v).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")?;
+            write_tagged(out, "summary", &summary)?;
         }
     }
     out.flush()?;
     Ok(outcome)
+}
+
+/// One JSON line with a `type` field added.
+fn write_tagged<W: Write + ?Sized, T: Serialize>(
+    out: &mut W,
+    tag: &str,
+    value: &T,
+) -> std::io::Result<()> {
+    let mut v = serde_json::to_value(value)?;
+    if let serde_json::Value::Object(map) = &mut v {
+        map.insert("type".into(), tag.into());
+    }
+    serde_json::to_writer(&mut *out, &v)?;
+    out.write_all(b"\n")
 }
 
 fn summary<'a>(
@@ -368,8 +247,12 @@ fn summary<'a>(
     q: &CaptureQuality,
     stats: &FlowTableStats,
     findings: &[Finding],
+    counts: AppCounts,
 ) -> Summary<'a> {
     Summary {
+        dns_lookups: counts.dns,
+        tls_handshakes: counts.tls,
+        http_transactions: counts.http,
         files: &config.paths,
         frames: q.frames,
         connections: stats.connections,

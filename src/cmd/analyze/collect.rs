@@ -1,0 +1,334 @@
+//! The analysis sink: receives what the flow table emits, runs the application
+//! layer and the diagnosis rules, and streams records out (JSON lines) or keeps
+//! what the text report needs (bounded).
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::AnalyzeFormat;
+use crate::app::dns::DnsRecord;
+
+use crate::app::{AppLayer, AppRecords};
+use crate::diagnose::{
+    dns as diagnose_dns, http as diagnose_http, tcp as diagnose_tcp, tls as diagnose_tls,
+};
+use crate::diagnose::{Finding, Severity};
+use crate::flow::conn::ConnRecord;
+use crate::flow::events::TcpEvents;
+use crate::flow::key::Protocol;
+use crate::flow::reassembly::StreamEnd;
+use crate::flow::table::FlowSink;
+use crate::flow::Side;
+use crate::report::app_json::HttpJson;
+use crate::report::conn_json::ConnJson;
+use crate::source::Timestamp;
+
+/// Connections with findings kept for the text table.
+const PROBLEM_ROWS: usize = 200;
+/// Healthy connections kept for the text table (the busiest).
+const HEALTHY_ROWS: usize = 20;
+/// DNS answers remembered to name later connections by their server address.
+const DNS_NAMES: usize = 4096;
+/// DNS records kept for the cross-record rules (search lists); beyond it the
+/// oldest are diagnosed alone.
+const DNS_RECORDS: usize = 100_000;
+/// HTTP transactions kept for the text report's table.
+const HTTP_ROWS: usize = 200;
+
+/// A name learned from DNS: which client asked, the answer's address, when.
+struct LearnedName {
+    client: IpAddr,
+    address: IpAddr,
+    name: String,
+    answered: Timestamp,
+    latency_ns: Option<i64>,
+}
+
+pub(super) struct Collector<'w, W: Write + ?Sized> {
+    pub format: AnalyzeFormat,
+    pub tcp_events: bool,
+    pub out: &'w mut W,
+    pub app: AppLayer,
+    pub findings: Vec<Finding>,
+    pub problems: Vec<(ConnRecord, Option<Severity>)>,
+    pub healthy: Vec<(ConnRecord, Option<Severity>)>,
+    /// Call names by connection: SNI, Host header or DNS name.
+    pub targets: HashMap<u64, String>,
+    /// HTTP transactions for the text report, with their full timing.
+    pub http_rows: Vec<HttpJson>,
+    /// Records held for the JSON document's arrays (`--json` only).
+    pub held: Vec<(&'static str, serde_json::Value)>,
+    pub dns_records: Vec<DnsRecord>,
+    names: VecDeque<LearnedName>,
+    pub connections_written: u64,
+    pub counts: AppCounts,
+    pub error: Option<std::io::Error>,
+}
+
+/// How many application records were seen.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct AppCounts {
+    /// DNS lookups.
+    pub dns: u64,
+    /// TLS handshakes.
+    pub tls: u64,
+    /// HTTP transactions.
+    pub http: u64,
+}
+
+impl<'w, W: Write + ?Sized> Collector<'w, W> {
+    pub fn new(format: AnalyzeFormat, tcp_events: bool, out: &'w mut W) -> Self {
+        Collector {
+            format,
+            tcp_events,
+            out,
+            app: AppLayer::new(),
+            findings: Vec::new(),
+            problems: Vec::new(),
+            healthy: Vec::new(),
+            targets: HashMap::new(),
+            http_rows: Vec::new(),
+            held: Vec::new(),
+            dns_records: Vec::new(),
+            names: VecDeque::new(),
+            connections_written: 0,
+            counts: AppCounts::default(),
+            error: None,
+        }
+    }
+
+    /// Writes one record: a JSON line, or an element of the streamed
+    /// `connections` array, or (other types, `--json`) held for the end.
+    fn emit<T: Serialize>(&mut self, tag: &'static str, value: &T) {
+        if self.error.is_some() || self.format == AnalyzeFormat::Text {
+            return;
+        }
+        let result = (|| -> std::io::Result<()> {
+            let mut v = serde_json::to_value(value)?;
+            match self.format {
+                AnalyzeFormat::Jsonl => {
+                    if let serde_json::Value::Object(map) = &mut v {
+                        map.insert("type".into(), tag.into());
+                    }
+                    serde_json::to_writer(&mut *self.out, &v)?;
+                    self.out.write_all(b"\n")
+                }
+                AnalyzeFormat::Json if tag == "connection" => {
+                    if self.connections_written > 0 {
+                        self.out.write_all(b",\n")?;
+                    }
+                    serde_json::to_writer(&mut *self.out, &v)?;
+                    Ok(())
+                }
+                _ => {
+                    self.held.push((tag, v));
+                    Ok(())
+                }
+            }
+        })();
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
+    }
+
+    /// DNS records finished so far: emitted, remembered for naming and for the
+    /// cross-record rules at the end.
+    fn drain_dns(&mut self, records: Vec<DnsRecord>) {
+        for r in records {
+            self.counts.dns += 1;
+            self.emit("dns", &r);
+            if let Some(answered) = r.response_time {
+                for address in r.addresses() {
+                    if self.names.len() == DNS_NAMES {
+                        self.names.pop_front();
+                    }
+                    self.names.push_back(LearnedName {
+                        client: r.client.ip(),
+                        address,
+                        name: r.qname.clone(),
+                        answered,
+                        latency_ns: r.latency_ns(),
+                    });
+                }
+            }
+            if self.dns_records.len() == DNS_RECORDS {
+                let old = self.dns_records.remove(0);
+                self.findings.extend(diagnose_dns::diagnose(&old));
+            }
+            self.dns_records.push(r);
+        }
+    }
+
+    /// The DNS name a client resolved to this server address before `start`.
+    fn learned(&self, c: &ConnRecord) -> Option<&LearnedName> {
+        self.names.iter().rev().find(|n| {
+            n.address == c.server.ip() && n.client == c.client.ip() && n.answered <= c.start
+        })
+    }
+
+    fn app_records(&mut self, record: &ConnRecord, app: AppRecords) -> Vec<Finding> {
+        let mut found = Vec::new();
+        let learned = self.learned(record).map(|n| (n.name.clone(), n.latency_ns));
+        let mut target = learned.as_ref().map(|(n, _)| n.clone());
+        if let Some(tls) = &app.tls {
+            self.counts.tls += 1;
+            self.emit("tls", tls);
+            found.extend(diagnose_tls::diagnose(tls));
+            if let Some(sni) = &tls.sni {
+                target = Some(sni.clone());
+            }
+        }
+        for (i, tx) in app.http.into_iter().enumerate() {
+            self.counts.http += 1;
+            found.extend(diagnose_http::diagnose(&tx, record.path_rtt()));
+            if target.is_none() {
+                target = tx.host.clone();
+            }
+            // Set-up phases belong to the connection's first transaction only.
+            let first = i == 0;
+            let row = HttpJson::new(
+                tx,
+                record,
+                if first { app.tls.as_ref() } else { None },
+                if first {
+                    learned.as_ref().and_then(|(_, l)| *l)
+                } else {
+                    None
+                },
+                first,
+            );
+            self.emit("http", &row);
+            if self.format == AnalyzeFormat::Text && self.http_rows.len() < HTTP_ROWS {
+                self.http_rows.push(row);
+            }
+        }
+        if let Some(t) = target {
+            self.targets.insert(record.id, t);
+        }
+        found
+    }
+
+    fn keep_for_table(&mut self, record: ConnRecord, worst: Option<Severity>) {
+        if worst.is_some_and(|w| w >= Severity::Warning) {
+            if self.problems.len() < PROBLEM_ROWS {
+                self.problems.push((record, worst));
+            }
+            return;
+        }
+        let total = |c: &ConnRecord| c.client_stats.bytes + c.server_stats.bytes;
+        self.healthy.push((record, worst));
+        if self.healthy.len() > HEALTHY_ROWS {
+            // Keep the busiest; ties keep the earlier connection.
+            let smallest = self
+                .healthy
+                .iter()
+                .enumerate()
+                .min_by_key(|(i, (c, _))| (total(c), std::cmp::Reverse(*i)))
+                .map(|(i, _)| i);
+            if let Some(i) = smallest {
+                self.healthy.remove(i);
+            }
+        }
+    }
+
+    /// End of input: the last DNS records and the cross-record DNS rules.
+    pub fn finish(&mut self) {
+        let rest = self.app.finish();
+        self.drain_dns(rest);
+        let records = std::mem::take(&mut self.dns_records);
+        self.findings.extend(diagnose_dns::diagnose_all(&records));
+        for r in &records {
+            self.targets
+                .entry(r.conn)
+                .or_insert_with(|| r.qname.clone());
+        }
+    }
+}
+
+impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
+    fn opened(
+        &mut self,
+        conn: u64,
+        protocol: Protocol,
+        client: std::net::SocketAddr,
+        server: std::net::SocketAddr,
+    ) {
+        self.app.opened(conn, protocol, client, server);
+    }
+
+    fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
+        if !self.tcp_events || self.format != AnalyzeFormat::Jsonl {
+            return;
+        }
+        #[derive(Serialize)]
+        struct Ev {
+            conn: u64,
+            frame: u64,
+            side: &'static str,
+            kind: &'static str,
+        }
+        for kind in events.iter() {
+            self.emit(
+                "tcp_event",
+                &Ev {
+                    conn,
+                    frame,
+                    side: side.as_str(),
+                    kind: kind.as_str(),
+                },
+            );
+        }
+    }
+
+    fn stream_data(
+        &mut self,
+        conn: u64,
+        side: Side,
+        offset: u64,
+        bytes: &[u8],
+        frame: u64,
+        ts: Timestamp,
+    ) {
+        self.app.stream_data(conn, side, offset, bytes, frame, ts);
+    }
+
+    fn stream_gap(&mut self, conn: u64, side: Side, offset: u64, len: u64) {
+        self.app.stream_gap(conn, side, offset, len);
+    }
+
+    fn stream_end(&mut self, conn: u64, side: Side, how: StreamEnd) {
+        self.app.stream_end(conn, side, how);
+    }
+
+    fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, ts: Timestamp) {
+        self.app.datagram(conn, side, payload, frame, ts);
+        let done = self.app.take_dns();
+        self.drain_dns(done);
+    }
+
+    fn connection(&mut self, record: ConnRecord) {
+        let app = self.app.connection_ended(&record);
+        let mut found = diagnose_tcp::diagnose(&record);
+        found.extend(self.app_records(&record, app));
+        let done = self.app.take_dns();
+        self.drain_dns(done);
+        let worst = found.iter().map(|f| f.severity).max();
+        if self.format == AnalyzeFormat::Text {
+            self.keep_for_table(record, worst);
+        } else {
+            self.emit("connection", &ConnJson::new(&record));
+            self.connections_written += 1;
+        }
+        self.findings.extend(found);
+    }
+}
+
+impl<W: Write + ?Sized> Collector<'_, W> {
+    /// Transactions kept for the text report.
+    pub fn take_http_rows(&mut self) -> Vec<HttpJson> {
+        std::mem::take(&mut self.http_rows)
+    }
+}

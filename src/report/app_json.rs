@@ -1,0 +1,83 @@
+//! JSON (and table) form of HTTP transactions with the full timing model of
+//! DESIGN.md: dns ─ connect ─ tls ─ send ─ wait ─ transfer, and server think
+//! time ≈ wait − RTT. DNS and TLS records serialize as they are.
+
+use serde::Serialize;
+
+use crate::app::http::HttpTransaction;
+use crate::app::tls::TlsRecord;
+use crate::flow::conn::ConnRecord;
+
+fn ms(nanos: i64) -> f64 {
+    (nanos as f64 / 1e3).round() / 1e3
+}
+
+/// Every phase of one transaction in milliseconds; `null` where the capture
+/// cannot show it (set-up phases appear on a connection's first transaction).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct TimingMs {
+    /// The DNS lookup that named the server's address (matched by address).
+    pub dns: Option<f64>,
+    /// SYN to SYN-ACK as seen at the capture point.
+    pub connect: Option<f64>,
+    /// ClientHello to the end of the TLS handshake.
+    pub tls: Option<f64>,
+    /// First to last request byte.
+    pub send: Option<f64>,
+    /// Last request byte to first response byte (TTFB).
+    pub wait: Option<f64>,
+    /// Wait minus the network round trip: the server's own time.
+    pub server_think: Option<f64>,
+    /// First to last response byte.
+    pub transfer: Option<f64>,
+    /// First request byte to last response byte.
+    pub total: Option<f64>,
+}
+
+/// An HTTP transaction with its connection's view of the timing.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpJson {
+    /// The transaction as parsed.
+    #[serde(flatten)]
+    pub tx: HttpTransaction,
+    /// The full timing model.
+    pub timing_ms: TimingMs,
+    /// The network round trip used for `server_think`, ms.
+    pub rtt_ms: Option<f64>,
+}
+
+impl HttpJson {
+    /// Joins a transaction with its connection (and, for the first transaction
+    /// of a connection, the TLS handshake and the DNS lookup that led to it).
+    pub fn new(
+        tx: HttpTransaction,
+        conn: &ConnRecord,
+        tls: Option<&TlsRecord>,
+        dns_latency_ns: Option<i64>,
+        first: bool,
+    ) -> HttpJson {
+        let rtt = conn.path_rtt();
+        let p = tx.phases_ms;
+        let timing_ms = TimingMs {
+            dns: dns_latency_ns.map(ms),
+            connect: if first {
+                conn.handshake.map(|h| ms(h.syn_to_syn_ack_ns))
+            } else {
+                None
+            },
+            tls: tls
+                .and_then(|t| t.established.as_ref())
+                .map(|e| e.handshake_ms),
+            send: p.send,
+            wait: p.wait,
+            server_think: p.wait.map(|w| (w - rtt.map_or(0.0, ms)).max(0.0)),
+            transfer: p.transfer,
+            total: p.total,
+        };
+        HttpJson {
+            tx,
+            timing_ms,
+            rtt_ms: rtt.map(ms),
+        }
+    }
+}
