@@ -78,10 +78,11 @@ fn healthy_connection_has_no_findings_and_exits_0() {
     assert_eq!(c["history"], "ShADadFf");
     assert_eq!(c["handshake"]["syn_to_syn_ack_ms"], 10.0);
     // Client data is ACKed 11 ms later (capture point to server and back); server
-    // data 11 ms later (to the client and back): the path RTT is their sum.
+    // data 11 ms later (to the client and back). The path RTT comes from the
+    // handshake: 10 ms to the server and back, 0.1 ms to the client and back.
     assert_eq!(c["rtt"]["client_data"]["median_ms"], 11.0, "{c}");
     assert_eq!(c["rtt"]["server_data"]["median_ms"], 11.0, "{c}");
-    assert_eq!(c["rtt"]["path_median_ms"], 22.0, "{c}");
+    assert_eq!(c["rtt"]["path_median_ms"], 10.1, "{c}");
     assert!(kinds(&records).is_empty(), "{records:#?}");
     let summary = of_type(&records, "summary");
     assert_eq!(summary.len(), 1);
@@ -454,7 +455,7 @@ fn slow_path_is_high_rtt_and_varying_rtt_is_jitter() {
     let records = jsonl(&slow, &[]);
     let f = finding(&records, "tcp.high_rtt");
     assert!(
-        f["summary"].as_str().unwrap().contains("high: 300.0 ms"),
+        f["summary"].as_str().unwrap().contains("high: 300.1 ms"),
         "{f}"
     );
     assert!(!kinds(&records).contains(&"tcp.jitter".to_string()));

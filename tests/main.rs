@@ -5,6 +5,7 @@
 mod util;
 
 mod analyze;
+mod app;
 mod capture;
 mod demo;
 mod read;

@@ -293,9 +293,11 @@ impl Connection {
                 }
             }
         }
-        // An RST's ACK field says nothing about when data arrived.
+        // An RST's ACK field says nothing about when data arrived, and an ACK
+        // riding on data waited for the application to answer: neither is a
+        // network round trip.
         if flags.contains(TcpFlags::ACK) && !flags.contains(TcpFlags::RST) {
-            t.rtt.on_ack(i, seg.ack, seg.ts);
+            t.rtt.on_ack(i, seg.ack, seg.ts, seg.len == 0);
         }
         // Roles were settled by the table before Zeek saw the flow (a flow first
         // seen at its SYN-ACK is created flipped), so Zeek's own flip rule only
@@ -506,14 +508,18 @@ impl Connection {
 }
 
 impl ConnRecord {
-    /// The round trip between client and server as seen from the capture point:
-    /// the sum of the two directions' median samples, or the handshake when no
-    /// data was sampled. Nanoseconds.
+    /// The round trip between client and server as seen from the capture point,
+    /// nanoseconds: the handshake (SYN → SYN-ACK → ACK) when it was captured,
+    /// else the sum of the two directions' median data samples.
     pub fn path_rtt(&self) -> Option<i64> {
+        // The handshake is the cleanest measure: no application and no delayed
+        // ACK sits inside it. Data samples are the fallback (capture started
+        // mid-connection) and feed the jitter figures.
+        if let Some(h) = self.handshake.filter(|h| h.syn_ack_to_ack_ns.is_some()) {
+            return Some(h.syn_to_syn_ack_ns + h.syn_ack_to_ack_ns.unwrap_or(0));
+        }
         match self.rtt {
-            [None, None] => self
-                .handshake
-                .map(|h| h.syn_to_syn_ack_ns + h.syn_ack_to_ack_ns.unwrap_or(0)),
+            [None, None] => self.handshake.map(|h| h.syn_to_syn_ack_ns),
             [a, b] => Some(a.map_or(0, |r| r.median) + b.map_or(0, |r| r.median)),
         }
     }

@@ -64,7 +64,9 @@ impl RttTracker {
     }
 
     /// An ACK sent by direction `from`: it covers segments sent by the other one.
-    pub fn on_ack(&mut self, from: usize, ack: SeqNum, ts: Timestamp) {
+    /// `pure` is false when the ACK rode on data: the segments it covers are
+    /// settled but give no sample (the ACK waited for the application).
+    pub fn on_ack(&mut self, from: usize, ack: SeqNum, ts: Timestamp, pure: bool) {
         let queue = &mut self.pending[1 - from.min(1)];
         let mut newest: Option<Outstanding> = None;
         while let Some(front) = queue.front() {
@@ -74,7 +76,7 @@ impl RttTracker {
                 break;
             }
         }
-        if let Some(o) = newest.filter(|o| !o.retransmitted) {
+        if let Some(o) = newest.filter(|o| pure && !o.retransmitted) {
             self.samples[1 - from.min(1)].push(ts.since(o.ts).max(0));
         }
     }
@@ -182,7 +184,7 @@ mod tests {
         let mut r = RttTracker::default();
         r.on_sent(0, SeqNum(1), SeqNum(101), Timestamp(0), false);
         r.on_sent(0, SeqNum(101), SeqNum(201), Timestamp(MS), false);
-        r.on_ack(1, SeqNum(201), Timestamp(11 * MS));
+        r.on_ack(1, SeqNum(201), Timestamp(11 * MS), true);
         let s = r.samples(0).summary().unwrap();
         assert_eq!(
             (s.samples, s.min),
@@ -200,8 +202,20 @@ mod tests {
         let mut r = RttTracker::default();
         r.on_sent(0, SeqNum(1), SeqNum(101), Timestamp(0), false);
         r.on_sent(0, SeqNum(1), SeqNum(101), Timestamp(200 * MS), true);
-        r.on_ack(1, SeqNum(101), Timestamp(210 * MS));
+        r.on_ack(1, SeqNum(101), Timestamp(210 * MS), true);
         assert_eq!(r.samples(0).count(), 0);
+    }
+
+    #[test]
+    fn ack_riding_on_data_is_not_a_sample() {
+        let mut r = RttTracker::default();
+        r.on_sent(0, SeqNum(1), SeqNum(101), Timestamp(0), false);
+        r.on_ack(1, SeqNum(101), Timestamp(1500 * MS), false);
+        assert_eq!(
+            r.samples(0).count(),
+            0,
+            "a response after 1.5 s is not a 1.5 s RTT"
+        );
     }
 
     #[test]

@@ -1,0 +1,190 @@
+//! The application layer through `analyze`: DNS, HTTP and the story that links
+//! a DNS answer, a connection and its HTTP exchange, on builder-made captures.
+
+use serde_json::Value;
+
+use crate::util::conv::{Conv, CLIENT, SERVER};
+use crate::util::{run, write_file};
+
+/// A DNS message: header, one question, and an A answer when `answer` is given.
+fn dns(id: u16, response: bool, rcode: u8, name: &str, answer: Option<[u8; 4]>) -> Vec<u8> {
+    let flags: u16 = if response {
+        0x8180 | u16::from(rcode)
+    } else {
+        0x0100
+    };
+    let mut m = Vec::new();
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&flags.to_be_bytes());
+    m.extend_from_slice(&[0, 1, 0, u8::from(answer.is_some()), 0, 0, 0, 0]);
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    if let Some(a) = answer {
+        m.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4]);
+        m.extend_from_slice(&a);
+    }
+    m
+}
+
+/// Ethernet + IPv4 + UDP between the client and a resolver at 10.1.0.53.
+fn udp(from_client: bool, payload: &[u8]) -> Vec<u8> {
+    let resolver = [10, 1, 0, 53];
+    let (src, dst, sp, dp) = if from_client {
+        (CLIENT, resolver, 5353, 53)
+    } else {
+        (resolver, CLIENT, 53, 5353)
+    };
+    let mut out = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2; 6], [3; 6])
+        .ipv4(src, dst, 64)
+        .udp(sp, dp)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn analyze_jsonl(conv: &Conv) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "app.pcap", &conv.pcap());
+    let (code, out, err) = run(&["analyze", "--jsonl", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["type"] == t).collect()
+}
+
+/// DNS answer, then a slow HTTP server: the story names the host, the HTTP
+/// record carries every phase of the timing model.
+#[test]
+fn resolved_call_to_a_slow_server_is_one_story_with_all_phases() {
+    let mut conv = Conv::new(40100, 80);
+    conv.raw(udp(true, &dns(7, false, 0, "api.example.com", None)));
+    conv.at(0.004).raw(udp(
+        false,
+        &dns(7, true, 0, "api.example.com", Some(SERVER)),
+    ));
+    conv.at(0.010).handshake(0.020);
+    conv.at(0.040).c(
+        "P.",
+        b"GET /v1/orders HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+    );
+    conv.at(0.060).s(".", &[]);
+    conv.at(2.040)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    conv.at(2.060).c(".", &[]);
+    conv.at(2.100)
+        .c("F.", &[])
+        .at(2.120)
+        .s("F.", &[])
+        .at(2.140)
+        .c(".", &[]);
+    let records = analyze_jsonl(&conv);
+
+    let lookups = of_type(&records, "dns");
+    assert_eq!(lookups.len(), 1);
+    assert_eq!(lookups[0]["qname"], "api.example.com");
+    assert_eq!(lookups[0]["rcode"], "NOERROR");
+    assert_eq!(lookups[0]["latency_ms"], 4.0);
+
+    let http = of_type(&records, "http");
+    assert_eq!(http.len(), 1, "{records:#?}");
+    let t = &http[0]["timing_ms"];
+    assert_eq!(t["dns"], 4.0, "{t}");
+    assert_eq!(t["connect"], 20.0, "{t}");
+    assert_eq!(t["tls"], Value::Null);
+    assert_eq!(t["wait"], 2000.0, "{t}");
+    let think = t["server_think"].as_f64().unwrap();
+    assert!(
+        (1955.0..=1981.0).contains(&think),
+        "wait minus the RTT: {t}"
+    );
+    assert_eq!(http[0]["status"], 200);
+    assert_eq!(
+        http[0]["conn"],
+        of_type(&records, "connection")
+            .iter()
+            .find(|c| c["proto"] == "tcp")
+            .unwrap()["id"]
+    );
+
+    let stories = of_type(&records, "story");
+    let slow = stories
+        .iter()
+        .find(|s| s["findings"][0] == "http.slow_server")
+        .expect("a story for the slow call");
+    assert_eq!(slow["target"], "api.example.com");
+    assert_eq!(slow["step"], "http");
+    assert!(
+        slow["headline"]
+            .as_str()
+            .unwrap()
+            .starts_with("the call to api.example.com was degraded in the HTTP exchange"),
+        "{slow}"
+    );
+}
+
+#[test]
+fn nxdomain_and_server_errors_are_findings() {
+    let mut conv = Conv::new(40101, 80);
+    conv.raw(udp(true, &dns(9, false, 0, "missing.example.com", None)));
+    conv.at(0.002)
+        .raw(udp(false, &dns(9, true, 3, "missing.example.com", None)));
+    conv.at(0.1).handshake(0.001);
+    conv.at(0.2).c(
+        "P.",
+        b"POST /v1/pay HTTP/1.1\r\nHost: api\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    conv.at(0.25).s(
+        "P.",
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+    );
+    conv.at(0.26).c(".", &[]);
+    let records = analyze_jsonl(&conv);
+    let kinds: Vec<&str> = of_type(&records, "finding")
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"dns.nxdomain"), "{kinds:?}");
+    assert!(kinds.contains(&"http.server_error"), "{kinds:?}");
+    let err = of_type(&records, "finding")
+        .into_iter()
+        .find(|f| f["kind"] == "http.server_error")
+        .unwrap();
+    assert_eq!(err["severity"], "error");
+    assert!(err["summary"].as_str().unwrap().contains("503"), "{err}");
+}
+
+#[test]
+fn text_report_has_stories_and_a_waterfall() {
+    let mut conv = Conv::new(40102, 80);
+    conv.handshake(0.010);
+    conv.at(0.020)
+        .c("P.", b"GET /slow HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(1.520)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "w.pcap", &conv.pcap());
+    let (code, out, err) = run(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("WARN  the call to api was degraded in the HTTP exchange"),
+        "{out}"
+    );
+    assert!(out.contains("HTTP TRANSACTIONS (1)"), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("GET api/slow"))
+        .expect("transaction row");
+    assert!(
+        row.contains("|cwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww|")
+            || row.contains("|cwwwwwwwwwwwwwwwwwwwwwwwwwwwwww"),
+        "{row}"
+    );
+}
