@@ -163,11 +163,10 @@ impl TlsConn {
                 d.ccs = true;
                 d.protected = true;
             }
-            content::HANDSHAKE if protected => {
-                if d.ccs && d.finished.is_none() {
-                    d.finished = Some(mark);
-                }
+            content::HANDSHAKE if protected && d.ccs && d.finished.is_none() => {
+                d.finished = Some(mark);
             }
+            content::HANDSHAKE if protected => {}
             content::HANDSHAKE => self.on_handshake_bytes(side, payload, mark),
             content::ALERT if !protected => {
                 if let ([level, code], true) = (payload, self.alerts.len() < MAX_ALERTS) {
@@ -185,10 +184,8 @@ impl TlsConn {
                     });
                 }
             }
-            content::ALERT => {
-                if self.encrypted_alert.is_none() {
-                    self.encrypted_alert = Some((side, mark));
-                }
+            content::ALERT if self.encrypted_alert.is_none() => {
+                self.encrypted_alert = Some((side, mark));
             }
             content::APPLICATION_DATA if tls13 => match (side, self.client_first_protected) {
                 (Side::Client, None) => self.client_first_protected = Some((mark, payload.len())),
