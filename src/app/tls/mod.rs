@@ -31,6 +31,8 @@
 mod conn;
 mod parse;
 #[cfg(test)]
+mod testkit;
+#[cfg(test)]
 mod tests;
 
 use serde::Serialize;
