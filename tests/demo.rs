@@ -28,7 +28,33 @@ fn demo_captures_and_reads_real_traffic() {
     if can_capture("demo lab checks") {
         // The lab's faults, live: a reset mid-response and three DNS exchanges.
         assert!(out.contains("ERROR tcp.reset_by_server"), "{out}");
-        assert!(out.contains("CONNECTIONS (8 of 8"), "{out}");
+        assert!(out.contains("CONNECTIONS (10 of 10"), "{out}");
+        // Every fault of the lab, as one story each.
+        for kind in [
+            "dns.servfail",
+            "dns.nxdomain",
+            "tcp.connect_refused",
+            "tls.version_mismatch",
+            "tls.cert_expired",
+            "http.slow_server",
+        ] {
+            assert!(out.contains(kind), "{kind} missing from the demo:\n{out}");
+        }
+        assert!(
+            out.contains("the call to expired.demo.test failed at the TLS step"),
+            "{out}"
+        );
+        assert!(out.contains("ClientHello offering TLS 1.2 only"), "{out}");
+        // The healthy call gives no warning or error of its own.
+        let healthy = out
+            .lines()
+            .find(|l| l.contains("/v1/health"))
+            .expect("healthy row");
+        assert!(healthy.contains(" 200 "), "{healthy}");
+        assert!(
+            !out.contains("/v1/health (host"),
+            "no finding names the healthy call: {out}"
+        );
         assert!(out.contains("127.83.83.83:53"), "{out}");
     }
     assert!(

@@ -10,9 +10,11 @@
 
 mod lab;
 mod synthetic;
+mod tls_lab;
 
 use lab::Lab;
 use synthetic::write_synthetic;
+use tls_lab::TlsLab;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -82,11 +84,22 @@ pub fn default_capture_path() -> PathBuf {
 
 fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError> {
     let lab = Lab::bind().map_err(io_err)?;
+    let tls = TlsLab::bind().map_err(io_err)?;
+    let tls_ports: Vec<String> = tls
+        .ports()
+        .iter()
+        .map(|p| format!("tcp port {p}"))
+        .collect();
+    let filter = format!(
+        "({}) or (host 127.0.0.1 and ({}))",
+        lab.filter(),
+        tls_ports.join(" or ")
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let options = LiveOptions {
         interface: "lo".into(),
         snaplen: 65_535,
-        filter: Some(lab.filter()),
+        filter: Some(filter),
         duration: Some(Duration::from_secs(15)),
         ..LiveOptions::default()
     };
@@ -94,6 +107,7 @@ fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError>
     let _ = writeln!(status, "capturing demo traffic on lo (about 2 s) ...");
     let traffic = thread::spawn(move || {
         lab.run();
+        tls.run();
         // Let the last packets reach the capture ring before asking it to stop.
         thread::sleep(Duration::from_millis(50));
         stop.store(true, Ordering::Relaxed);
