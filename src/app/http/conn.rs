@@ -14,6 +14,8 @@ use crate::source::Timestamp;
 
 /// Most requests waiting for their responses (pipelining depth) on one connection.
 const MAX_PENDING: usize = 1024;
+/// Most 1xx codes listed per transaction.
+const MAX_INFORMATIONAL: usize = 16;
 
 #[derive(Debug)]
 enum Phase {
@@ -492,7 +494,14 @@ impl HttpConn {
         };
         ex.resp_first_any.get_or_insert(start);
         if informational {
-            ex.informational.push(status);
+            if ex.informational.len() < MAX_INFORMATIONAL {
+                ex.informational.push(status);
+            } else {
+                push_note(
+                    &mut ex.notes,
+                    format!("more than {MAX_INFORMATIONAL} 1xx responses: later ones not listed"),
+                );
+            }
             return;
         }
         ex.resp_first = Some(start);

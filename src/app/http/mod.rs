@@ -200,8 +200,10 @@ pub struct HttpTransaction {
 }
 
 impl HttpTransaction {
-    /// Request last byte → final response first byte, in nanoseconds.
+    /// Request last byte → final response first byte, in nanoseconds, when the
+    /// request was sent in full.
     pub fn wait_ns(&self) -> Option<i64> {
+        self.phases_ms.wait?;
         Some(self.response_first?.ts.since(self.request_last?.ts))
     }
 

@@ -279,6 +279,31 @@ fn continue_then_final_response_and_send_timing() {
 }
 
 #[test]
+fn post_chunked_upload_send_phase() {
+    let mut f = Feeder::new();
+    let f1 = f.seg(
+        Side::Client,
+        b"POST /v1/files HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        0,
+    );
+    f.seg(Side::Client, b"4\r\nabcd\r\n", 700);
+    let f3 = f.seg(Side::Client, b"0\r\n\r\n", 1500);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        1520,
+    );
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 1);
+    assert!(t[0].request_chunked && !t[0].chunked);
+    assert_eq!(t[0].request_body_bytes, 4);
+    assert_eq!(t[0].request_frames, Some([f1, f3]));
+    assert_eq!(t[0].phases_ms.send, Some(1500.0));
+    assert_eq!(t[0].phases_ms.wait, Some(20.0));
+    assert_eq!(t[0].phases_ms.transfer, Some(0.0));
+}
+
+#[test]
 fn early_hints_then_final_response() {
     let server: &[u8] = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx";
     let t = all_chunkings(GET, server);
@@ -588,6 +613,21 @@ fn json_field_names_are_stable() {
     assert_eq!(v["start"], "2023-11-14T22:13:20.000000000Z");
     assert_eq!(v["phases_ms"]["wait"], 10.0);
     assert!(v["gave_up"].is_null());
+}
+
+#[test]
+fn connect_tunnel_and_endless_informational() {
+    let client: &[u8] = b"CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n\x00\x00\x00\x08binary";
+    let server: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n\x4e\x00garbage";
+    let t = all_chunkings(client, server);
+    assert_eq!(t.len(), 1);
+    assert!(t[0].complete && t[0].notes.iter().any(|n| n.contains("switched")));
+
+    let server = [b"HTTP/1.1 102 Processing\r\n\r\n".repeat(40), OK.to_vec()].concat();
+    let t = all_chunkings(GET, &server);
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].informational.len(), t[0].status), (16, Some(200)));
+    assert!(t[0].notes.iter().any(|n| n.contains("1xx")));
 }
 
 #[test]
