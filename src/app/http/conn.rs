@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 
 use super::exchange::{ms, push_note, Exchange};
 use super::framing::Body;
-use super::head::{self, find_head_end, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES};
+use super::head::{
+    self, find_head_end, Head, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES,
+};
 use super::{ByteMark, GaveUp, GaveUpBy, HttpStats, HttpTransaction};
 use crate::app::{Endpoints, Origin};
 use crate::flow::reassembly::StreamEnd;
@@ -593,21 +595,6 @@ impl HttpConn {
 
     fn conn_note(&mut self, note: String) {
         push_note(&mut self.notes, note);
-    }
-}
-
-enum Head {
-    Request(RequestHead),
-    Response(ResponseHead),
-}
-
-impl<T> Parsed<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
-        match self {
-            Parsed::Done(t, n) => Parsed::Done(f(t), n),
-            Parsed::Partial => Parsed::Partial,
-            Parsed::Invalid(e) => Parsed::Invalid(e),
-        }
     }
 }
 

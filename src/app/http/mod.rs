@@ -30,6 +30,8 @@
 //! response's last byte, `total` the request's first byte to the response's last.
 
 mod conn;
+#[cfg(test)]
+mod error_tests;
 mod exchange;
 mod framing;
 mod head;
