@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 
 use super::exchange::{ms, push_note, Exchange};
 use super::framing::Body;
-use super::head::{self, find_head_end, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES};
+use super::head::{
+    self, find_head_end, Head, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES,
+};
 use super::{ByteMark, GaveUp, GaveUpBy, HttpStats, HttpTransaction};
 use crate::app::{Endpoints, Origin};
 use crate::flow::reassembly::StreamEnd;
@@ -14,6 +16,8 @@ use crate::source::Timestamp;
 
 /// Most requests waiting for their responses (pipelining depth) on one connection.
 const MAX_PENDING: usize = 1024;
+/// Most 1xx codes listed per transaction.
+const MAX_INFORMATIONAL: usize = 16;
 
 #[derive(Debug)]
 enum Phase {
@@ -492,7 +496,14 @@ impl HttpConn {
         };
         ex.resp_first_any.get_or_insert(start);
         if informational {
-            ex.informational.push(status);
+            if ex.informational.len() < MAX_INFORMATIONAL {
+                ex.informational.push(status);
+            } else {
+                push_note(
+                    &mut ex.notes,
+                    format!("more than {MAX_INFORMATIONAL} 1xx responses: later ones not listed"),
+                );
+            }
             return;
         }
         ex.resp_first = Some(start);
@@ -584,21 +595,6 @@ impl HttpConn {
 
     fn conn_note(&mut self, note: String) {
         push_note(&mut self.notes, note);
-    }
-}
-
-enum Head {
-    Request(RequestHead),
-    Response(ResponseHead),
-}
-
-impl<T> Parsed<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
-        match self {
-            Parsed::Done(t, n) => Parsed::Done(f(t), n),
-            Parsed::Partial => Parsed::Partial,
-            Parsed::Invalid(e) => Parsed::Invalid(e),
-        }
     }
 }
 

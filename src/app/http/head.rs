@@ -262,3 +262,22 @@ pub(crate) fn response_length(
     }
     (f.content_length.map_or(Length::Close, Length::Fixed), None)
 }
+
+/// A parsed head of either direction.
+pub(crate) enum Head {
+    /// From the client.
+    Request(RequestHead),
+    /// From the server.
+    Response(ResponseHead),
+}
+
+impl<T> Parsed<T> {
+    /// Converts the parsed value.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
+        match self {
+            Parsed::Done(t, n) => Parsed::Done(f(t), n),
+            Parsed::Partial => Parsed::Partial,
+            Parsed::Invalid(e) => Parsed::Invalid(e),
+        }
+    }
+}

@@ -30,6 +30,8 @@
 //! response's last byte, `total` the request's first byte to the response's last.
 
 mod conn;
+#[cfg(test)]
+mod error_tests;
 mod exchange;
 mod framing;
 mod head;
@@ -200,8 +202,10 @@ pub struct HttpTransaction {
 }
 
 impl HttpTransaction {
-    /// Request last byte → final response first byte, in nanoseconds.
+    /// Request last byte → final response first byte, in nanoseconds, when the
+    /// request was sent in full.
     pub fn wait_ns(&self) -> Option<i64> {
+        self.phases_ms.wait?;
         Some(self.response_first?.ts.since(self.request_last?.ts))
     }
 

@@ -1,0 +1,187 @@
+//! Unit tests for damaged input: gaps, overlaps, malformed and oversize heads,
+//! unframeable bodies.
+
+use super::tests::{all_chunkings, run, Feeder, GET, MS, OK, T0};
+use crate::app::Origin;
+use crate::flow::Side;
+use crate::source::Timestamp;
+
+#[test]
+fn chunked_bad_size_stops_server_direction() {
+    let server: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+    let t = run(GET, server, usize::MAX);
+    assert_eq!(t.len(), 1);
+    assert!(!t[0].complete);
+    assert!(
+        t[0].notes.iter().any(|n| n.contains("framing lost")),
+        "{:?}",
+        t[0].notes
+    );
+}
+
+#[test]
+fn gap_inside_body_counts_missing_bytes() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\nabc",
+        10,
+    );
+    f.gap(Side::Server, 1500);
+    f.seg(Side::Server, &[b'x'; 1497], 12);
+    f.seg(Side::Client, GET, 20);
+    f.seg(Side::Server, OK, 30);
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 2);
+    assert_eq!(
+        (t[0].response_body_bytes, t[0].response_missing_bytes),
+        (3000, 1500)
+    );
+    assert!(t[0].complete && t[1].complete);
+    assert_eq!(f.c.stats().missing_body_bytes, 1500);
+}
+
+#[test]
+fn gap_in_chunked_data_and_by_offset_jump() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nab",
+        10,
+    );
+    // Jump ahead in offsets: the 10 bytes between are a gap.
+    let i = 1;
+    let off = f.off[i] + 10;
+    f.c.on_data(
+        Origin {
+            conn: 7,
+            side: Side::Server,
+            frame: 99,
+            ts: Timestamp(T0 + 20 * MS),
+        },
+        off,
+        b"opqr\r\n0\r\n\r\n",
+    );
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].response_body_bytes, t[0].response_missing_bytes),
+        (16, 10)
+    );
+    assert!(t[0].complete);
+}
+
+#[test]
+fn overlapping_offsets_are_skipped() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    let origin = Origin {
+        conn: 7,
+        side: Side::Server,
+        frame: 5,
+        ts: Timestamp(T0),
+    };
+    f.c.on_data(origin, 0, &OK[..20]);
+    f.c.on_data(origin, 10, &OK[10..]);
+    let t = f.c.take_transactions();
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].response_body_bytes, 13);
+}
+
+#[test]
+fn gap_in_head_stops_that_direction() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, &GET[..10], 0);
+    f.gap(Side::Client, 5);
+    f.seg(Side::Client, GET, 1);
+    assert_eq!(f.c.stats().head_gaps, 1);
+    assert_eq!(f.c.stats().requests, 0);
+    assert!(
+        f.c.notes()
+            .iter()
+            .any(|n| n.contains("missing at a message head")),
+        "{:?}",
+        f.c.notes()
+    );
+    assert!(f.finish(2, None).is_empty());
+}
+
+#[test]
+fn malformed_head_is_counted_and_noted() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.seg(Side::Server, b"HTTP/1.1 2x0 What\r\n\r\n", 5);
+    f.seg(Side::Server, OK, 6);
+    assert_eq!(f.c.stats().malformed_heads, 1);
+    let t = f.finish(10, None);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].status, None);
+    assert_eq!(
+        t[0].gave_up, None,
+        "our parser lost the stream: nobody is blamed"
+    );
+    assert!(
+        t[0].notes
+            .iter()
+            .any(|n| n.contains("malformed response head")),
+        "{:?}",
+        t[0].notes
+    );
+
+    let mut f = Feeder::new();
+    f.seg(
+        Side::Client,
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n\x00\x01GET",
+        0,
+    );
+    assert!(f.c.stats().malformed_heads <= 1);
+    let mut f = Feeder::new();
+    f.seg(
+        Side::Client,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n\n",
+        0,
+    );
+    assert_eq!(f.c.stats().malformed_heads, 1);
+}
+
+#[test]
+fn oversize_head_stops_with_note() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, b"GET / HTTP/1.1\r\n", 0);
+    let filler = [b"X-Filler: ".as_slice(), &[b'a'; 1000], b"\r\n"].concat();
+    for _ in 0..70 {
+        f.seg(Side::Client, &filler, 1);
+    }
+    assert_eq!(f.c.stats().oversize_heads, 1);
+    assert!(f.c.notes().iter().any(|n| n.contains("larger than 64 KiB")));
+    assert_eq!(f.c.stats().requests, 0);
+}
+
+#[test]
+fn conflicting_content_length() {
+    // Response: read to close, with a note.
+    let server: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
+    let t = all_chunkings(GET, server);
+    assert_eq!(t[0].response_body_bytes, 6);
+    assert!(t[0].notes.iter().any(|n| n.contains("Content-Length")));
+    // Same value repeated is fine.
+    let server: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello";
+    let t = all_chunkings(GET, server);
+    assert!(t[0].notes.is_empty() && t[0].complete);
+    // Request: cannot be framed; the client direction stops.
+    let mut f = Feeder::new();
+    f.seg(
+        Side::Client,
+        b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\nxyz",
+        0,
+    );
+    assert_eq!(f.c.stats().framing_errors, 1);
+    let t = f.finish(1, None);
+    assert_eq!(t.len(), 1);
+    assert!(t[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("Content-Length invalid")));
+}
