@@ -28,6 +28,10 @@ fn demo_captures_and_reads_real_traffic() {
     if can_capture("demo lab checks") {
         // The lab's faults, live: a reset mid-response and three DNS exchanges.
         assert!(out.contains("ERROR tcp.reset_by_server"), "{out}");
+        assert!(
+            out.contains("mid-response: GET /v1/export -> 200: the response was cut after"),
+            "{out}"
+        );
         assert!(out.contains("CONNECTIONS (10 of 10"), "{out}");
         // Every fault of the lab, as one story each.
         for kind in [

@@ -65,6 +65,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     names: VecDeque<LearnedName>,
     pub connections_written: u64,
     pub counts: AppCounts,
+    /// Responses of the current connection that an RST cut short.
+    cut_responses: Vec<String>,
     pub error: Option<std::io::Error>,
 }
 
@@ -96,6 +98,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             names: VecDeque::new(),
             connections_written: 0,
             counts: AppCounts::default(),
+            cut_responses: Vec::new(),
             error: None,
         }
     }
@@ -182,6 +185,16 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             }
         }
         for (i, tx) in app.http.into_iter().enumerate() {
+            if let (false, Some(g), Some(status)) = (tx.complete, tx.gave_up.as_ref(), tx.status) {
+                if g.how == Some("rst") {
+                    self.cut_responses.push(format!(
+                        "{} {} -> {status}: the response was cut after {} body bytes",
+                        tx.method.as_deref().unwrap_or("?"),
+                        tx.path.as_deref().unwrap_or("?"),
+                        tx.response_body_bytes
+                    ));
+                }
+            }
             self.counts.http += 1;
             found.extend(diagnose_http::diagnose(&tx, record.path_rtt()));
             if target.is_none() {
@@ -313,6 +326,20 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         let app = self.app.connection_ended(&record);
         let mut found = diagnose_tcp::diagnose(&record);
         found.extend(self.app_records(&record, app));
+        // A reset that cut a response short failed the call, whatever TCP saw
+        // in flight: say which request it was.
+        let cut = std::mem::take(&mut self.cut_responses);
+        if !cut.is_empty() {
+            for f in found.iter_mut().filter(|f| {
+                matches!(
+                    f.kind,
+                    "tcp.reset_by_server" | "tcp.reset_by_client" | "tcp.reset_by_middlebox"
+                )
+            }) {
+                f.severity = Severity::Error;
+                f.summary = format!("{} mid-response: {}", f.summary, cut.join("; "));
+            }
+        }
         let done = self.app.take_dns();
         self.drain_dns(done);
         let worst = found.iter().map(|f| f.severity).max();
