@@ -104,6 +104,9 @@ pub struct AnalyzeArgs {
     /// With --jsonl: also one record per TCP analysis flag (retransmission, duplicate_ack, ...)
     #[arg(long, requires = "jsonl")]
     pub tcp_events: bool,
+    /// Flow-level analysis only: skip the DNS, TLS and HTTP parsers
+    #[arg(long)]
+    pub no_app: bool,
     /// Exit with code 1 when a finding of this severity or worse was found
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
@@ -246,6 +249,7 @@ impl AnalyzeArgs {
                 AnalyzeFormat::Text
             },
             tcp_events: self.tcp_events,
+            no_app: self.no_app,
             flow: FlowConfig {
                 half_open_timeout_ns: ns(self.half_open_timeout),
                 established_timeout_ns: ns(self.tcp_idle_timeout),

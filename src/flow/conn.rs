@@ -102,6 +102,9 @@ pub struct TcpConn {
     pub client_isn: Option<SeqNum>,
     /// The latest segment carrying payload: sender, time, frame.
     pub last_payload: Option<(Side, Timestamp, u64)>,
+    /// When each side last reported a hole in what it received (duplicate ACK
+    /// or SACK): a resend needs one, a reordering does not.
+    last_report: [Option<Timestamp>; 2],
     /// Each direction's byte stream, client then server.
     streams: [Reassembler; 2],
     /// The streams' counters once they ended.
@@ -115,6 +118,9 @@ pub struct LossCounts {
     pub downstream: u64,
     /// A hole the capture never saw was filled: lost before the capture point.
     pub upstream: u64,
+    /// A hole filled sooner than a sender could have learned of a loss:
+    /// reordering, not loss.
+    pub reordered: u64,
 }
 
 /// The client's SYNs.
@@ -271,7 +277,7 @@ impl Connection {
         let end = seg.seq + seg.seq_len();
         if events.contains(TcpEventKind::LostSegment) {
             if let Some(hole_start) = expected {
-                t.holes[i].add(hole_start, seg.seq);
+                t.holes[i].add(hole_start, seg.seq, seg.ts);
             }
         }
         if seg.seq_len() > 0 {
@@ -286,12 +292,28 @@ impl Connection {
             let resend = (retransmission || events.contains(TcpEventKind::OutOfOrder))
                 && !events.contains(TcpEventKind::SpuriousRetransmission);
             if resend && seg.len > 0 {
-                if t.holes[i].fill(seg.seq, end) {
-                    t.loss[i].upstream += 1;
+                let report = t.last_report[1 - i];
+                if let Some(verdict) = t.holes[i].fill(seg.seq, end, |opened| {
+                    // A resend needs its sender to learn of the hole first: a
+                    // report from the peer (duplicate ACK, SACK) after the hole
+                    // opened, or a time-out. A hole whose first fill came before
+                    // either was reordering (in the network or at the capture
+                    // point), and the rest of that hole follows suit.
+                    report.is_some_and(|r| r >= opened) || seg.ts.since(opened) >= RESEND_TIMEOUT_NS
+                }) {
+                    if verdict {
+                        t.loss[i].upstream += 1;
+                    } else {
+                        t.loss[i].reordered += 1;
+                    }
                 } else {
                     t.loss[i].downstream += 1;
                 }
             }
+        }
+        // What tells a sender to resend: duplicate ACKs or SACK blocks.
+        if seg.sack || events.contains(TcpEventKind::DuplicateAck) {
+            t.last_report[i] = Some(seg.ts);
         }
         // An RST's ACK field says nothing about when data arrived, and an ACK
         // riding on data waited for the application to answer: neither is a
@@ -524,15 +546,16 @@ impl ConnRecord {
         }
     }
 
-    /// Segments `side` sent again: every retransmission kind, or the resends found
-    /// by loss location (which include what Wireshark's rules call out-of-order)
-    /// plus spurious ones, whichever is larger.
+    /// Segments carrying data that `side` sent again: the resends found by loss
+    /// location (before or after the capture point) plus spurious ones.
     pub fn resent(&self, side: Side) -> u64 {
         let i = side as usize;
         let ev = &self.events[i];
         let loss = self.loss[i];
-        ev.retransmissions()
-            .max(loss.upstream + loss.downstream + ev.count(TcpEventKind::SpuriousRetransmission))
+        // Every data segment Wireshark flags as resent (retransmission or
+        // out-of-order) is located as lost before or after the capture point, or
+        // as reordering; only the first two were sent again.
+        loss.upstream + loss.downstream + ev.count(TcpEventKind::SpuriousRetransmission)
     }
 }
 
@@ -640,36 +663,65 @@ const MAX_HOLES: usize = 256;
 
 /// Sequence ranges a direction sent that the capture did not see.
 #[derive(Debug, Clone, Default)]
-struct Holes(Vec<(SeqNum, SeqNum)>);
+struct Holes(Vec<Hole>);
+
+#[derive(Debug, Clone, Copy)]
+struct Hole {
+    start: SeqNum,
+    end: SeqNum,
+    opened: Timestamp,
+    /// Decided at the first fill: true for loss, false for reordering.
+    verdict: Option<bool>,
+}
 
 impl Holes {
-    fn add(&mut self, start: SeqNum, end: SeqNum) {
+    fn add(&mut self, start: SeqNum, end: SeqNum, opened: Timestamp) {
         if end > start {
             if self.0.len() == MAX_HOLES {
                 self.0.remove(0);
             }
-            self.0.push((start, end));
+            self.0.push(Hole {
+                start,
+                end,
+                opened,
+                verdict: None,
+            });
         }
     }
 
-    /// Removes what `[start, end)` covers; true when it overlapped a hole.
-    fn fill(&mut self, start: SeqNum, end: SeqNum) -> bool {
-        let mut hit = false;
+    /// Removes what `[start, end)` covers. When it overlapped a hole, returns
+    /// that hole's verdict, deciding it with `decide(opened)` at its first fill.
+    fn fill(
+        &mut self,
+        start: SeqNum,
+        end: SeqNum,
+        decide: impl Fn(Timestamp) -> bool,
+    ) -> Option<bool> {
+        let mut hit = None;
         let mut kept = Vec::with_capacity(self.0.len());
-        for &(h_start, h_end) in &self.0 {
-            if start < h_end && end > h_start {
-                hit = true;
-                if h_start < start {
-                    kept.push((h_start, start));
+        for &h in &self.0 {
+            if start < h.end && end > h.start {
+                let verdict = h.verdict.unwrap_or_else(|| decide(h.opened));
+                hit.get_or_insert(verdict);
+                let rest = Hole {
+                    verdict: Some(verdict),
+                    ..h
+                };
+                if h.start < start {
+                    kept.push(Hole { end: start, ..rest });
                 }
-                if end < h_end {
-                    kept.push((end, h_end));
+                if end < h.end {
+                    kept.push(Hole { start: end, ..rest });
                 }
             } else {
-                kept.push((h_start, h_end));
+                kept.push(h);
             }
         }
         self.0 = kept;
         hit
     }
 }
+
+/// A fill this long after its hole opened is a resend after a time-out even
+/// when no ACK was captured in between (Linux's minimum RTO is 200 ms).
+const RESEND_TIMEOUT_NS: i64 = 200_000_000;

@@ -46,6 +46,8 @@ pub struct Segment {
     pub window: u16,
     /// Window scale option, on SYN segments.
     pub window_scale: Option<u8>,
+    /// The segment carries SACK blocks (parsed on pure ACKs only).
+    pub sack: bool,
     /// Capture time.
     pub ts: Timestamp,
 }
@@ -254,6 +256,7 @@ mod tests {
             len,
             window: win,
             window_scale: None,
+            sack: false,
             ts: Timestamp(t_ms * MS),
         }
     }

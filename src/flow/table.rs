@@ -185,10 +185,15 @@ impl FlowTable {
         let vlan = packet.vlans.ids().first().copied();
         match &packet.transport {
             Transport::Tcp(tcp) => {
-                let opts = if tcp.flags().contains(TcpFlags::SYN) {
-                    tcp.options().window_scale
+                // Options are parsed only where they matter: the window scale on
+                // SYNs, SACK blocks on pure ACKs (the receiver reporting a hole).
+                let syn = tcp.flags().contains(TcpFlags::SYN);
+                let pure_ack = tcp.payload_len() == 0 && tcp.header_len() > 20;
+                let (opts, sack) = if syn || pure_ack {
+                    let o = tcp.options();
+                    (o.window_scale.filter(|_| syn), !o.sack().is_empty())
                 } else {
-                    None
+                    (None, false)
                 };
                 let seg = Segment {
                     seq: tcp.seq(),
@@ -197,6 +202,7 @@ impl FlowTable {
                     len: tcp.payload_len(),
                     window: tcp.window(),
                     window_scale: opts,
+                    sack,
                     ts: frame.ts,
                 };
                 let src = (ip.src, tcp.src_port());

@@ -145,6 +145,8 @@ pub struct LossJson {
     pub upstream: u64,
     /// Captured segments sent again.
     pub downstream: u64,
+    /// Holes filled sooner than a resend could have been: reordering.
+    pub reordered: u64,
 }
 
 /// How a connection ended.
@@ -190,12 +192,13 @@ impl ConnJson {
                 );
             }
             let l = c.loss[i];
-            if l.upstream > 0 || l.downstream > 0 {
+            if l.upstream > 0 || l.downstream > 0 || l.reordered > 0 {
                 loss.insert(
                     side.as_str(),
                     LossJson {
                         upstream: l.upstream,
                         downstream: l.downstream,
+                        reordered: l.reordered,
                     },
                 );
             }

@@ -50,6 +50,8 @@ struct LearnedName {
 pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub format: AnalyzeFormat,
     pub tcp_events: bool,
+    /// Run the application layer (off with `--no-app`).
+    pub app_enabled: bool,
     pub out: &'w mut W,
     pub app: AppLayer,
     pub findings: Vec<Finding>,
@@ -86,6 +88,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         Collector {
             format,
             tcp_events,
+            app_enabled: true,
             out,
             app: AppLayer::new(),
             findings: Vec::new(),
@@ -269,7 +272,9 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         client: std::net::SocketAddr,
         server: std::net::SocketAddr,
     ) {
-        self.app.opened(conn, protocol, client, server);
+        if self.app_enabled {
+            self.app.opened(conn, protocol, client, server);
+        }
     }
 
     fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {

@@ -50,6 +50,8 @@ pub struct AnalyzeConfig {
     pub format: AnalyzeFormat,
     /// Also emit one `tcp_event` record per flagged segment (JSON lines only).
     pub tcp_events: bool,
+    /// Skip the application layer (DNS, TLS, HTTP): flow-level findings only.
+    pub no_app: bool,
     /// Flow table settings.
     pub flow: FlowConfig,
 }
@@ -99,6 +101,7 @@ pub fn run<W: Write + ?Sized>(
         out.write_all(b"{\"connections\":[\n")?;
     }
     let mut sink = Collector::new(config.format, config.tcp_events, &mut *out);
+    sink.app_enabled = !config.no_app;
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
