@@ -556,3 +556,34 @@ fn udp_flows_and_vlans_and_ipv6_are_separate_connections() {
     let v6 = conns.iter().find(|c| c["proto"] == "tcp").unwrap();
     assert_eq!(v6["server"], "[fd00::2]:443");
 }
+
+#[test]
+fn data_overtaken_by_its_fin_is_reordering_not_loss() {
+    let mut conv = Conv::new(40030, 80);
+    conv.handshake(0.001);
+    let start = conv.client.seq;
+    // The FIN is captured before the last 10 data segments (reordering on a
+    // multi-queue path); the data follows within microseconds, no ACK between.
+    let fin_seq = start + 20 * 100;
+    conv.at(0.01);
+    for i in 0..10u32 {
+        conv.c_at_seq(start + i * 100, "P.", &[1; 100]);
+    }
+    conv.at(0.0101).c_at_seq(fin_seq, "F.", &[]);
+    for i in 10..20u32 {
+        conv.at(0.0101 + f64::from(i) * 0.000_001)
+            .c_at_seq(start + i * 100, "P.", &[1; 100]);
+    }
+    let records = jsonl(&conv, &["--tcp-events"]);
+    let c = of_type(&records, "connection")[0];
+    assert_eq!(c["loss"]["client"]["reordered"], 10, "{c}");
+    assert_eq!(c["loss"]["client"]["upstream"], 0, "{c}");
+    assert!(
+        !kinds(&records).contains(&"tcp.retransmissions".to_string()),
+        "{records:#?}"
+    );
+    // Wireshark's flags are kept as they are: the late data is flagged.
+    assert!(of_type(&records, "tcp_event")
+        .iter()
+        .any(|e| e["kind"] == "lost_segment"));
+}
