@@ -186,17 +186,27 @@ impl SeqAnalyzer {
         if carries && !keep_alive {
             if let Some(next) = fwd.next_seq {
                 if seg.seq < next {
+                    // Wireshark subtracts times as unsigned numbers: a capture
+                    // whose clock steps back gives a huge gap, not a small one.
                     let since_dup = seg.ts.since(rev.last_ack_ts);
                     let ooo_threshold = self.initial_rtt_ns.unwrap_or(DEFAULT_OOO_THRESHOLD_NS);
+                    // A segment longer than one byte starting one below the next
+                    // expected byte follows a zero-window probe: it brings new
+                    // data, so it is neither fast nor out-of-order (Wireshark).
+                    let seq_not_advanced = !(seg.len > 1 && seg.seq + 1 == next);
                     // Wireshark's order: spurious, fast, out-of-order, plain.
                     let kind = if seg.len > 0 && rev.last_ack.is_some_and(|a| seq_end <= a) {
                         TcpEventKind::SpuriousRetransmission
-                    } else if rev.dup_acks >= 2
+                    } else if seq_not_advanced
+                        && rev.dup_acks >= 2
                         && rev.last_ack == Some(seg.seq)
-                        && since_dup < FAST_RETRANSMISSION_WINDOW_NS
+                        && (0..FAST_RETRANSMISSION_WINDOW_NS).contains(&since_dup)
                     {
                         TcpEventKind::FastRetransmission
-                    } else if seg.ts.since(fwd.next_seq_ts) < ooo_threshold && next != seq_end {
+                    } else if seq_not_advanced
+                        && (0..ooo_threshold).contains(&seg.ts.since(fwd.next_seq_ts))
+                        && next != seq_end
+                    {
                         TcpEventKind::OutOfOrder
                     } else {
                         TcpEventKind::Retransmission
@@ -214,10 +224,10 @@ impl SeqAnalyzer {
         if seg.has(TcpFlags::SYN) {
             fwd.window_scale = seg.window_scale;
         }
+        // As Wireshark: the "last ACK time" is the time of this direction's
+        // latest segment, whatever it carried.
+        fwd.last_ack_ts = seg.ts;
         if is_ack {
-            if fwd.last_ack != Some(seg.ack) || duplicate_ack {
-                fwd.last_ack_ts = seg.ts;
-            }
             fwd.last_ack = Some(seg.ack);
         }
         if !seg.has(TcpFlags::RST) {
@@ -304,6 +314,21 @@ mod tests {
         }
         let e = a.on_segment(0, &seg(201, 501, A, 100, 1000, 50));
         assert_eq!(kinds(e), ["fast_retransmission"]);
+    }
+
+    #[test]
+    fn clock_stepping_back_is_no_fast_retransmission() {
+        let mut a = SeqAnalyzer::new();
+        handshake(&mut a);
+        a.on_segment(0, &seg(101, 501, A, 100, 1000, 30));
+        a.on_segment(0, &seg(201, 501, A, 100, 1000, 31));
+        a.on_segment(1, &seg(501, 201, A, 0, 1000, 40));
+        a.on_segment(1, &seg(501, 201, A, 0, 1000, 41));
+        a.on_segment(1, &seg(501, 201, A, 0, 1000, 42));
+        // Timestamped 1 ms before the last duplicate ACK (capture clock jitter):
+        // Wireshark's unsigned time difference makes this a plain retransmission.
+        let e = a.on_segment(0, &seg(201, 501, A, 100, 1000, 41));
+        assert_eq!(kinds(e), ["retransmission"]);
     }
 
     #[test]
