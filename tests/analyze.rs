@@ -587,3 +587,59 @@ fn data_overtaken_by_its_fin_is_reordering_not_loss() {
         .iter()
         .any(|e| e["kind"] == "lost_segment"));
 }
+
+#[test]
+fn incomplete_evidence_is_reported() {
+    use crate::util::capture_builder::PcapBuilder;
+    let mut conv = Conv::new(40031, 80);
+    healthy(&mut conv);
+    // Re-pack the same frames with a 60-byte snap length, plus one broken frame.
+    let mut b = PcapBuilder::new(1, 60, false, false);
+    let full = conv.pcap();
+    let mut offset = 24;
+    let mut i = 0u32;
+    while offset + 16 <= full.len() {
+        let caplen = u32::from_le_bytes(full[offset + 8..offset + 12].try_into().unwrap()) as usize;
+        let data = &full[offset + 16..offset + 16 + caplen];
+        let cut = data.len().min(60);
+        b.record(
+            1_764_166_000,
+            i,
+            cut as u32,
+            data.len() as u32,
+            &data[..cut],
+        );
+        offset += 16 + caplen;
+        i += 1;
+    }
+    let mut bad = vec![0u8; 14];
+    bad[12] = 0x08; // IPv4 ethertype, then an IP header with version 7
+    bad.extend_from_slice(&[
+        0x75, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    b.packet(1_764_166_001, 0, bad.len() as u32, &bad);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "cut.pcap", &b.bytes());
+    let (code, out, err) = run(&["analyze", "--jsonl", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let records: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let truncated = finding(&records, "capture.truncated");
+    assert_eq!(truncated["severity"], "info");
+    assert!(
+        truncated["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 of 11 frames"),
+        "{truncated}"
+    );
+    assert_eq!(
+        truncated["frames"],
+        serde_json::json!([4, 6]),
+        "the request and the response"
+    );
+    let malformed = finding(&records, "capture.malformed");
+    assert_eq!(malformed["frames"], serde_json::json!([11]));
+}
