@@ -10,11 +10,11 @@
 
 mod lab;
 mod synthetic;
+#[cfg(feature = "tls-lab")]
 mod tls_lab;
 
 use lab::Lab;
 use synthetic::write_synthetic;
-use tls_lab::TlsLab;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,17 +84,23 @@ pub fn default_capture_path() -> PathBuf {
 
 fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError> {
     let lab = Lab::bind().map_err(io_err)?;
-    let tls = TlsLab::bind().map_err(io_err)?;
-    let tls_ports: Vec<String> = tls
-        .ports()
-        .iter()
-        .map(|p| format!("tcp port {p}"))
-        .collect();
-    let filter = format!(
-        "({}) or (host 127.0.0.1 and ({}))",
-        lab.filter(),
-        tls_ports.join(" or ")
-    );
+    #[cfg(feature = "tls-lab")]
+    let tls = tls_lab::TlsLab::bind().map_err(io_err)?;
+    #[cfg(feature = "tls-lab")]
+    let filter = {
+        let ports: Vec<String> = tls
+            .ports()
+            .iter()
+            .map(|p| format!("tcp port {p}"))
+            .collect();
+        format!(
+            "({}) or (host 127.0.0.1 and ({}))",
+            lab.filter(),
+            ports.join(" or ")
+        )
+    };
+    #[cfg(not(feature = "tls-lab"))]
+    let filter = lab.filter();
     let stop = Arc::new(AtomicBool::new(false));
     let options = LiveOptions {
         interface: "lo".into(),
@@ -107,6 +113,7 @@ fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError>
     let _ = writeln!(status, "capturing demo traffic on lo (about 2 s) ...");
     let traffic = thread::spawn(move || {
         lab.run();
+        #[cfg(feature = "tls-lab")]
         tls.run();
         // Let the last packets reach the capture ring before asking it to stop.
         thread::sleep(Duration::from_millis(50));
