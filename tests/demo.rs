@@ -32,7 +32,7 @@ fn demo_captures_and_reads_real_traffic() {
             out.contains("mid-response: GET /v1/export -> 200: the response was cut after"),
             "{out}"
         );
-        assert!(out.contains("CONNECTIONS (10 of 10"), "{out}");
+        assert!(out.contains("CONNECTIONS (12 of 12"), "{out}");
         // Every fault of the lab, as one story each.
         for kind in [
             "dns.servfail",
@@ -41,6 +41,8 @@ fn demo_captures_and_reads_real_traffic() {
             "tls.version_mismatch",
             "tls.cert_expired",
             "http.slow_server",
+            "http.server_error",
+            "http.no_response",
         ] {
             assert!(out.contains(kind), "{kind} missing from the demo:\n{out}");
         }

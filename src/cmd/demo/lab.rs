@@ -5,7 +5,8 @@
 //!   127.0.0.1:53 is not disturbed): `api.demo.test` resolves, `missing.demo.test`
 //!   is NXDOMAIN, `broken.demo.test` is SERVFAIL.
 //! * a closed TCP port (refused) and a closed UDP port (ICMP port unreachable);
-//! * HTTP servers: healthy, one that thinks for 1.5 s, one that resets mid-response.
+//! * HTTP servers: healthy, one that thinks for 1.5 s, one that resets mid-response,
+//!   one that answers 503, and one that never answers (the client gives up after 1 s).
 //!
 //! Every server serves one connection and exits; all loops are bounded.
 
@@ -20,12 +21,30 @@ pub const DNS_ADDR: Ipv4Addr = Ipv4Addr::new(127, 83, 83, 83);
 /// How long the slow server thinks.
 pub const THINK: Duration = Duration::from_millis(1500);
 
+/// How long the client waits for the server that never answers.
+pub const GIVE_UP: Duration = Duration::from_secs(1);
+
+/// How a lab HTTP server behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    /// 200 after the think time.
+    Answer,
+    /// Half a response, then an RST.
+    Reset,
+    /// 503 Service Unavailable.
+    Unavailable,
+    /// Reads the request and never answers.
+    Silent,
+}
+
 /// Bound listeners and ports, before any traffic.
 pub struct Lab {
     dns: Option<UdpSocket>,
     healthy: TcpListener,
     slow: TcpListener,
     reset: TcpListener,
+    unavailable: TcpListener,
+    silent: TcpListener,
     closed_tcp: u16,
     closed_udp: u16,
 }
@@ -40,6 +59,8 @@ impl Lab {
             healthy: TcpListener::bind("127.0.0.1:0")?,
             slow: TcpListener::bind("127.0.0.1:0")?,
             reset: TcpListener::bind("127.0.0.1:0")?,
+            unavailable: TcpListener::bind("127.0.0.1:0")?,
+            silent: TcpListener::bind("127.0.0.1:0")?,
             closed_tcp: closed_port()?,
             closed_udp: closed_port()?,
         })
@@ -48,13 +69,21 @@ impl Lab {
     /// A BPF filter matching exactly the lab's traffic.
     pub fn filter(&self) -> String {
         let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
+        let mut ports: Vec<String> = [
+            &self.healthy,
+            &self.slow,
+            &self.reset,
+            &self.unavailable,
+            &self.silent,
+        ]
+        .into_iter()
+        .map(|l| format!("tcp port {}", port(l)))
+        .collect();
+        ports.push(format!("tcp port {}", self.closed_tcp));
+        ports.push(format!("udp port {}", self.closed_udp));
         format!(
-            "(host 127.0.0.1 and (tcp port {} or tcp port {} or tcp port {} or tcp port {} or udp port {} or icmp)) or host {}",
-            port(&self.healthy),
-            port(&self.slow),
-            port(&self.reset),
-            self.closed_tcp,
-            self.closed_udp,
+            "(host 127.0.0.1 and ({} or icmp)) or host {}",
+            ports.join(" or "),
             DNS_ADDR
         )
     }
@@ -63,24 +92,33 @@ impl Lab {
     pub fn run(self) {
         let mut servers: Vec<JoinHandle<()>> = Vec::new();
         let addr = |l: &TcpListener| l.local_addr().ok();
-        let (healthy, slow, reset) = (addr(&self.healthy), addr(&self.slow), addr(&self.reset));
+        let patient = Duration::from_secs(5);
+        let calls = [
+            (addr(&self.healthy), "/v1/health", patient),
+            (addr(&self.slow), "/v1/orders", patient),
+            (addr(&self.reset), "/v1/export", patient),
+            (addr(&self.unavailable), "/v1/payments", patient),
+            (addr(&self.silent), "/v1/search", GIVE_UP),
+        ];
         if let Some(sock) = self.dns {
             servers.push(thread::spawn(move || serve_dns(sock, 3)));
         }
-        servers.push(serve_http(self.healthy, Duration::ZERO, false));
-        servers.push(serve_http(self.slow, THINK, false));
-        servers.push(serve_http(self.reset, Duration::ZERO, true));
+        servers.push(serve_http(self.healthy, Duration::ZERO, Behaviour::Answer));
+        servers.push(serve_http(self.slow, THINK, Behaviour::Answer));
+        servers.push(serve_http(self.reset, Duration::ZERO, Behaviour::Reset));
+        servers.push(serve_http(
+            self.unavailable,
+            Duration::ZERO,
+            Behaviour::Unavailable,
+        ));
+        servers.push(serve_http(self.silent, Duration::ZERO, Behaviour::Silent));
 
         resolve("api.demo.test");
         resolve("missing.demo.test");
         resolve("broken.demo.test");
-        for (server, path) in [
-            (healthy, "/v1/health"),
-            (slow, "/v1/orders"),
-            (reset, "/v1/export"),
-        ] {
+        for (server, path, timeout) in calls {
             if let Some(server) = server {
-                let _ = http_get(server, path);
+                let _ = http_get(server, path, timeout);
             }
         }
         let _ = TcpStream::connect_timeout(
@@ -103,37 +141,47 @@ fn closed_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// One HTTP/1.1 exchange: think, then answer; or answer half and reset.
-fn serve_http(listener: TcpListener, think: Duration, reset: bool) -> JoinHandle<()> {
+/// One HTTP/1.1 exchange, as `behaviour` says.
+fn serve_http(listener: TcpListener, think: Duration, behaviour: Behaviour) -> JoinHandle<()> {
     thread::spawn(move || {
         let _ = listener.set_nonblocking(false);
         let Ok((mut conn, _)) = listener.accept() else {
             return;
         };
         let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-        let Some(head_len) = read_head(&mut conn) else {
+        if read_head(&mut conn).is_none() {
             return;
-        };
-        let _ = head_len;
+        }
         thread::sleep(think);
-        if reset {
-            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
-            let _ = conn.write_all(&[b'x'; 2000]);
-            // The client sends a little more; closing with it unread makes the
-            // kernel send RST instead of FIN: an abortive close mid-response.
-            thread::sleep(Duration::from_millis(150));
-            drop(conn);
-        } else {
-            let body = "{\"ok\":true}\n";
-            // One write: a response in pieces would read as a slow transfer.
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = conn.write_all(response.as_bytes());
-            let _ = conn.shutdown(std::net::Shutdown::Write);
-            let mut sink = [0u8; 256];
-            let _ = conn.read(&mut sink);
+        let mut sink = [0u8; 256];
+        match behaviour {
+            Behaviour::Reset => {
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n");
+                let _ = conn.write_all(&[b'x'; 2000]);
+                // The client sends a little more; closing with it unread makes the
+                // kernel send RST instead of FIN: an abortive close mid-response.
+                thread::sleep(Duration::from_millis(150));
+                drop(conn);
+            }
+            Behaviour::Silent => {
+                // Wait for the client to give up and close.
+                let _ = conn.read(&mut sink);
+            }
+            Behaviour::Answer | Behaviour::Unavailable => {
+                let (status, body) = if behaviour == Behaviour::Answer {
+                    ("200 OK", "{\"ok\":true}\n")
+                } else {
+                    ("503 Service Unavailable", "{\"error\":\"overloaded\"}\n")
+                };
+                // One write: a response in pieces would read as a slow transfer.
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(response.as_bytes());
+                let _ = conn.shutdown(std::net::Shutdown::Write);
+                let _ = conn.read(&mut sink);
+            }
         }
     })
 }
@@ -155,9 +203,10 @@ fn read_head(conn: &mut TcpStream) -> Option<usize> {
     None
 }
 
-fn http_get(server: SocketAddr, path: &str) -> io::Result<Vec<u8>> {
+/// A GET that gives up after `timeout` without an answer.
+fn http_get(server: SocketAddr, path: &str, timeout: Duration) -> io::Result<Vec<u8>> {
     let mut conn = TcpStream::connect_timeout(&server, Duration::from_secs(2))?;
-    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    conn.set_read_timeout(Some(timeout))?;
     let request =
         format!("GET {path} HTTP/1.1\r\nHost: api.demo.test\r\nAccept: application/json\r\n\r\n");
     conn.write_all(request.as_bytes())?;
