@@ -8,8 +8,13 @@ use crate::util::{run, write_file};
 
 /// Runs `analyze --jsonl` on a conversation; returns every record.
 fn jsonl(conv: &Conv, extra: &[&str]) -> Vec<Value> {
+    jsonl_of(&conv.pcap(), extra)
+}
+
+/// Runs `analyze --jsonl` on capture bytes; returns every record.
+fn jsonl_of(pcap: &[u8], extra: &[&str]) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "c.pcap", &conv.pcap());
+    let path = write_file(dir.path(), "c.pcap", pcap);
     let mut args = vec!["analyze", "--jsonl"];
     args.extend_from_slice(extra);
     args.push(path.to_str().unwrap());
@@ -526,14 +531,7 @@ fn udp_flows_and_vlans_and_ipv6_are_separate_connections() {
     for (i, f) in frames.iter().enumerate() {
         b.packet(1_764_166_000, i as u32 * 1000, f.len() as u32, f);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "mix.pcap", &b.bytes());
-    let (code, out, err) = run(&["analyze", "--jsonl", path.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let records: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = jsonl_of(&b.bytes(), &[]);
     let conns = of_type(&records, "connection");
     assert_eq!(conns.len(), 3, "{conns:#?}");
     let dns = conns
@@ -618,14 +616,7 @@ fn incomplete_evidence_is_reported() {
         0x75, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
     ]);
     b.packet(1_764_166_001, 0, bad.len() as u32, &bad);
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "cut.pcap", &b.bytes());
-    let (code, out, err) = run(&["analyze", "--jsonl", path.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let records: Vec<Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = jsonl_of(&b.bytes(), &[]);
     let truncated = finding(&records, "capture.truncated");
     assert_eq!(truncated["severity"], "info");
     assert!(

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 
 use super::{human_duration, Finding, Severity};
-use crate::flow::conn::{ConnRecord, EndReason};
+use crate::flow::conn::ConnRecord;
 use crate::flow::events::TcpEventKind;
 use crate::flow::key::Protocol;
 use crate::flow::Side;
@@ -297,9 +297,6 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
                 Vec::new(),
             ));
         }
-    }
-    if matches!(c.ended, EndReason::Evicted) {
-        // Not a network problem; the summary reports evictions.
     }
     out
 }

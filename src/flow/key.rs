@@ -37,26 +37,23 @@ pub struct FlowKey {
 }
 
 impl FlowKey {
-    /// The key of a packet from `src` to `dst`, and whether `src` is the key's `low`.
+    /// The key of a packet from `src` to `dst` (the same in both directions).
     pub fn of(
         protocol: Protocol,
         src: (IpAddr, u16),
         dst: (IpAddr, u16),
         vlan: Option<u16>,
-    ) -> (FlowKey, bool) {
+    ) -> FlowKey {
         let s = SocketAddr::new(src.0, src.1);
         let d = SocketAddr::new(dst.0, dst.1);
         let src_is_low = (s.ip(), s.port()) <= (d.ip(), d.port());
         let (low, high) = if src_is_low { (s, d) } else { (d, s) };
-        (
-            FlowKey {
-                protocol,
-                low,
-                high,
-                vlan,
-            },
-            src_is_low,
-        )
+        FlowKey {
+            protocol,
+            low,
+            high,
+            vlan,
+        }
     }
 }
 
@@ -68,13 +65,12 @@ mod tests {
     fn both_directions_share_a_key() {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let (k1, low1) = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), None);
-        let (k2, low2) = FlowKey::of(Protocol::Tcp, (b, 80), (a, 40000), None);
+        let k1 = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), None);
+        let k2 = FlowKey::of(Protocol::Tcp, (b, 80), (a, 40000), None);
         assert_eq!(k1, k2);
-        assert_ne!(low1, low2);
-        let (k3, _) = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), Some(7));
+        let k3 = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), Some(7));
         assert_ne!(k1, k3, "another VLAN is another flow");
-        let (k4, _) = FlowKey::of(Protocol::Udp, (a, 40000), (b, 80), None);
+        let k4 = FlowKey::of(Protocol::Udp, (a, 40000), (b, 80), None);
         assert_ne!(k1, k4);
     }
 }

@@ -113,7 +113,6 @@ impl SeqAnalyzer {
     /// updates the state. Returns the flags it earned.
     pub fn on_segment(&mut self, from: usize, seg: &Segment) -> TcpEvents {
         let from = from.min(1);
-        let to = 1 - from;
         let mut ev = TcpEvents::default();
         self.track_handshake(seg);
 
@@ -233,7 +232,6 @@ impl SeqAnalyzer {
         if !seg.has(TcpFlags::RST) {
             fwd.last_window = Some(seg.window);
         }
-        let _ = to;
         ev
     }
 

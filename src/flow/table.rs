@@ -237,7 +237,7 @@ impl FlowTable {
             Transport::Udp(udp) => {
                 let src = (ip.src, udp.src_port());
                 let dst = (ip.dst, udp.dst_port());
-                let (key, src_is_low) = FlowKey::of(Protocol::Udp, src, dst, vlan);
+                let key = FlowKey::of(Protocol::Udp, src, dst, vlan);
                 let slot = match self.index.get(&key) {
                     Some(&slot) => slot,
                     None => {
@@ -248,7 +248,7 @@ impl FlowTable {
                 let Some(entry) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
                     return;
                 };
-                let side = side_of(&entry.conn, src, src_is_low, &key);
+                let side = side_of(&entry.conn, src);
                 sink.datagram(entry.conn.id, side, udp.payload(), frame.number, frame.ts);
                 entry.conn.count(
                     side,
@@ -273,7 +273,7 @@ impl FlowTable {
                     self.stats.icmp_unmatched += 1;
                     return;
                 };
-                let (key, _) = FlowKey::of(protocol, (q.src, sp), (q.dst, dp), vlan);
+                let key = FlowKey::of(protocol, (q.src, sp), (q.dst, dp), vlan);
                 match self
                     .index
                     .get(&key)
@@ -318,12 +318,12 @@ impl FlowTable {
         frame: &Frame<'_>,
         sink: &mut impl FlowSink,
     ) -> Option<(usize, Side)> {
-        let (key, src_is_low) = FlowKey::of(Protocol::Tcp, src, dst, vlan);
+        let key = FlowKey::of(Protocol::Tcp, src, dst, vlan);
         let syn = seg.flags.contains(TcpFlags::SYN);
         let ack = seg.flags.contains(TcpFlags::ACK);
         if let Some(&slot) = self.index.get(&key) {
             let entry = self.slots.get(slot)?.as_ref()?;
-            let side = side_of(&entry.conn, src, src_is_low, &key);
+            let side = side_of(&entry.conn, src);
             let reused = syn && !ack && {
                 let conn = &entry.conn;
                 let isn = conn.tcp.as_ref().and_then(|t| t.client_isn);
@@ -545,7 +545,7 @@ fn sock(a: (IpAddr, u16)) -> SocketAddr {
     SocketAddr::new(a.0, a.1)
 }
 
-fn side_of(conn: &Connection, src: (IpAddr, u16), _src_is_low: bool, _key: &FlowKey) -> Side {
+fn side_of(conn: &Connection, src: (IpAddr, u16)) -> Side {
     if sock(src) == conn.client {
         Side::Client
     } else {

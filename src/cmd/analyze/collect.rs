@@ -67,8 +67,6 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     names: VecDeque<LearnedName>,
     pub connections_written: u64,
     pub counts: AppCounts,
-    /// Responses of the current connection that an RST cut short.
-    cut_responses: Vec<String>,
     pub error: Option<std::io::Error>,
 }
 
@@ -101,7 +99,6 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             names: VecDeque::new(),
             connections_written: 0,
             counts: AppCounts::default(),
-            cut_responses: Vec::new(),
             error: None,
         }
     }
@@ -113,15 +110,11 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             return;
         }
         let result = (|| -> std::io::Result<()> {
-            let mut v = serde_json::to_value(value)?;
+            if self.format == AnalyzeFormat::Jsonl {
+                return super::write_tagged(&mut *self.out, tag, value);
+            }
+            let v = serde_json::to_value(value)?;
             match self.format {
-                AnalyzeFormat::Jsonl => {
-                    if let serde_json::Value::Object(map) = &mut v {
-                        map.insert("type".into(), tag.into());
-                    }
-                    serde_json::to_writer(&mut *self.out, &v)?;
-                    self.out.write_all(b"\n")
-                }
                 AnalyzeFormat::Json if tag == "connection" => {
                     if self.connections_written > 0 {
                         self.out.write_all(b",\n")?;
@@ -175,8 +168,11 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         })
     }
 
-    fn app_records(&mut self, record: &ConnRecord, app: AppRecords) -> Vec<Finding> {
+    /// Emits the connection's application records and returns their findings,
+    /// plus a description of each response an RST cut short.
+    fn app_records(&mut self, record: &ConnRecord, app: AppRecords) -> (Vec<Finding>, Vec<String>) {
         let mut found = Vec::new();
+        let mut cut = Vec::new();
         let learned = self.learned(record).map(|n| (n.name.clone(), n.latency_ns));
         let mut target = learned.as_ref().map(|(n, _)| n.clone());
         if let Some(tls) = &app.tls {
@@ -190,7 +186,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         for (i, tx) in app.http.into_iter().enumerate() {
             if let (false, Some(g), Some(status)) = (tx.complete, tx.gave_up.as_ref(), tx.status) {
                 if g.how == Some("rst") {
-                    self.cut_responses.push(format!(
+                    cut.push(format!(
                         "{} {} -> {status}: the response was cut after {} body bytes",
                         tx.method.as_deref().unwrap_or("?"),
                         tx.path.as_deref().unwrap_or("?"),
@@ -224,7 +220,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         if let Some(t) = target {
             self.targets.insert(record.id, t);
         }
-        found
+        (found, cut)
     }
 
     fn keep_for_table(&mut self, record: ConnRecord, worst: Option<Severity>) {
@@ -330,10 +326,10 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
     fn connection(&mut self, record: ConnRecord) {
         let app = self.app.connection_ended(&record);
         let mut found = diagnose_tcp::diagnose(&record);
-        found.extend(self.app_records(&record, app));
+        let (app_found, cut) = self.app_records(&record, app);
+        found.extend(app_found);
         // A reset that cut a response short failed the call, whatever TCP saw
         // in flight: say which request it was.
-        let cut = std::mem::take(&mut self.cut_responses);
         if !cut.is_empty() {
             for f in found.iter_mut().filter(|f| {
                 matches!(
