@@ -84,6 +84,27 @@ Example:
   sudo netsleuth demo"
     )]
     Demo(DemoArgs),
+    /// Check a URL actively: DNS, TCP connect, TLS and HTTP with per-phase timings and a verdict
+    #[cfg(feature = "probe")]
+    #[command(
+        after_help = "Each phase is timed and each failure named with the finding kinds of
+`analyze` (dns.nxdomain, tcp.connect_refused, tls.cert_expired, http.server_error ...).
+DNS goes to the system's resolver (/etc/hosts, then /etc/resolv.conf's
+nameservers) unless --dns-server names one. SSLKEYLOGFILE, when set, receives the
+TLS keys. Ctrl-C during -n stops and prints what ran.
+
+Exit codes: 0 healthy, 1 a probe failed (or --fail-on's level was reached),
+2 bad usage.
+
+Examples:
+  netsleuth probe https://api.example.com/v1/health
+  netsleuth probe http://127.0.0.1:8080/ready --dns-server 127.0.0.53
+  netsleuth probe https://10.0.0.5/ --cacert internal-ca.pem
+  netsleuth probe https://api.example.com/ -n 20 --interval 500ms
+  netsleuth probe https://api.example.com/orders -X POST -H 'Content-Type: application/json' -d '{}'
+  netsleuth probe https://staging.example.com/ --insecure --json | jq .verdict"
+    )]
+    Probe(ProbeArgs),
     /// List the interfaces you can capture on, with their addresses (like tcpdump -D)
     #[command(after_help = "Example:
   netsleuth interfaces")]
@@ -125,6 +146,73 @@ pub struct AnalyzeArgs {
     /// Idle time-out of UDP flows
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
     pub udp_timeout: Duration,
+}
+
+#[cfg(feature = "probe")]
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The URL: http:// or https://, with an optional port and path
+    pub url: String,
+    /// How many probes to run
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Pause between probes with -n
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub interval: Duration,
+    /// Ask this DNS server directly (ADDR or ADDR:PORT) instead of the system resolver
+    #[arg(long, value_name = "ADDR")]
+    pub dns_server: Option<String>,
+    /// IPv4 only
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// IPv6 only
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Connect to the addresses staggered by 250 ms, IPv6 and IPv4 alternating (RFC 8305)
+    #[arg(long)]
+    pub happy_eyeballs: bool,
+    /// Trust the CA certificates in this PEM file instead of the system's
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Go on past certificate errors (they are still reported)
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Offer only this TLS version
+    #[arg(long, value_name = "VERSION", value_parser = ["1.2", "1.3"])]
+    pub tls_version: Option<String>,
+    /// ALPN protocols to offer, comma-separated, most preferred first
+    #[arg(long, value_name = "LIST", default_value = "http/1.1")]
+    pub alpn: String,
+    /// Request method
+    #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+    /// Extra request header, 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Request body
+    #[arg(short = 'd', long = "data", value_name = "BODY")]
+    pub data: Option<String>,
+    /// Time-out of each DNS attempt (two attempts per server)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    pub dns_timeout: Duration,
+    /// Time-out of the TCP phase over all addresses
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    pub connect_timeout: Duration,
+    /// Time-out of the TLS handshake
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    pub tls_timeout: Duration,
+    /// Time-out for the first byte of the response
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15s")]
+    pub response_timeout: Duration,
+    /// Deadline of one whole probe
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub max_time: Duration,
+    /// Print JSON instead of the text report
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with code 1 when a finding of this severity or worse was found (default: when a probe failed)
+    #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
+    pub fail_on: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +355,120 @@ impl AnalyzeArgs {
     }
 }
 
+#[cfg(feature = "probe")]
+impl ProbeArgs {
+    /// The command's config and the severity that makes the exit code 1 (`None`:
+    /// a failed probe does).
+    pub fn into_config(
+        self,
+    ) -> Result<(netsleuth::cmd::probe::ProbeCommand, Option<Severity>), String> {
+        use netsleuth::probe::dns::{DnsLimits, Family};
+        use netsleuth::probe::http::RequestSpec;
+        use netsleuth::probe::tls::{TlsOptions, TlsVersion};
+        use netsleuth::probe::{Limits, ProbeConfig};
+        let resolver = self
+            .dns_server
+            .as_deref()
+            .map(parse_dns_server)
+            .transpose()?;
+        let headers = self
+            .headers
+            .iter()
+            .map(|h| parse_header(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let method = self.method.to_ascii_uppercase();
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+            return Err(format!(
+                "-X {:?} is not an HTTP method (GET, POST, PUT, DELETE ...)",
+                self.method
+            ));
+        }
+        let alpn: Vec<String> = self
+            .alpn
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect();
+        let probe = ProbeConfig {
+            url: self.url,
+            resolver,
+            family: if self.ipv4 {
+                Family::V4
+            } else if self.ipv6 {
+                Family::V6
+            } else {
+                Family::Any
+            },
+            happy_eyeballs: self.happy_eyeballs,
+            tls: TlsOptions {
+                cacert: self.cacert,
+                insecure: self.insecure,
+                version: match self.tls_version.as_deref() {
+                    Some("1.2") => Some(TlsVersion::Tls12),
+                    Some("1.3") => Some(TlsVersion::Tls13),
+                    _ => None,
+                },
+                alpn,
+            },
+            request: RequestSpec {
+                method,
+                headers,
+                body: self.data.map(String::into_bytes),
+            },
+            limits: Limits {
+                dns: DnsLimits {
+                    attempt_timeout: self.dns_timeout,
+                    attempts: 2,
+                },
+                connect: self.connect_timeout,
+                tls: self.tls_timeout,
+                ttfb: self.response_timeout,
+                total: self.max_time,
+            },
+        };
+        let fail_on = self.fail_on.as_deref().map(|l| match l {
+            "warning" => Severity::Warning,
+            _ => Severity::Error,
+        });
+        Ok((
+            netsleuth::cmd::probe::ProbeCommand {
+                probe,
+                count: self.count,
+                interval: self.interval,
+                json: self.json,
+            },
+            fail_on,
+        ))
+    }
+}
+
+/// `ADDR` or `ADDR:PORT` (IPv6 as `[ADDR]:PORT`); port 53 by default.
+#[cfg(feature = "probe")]
+fn parse_dns_server(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    s.parse().map_err(|_| {
+        format!(
+            "--dns-server {s:?} is not an address; use e.g. 10.0.0.2, 10.0.0.2:5353 or [::1]:53"
+        )
+    })
+}
+
+/// `Name: value`, with a token name and no line breaks.
+#[cfg(feature = "probe")]
+fn parse_header(h: &str) -> Result<(String, String), String> {
+    let bad = || format!("-H {h:?} is not a header; use 'Name: value'");
+    let (name, value) = h.split_once(':').ok_or_else(bad)?;
+    let name = name.trim();
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(tchar) || value.contains(['\r', '\n']) {
+        return Err(bad());
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
 impl ReadArgs {
     pub fn into_config(self) -> ReadConfig {
         ReadConfig {
@@ -361,6 +563,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "probe")]
+    #[test]
+    fn probe_headers_and_servers() {
+        assert_eq!(
+            parse_header("X-Id:  7 ").unwrap(),
+            ("X-Id".to_string(), "7".to_string())
+        );
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("Bad Name: x").is_err());
+        assert!(parse_header("X: a\r\nInjected: 1").is_err());
+        assert_eq!(parse_dns_server("10.0.0.2").unwrap().port(), 53);
+        assert_eq!(parse_dns_server("[::1]:5353").unwrap().port(), 5353);
+        assert!(parse_dns_server("resolver").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -17,5 +17,7 @@ pub mod cmd;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
+#[cfg(feature = "probe")]
+pub mod probe;
 pub mod report;
 pub mod source;

@@ -67,6 +67,20 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
             }
             result?;
         }
+        #[cfg(feature = "probe")]
+        Command::Probe(args) => {
+            let (config, fail_on) = args.into_config().map_err(CommandError::Usage)?;
+            let stop = install_stop_handler()?;
+            let outcome = cmd::probe::run(&config, stop, &mut out, &mut io::stderr())?;
+            out.flush()?;
+            let failed = match fail_on {
+                Some(level) => outcome.worst.is_some_and(|w| w >= level),
+                None => outcome.failed,
+            };
+            if failed {
+                return Ok(Verdict::ThresholdMet);
+            }
+        }
         Command::Interfaces => {
             cmd::interfaces::run(&mut out)?;
         }

@@ -6,6 +6,8 @@ pub mod analyze;
 pub mod capture;
 pub mod demo;
 pub mod interfaces;
+#[cfg(feature = "probe")]
+pub mod probe;
 pub mod read;
 
 use std::io;
@@ -19,6 +21,13 @@ pub enum CommandError {
     /// Reading or capturing packets failed.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The probe could not start (bad URL, --cacert, runtime).
+    #[cfg(feature = "probe")]
+    #[error(transparent)]
+    Probe(crate::probe::ProbeError),
+    /// An argument is invalid; the message names it and the fix.
+    #[error("{0}")]
+    Usage(String),
     /// Writing the output failed (a closed pipe is handled by the binary).
     #[error("writing output: {0}")]
     Output(#[from] io::Error),

@@ -37,7 +37,8 @@ pub fn write_findings<W: Write + ?Sized>(
     Ok(())
 }
 
-fn severity_label(s: Severity) -> &'static str {
+/// The fixed-width label of a severity (`ERROR`, `WARN `, `INFO `).
+pub fn severity_label(s: Severity) -> &'static str {
     match s {
         Severity::Error => "ERROR",
         Severity::Warning => "WARN ",
@@ -45,7 +46,8 @@ fn severity_label(s: Severity) -> &'static str {
     }
 }
 
-fn write_finding<W: Write + ?Sized>(out: &mut W, f: &Finding) -> io::Result<()> {
+/// One finding: kind, endpoints, summary, evidence frames and next step.
+pub fn write_finding<W: Write + ?Sized>(out: &mut W, f: &Finding) -> io::Result<()> {
     write!(out, "  {} {:<24}", severity_label(f.severity), f.kind)?;
     if let (Some(c), Some(s)) = (f.client, f.server) {
         write!(out, " {c} -> {s}")?;

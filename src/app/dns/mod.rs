@@ -612,3 +612,44 @@ impl DnsTracker {
 
 #[cfg(test)]
 mod tests;
+
+/// The facts of one DNS response, for a client that made the query itself (the
+/// probe): the same parser and answer records as the passive tracker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// Message id.
+    pub id: u16,
+    /// The TC (truncated) bit.
+    pub truncated: bool,
+    /// Response code mnemonic (`NOERROR`, `NXDOMAIN` ...).
+    pub rcode: String,
+    /// The question's name (presentation format, lower-cased), if present.
+    pub qname: Option<String>,
+    /// The question's type code, if present.
+    pub qtype: Option<u16>,
+    /// The answer section: A, AAAA, CNAME in full, others counted.
+    pub answers: Vec<DnsAnswer>,
+}
+
+impl Response {
+    /// Parses a response message; `None` for a query or an unusable message.
+    pub fn parse(bytes: &[u8]) -> Option<Response> {
+        let msg = wire::parse(bytes).ok()?;
+        if !msg.qr {
+            return None;
+        }
+        Some(Response {
+            id: msg.id,
+            truncated: msg.tc,
+            rcode: wire::rcode_name(msg.rcode),
+            qname: msg.key.as_ref().map(|k| k.name.clone()),
+            qtype: msg.key.as_ref().map(|k| k.qtype),
+            answers: msg.answers,
+        })
+    }
+
+    /// The A and AAAA addresses of the answer, in answer order.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        wire::addresses(&self.answers)
+    }
+}

@@ -33,8 +33,8 @@ mod conn;
 #[cfg(test)]
 mod error_tests;
 mod exchange;
-mod framing;
-mod head;
+pub(crate) mod framing;
+pub(crate) mod head;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]

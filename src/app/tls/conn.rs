@@ -418,7 +418,7 @@ fn rfc3339_secs(secs: i64) -> String {
     crate::report::packet_json::rfc3339(Timestamp(secs.saturating_mul(1_000_000_000)))
 }
 
-fn cert_info(c: parse::Cert, frame: u64) -> CertInfo {
+pub(super) fn cert_info(c: parse::Cert, frame: u64) -> CertInfo {
     CertInfo {
         frame,
         not_before: rfc3339_secs(c.not_before),

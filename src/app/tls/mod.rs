@@ -306,3 +306,11 @@ pub struct TlsConn {
     client_protected_followed: bool,
     notes: Vec<String>,
 }
+
+impl CertInfo {
+    /// Summarises one DER-encoded certificate (the probe's view of a chain it
+    /// was sent); `None` when the bytes are not an X.509 certificate.
+    pub fn from_der(der: &[u8]) -> Option<CertInfo> {
+        parse::cert(der).map(|c| conn::cert_info(c, 0))
+    }
+}

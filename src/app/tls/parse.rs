@@ -227,7 +227,7 @@ pub(crate) fn certificate_chain(body: &[u8]) -> Option<Vec<Cert>> {
     Some(out)
 }
 
-fn cert(der: &[u8]) -> Option<Cert> {
+pub(crate) fn cert(der: &[u8]) -> Option<Cert> {
     let (_, x) = X509Certificate::from_der(der).ok()?;
     let mut sans = Vec::new();
     if let Ok(Some(san)) = x.subject_alternative_name() {
