@@ -281,7 +281,8 @@ impl Prober {
             findings: Vec::new(),
         };
         let outcome = tokio::time::timeout_at(deadline, self.phases(&mut run)).await;
-        run.deadline_hit = outcome.is_err();
+        // Phases stop themselves at the deadline too, so reaching it counts.
+        run.deadline_hit = outcome.is_err() || start.elapsed() >= self.config.limits.total;
         run.phases_ms.total = start.elapsed().as_secs_f64() * 1e3;
         run.findings = findings(&run, &self.config.limits);
         run.verdict = verdict(&run, &self.target, &self.config.limits);
@@ -515,6 +516,13 @@ fn findings(run: &ProbeRun, limits: &Limits) -> Vec<Finding> {
         }
     }
     if run.deadline_hit {
+        // The phase that ran out of time already said so; name the deadline there.
+        if let Some(f) = out.iter_mut().find(|f| f.severity == Severity::Error) {
+            f.summary.push_str(" (the probe's --max-time deadline)");
+            f.next_step = "raise --max-time if this server is expected to be this slow".into();
+        }
+    }
+    if run.deadline_hit && !out.iter().any(|f| f.severity == Severity::Error) {
         let phase = failed_phase(run).map_or("probe", Phase::as_str);
         out.push(finding(
             "http.no_response",

@@ -5,6 +5,7 @@
 pub mod capture_builder;
 pub mod conv;
 pub mod netns;
+pub mod servers;
 pub mod tshark;
 
 use std::io::{BufRead, BufReader};

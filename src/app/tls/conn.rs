@@ -414,8 +414,11 @@ fn check_header(h: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Certificate times have whole seconds: `2021-01-01T00:00:00Z`.
 fn rfc3339_secs(secs: i64) -> String {
-    crate::report::packet_json::rfc3339(Timestamp(secs.saturating_mul(1_000_000_000)))
+    jiff::Timestamp::from_second(secs)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{secs} (Unix seconds, out of range)"))
 }
 
 pub(super) fn cert_info(c: parse::Cert, frame: u64) -> CertInfo {
