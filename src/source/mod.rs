@@ -13,6 +13,7 @@
 pub mod file;
 pub mod filter;
 pub mod live;
+pub mod recorder;
 pub mod writer;
 
 use std::fmt;

@@ -18,17 +18,14 @@ use synthetic::write_synthetic;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
 
 use super::analyze::{self, AnalyzeConfig};
 use super::read::{self, ReadConfig};
 use super::CommandError;
-use crate::source::live::{LiveOptions, LiveSource};
-use crate::source::writer::{CaptureWriter, OutputFormat, Rotation};
-use crate::source::{FrameSource, SourceError};
+use crate::source::live::LiveOptions;
+use crate::source::recorder::Recorder;
+use crate::source::SourceError;
 
 /// Runs the demo, writing the capture to `capture_path` and the report to `out`;
 /// `status` gets progress lines.
@@ -101,7 +98,6 @@ fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError>
     };
     #[cfg(not(feature = "tls-lab"))]
     let filter = lab.filter();
-    let stop = Arc::new(AtomicBool::new(false));
     let options = LiveOptions {
         interface: "lo".into(),
         snaplen: 65_535,
@@ -109,31 +105,12 @@ fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError>
         duration: Some(Duration::from_secs(15)),
         ..LiveOptions::default()
     };
-    let mut source = LiveSource::open(&options, Arc::clone(&stop))?;
+    let recorder = Recorder::start(options, path)?;
     let _ = writeln!(status, "capturing demo traffic on lo (about 2 s) ...");
-    let traffic = thread::spawn(move || {
-        lab.run();
-        #[cfg(feature = "tls-lab")]
-        tls.run();
-        // Let the last packets reach the capture ring before asking it to stop.
-        thread::sleep(Duration::from_millis(50));
-        stop.store(true, Ordering::Relaxed);
-    });
-    let mut writer = CaptureWriter::create(
-        path,
-        OutputFormat::Pcap,
-        source.link_type(),
-        options.snaplen,
-        Rotation::default(),
-    )?;
-    let mut count = 0;
-    while let Some(frame) = source.next_frame()? {
-        writer.write(&frame)?;
-        count += 1;
-    }
-    writer.flush()?;
-    let _ = traffic.join();
-    Ok(count)
+    lab.run();
+    #[cfg(feature = "tls-lab")]
+    tls.run();
+    recorder.finish()
 }
 
 fn io_err(e: std::io::Error) -> SourceError {
