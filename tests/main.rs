@@ -8,6 +8,7 @@ mod analyze;
 mod app;
 mod capture;
 mod demo;
+mod live_app;
 mod probe;
 mod read;
 mod tshark_compare;

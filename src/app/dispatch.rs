@@ -15,7 +15,7 @@ use super::dns::{DnsConfig, DnsRecord, DnsTracker};
 use super::http::{looks_like_http_request, HttpConn, HttpTransaction};
 use super::tls::{looks_like_tls, TlsConn, TlsRecord};
 use super::{Endpoints, Origin};
-use crate::flow::conn::{ConnRecord, EndReason};
+use crate::flow::conn::{ConnRecord, EndReason, IcmpNote};
 use crate::flow::key::Protocol;
 use crate::flow::reassembly::StreamEnd;
 use crate::flow::Side;
@@ -179,6 +179,20 @@ impl AppLayer {
             Parser::Http(h) => h.on_end(side, how, ts),
             Parser::DnsTcp => self.dns.on_tcp_end(&c.ep, side),
             Parser::Undecided | Parser::Other => {}
+        }
+    }
+
+    /// An ICMP error quoting a packet of `conn`: a DNS server that cannot be
+    /// reached is news for the lookups waiting on it.
+    pub fn icmp_error(&mut self, conn: u64, note: &IcmpNote) {
+        self.advance(note.ts);
+        if !note.unreachable {
+            return;
+        }
+        if let Some(c) = self.conns.get(&conn) {
+            if matches!(c.parser, Parser::Undecided) {
+                self.dns.on_unreachable(&c.ep, note);
+            }
         }
     }
 

@@ -36,6 +36,7 @@ pub fn diagnose(r: &DnsRecord) -> Vec<Finding> {
     let mut frames: Vec<u64> = std::iter::once(r.query_frame)
         .chain(r.retry_frames.iter().copied())
         .chain(r.response_frame)
+        .chain(r.unreachable.iter().flat_map(|u| u.frames.iter().copied()))
         .collect();
     frames.sort_unstable();
     frames.dedup();
@@ -99,7 +100,38 @@ pub fn diagnose(r: &DnsRecord) -> Vec<Finding> {
             ));
         }
     }
-    if r.timed_out || (r.unanswered_at_end && r.retries > 0) {
+    let unanswered = r.rcode.is_none();
+    if let (true, Some(u)) = (unanswered, &r.unreachable) {
+        let servers: Vec<String> = r.servers_tried.iter().map(|s| s.to_string()).collect();
+        let queries = r.retries.saturating_add(1);
+        let times = match u.count {
+            1 => String::new(),
+            n => format!(" ({n} times)"),
+        };
+        let next = if u.description.contains("port unreachable") {
+            format!(
+                "nothing listens on port 53 at {}: start the DNS server there, or fix the nameserver address (resolv.conf)",
+                server.ip()
+            )
+        } else {
+            format!(
+                "the network says {server} cannot be reached ({}): check routes and firewalls on the way to the resolver, or the nameserver address",
+                u.description
+            )
+        };
+        out.push(finding(
+            "dns.timeout",
+            Severity::Error,
+            format!(
+                "no answer for {name} ({qtype}): {queries} {} to {}, answered by ICMP {} from {}{times}",
+                if queries == 1 { "query" } else { "queries" },
+                servers.join(", "),
+                u.description,
+                u.from
+            ),
+            next,
+        ));
+    } else if r.timed_out || (r.unanswered_at_end && r.retries > 0) {
         let servers: Vec<String> = r.servers_tried.iter().map(|s| s.to_string()).collect();
         let queries = r.retries.saturating_add(1);
         let (severity, tail) = if r.timed_out {
@@ -119,8 +151,12 @@ pub fn diagnose(r: &DnsRecord) -> Vec<Finding> {
                 servers.join(", ")
             ),
             format!(
-                "check that {} answer on port 53 from this client (firewall, UDP blocked, resolver down)",
-                if servers.len() == 1 { "the resolver" } else { "the resolvers" }
+                "check that {} on port 53 from this client (firewall, UDP blocked, resolver down)",
+                if servers.len() == 1 {
+                    "the resolver answers"
+                } else {
+                    "the resolvers answer"
+                }
             ),
         ));
     }
@@ -219,6 +255,7 @@ mod tests {
             tcp_retry: false,
             timed_out: false,
             unanswered_at_end: false,
+            unreachable: None,
         }
     }
 
@@ -263,6 +300,9 @@ mod tests {
         assert_eq!(kinds(&f), [("dns.timeout", Severity::Error)]);
         assert!(f[0].summary.contains("3 queries"), "{}", f[0].summary);
         assert!(f[0].summary.contains("10.0.0.54:53"), "{}", f[0].summary);
+        assert!(f[0]
+            .next_step
+            .starts_with("check that the resolvers answer on port 53"));
         assert_eq!(f[0].frames, [1, 5, 9]);
         // Unanswered at the end: only worth a finding once the client retried.
         let mut r = rec("a.example", None, None);
@@ -271,6 +311,50 @@ mod tests {
         r.retries = 1;
         r.retry_frames = vec![4];
         assert_eq!(kinds(&diagnose(&r)), [("dns.timeout", Severity::Warning)]);
+    }
+
+    /// Found on real traffic: queries answered by ICMP port unreachable are an
+    /// error naming the ICMP, with its frames as evidence, even when the capture
+    /// ended before the time-out.
+    #[test]
+    fn icmp_unreachable_lookup() {
+        let mut r = rec("a.example", None, None);
+        r.unanswered_at_end = true;
+        r.retries = 1;
+        r.retry_frames = vec![3];
+        r.unreachable = Some(crate::app::dns::DnsUnreachable {
+            from: "10.0.0.53".parse().unwrap(),
+            description: "port unreachable".into(),
+            frames: vec![2, 4],
+            count: 2,
+        });
+        let f = diagnose(&r);
+        assert_eq!(kinds(&f), [("dns.timeout", Severity::Error)]);
+        assert_eq!(
+            f[0].summary,
+            "no answer for a.example (A): 2 queries to 10.0.0.53:53, answered by ICMP port unreachable from 10.0.0.53 (2 times)"
+        );
+        assert!(f[0]
+            .next_step
+            .starts_with("nothing listens on port 53 at 10.0.0.53"));
+        assert_eq!(f[0].frames, [1, 2, 3, 4]);
+        // A single query counts too: the ICMP is the answer.
+        r.retries = 0;
+        r.retry_frames.clear();
+        if let Some(u) = r.unreachable.as_mut() {
+            u.description = "host unreachable".into();
+            u.count = 1;
+        }
+        let f = diagnose(&r);
+        assert_eq!(kinds(&f), [("dns.timeout", Severity::Error)]);
+        assert!(
+            f[0].summary.ends_with(
+                "1 query to 10.0.0.53:53, answered by ICMP host unreachable from 10.0.0.53"
+            ),
+            "{}",
+            f[0].summary
+        );
+        assert!(f[0].next_step.contains("cannot be reached"));
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub fn diagnose(t: &HttpTransaction, rtt_ns: Option<i64>) -> Vec<Finding> {
             let slow = bps < SLOW_TRANSFER_FLOOR_BPS;
             if slow || transfer >= SLOW_TRANSFER_NS {
                 let (severity, next) = if slow {
-                    (Severity::Warning, "the bytes moved slowly: look for loss, a small receive window, or shaping on the path (see the tcp findings)")
+                    (Severity::Warning, "the bytes moved slowly: either the server wrote the body slowly (streaming it as it was produced) or the path held it back (loss, a small receive window, shaping: see the tcp findings for this connection)")
                 } else {
                     (Severity::Info, "a large body at a reasonable rate: compress it or page the response if the time matters")
                 };
@@ -337,6 +337,14 @@ mod tests {
         assert_eq!(kinds(&f), ["http.slow_transfer"]);
         assert_eq!(f[0].severity, Severity::Warning);
         assert!(f[0].summary.contains("65.5 KB/s"), "{}", f[0].summary);
+        // Found on real traffic: a server writing its body slowly gives the same
+        // picture as a slow path; the advice names both.
+        assert!(
+            f[0].next_step.contains("server wrote the body slowly")
+                && f[0].next_step.contains("tcp findings"),
+            "{}",
+            f[0].next_step
+        );
         // One byte less: too small to judge.
         assert!(diagnose(
             &tx(Some(200), MS, 10 * s, SLOW_TRANSFER_MIN_BYTES - 1),

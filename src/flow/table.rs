@@ -111,6 +111,11 @@ pub trait FlowSink {
     fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, ts: Timestamp) {
         let _ = (conn, side, payload, frame, ts);
     }
+    /// An ICMP error quoting a packet of connection `conn`, as it arrives (the
+    /// connection record lists them too, but only when the flow ends).
+    fn icmp_error(&mut self, conn: u64, note: &IcmpNote) {
+        let _ = (conn, note);
+    }
     /// A connection ended (after both its streams ended).
     fn connection(&mut self, record: ConnRecord);
 }
@@ -282,15 +287,17 @@ impl FlowTable {
                 {
                     Some(entry) => {
                         self.stats.icmp_matched += 1;
+                        let note = IcmpNote {
+                            frame: frame.number,
+                            ts: frame.ts,
+                            from: ip.src,
+                            description: icmp.kind().to_string(),
+                            unreachable: icmp.icmp_type()
+                                == if icmp.version() == 6 { 1 } else { 3 },
+                        };
+                        sink.icmp_error(entry.conn.id, &note);
                         if entry.conn.icmp.len() < 16 {
-                            entry.conn.icmp.push(IcmpNote {
-                                frame: frame.number,
-                                ts: frame.ts,
-                                from: ip.src,
-                                description: icmp.kind().to_string(),
-                                unreachable: icmp.icmp_type()
-                                    == if icmp.version() == 6 { 1 } else { 3 },
-                            });
+                            entry.conn.icmp.push(note);
                         }
                     }
                     None => self.stats.icmp_unmatched += 1,

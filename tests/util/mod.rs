@@ -4,6 +4,7 @@
 
 pub mod capture_builder;
 pub mod conv;
+pub mod live;
 pub mod netns;
 pub mod servers;
 pub mod tshark;

@@ -20,6 +20,12 @@
 //! * Truncation: a UDP answer with TC set stays open for `timeout_ns`; a TCP query
 //!   for the same question from the same client address in that window sets
 //!   `tcp_retry` on it (the TCP exchange gets its own record).
+//! * ICMP: a destination-unreachable error quoting a UDP query
+//!   ([`DnsTracker::on_unreachable`]) is noted on the pending lookups between
+//!   those two endpoints (the newest [`UNREACHABLE_SCAN`] open ones: the error
+//!   comes within a round trip of its query). The lookup stays pending, since the
+//!   client may retry or ask another server, but the record says the server
+//!   could not be reached (`unreachable`).
 //! * Time-outs: a query unanswered for `timeout_ns` after its latest attempt is
 //!   finalised by [`DnsTracker::expire`] as `timed_out`. The expiry queue is ordered
 //!   by packet time (stale entries are skipped), so expiry is O(expired).
@@ -49,6 +55,7 @@ use serde::Serialize;
 use self::framing::Framer;
 use self::wire::{Msg, QKey};
 use super::{Endpoints, Origin};
+use crate::flow::conn::IcmpNote;
 use crate::flow::Side;
 use crate::source::Timestamp;
 
@@ -57,6 +64,8 @@ use crate::source::Timestamp;
 const MAX_RETRY_FRAMES: usize = 32;
 /// Most servers listed in `servers_tried`.
 const MAX_SERVERS: usize = 16;
+/// How many of the newest transactions an ICMP error is matched against.
+pub const UNREACHABLE_SCAN: usize = 256;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -199,6 +208,21 @@ pub struct DnsRecord {
     pub timed_out: bool,
     /// No answer, but the capture ended before the time-out.
     pub unanswered_at_end: bool,
+    /// ICMP destination-unreachable errors for the queries, before any answer.
+    pub unreachable: Option<DnsUnreachable>,
+}
+
+/// ICMP errors that said a lookup's server could not be reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsUnreachable {
+    /// Who sent the first one (the server's host, or a router on the way).
+    pub from: IpAddr,
+    /// What the first one said, e.g. `port unreachable`.
+    pub description: String,
+    /// Frames of the ICMP errors (at most 32).
+    pub frames: Vec<u64>,
+    /// How many there were.
+    pub count: u32,
 }
 
 impl DnsRecord {
@@ -349,6 +373,32 @@ impl DnsTracker {
         if let Some(f) = self.framers.remove(&(ep.conn, side)) {
             if f.buffered() > 0 && !f.is_lost() {
                 self.stats.malformed += 1;
+            }
+        }
+    }
+
+    /// An ICMP destination-unreachable error `note` quoting a datagram of the
+    /// UDP flow `ep`: noted on the pending lookups between its two endpoints.
+    pub fn on_unreachable(&mut self, ep: &Endpoints, note: &IcmpNote) {
+        self.advance(note.ts);
+        let pair = |ex: &ExKey| {
+            ex.transport == Transport::Udp
+                && ((ex.client == ep.client && ex.server == ep.server)
+                    || (ex.client == ep.server && ex.server == ep.client))
+        };
+        for txn in self.slots.iter_mut().rev().take(UNREACHABLE_SCAN) {
+            if txn.state != State::Pending || !txn.exchanges.iter().any(pair) {
+                continue;
+            }
+            let u = txn.rec.unreachable.get_or_insert_with(|| DnsUnreachable {
+                from: note.from,
+                description: note.description.clone(),
+                frames: Vec::new(),
+                count: 0,
+            });
+            u.count = u.count.saturating_add(1);
+            if u.frames.len() < MAX_RETRY_FRAMES {
+                u.frames.push(note.frame);
             }
         }
     }
@@ -531,6 +581,7 @@ impl DnsTracker {
                 tcp_retry: false,
                 timed_out: false,
                 unanswered_at_end: false,
+                unreachable: None,
             },
             state: State::Pending,
             deadline,

@@ -367,6 +367,49 @@ fn timeout_by_packet_time_via_expire() {
     assert!(json["rcode"].is_null() && json["response_time"].is_null());
 }
 
+/// Found on real traffic: a query to an address where nothing listens on port
+/// 53 draws ICMP port unreachable, which the lookup's record must carry (it used
+/// to read as a silent time-out).
+#[test]
+fn icmp_unreachable_is_noted_on_the_pending_lookup() {
+    let mut t = tracker();
+    let e = ep(1, CLIENT, SERVER);
+    let other = ep(2, "10.0.0.5:40001", "10.0.0.54:53");
+    let icmp = |frame, ms| IcmpNote {
+        frame,
+        ts: Timestamp(T0 + ms * MS),
+        from: "10.0.0.53".parse().unwrap(),
+        description: "port unreachable".to_string(),
+        unreachable: true,
+    };
+    t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(1, "a.example", 1));
+    t.on_datagram(
+        &other,
+        at(&other, Side::Client, 2, 0),
+        &query(2, "b.example", 1),
+    );
+    t.on_unreachable(&e, &icmp(3, 0));
+    t.on_datagram(&e, at(&e, Side::Client, 4, 300), &query(1, "a.example", 1));
+    t.on_unreachable(&e, &icmp(5, 300));
+    // An answered lookup is not touched by a later error on its flow.
+    t.on_datagram(
+        &other,
+        at(&other, Side::Server, 6, 301),
+        &response(2, "b.example", 1, 0, false, &[]),
+    );
+    t.on_unreachable(&other, &icmp(7, 302));
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), 2);
+    let u = recs[0].unreachable.as_ref().expect("noted");
+    assert_eq!((u.count, u.frames.as_slice()), (2, &[3, 5][..]));
+    assert_eq!(u.description, "port unreachable");
+    assert_eq!(recs[0].retries, 1);
+    assert!(recs[0].unanswered_at_end && recs[0].rcode.is_none());
+    assert_eq!(recs[1].unreachable, None);
+    let json = serde_json::to_value(&recs[0]).unwrap();
+    assert_eq!(json["unreachable"]["from"], "10.0.0.53");
+}
+
 #[test]
 fn answered_at_end_vs_unanswered_at_end() {
     let e = ep(1, CLIENT, SERVER);

@@ -16,7 +16,7 @@ use crate::diagnose::{
     dns as diagnose_dns, http as diagnose_http, tcp as diagnose_tcp, tls as diagnose_tls,
 };
 use crate::diagnose::{Finding, Severity};
-use crate::flow::conn::ConnRecord;
+use crate::flow::conn::{ConnRecord, IcmpNote};
 use crate::flow::events::TcpEvents;
 use crate::flow::key::Protocol;
 use crate::flow::reassembly::StreamEnd;
@@ -321,6 +321,10 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         self.app.datagram(conn, side, payload, frame, ts);
         let done = self.app.take_dns();
         self.drain_dns(done);
+    }
+
+    fn icmp_error(&mut self, conn: u64, note: &IcmpNote) {
+        self.app.icmp_error(conn, note);
     }
 
     fn connection(&mut self, record: ConnRecord) {
