@@ -309,6 +309,37 @@ fn silent_resolver_times_out() {
     assert!(s.contains("2 queries"), "{s}");
 }
 
+/// No DNS server on the port: the ICMP port unreachable is the answer, at once.
+#[test]
+fn resolver_port_closed_is_unreachable() {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let started = Instant::now();
+    let (code, doc, _) = probe_json(&["--dns-server", &closed, "-4", "http://x.probe.test/"]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&doc), ["dns.timeout"]);
+    let f = &doc["findings"][0];
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("ICMP port unreachable"),
+        "{f}"
+    );
+    assert!(
+        f["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("nothing listens on port"),
+        "{f}"
+    );
+    // Refused at once, not after the 2 s attempt time-out.
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
 /// A slow resolver answers after 300 ms: dns.slow, and the call still works.
 #[test]
 fn slow_resolver_is_a_warning() {

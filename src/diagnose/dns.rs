@@ -110,7 +110,8 @@ pub fn diagnose(r: &DnsRecord) -> Vec<Finding> {
         };
         let next = if u.description.contains("port unreachable") {
             format!(
-                "nothing listens on port 53 at {}: start the DNS server there, or fix the nameserver address (resolv.conf)",
+                "nothing listens on port {} at {}: start the DNS server there, or fix the nameserver address (resolv.conf)",
+                server.port(),
                 server.ip()
             )
         } else {

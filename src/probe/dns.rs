@@ -28,7 +28,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout, Instant};
 
 use super::clock::Clock;
-use crate::app::dns::{DnsRecord, Response, Transport};
+use crate::app::dns::{DnsRecord, DnsUnreachable, Response, Transport};
 
 /// Which address families to look up and connect to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -246,7 +246,9 @@ enum Attempt {
     Answer(Response),
     /// No answer in time.
     Silent,
-    /// The server's host said nothing listens there (ICMP), or the socket failed.
+    /// The server's host said nothing listens there (ICMP port unreachable).
+    Refused,
+    /// The socket failed.
     Failed(String),
 }
 
@@ -285,6 +287,7 @@ async fn ask(
         tcp_retry: false,
         timed_out: false,
         unanswered_at_end: false,
+        unreachable: None,
     };
     let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
     let mut last: Option<DnsRecord> = None;
@@ -301,6 +304,22 @@ async fn ask(
             let mut r = record(server, client.unwrap_or(unspecified), id);
             match outcome {
                 Attempt::Silent => {
+                    r.timed_out = true;
+                    last = Some(r);
+                    continue;
+                }
+                Attempt::Refused => {
+                    let mut icmp = last
+                        .take()
+                        .and_then(|l: DnsRecord| l.unreachable)
+                        .unwrap_or(DnsUnreachable {
+                            from: server.ip(),
+                            description: "port unreachable".into(),
+                            frames: Vec::new(),
+                            count: 0,
+                        });
+                    icmp.count += 1;
+                    r.unreachable = Some(icmp);
                     r.timed_out = true;
                     last = Some(r);
                     continue;
@@ -412,6 +431,9 @@ async fn udp_attempt(
     loop {
         match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
             Err(_) => return (local, Attempt::Silent),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                return (local, Attempt::Refused)
+            }
             Ok(Err(e)) => return (local, Attempt::Failed(io_reason(&e))),
             Ok(Ok(n)) => {
                 // Answers to other ids or questions (late answers to an earlier
