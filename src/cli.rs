@@ -210,6 +210,9 @@ pub struct ProbeArgs {
     /// Print JSON instead of the text report
     #[arg(long)]
     pub json: bool,
+    /// Record the probe's own packets to this pcap file (needs capture privilege), analyze them, and attach what they show to the verdict
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
     /// Exit with code 1 when a finding of this severity or worse was found (default: when a probe failed)
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
@@ -437,6 +440,7 @@ impl ProbeArgs {
                 count: self.count,
                 interval: self.interval,
                 json: self.json,
+                capture: self.capture,
             },
             fail_on,
         ))

@@ -445,4 +445,56 @@ fn black_holed_address_times_out() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(kinds(&doc), ["tcp.connect_timeout"]);
     assert_eq!(doc["connect"]["attempts"][0]["outcome"], "timed_out");
+
+    // With --capture, the packets say why: SYNs sent, none answered.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.pcap");
+    let out = netns::ns_command(
+        &hosts.client.name,
+        &[
+            env!("CARGO_BIN_EXE_netsleuth"),
+            "probe",
+            "--connect-timeout",
+            "2500ms",
+            "--capture",
+            file.to_str().unwrap(),
+            &url,
+        ],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("evidence from the capture:"), "{text}");
+    let evidence = text.split("evidence from the capture:").nth(1).unwrap();
+    assert!(evidence.contains("tcp.connect_timeout"), "{text}");
+    assert!(file.exists());
+}
+
+/// --capture on loopback: the refused connection's SYN and RST are the evidence.
+#[test]
+fn capture_attaches_packet_evidence() {
+    if !can_capture("capture_attaches_packet_evidence") {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("probe.pcap");
+    let (code, doc, err) = probe_json(&[
+        "--capture",
+        file.to_str().unwrap(),
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("captured 2 packets"), "{err}");
+    let evidence = doc["evidence"].as_array().expect("evidence");
+    assert_eq!(evidence.len(), 1, "{doc}");
+    assert_eq!(evidence[0]["kind"], "tcp.connect_refused");
+    assert_eq!(evidence[0]["frames"], serde_json::json!([1, 2]));
+    // The probe's own finding names both ends.
+    assert!(doc["findings"][0]["client"].as_str().is_some(), "{doc}");
 }

@@ -6,10 +6,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::{Path, PathBuf};
+
+use super::analyze::{self, AnalyzeConfig, AnalyzeFormat};
 use super::CommandError;
 use crate::diagnose::Severity;
 use crate::probe::stats::Summary;
+use crate::probe::Evidence;
 use crate::probe::{self, report, ProbeConfig, ProbeRun, Prober};
+use crate::source::live::LiveOptions;
+use crate::source::recorder::Recorder;
+use crate::source::SourceError;
 
 /// How the probe command runs.
 #[derive(Debug, Clone)]
@@ -22,6 +29,8 @@ pub struct ProbeCommand {
     pub interval: Duration,
     /// Print JSON instead of text.
     pub json: bool,
+    /// Record the probe's own packets here and attach what they show.
+    pub capture: Option<PathBuf>,
 }
 
 /// What the runs found.
@@ -42,6 +51,10 @@ pub fn run(
 ) -> Result<ProbeOutcome, CommandError> {
     let prober = Prober::new(cmd.probe.clone()).map_err(CommandError::Probe)?;
     let count = cmd.count.max(1);
+    let recorder = match &cmd.capture {
+        Some(path) => start_capture(&prober, &cmd.probe, path, status)?,
+        None => None,
+    };
     let live = std::io::stderr().is_terminal() && count > 1;
     let runs = probe::block_on(async {
         let mut runs: Vec<ProbeRun> = Vec::new();
@@ -88,6 +101,10 @@ pub fn run(
     if stop.load(Ordering::Relaxed) {
         let _ = writeln!(status, "stopped after {} of {count} probes", runs.len());
     }
+    let mut runs = runs;
+    if let Some(recorder) = recorder {
+        attach_evidence(recorder, &mut runs, status)?;
+    }
     write(cmd, &runs, out)?;
     Ok(ProbeOutcome {
         worst: runs
@@ -131,6 +148,110 @@ fn write(cmd: &ProbeCommand, runs: &[ProbeRun], out: &mut dyn Write) -> Result<(
     if let Some(s) = &summary {
         writeln!(out)?;
         report::write_summary(out, s)?;
+    }
+    Ok(())
+}
+
+/// Starts recording the probe's traffic: the target's TCP port and DNS. Without
+/// capture privilege the probe runs anyway, and says so.
+fn start_capture(
+    prober: &Prober,
+    config: &probe::ProbeConfig,
+    path: &Path,
+    status: &mut dyn Write,
+) -> Result<Option<Recorder>, CommandError> {
+    let target = prober.target();
+    let mut filter = format!("tcp port {} or port 53", target.port);
+    if let Some(server) = config.resolver.filter(|s| s.port() != 53) {
+        filter.push_str(&format!(" or port {}", server.port()));
+    }
+    // ICMP errors about the probe's packets are evidence too.
+    filter.push_str(" or icmp or icmp6");
+    let options = LiveOptions {
+        interface: "any".into(),
+        filter: Some(filter),
+        ..LiveOptions::default()
+    };
+    match Recorder::start(options, path) {
+        Ok(r) => Ok(Some(r)),
+        Err(e @ (SourceError::Permission { .. } | SourceError::NoSuchInterface { .. })) => {
+            writeln!(
+                status,
+                "netsleuth: warning: --capture skipped: {e}; probing without a capture"
+            )?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stops the capture, analyzes the runs' own packets in it, and attaches each
+/// passive finding to the run whose ports it concerns.
+fn attach_evidence(
+    recorder: Recorder,
+    runs: &mut [ProbeRun],
+    status: &mut dyn Write,
+) -> Result<(), CommandError> {
+    let path = recorder.path().to_path_buf();
+    let packets = recorder.finish()?;
+    writeln!(status, "captured {packets} packets into {}", path.display())?;
+    let mut terms: Vec<String> = Vec::new();
+    for run in runs.iter() {
+        let (tcp, _) = run.local_ports();
+        terms.extend(tcp.iter().map(|p| format!("tcp port {p}")));
+        for q in &run.dns.queries {
+            for s in &q.servers_tried {
+                let term = format!("(host {} and port {})", s.ip(), s.port());
+                if !terms.contains(&term) {
+                    terms.push(term);
+                }
+            }
+        }
+    }
+    // A filter of thousands of terms would not compile; analyze everything then.
+    let filter = if terms.is_empty() || terms.len() > 500 {
+        String::new()
+    } else {
+        format!("{} or icmp or icmp6", terms.join(" or "))
+    };
+    let config = AnalyzeConfig {
+        paths: vec![path.display().to_string()],
+        filter,
+        format: AnalyzeFormat::Jsonl,
+        ..AnalyzeConfig::default()
+    };
+    let mut records = Vec::new();
+    analyze::run(&config, &mut records, &mut std::io::sink())?;
+    let findings: Vec<(Evidence, Vec<u16>)> = records
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter(|v| v["type"] == "finding")
+        .filter_map(|v| {
+            let ports = ["client", "server"]
+                .iter()
+                .filter_map(|k| v[k].as_str()?.parse::<std::net::SocketAddr>().ok())
+                .map(|a| a.port())
+                .collect();
+            Some((serde_json::from_value(v).ok()?, ports))
+        })
+        .collect();
+    for run in runs.iter_mut() {
+        let (tcp, udp) = run.local_ports();
+        let dns_servers: Vec<u16> = run
+            .dns
+            .queries
+            .iter()
+            .flat_map(|q| q.servers_tried.iter().map(|s| s.port()))
+            .collect();
+        run.evidence = findings
+            .iter()
+            .filter(|(_, ports)| {
+                ports.iter().any(|p| tcp.contains(p) || udp.contains(p))
+                    || (!run.dns.queries.is_empty()
+                        && ports.iter().any(|p| dns_servers.contains(p)))
+            })
+            .map(|(e, _)| e.clone())
+            .collect();
     }
     Ok(())
 }

@@ -7,10 +7,10 @@
 //! ICMP host/network unreachable or a missing route.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout, Instant};
 
@@ -37,6 +37,9 @@ pub enum ConnectOutcome {
 pub struct ConnectAttempt {
     /// Where to.
     pub addr: SocketAddr,
+    /// Our end (bound before the SYN, so known for failed attempts too: a
+    /// capture of the probe finds the attempt by it).
+    pub local: Option<SocketAddr>,
     /// How it ended.
     pub outcome: ConnectOutcome,
     /// Milliseconds from its start to its end.
@@ -220,6 +223,7 @@ fn finish(slots: Vec<Option<ConnectAttempt>>, targets: &[SocketAddr]) -> Vec<Con
         .map(|(slot, &addr)| {
             slot.unwrap_or(ConnectAttempt {
                 addr,
+                local: None,
                 outcome: ConnectOutcome::Cancelled,
                 ms: 0.0,
             })
@@ -229,13 +233,31 @@ fn finish(slots: Vec<Option<ConnectAttempt>>, targets: &[SocketAddr]) -> Vec<Con
 
 async fn attempt(addr: SocketAddr, limit: Duration) -> (ConnectAttempt, Option<TcpStream>) {
     let start = Instant::now();
-    let (outcome, stream) = match timeout(limit, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => (ConnectOutcome::Connected, Some(s)),
-        Ok(Err(e)) => (classify(&e), None),
-        Err(_) => (ConnectOutcome::TimedOut, None),
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    };
+    let wildcard: SocketAddr = if addr.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = socket.and_then(|s| s.bind(wildcard).map(|()| s));
+    let (outcome, stream, local) = match socket {
+        Err(e) => (classify(&e), None, None),
+        Ok(socket) => {
+            let local = socket.local_addr().ok();
+            match timeout(limit, socket.connect(addr)).await {
+                Ok(Ok(s)) => (ConnectOutcome::Connected, Some(s), local),
+                Ok(Err(e)) => (classify(&e), None, local),
+                Err(_) => (ConnectOutcome::TimedOut, None, local),
+            }
+        }
     };
     let attempt = ConnectAttempt {
         addr,
+        local: stream.as_ref().and_then(|s| s.local_addr().ok()).or(local),
         outcome,
         ms: ms(start.elapsed()),
     };

@@ -212,6 +212,44 @@ pub struct ProbeRun {
     pub verdict: Verdict,
     /// Findings, worst first.
     pub findings: Vec<Finding>,
+    /// What the passive analysis of the probe's own capture (`--capture`)
+    /// found on this run's packets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+}
+
+/// A finding of the passive analysis of the probe's capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Evidence {
+    /// Finding kind.
+    pub kind: String,
+    /// `info`, `warning` or `error`.
+    pub severity: String,
+    /// What the packets show.
+    pub summary: String,
+    /// Frame numbers in the capture file.
+    pub frames: Vec<u64>,
+}
+
+impl ProbeRun {
+    /// This run's local TCP and UDP ports: where its packets are in a capture.
+    pub fn local_ports(&self) -> (Vec<u16>, Vec<u16>) {
+        let tcp = self
+            .connect
+            .iter()
+            .flat_map(|c| &c.attempts)
+            .filter_map(|a| a.local.map(|l| l.port()))
+            .filter(|p| *p != 0)
+            .collect();
+        let udp = self
+            .dns
+            .queries
+            .iter()
+            .map(|q| q.client.port())
+            .filter(|p| *p != 0)
+            .collect();
+        (tcp, udp)
+    }
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &crate::source::Timestamp, s: S) -> Result<S::Ok, S::Error> {
@@ -279,6 +317,7 @@ impl Prober {
                 summary: String::new(),
             },
             findings: Vec::new(),
+            evidence: Vec::new(),
         };
         let outcome = tokio::time::timeout_at(deadline, self.phases(&mut run)).await;
         // Phases stop themselves at the deadline too, so reaching it counts.
@@ -534,7 +573,10 @@ fn findings(run: &ProbeRun, limits: &Limits) -> Vec<Finding> {
             "raise --max-time if this server is expected to be this slow".into(),
         ));
     }
-    let client = run.connect.as_ref().and_then(|c| c.local);
+    let client = run
+        .connect
+        .as_ref()
+        .and_then(|c| c.local.or_else(|| c.deciding().and_then(|a| a.local)));
     let server = run.connect.as_ref().and_then(|c| c.connected);
     for f in out.iter_mut().filter(|f| !f.kind.starts_with("dns.")) {
         f.client = f.client.or(client);

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use super::stats::Summary;
 use super::{Phase, ProbeRun};
-use crate::report::analysis_text::write_finding;
+use crate::report::analysis_text::{frame_list, write_finding};
 use crate::report::escape::escape_str;
 
 /// Width of the waterfall bars, in characters.
@@ -107,6 +107,21 @@ pub fn write_run<W: Write + ?Sized>(out: &mut W, run: &ProbeRun) -> io::Result<(
     writeln!(out, "{}", escape_str(&run.verdict.summary))?;
     for f in &run.findings {
         write_finding(out, f)?;
+    }
+    if !run.evidence.is_empty() {
+        writeln!(out, "evidence from the capture:")?;
+        for e in &run.evidence {
+            writeln!(
+                out,
+                "  {:<7} {:<24} {}",
+                e.severity,
+                escape_str(&e.kind),
+                escape_str(&e.summary)
+            )?;
+            if !e.frames.is_empty() {
+                writeln!(out, "          frames {}", frame_list(&e.frames))?;
+            }
+        }
     }
     Ok(())
 }
