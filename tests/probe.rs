@@ -291,6 +291,37 @@ fn dns_answers_and_failures() {
     assert_eq!(kinds(&doc), ["dns.servfail"]);
 }
 
+/// A name with an IPv6 and an IPv4 address, served on IPv4 only: in order,
+/// IPv4 comes first and connects; with --happy-eyeballs IPv6 is tried first,
+/// is refused, and IPv4 connects at once instead of after the 250 ms delay.
+#[test]
+fn happy_eyeballs_falls_back_between_families() {
+    let port = http_server(Reply::Status(200, FAST), 2, None);
+    let mut v6 = [0u8; 16];
+    v6[15] = 1;
+    let dns = dns_server(
+        vec![("dual.probe.test", DnsAnswer::Dual([127, 0, 0, 1], v6))],
+        10,
+    );
+    let url = format!("http://dual.probe.test:{port}/");
+    let (code, doc, _) = probe_json(&["--dns-server", &dns.to_string(), &url]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(
+        doc["dns"]["addresses"],
+        serde_json::json!(["127.0.0.1", "::1"])
+    );
+    assert_eq!(doc["connect"]["attempts"].as_array().unwrap().len(), 1);
+    let (code, doc, _) = probe_json(&["--dns-server", &dns.to_string(), "--happy-eyeballs", &url]);
+    assert_eq!(code, 0, "{doc}");
+    let attempts = doc["connect"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{doc}");
+    assert_eq!(attempts[0]["addr"], format!("[::1]:{port}"));
+    // Refused where ::1 exists; unreachable where IPv6 is off.
+    assert_ne!(attempts[0]["outcome"], "connected");
+    assert_eq!(attempts[1]["outcome"], "connected");
+    assert!(doc["phases_ms"]["connect"].as_f64().unwrap() < 250.0);
+}
+
 /// A resolver that never answers: two attempts, then dns.timeout.
 #[test]
 fn silent_resolver_times_out() {

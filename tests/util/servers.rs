@@ -190,6 +190,8 @@ pub enum DnsAnswer {
     Silent,
     /// The A record after a delay.
     SlowA([u8; 4], Duration),
+    /// An A and an AAAA record.
+    Dual([u8; 4], [u8; 16]),
 }
 
 /// Starts a UDP DNS responder on 127.0.0.1 answering from `table` (names
@@ -215,21 +217,27 @@ pub fn dns_server(table: Vec<(&'static str, DnsAnswer)>, queries: usize) -> Sock
                 .iter()
                 .find(|(k, _)| *k == name)
                 .map_or(DnsAnswer::Rcode(3), |(_, a)| *a);
-            let (rcode, a, delay) = match entry {
-                DnsAnswer::A(ip) => (0, Some(ip), Duration::ZERO),
-                DnsAnswer::SlowA(ip, d) => (0, Some(ip), d),
-                DnsAnswer::Rcode(r) => (r, None, Duration::ZERO),
+            let (rcode, a, aaaa, delay) = match entry {
+                DnsAnswer::A(ip) => (0, Some(ip), None, Duration::ZERO),
+                DnsAnswer::SlowA(ip, d) => (0, Some(ip), None, d),
+                DnsAnswer::Dual(v4, v6) => (0, Some(v4), Some(v6), Duration::ZERO),
+                DnsAnswer::Rcode(r) => (r, None, None, Duration::ZERO),
                 DnsAnswer::Silent => continue,
             };
             let a = a.filter(|_| qtype == 1);
+            let aaaa = aaaa.filter(|_| qtype == 28);
             let mut out = buf[..question_end].to_vec();
             out[2] = 0x81;
             out[3] = 0x80 | rcode;
             out[6] = 0;
-            out[7] = u8::from(a.is_some());
+            out[7] = u8::from(a.is_some() || aaaa.is_some());
             out[8..12].fill(0);
             if let Some(ip) = a {
                 out.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                out.extend_from_slice(&ip);
+            }
+            if let Some(ip) = aaaa {
+                out.extend_from_slice(&[0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
                 out.extend_from_slice(&ip);
             }
             let sock = sock.try_clone().expect("clone");
