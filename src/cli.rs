@@ -181,7 +181,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "VERSION", value_parser = ["1.2", "1.3"])]
     pub tls_version: Option<String>,
     /// ALPN protocols to offer, comma-separated, most preferred first
-    #[arg(long, value_name = "LIST", default_value = "http/1.1")]
+    #[arg(long, value_name = "LIST", default_value = "h2,http/1.1")]
     pub alpn: String,
     /// Request method
     #[arg(short = 'X', long, value_name = "METHOD", default_value = "GET")]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::servers::{dns_server, http_server, DnsAnswer, Pki, Reply};
+use crate::util::servers::{dns_server, h2_server, http_server, DnsAnswer, Pki, Reply};
 use crate::util::{can_capture, netns, run, write_file};
 
 const FAST: Duration = Duration::ZERO;
@@ -160,6 +160,47 @@ fn healthy_https_reports_the_handshake() {
         "CN=netsleuth test CA"
     );
     assert!(doc["phases_ms"]["tls"].as_f64().unwrap() > 0.0);
+}
+
+/// A server that speaks only HTTP/2: ALPN picks h2 and the probe follows it.
+#[test]
+fn http2_is_used_when_alpn_picks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new("netsleuth test CA");
+    let leaf = pki.leaf(&["127.0.0.1"], false);
+    let ca = ca_file(dir.path(), &pki);
+    let port = h2_server(&leaf, 200, 100_000, 2);
+    let url = format!("https://127.0.0.1:{port}/v2/items");
+    let (code, doc, err) = probe_json(&["--cacert", &ca, &url]);
+    assert_eq!(code, 0, "{doc}\n{err}");
+    assert_eq!(doc["tls"]["alpn"], "h2");
+    assert_eq!(doc["http"]["protocol"], "HTTP/2");
+    assert_eq!(doc["http"]["status"], 200);
+    // 100 kB crosses the 64 KiB initial window: flow control is given back.
+    assert_eq!(doc["http"]["body_bytes"], 100_000);
+    assert!(kinds(&doc).is_empty(), "{doc}");
+}
+
+/// Offering only HTTP/1.1 to a server that accepts only h2: it answers with
+/// alert no_application_protocol.
+#[test]
+fn alpn_without_overlap_is_alpn_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new("netsleuth test CA");
+    let leaf = pki.leaf(&["127.0.0.1"], false);
+    let ca = ca_file(dir.path(), &pki);
+    let mut server = leaf.server(&[&rustls::version::TLS13]);
+    server.alpn = vec![b"h2".to_vec()];
+    let port = http_server(Reply::Status(200, FAST), 1, Some(server));
+    let url = format!("https://127.0.0.1:{port}/");
+    let (code, doc, _) = probe_json(&["--cacert", &ca, "--alpn", "http/1.1", &url]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&doc), ["tls.alpn_mismatch"], "{doc}");
+    let s = doc["findings"][0]["summary"].as_str().unwrap();
+    assert!(
+        s.contains("no_application_protocol") && s.contains("http/1.1"),
+        "{s}"
+    );
 }
 
 fn tls_failure(

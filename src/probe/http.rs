@@ -38,6 +38,8 @@ impl Default for RequestSpec {
 /// The HTTP phase.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct HttpPhase {
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub protocol: &'static str,
     /// Method sent.
     pub method: String,
     /// Request target sent.
@@ -91,6 +93,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         .find(|(k, _)| k.eq_ignore_ascii_case("host"))
         .map_or_else(|| target.host_header(), |(_, v)| v.clone());
     let mut phase = HttpPhase {
+        protocol: "HTTP/1.1",
         method: spec.method.clone(),
         path: target.path.clone(),
         host: host.clone(),

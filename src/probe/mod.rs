@@ -4,7 +4,8 @@
 //!
 //! Contract:
 //! * One probe is DNS ([`dns`]) → TCP ([`connect`]) → TLS for https ([`tls`])
-//!   → one HTTP/1.1 exchange ([`http`]). Each phase has its own time limit and
+//!   → one HTTP exchange: HTTP/1.1 ([`http`]), or HTTP/2 ([`http2`]) when the
+//!   server picks `h2` by ALPN. Each phase has its own time limit and
 //!   the whole probe a deadline it never outlives; a phase that fails ends the
 //!   probe, and the verdict names it.
 //! * Failures are results, not errors: a [`ProbeRun`] holds what each phase saw
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod connect;
 pub mod dns;
 pub mod http;
+pub mod http2;
 pub mod report;
 pub mod stats;
 pub mod target;
@@ -363,7 +365,11 @@ impl Prober {
                 run.phases_ms.tls = stream.as_ref().map(|_| tls.ms);
                 run.tls = Some(tls);
                 let Some(mut stream) = stream else { return };
-                http::exchange(&mut stream, &self.target, spec, limits.ttfb, deadline).await
+                if run.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2") {
+                    http2::exchange(stream, &self.target, spec, limits.ttfb, deadline).await
+                } else {
+                    http::exchange(&mut stream, &self.target, spec, limits.ttfb, deadline).await
+                }
             }
             None => {
                 let mut tcp = tcp;

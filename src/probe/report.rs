@@ -89,7 +89,8 @@ pub fn write_run<W: Write + ?Sized>(out: &mut W, run: &ProbeRun) -> io::Result<(
         if let Some(status) = h.status {
             writeln!(
                 out,
-                "  http      {} {} -> {status} {}, {} bytes{}",
+                "  http      {} {} {} -> {status} {}, {} bytes{}",
+                h.protocol,
                 escape_str(&h.method),
                 escape_str(&h.path),
                 escape_str(h.reason.as_deref().unwrap_or("")),

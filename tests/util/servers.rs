@@ -29,6 +29,8 @@ pub struct TlsServerConfig {
     pub chain: Vec<CertificateDer<'static>>,
     pub key: PrivatePkcs8KeyDer<'static>,
     pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    /// ALPN protocols the server accepts (none: ALPN is ignored).
+    pub alpn: Vec<Vec<u8>>,
 }
 
 /// Starts an HTTP (or, with `tls`, HTTPS) server on 127.0.0.1 serving up to
@@ -37,12 +39,12 @@ pub fn http_server(reply: Reply, connections: usize, tls: Option<TlsServerConfig
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let tls = tls.map(|t| {
-        Arc::new(
-            rustls::ServerConfig::builder_with_protocol_versions(&t.versions)
-                .with_no_client_auth()
-                .with_single_cert(t.chain, PrivateKeyDer::Pkcs8(t.key))
-                .expect("server config"),
-        )
+        let mut config = rustls::ServerConfig::builder_with_protocol_versions(&t.versions)
+            .with_no_client_auth()
+            .with_single_cert(t.chain, PrivateKeyDer::Pkcs8(t.key))
+            .expect("server config");
+        config.alpn_protocols = t.alpn;
+        Arc::new(config)
     });
     thread::spawn(move || {
         let _ = listener.set_nonblocking(true);
@@ -175,6 +177,7 @@ impl Leaf {
             chain: self.chain.clone(),
             key: self.key.clone_key(),
             versions: versions.to_vec(),
+            alpn: Vec::new(),
         }
     }
 }
@@ -265,4 +268,56 @@ fn question(msg: &[u8]) -> Option<(String, u16, usize)> {
     }
     let qtype = u16::from_be_bytes([*msg.get(i)?, *msg.get(i + 1)?]);
     Some((labels.join("."), qtype, i + 4))
+}
+
+/// Starts an HTTPS server speaking HTTP/2 only (ALPN `h2`) on 127.0.0.1 that
+/// answers `status` with a body of `body_len` bytes to up to `connections`
+/// connections; returns its port.
+pub fn h2_server(leaf: &Leaf, status: u16, body_len: usize, connections: usize) -> u16 {
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            leaf.chain.clone(),
+            PrivateKeyDer::Pkcs8(leaf.key.clone_key()),
+        )
+        .expect("server config");
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            for _ in 0..connections {
+                let accepted = tokio::time::timeout(LIFETIME, listener.accept()).await;
+                let Ok(Ok((tcp, _))) = accepted else { return };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut conn) = h2::server::handshake(tls).await else {
+                        return;
+                    };
+                    while let Some(Ok((_request, mut respond))) = conn.accept().await {
+                        let response = http::Response::builder()
+                            .status(status)
+                            .header("content-type", "application/json")
+                            .body(())
+                            .expect("response");
+                        let Ok(mut send) = respond.send_response(response, false) else {
+                            return;
+                        };
+                        let _ = send.send_data(bytes::Bytes::from(vec![b'x'; body_len]), true);
+                    }
+                });
+            }
+        });
+    });
+    port
 }
