@@ -17,6 +17,7 @@ mod hs {
     pub const CLIENT_HELLO: u8 = 1;
     pub const SERVER_HELLO: u8 = 2;
     pub const CERTIFICATE: u8 = 11;
+    pub const CERTIFICATE_REQUEST: u8 = 13;
 }
 
 fn is_tls13(v: u16) -> bool {
@@ -36,6 +37,8 @@ impl TlsConn {
             hrr: false,
             tls13: false,
             certificates: Vec::new(),
+            cert_request: None,
+            client_certificates: None,
             alerts: Vec::new(),
             encrypted_alert: None,
             client_first_protected: None,
@@ -138,12 +141,28 @@ impl TlsConn {
         d.end = Some(ts);
         let partial = !d.stopped && !d.buf.is_empty();
         if matches!(how, StreamEnd::Fin | StreamEnd::Reset) {
+            d.closed = Some(ts);
             if let Some((true, mark)) = d.last {
                 d.closed_after_protected = Some(mark);
             }
         }
         if partial {
             self.note(side, "stream ended inside a record".to_string());
+        }
+    }
+
+    /// When each side closed (its first FIN or RST), in packet time, from the
+    /// connection record. Stream ends reach [`on_end`](Self::on_end) stamped with
+    /// the time of the last *data* seen (a bare FIN does not advance the
+    /// dispatcher's clock), so a silent server's ClientHello and the client's FIN
+    /// a second later would look simultaneous; these times win.
+    pub fn closed_at(&mut self, client: Option<Timestamp>, server: Option<Timestamp>) {
+        for (side, ts) in [(Side::Client, client), (Side::Server, server)] {
+            if let Some(ts) = ts {
+                let d = self.dir(side);
+                d.closed = Some(ts);
+                d.end = Some(ts);
+            }
         }
     }
 
@@ -268,6 +287,20 @@ impl TlsConn {
                     ),
                 }
             }
+            (Side::Server, hs::CERTIFICATE_REQUEST) if !self.tls13 => {
+                self.cert_request.get_or_insert(mark.frame);
+            }
+            (Side::Client, hs::CERTIFICATE)
+                if !self.tls13 && self.client_certificates.is_none() =>
+            {
+                match parse::certificate_chain(body) {
+                    Some(chain) => self.client_certificates = Some(chain.len()),
+                    None => self.note(
+                        side,
+                        format!("malformed Certificate in frame {}", mark.frame),
+                    ),
+                }
+            }
             _ => {}
         }
     }
@@ -382,6 +415,13 @@ impl TlsConn {
             cipher: real_sh.map(|s| s.cipher.clone()),
             alpn: real_sh.and_then(|s| s.alpn.clone()),
             unanswered_ms: (self.server.bytes == 0).then(|| ms(conn_end.since(hello.time))),
+            client_gave_up_ms: match (self.server.bytes, self.client.closed, self.server.closed) {
+                (0, Some(c), None) => Some(ms(c.since(hello.time))),
+                (0, Some(c), Some(s)) if c <= s => Some(ms(c.since(hello.time))),
+                _ => None,
+            },
+            client_cert_requested: self.cert_request,
+            client_certificates: self.client_certificates,
             notes: self.notes.clone(),
             client_hello: hello,
         })

@@ -23,7 +23,11 @@
 //! * Before completion, a side that closes (FIN or RST) right after a protected
 //!   record most likely sent an encrypted alert: recorded as
 //!   `encrypted_alert_suspected`; its content is not known without keys.
-//! * `unanswered_ms`: the server sent no byte at all after the ClientHello.
+//! * `unanswered_ms`: the server sent no byte at all after the ClientHello;
+//!   `client_gave_up_ms` when, in that case, the client closed (FIN or RST)
+//!   before the server did: the client's own handshake time-out.
+//! * TLS ≤ 1.2 client authentication is visible: the server's CertificateRequest
+//!   and the client's Certificate (an empty one when the client has none).
 //!
 //! Timing: a record (and the messages in it) is attributed to the frame and
 //! time that delivered its last byte, as Wireshark does for reassembled PDUs.
@@ -34,6 +38,8 @@ mod parse;
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_live;
 
 use serde::Serialize;
 
@@ -126,6 +132,14 @@ pub struct TlsRecord {
     pub alpn: Option<String>,
     /// ClientHello to the connection's end, when the server sent no byte at all.
     pub unanswered_ms: Option<f64>,
+    /// ClientHello to the client's FIN or RST, when the server sent no byte at
+    /// all and the client closed first: it gave up waiting.
+    pub client_gave_up_ms: Option<f64>,
+    /// Frame of the server's CertificateRequest (TLS ≤ 1.2; encrypted in 1.3).
+    pub client_cert_requested: Option<u64>,
+    /// Certificates in the client's Certificate message (TLS ≤ 1.2): 0 when the
+    /// client had none to send, `None` when it sent no such message.
+    pub client_certificates: Option<usize>,
     /// Why parsing stopped or what was odd (gap, not TLS, oversize ...).
     pub notes: Vec<String>,
 }
@@ -286,6 +300,8 @@ struct Dir {
     last: Option<(bool, Mark)>,
     closed_after_protected: Option<Mark>,
     end: Option<Timestamp>,
+    /// When this side closed by FIN or RST (not when the capture ran out).
+    closed: Option<Timestamp>,
 }
 
 /// TLS state of one TCP connection, fed both directions' in-order bytes.
@@ -300,6 +316,8 @@ pub struct TlsConn {
     hrr: bool,
     tls13: bool,
     certificates: Vec<CertInfo>,
+    cert_request: Option<u64>,
+    client_certificates: Option<usize>,
     alerts: Vec<AlertInfo>,
     encrypted_alert: Option<(Side, Mark)>,
     client_first_protected: Option<(Mark, usize)>,

@@ -514,6 +514,9 @@ fn record_json_fields() {
         "cipher",
         "alpn",
         "unanswered_ms",
+        "client_gave_up_ms",
+        "client_cert_requested",
+        "client_certificates",
         "notes",
     ] {
         assert!(v.get(k).is_some(), "{k}");

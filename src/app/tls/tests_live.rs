@@ -1,0 +1,197 @@
+//! Regressions found on real loopback traffic (tests/live_tls.rs), pinned here on
+//! hand-built bytes.
+
+use super::testkit::*;
+use super::*;
+use crate::diagnose::tls::diagnose;
+use crate::diagnose::Severity;
+
+/// Live: a client with a 1 s handshake time-out closed after a silent server;
+/// the 3 s open-connection threshold alone missed it.
+#[test]
+fn client_giving_up_on_a_silent_server_is_a_handshake_timeout() {
+    let mut t = hello_then(&Hello::default());
+    t.ns += 1_000_000_000;
+    t.end(C, StreamEnd::Fin);
+    t.end(S, StreamEnd::Fin);
+    let r = t.rec();
+    assert_eq!(r.client_gave_up_ms, Some(1_001.0));
+    let f = diagnose(&r);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].kind, f[0].severity),
+        ("tls.handshake_timeout", Severity::Error)
+    );
+    assert!(
+        f[0].summary
+            .contains("ClientHello (SNI api.example.com) never answered")
+            && f[0].summary.contains("the client gave up after 1.00 s"),
+        "{}",
+        f[0].summary
+    );
+    assert_eq!(f[0].frames, [1]);
+}
+
+/// A quick close is an abort, and a server closing first is not the client's
+/// time-out: neither is a handshake time-out.
+#[test]
+fn quick_abort_or_server_close_is_not_a_client_time_out() {
+    let mut t = hello_then(&Hello::default());
+    t.ns += 100_000_000;
+    t.end(C, StreamEnd::Reset);
+    assert!(t.kinds().is_empty(), "{:?}", t.kinds());
+
+    let mut t = hello_then(&Hello::default());
+    t.ns += 1_000_000_000;
+    t.end(S, StreamEnd::Fin);
+    t.end(C, StreamEnd::Fin);
+    assert_eq!(t.rec().client_gave_up_ms, None);
+    assert!(t.kinds().is_empty(), "{:?}", t.kinds());
+
+    // Capture ended while waiting (not a close): the 3 s rule still decides.
+    let mut t = hello_then(&Hello::default());
+    t.ns += 1_000_000_000;
+    t.end(C, StreamEnd::Truncated);
+    assert_eq!(t.rec().client_gave_up_ms, None);
+}
+
+/// A TLS 1.2 handshake where the server asks for a client certificate and the
+/// client answers with an empty Certificate, then the server's `alert`.
+fn client_cert_refused(code: u8) -> H {
+    let mut t = hello_then(&Hello::default());
+    let flight = [
+        server_hello(0x0303, None, 0xc02f, None, false),
+        certificate(&[der(GOOD_DER)]),
+        // CertificateRequest: types [ecdsa_sign], one signature scheme, no CAs.
+        handshake(13, &[1, 64, 0, 2, 4, 3, 0, 0]),
+        handshake(14, &[]),
+    ]
+    .concat();
+    t.send(S, &record(22, &flight));
+    t.send(
+        C,
+        &[
+            record(22, &[certificate(&[]), handshake(16, &[4; 33])].concat()),
+            record(20, &[1]),
+            record(22, &[0x55; 40]),
+        ]
+        .concat(),
+    );
+    t.send(S, &alert(2, code));
+    t
+}
+
+/// Live: rustls' server sent certificate_required (116) in TLS 1.2; OpenSSL
+/// sends handshake_failure (40), Go bad_certificate (42). All mean the client
+/// had no certificate: tls.alert saying so, never tls.bad_certificate.
+#[test]
+fn missing_client_certificate_is_named_whatever_the_alert() {
+    for (code, name) in [
+        (116, "certificate_required"),
+        (40, "handshake_failure"),
+        (42, "bad_certificate"),
+    ] {
+        let t = client_cert_refused(code);
+        let r = t.rec();
+        assert_eq!(
+            (r.client_cert_requested, r.client_certificates),
+            (Some(2), Some(0))
+        );
+        let f = diagnose(&r);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].kind, f[0].severity), ("tls.alert", Severity::Error));
+        assert!(
+            f[0].summary
+                .starts_with(&format!("server sent alert {name} ({code})"))
+                && f[0].summary.contains(
+                    "it asked for a client certificate (frame 2) and the client sent none"
+                ),
+            "{}",
+            f[0].summary
+        );
+        assert!(f[0].next_step.contains("client a certificate"));
+        assert_eq!(
+            f[0].frames,
+            [1, 2, 4],
+            "ClientHello, ServerHello + request, alert"
+        );
+    }
+}
+
+/// A client that did send a certificate and had it refused: still
+/// tls.bad_certificate, about the client's certificate.
+#[test]
+fn refused_client_certificate_stays_bad_certificate() {
+    let mut t = hello_then(&Hello::default());
+    let flight = [
+        server_hello(0x0303, None, 0xc02f, None, false),
+        certificate(&[der(GOOD_DER)]),
+        handshake(13, &[1, 64, 0, 2, 4, 3, 0, 0]),
+        handshake(14, &[]),
+    ]
+    .concat();
+    t.send(S, &record(22, &flight));
+    t.send(C, &record(22, &certificate(&[der(LEAF_DER)])));
+    t.send(S, &alert(2, 42));
+    let r = t.rec();
+    assert_eq!(r.client_certificates, Some(1));
+    let f = diagnose(&r);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, "tls.bad_certificate");
+    assert!(
+        f[0].summary.contains("rejected the client certificate"),
+        "{}",
+        f[0].summary
+    );
+}
+
+/// Live: rustls' TLS 1.3 server refuses ALPN after its ServerHello, with an
+/// encrypted alert; the old wording blamed a rejected (server) certificate.
+#[test]
+fn server_encrypted_alert_does_not_blame_the_server_certificate() {
+    let mut t = hello_then(&Hello::default());
+    t.send(
+        S,
+        &[
+            record(22, &server_hello(0x0303, Some(0x0304), 0x1301, None, false)),
+            record(20, &[1]),
+            record(23, &[0; 19]),
+        ]
+        .concat(),
+    );
+    t.end(S, StreamEnd::Reset);
+    t.end(C, StreamEnd::Fin);
+    let f = diagnose(&t.rec());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].kind, f[0].severity), ("tls.alert", Severity::Warning));
+    assert!(
+        f[0].summary.starts_with(
+            "the server closed the connection right after an encrypted record in frame 2"
+        ) && f[0].summary.contains("no common ALPN protocol")
+            && !f[0].summary.contains("server's certificate"),
+        "{}",
+        f[0].summary
+    );
+    assert!(f[0].next_step.contains("server's log"));
+}
+
+/// Live: stream ends arrive stamped with the last data time (a bare FIN does not
+/// advance the dispatcher's clock), so the client's FIN a second after its
+/// ClientHello looked simultaneous with it. The flow's close times win.
+#[test]
+fn flow_close_times_replace_stale_stream_end_times() {
+    let mut t = hello_then(&Hello::default());
+    let hello = Timestamp(t.ns);
+    t.c.on_end(C, StreamEnd::Fin, hello);
+    t.c.on_end(S, StreamEnd::Fin, hello);
+    assert_eq!(t.c.record(hello).unwrap().client_gave_up_ms, Some(0.0));
+    let client_fin = Timestamp(t.ns + 1_000_000_000);
+    let server_fin = Timestamp(t.ns + 1_000_100_000);
+    t.c.closed_at(Some(client_fin), Some(server_fin));
+    let r = t.c.record(server_fin).unwrap();
+    assert_eq!(r.client_gave_up_ms, Some(1_000.0));
+    assert_eq!(
+        diagnose(&r).iter().map(|f| f.kind).collect::<Vec<_>>(),
+        ["tls.handshake_timeout"]
+    );
+}
