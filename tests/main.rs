@@ -8,5 +8,6 @@ mod analyze;
 mod app;
 mod capture;
 mod demo;
+mod live_tls;
 mod read;
 mod tshark_compare;

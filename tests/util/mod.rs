@@ -5,6 +5,7 @@
 pub mod capture_builder;
 pub mod conv;
 pub mod netns;
+pub mod tls;
 pub mod tshark;
 
 use std::io::{BufRead, BufReader};
