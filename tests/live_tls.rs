@@ -147,10 +147,14 @@ fn live_tls_no_shared_cipher() {
     assert!(s.contains("server sent"), "{s}");
     // What the client offered, by name; the server's list never crosses the wire.
     assert!(
-        s.contains("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
+        s.contains("offered 1 cipher suite: TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;"),
         "{s}"
     );
-    assert!(!s.contains("AES_256_GCM"), "{s}");
+    assert!(
+        s.contains("the server's own list never crosses the wire"),
+        "{s}"
+    );
+    assert!(!s.contains("AES_256_GCM") && !s.contains("SCSV"), "{s}");
 }
 
 /// tls.unknown_ca: a TLS 1.2 server whose chain comes from a CA the client's
@@ -286,6 +290,41 @@ fn live_tls_alpn_mismatch() {
         "{s}"
     );
     assert!(s.contains("the client offered http/1.1"), "{s}");
+}
+
+/// The same ALPN fault over TLS 1.3 with rustls: its server picks ALPN only
+/// after sending its ServerHello, so the no_application_protocol alert is
+/// encrypted and the server then resets. Without keys the honest report is a
+/// `tls.alert` warning that the server aborted after an encrypted record, and it
+/// must not blame a certificate (the client never got one). (OpenSSL checks ALPN
+/// while reading the ClientHello and sends the alert in the clear.)
+#[test]
+fn live_tls_alpn_mismatch_tls13_rustls() {
+    let pki = Pki::new("netsleuth CA");
+    let leaf = pki.leaf(&["api.test"]);
+    let mut server = server_config(TLS13_ONLY, &leaf);
+    server.alpn_protocols = vec![b"h2".to_vec()];
+    let mut client = client_config(TLS13_ONLY, &pki);
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let Some((records, outcome)) = capture_exchange(
+        "live_tls_alpn_mismatch_tls13_rustls",
+        https_server(server),
+        |addr| https_get(addr, client, "api.test"),
+    ) else {
+        return;
+    };
+    assert!(
+        outcome.error().contains("NoApplicationProtocol"),
+        "{outcome:?}"
+    );
+    let f = the_finding(&records, "tls.alert", "warning");
+    let s = summary(f);
+    assert!(
+        s.starts_with("the server closed the connection right after an encrypted record"),
+        "{s}"
+    );
+    assert!(s.contains("no common ALPN protocol"), "{s}");
+    assert!(!s.contains("server's certificate"), "{s}");
 }
 
 /// tls.handshake_timeout: a TCP server that accepts and reads the ClientHello

@@ -217,16 +217,27 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
                 },
                 version_next(ch),
             ),
-            40 | 71 if sh.is_none() => (
+            40 | 71 if sh.is_none() => {
+                // Signaling values (renegotiation_info and fallback SCSV) ride in
+                // the list but are not suites: counting them hid a one-suite offer.
+                let suites: Vec<String> = ch
+                    .cipher_suites
+                    .iter()
+                    .filter(|s| !s.ends_with("_SCSV"))
+                    .cloned()
+                    .collect();
+                (
                 "tls.no_shared_cipher",
                 format!(
-                    "{said} right after the ClientHello, which offered {} cipher suites: {}; groups: {}",
-                    ch.cipher_suites.len(),
-                    list(&ch.cipher_suites, 8),
+                    "{said} right after the ClientHello, which offered {} cipher suite{}: {}; groups: {} (the server's own list never crosses the wire)",
+                    suites.len(),
+                    if suites.len() == 1 { "" } else { "s" },
+                    list(&suites, 8),
                     list(&ch.groups, 6)
                 ),
                 "enable a cipher suite (and key-exchange group) both sides support; compare the server's configured list with the client's".to_string(),
-            ),
+            )
+            }
             48 => (
                 "tls.unknown_ca",
                 format!("{said}: it does not trust the {} certificate's issuer{issuer}", peer(a.from)),

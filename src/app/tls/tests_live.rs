@@ -195,3 +195,28 @@ fn flow_close_times_replace_stale_stream_end_times() {
         ["tls.handshake_timeout"]
     );
 }
+
+/// Live: rustls offers TLS_EMPTY_RENEGOTIATION_INFO_SCSV next to its one TLS 1.2
+/// suite; the summary said "2 cipher suites". Signaling values are not suites.
+#[test]
+fn signaling_values_are_not_counted_as_offered_suites() {
+    let mut t = hello_then(&Hello {
+        versions: vec![],
+        ciphers: vec![0xcca9, 0x00ff],
+        ..Hello::default()
+    });
+    t.send(S, &alert(2, 40));
+    let f = diagnose(&t.rec());
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, "tls.no_shared_cipher");
+    assert!(
+        f[0].summary.contains(
+            "which offered 1 cipher suite: TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;"
+        ) && !f[0].summary.contains("SCSV")
+            && f[0]
+                .summary
+                .contains("the server's own list never crosses the wire"),
+        "{}",
+        f[0].summary
+    );
+}
