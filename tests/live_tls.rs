@@ -392,3 +392,43 @@ fn live_tls_alert_client_certificate_required() {
     );
     assert!(s.contains("client certificate"), "{s}");
 }
+
+/// The same fault over TLS 1.3: the CertificateRequest, the client's empty
+/// Certificate and the server's certificate_required (116) are all encrypted.
+/// What stays visible: the client's Finished flight, then one alert-sized
+/// record from the server, which closes first. That is not a completed
+/// handshake; without keys it is a `tls.alert` warning naming the likely cause.
+/// (OpenSSL 3.0's server does the same: encrypted certificate_required.)
+#[test]
+fn live_tls_alert_client_certificate_required_tls13() {
+    let pki = Pki::new("netsleuth CA");
+    let leaf = pki.leaf(&["api.test"]);
+    let verifier = WebPkiClientVerifier::builder(Arc::new(pki.roots()))
+        .build()
+        .unwrap();
+    let server = ServerConfig::builder_with_protocol_versions(TLS13_ONLY)
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(leaf.chain.clone(), leaf.key())
+        .unwrap();
+    let client = client_config(TLS13_ONLY, &pki);
+    let Some((records, outcome)) = capture_exchange(
+        "live_tls_alert_client_certificate_required_tls13",
+        https_server(server),
+        |addr| https_get(addr, client, "api.test"),
+    ) else {
+        return;
+    };
+    assert!(
+        outcome.error().contains("CertificateRequired"),
+        "{outcome:?}"
+    );
+    let f = the_finding(&records, "tls.alert", "warning");
+    let s = summary(f);
+    assert!(
+        s.starts_with("the server closed the connection right after an encrypted record"),
+        "{s}"
+    );
+    assert!(s.contains("client certificate"), "{s}");
+    let tls = tls_record(&records);
+    assert!(tls["established"].is_null(), "{tls}");
+}

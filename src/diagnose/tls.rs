@@ -349,6 +349,10 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
         // ServerHello (rustls checks ALPN there in TLS 1.3) or the client's
         // certificate.
         let (guess, next) = match r.encrypted_alert_from {
+            Some(Side::Server) if r.server_rejected_client_flight => (
+                "the server rejected the client's Finished flight, most often its client certificate (none, or one the server does not trust)",
+                "keys (--keylog) would tell more; meanwhile check whether the server requires a client certificate and which CAs it accepts for clients",
+            ),
             Some(Side::Server) => (
                 "the server rejected the client's offer after its ServerHello, for example no common ALPN protocol or a missing client certificate",
                 "keys (--keylog) would tell more; meanwhile check the server's log, the ALPN protocols it accepts and whether it requires a client certificate",

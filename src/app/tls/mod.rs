@@ -20,6 +20,11 @@
 //!   once it is either followed by another record from the client or a later one
 //!   from the server, or is at least [`MIN_TLS13_FINISHED`] bytes long (too long
 //!   for an alert, which is 19 bytes unpadded).
+//!   Not complete after all when the server answers that flight with one
+//!   alert-sized record within [`TLS13_REJECT_WINDOW_NS`] (not in answer to the
+//!   client's close or close_notify) and closes right after it: it
+//!   rejected the client's flight (in practice its certificate, or the lack of
+//!   one); `server_rejected_client_flight` says so.
 //! * Before completion, a side that closes (FIN or RST) right after a protected
 //!   record most likely sent an encrypted alert: recorded as
 //!   `encrypted_alert_suspected`; its content is not known without keys.
@@ -57,6 +62,11 @@ pub const MAX_RECORD: usize = 16_384 + 2_048;
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
 /// A TLS 1.3 protected record this long is not an alert (2 bytes + type + 16-byte tag).
 pub const MIN_TLS13_FINISHED: usize = 53;
+/// A TLS 1.3 server that answers the client's Finished flight within this long
+/// (ns) with one alert-sized record and then closes first rejected that flight
+/// (seen live: OpenSSL's encrypted certificate_required when the client had no
+/// certificate). An idle close (close_notify) comes much later.
+pub const TLS13_REJECT_WINDOW_NS: i64 = 1_000_000_000;
 const MAX_ALERTS: usize = 16;
 const MAX_NOTES: usize = 8;
 const HEADER: usize = 5;
@@ -122,6 +132,9 @@ pub struct TlsRecord {
     /// Who sent that record.
     #[serde(serialize_with = "ser_opt_side")]
     pub encrypted_alert_from: Option<Side>,
+    /// TLS 1.3: the suspected encrypted alert is the server's answer to the
+    /// client's Finished flight (see module doc).
+    pub server_rejected_client_flight: bool,
     /// When and where the handshake completed.
     pub established: Option<Established>,
     /// Negotiated version, e.g. `TLS 1.3`.
@@ -322,5 +335,12 @@ pub struct TlsConn {
     encrypted_alert: Option<(Side, Mark)>,
     client_first_protected: Option<(Mark, usize)>,
     client_protected_followed: bool,
+    /// TLS 1.3: the client's latest protected record after its first one (its
+    /// length), to tell a close_notify the server may be answering.
+    client_later_protected: Option<usize>,
+    /// TLS 1.3: the server's protected records after the client's first one: how
+    /// many, and the first's mark, length, and whether the client's latest record
+    /// before it was alert-sized (a close_notify: the reply answers a close).
+    server_after_client: (u32, Option<(Mark, usize, bool)>),
     notes: Vec<String>,
 }

@@ -509,6 +509,7 @@ fn record_json_fields() {
         "certificates",
         "alerts",
         "encrypted_alert_suspected",
+        "server_rejected_client_flight",
         "established",
         "version",
         "cipher",

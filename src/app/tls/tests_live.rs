@@ -220,3 +220,120 @@ fn signaling_values_are_not_counted_as_offered_suites() {
         f[0].summary
     );
 }
+
+/// A TLS 1.3 handshake whose client sends its (encrypted) Certificate and
+/// Finished records; then the server's `reply` records `after_ns` later.
+fn tls13_client_flight_then(reply: &[usize], after_ns: i64) -> H {
+    let mut t = hello_then(&Hello::default());
+    t.send(
+        S,
+        &[
+            record(22, &server_hello(0x0303, Some(0x0304), 0x1302, None, false)),
+            record(20, &[1]),
+            record(23, &[0; 800]),
+        ]
+        .concat(),
+    );
+    t.send(
+        C,
+        &[record(20, &[1]), record(23, &[1; 25]), record(23, &[2; 69])].concat(),
+    );
+    t.ns += after_ns;
+    for &len in reply {
+        t.send(S, &record(23, &vec![3; len]));
+    }
+    t
+}
+
+/// Live (OpenSSL 3.0 server, TLS 1.3, client certificate required, client has
+/// none): the client's Finished flight looked like completion, then the server
+/// sent one 19-byte record (its encrypted certificate_required) and closed. No
+/// finding at all was reported for a failed call.
+#[test]
+fn tls13_server_rejecting_the_client_flight_is_not_established() {
+    let mut t = tls13_client_flight_then(&[19], 100_000);
+    t.end(S, StreamEnd::Fin);
+    t.end(C, StreamEnd::Fin);
+    let r = t.rec();
+    assert!(r.established.is_none(), "{:?}", r.established);
+    assert!(r.server_rejected_client_flight);
+    assert_eq!(
+        (r.encrypted_alert_suspected, r.encrypted_alert_from),
+        (Some(4), Some(S))
+    );
+    let f = diagnose(&r);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].kind, f[0].severity), ("tls.alert", Severity::Warning));
+    assert!(
+        f[0].summary
+            .contains("rejected the client's Finished flight")
+            && f[0].summary.contains("client certificate"),
+        "{}",
+        f[0].summary
+    );
+}
+
+/// Healthy TLS 1.3 look-alikes stay established: a server that sends session
+/// tickets, one that closes an idle connection much later, and one answering
+/// the client's close_notify or FIN with its own close_notify.
+#[test]
+fn tls13_tickets_idle_close_or_client_close_stay_established() {
+    let mut t = tls13_client_flight_then(&[200, 200], 100_000);
+    t.end(S, StreamEnd::Fin);
+    assert!(t.rec().established.is_some());
+
+    let mut t = tls13_client_flight_then(&[19], 5_000_000_000);
+    t.end(S, StreamEnd::Fin);
+    assert!(t.rec().established.is_some());
+
+    // close_notify from the client, the server's close_notify, then the FINs.
+    let mut t = tls13_client_flight_then(&[], 0);
+    t.send(C, &record(23, &[1; 19]));
+    t.send(S, &record(23, &[3; 19]));
+    t.end(S, StreamEnd::Fin);
+    t.end(C, StreamEnd::Fin);
+    let r = t.rec();
+    assert!(r.established.is_some() && !r.server_rejected_client_flight);
+    assert!(diagnose(&r).is_empty());
+
+    // The client's FIN first, then the server's close_notify and FIN.
+    let mut t = tls13_client_flight_then(&[], 0);
+    t.end(C, StreamEnd::Fin);
+    t.send(S, &record(23, &[3; 19]));
+    t.end(S, StreamEnd::Fin);
+    assert!(t.rec().established.is_some());
+}
+
+/// Live, another ordering: the client sent its request, read the alert and
+/// closed (FIN) before the server's reset. Still the server's rejection.
+#[test]
+fn client_closing_after_the_servers_alert_is_still_a_rejection() {
+    let mut t = tls13_client_flight_then(&[19], 100_000);
+    t.send(C, &record(23, &[1; 79]));
+    t.end(C, StreamEnd::Fin);
+    t.end(S, StreamEnd::Reset);
+    let r = t.rec();
+    assert!(r.established.is_none() && r.server_rejected_client_flight);
+    assert_eq!(r.encrypted_alert_from, Some(S));
+}
+
+/// A reset ends both streams, but only its sender closed. Seen live with a
+/// rustls TLS 1.3 server resetting after its alert (the client's stream end
+/// blamed the client); pinned here on a silent server that resets after 1 s,
+/// which must not read as the client giving up.
+#[test]
+fn peer_reset_is_not_a_close_of_the_other_side() {
+    let mut t = hello_then(&Hello::default());
+    t.ns += 1_000_000_000;
+    let rst = Timestamp(t.ns);
+    t.end(C, StreamEnd::Reset);
+    t.end(S, StreamEnd::Reset);
+    assert!(
+        t.rec().client_gave_up_ms.is_some(),
+        "the client looks closed"
+    );
+    t.c.closed_at(None, Some(rst));
+    let r = t.rec();
+    assert_eq!(r.client_gave_up_ms, None);
+    assert!(diagnose(&r).is_empty(), "{:?}", diagnose(&r));
+}
