@@ -14,6 +14,13 @@
 //! for every verification failure); 45 → `tls.cert_expired`; 120
 //! no_application_protocol → `tls.alpn_mismatch`; any other fatal alert → `tls.alert`.
 //!
+//! Seen on live loopback traffic (tests/live_tls.rs; OpenSSL 3.0 by hand): no
+//! common suite → 40 before any ServerHello (rustls, OpenSSL); untrusted issuer →
+//! 48 (rustls); wrong name → 42 (rustls); an unknown critical extension → 46
+//! (rustls 0.23's webpki path reports it as `Other`); ALPN refused → 120 in the
+//! clear from OpenSSL (1.2 and 1.3) and rustls over 1.2, but rustls over 1.3
+//! refuses after its ServerHello, encrypted.
+//!
 //! Without alerts: validity is checked against the ClientHello's packet time (the
 //! capture's clock, never the analyst's); the leaf must match the SNI by a DNS SAN,
 //! or the CN when there are no SANs (RFC 6125: a `*` is a whole leftmost label and
