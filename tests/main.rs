@@ -9,6 +9,7 @@ mod app;
 mod capture;
 mod demo;
 mod live_app;
+mod live_tls;
 mod probe;
 mod read;
 mod tshark_compare;

@@ -209,10 +209,16 @@ impl AppLayer {
             _ => None,
         };
         match c.parser {
-            Parser::Tls(t) => AppRecords {
-                tls: t.record(end),
-                http: Vec::new(),
-            },
+            Parser::Tls(mut t) => {
+                t.closed_at(
+                    closed_at(record, Side::Client),
+                    closed_at(record, Side::Server),
+                );
+                AppRecords {
+                    tls: t.record(end),
+                    http: Vec::new(),
+                }
+            }
             Parser::Http(mut h) => {
                 let mut http = h.take_transactions();
                 http.extend(h.finish(end, ended_by));
@@ -238,5 +244,15 @@ impl AppLayer {
     pub fn finish(&mut self) -> Vec<DnsRecord> {
         self.dns.finish();
         self.dns.take_records()
+    }
+}
+
+/// When `side` closed the connection: its first FIN or its RST, whichever came first.
+fn closed_at(record: &ConnRecord, side: Side) -> Option<Timestamp> {
+    let fin = record.fin[usize::from(side == Side::Server)].map(|(ts, _)| ts);
+    let rst = record.rst.as_ref().filter(|r| r.by == side).map(|r| r.ts);
+    match (fin, rst) {
+        (Some(f), Some(r)) => Some(f.min(r)),
+        (f, r) => f.or(r),
     }
 }

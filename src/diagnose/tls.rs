@@ -14,6 +14,13 @@
 //! for every verification failure); 45 → `tls.cert_expired`; 120
 //! no_application_protocol → `tls.alpn_mismatch`; any other fatal alert → `tls.alert`.
 //!
+//! Seen on live loopback traffic (tests/live_tls.rs; OpenSSL 3.0 by hand): no
+//! common suite → 40 before any ServerHello (rustls, OpenSSL); untrusted issuer →
+//! 48 (rustls); wrong name → 42 (rustls); an unknown critical extension → 46
+//! (rustls 0.23's webpki path reports it as `Other`); ALPN refused → 120 in the
+//! clear from OpenSSL (1.2 and 1.3) and rustls over 1.2, but rustls over 1.3
+//! refuses after its ServerHello, encrypted.
+//!
 //! Without alerts: validity is checked against the ClientHello's packet time (the
 //! capture's clock, never the analyst's); the leaf must match the SNI by a DNS SAN,
 //! or the CN when there are no SANs (RFC 6125: a `*` is a whole leftmost label and
@@ -21,10 +28,19 @@
 //! a mismatch. Each is an error when the handshake did not complete, a warning when
 //! it did (the client did not check, or checked another name).
 //!
-//! Thresholds: `tls.handshake_timeout` when the server sent nothing for
-//! [`HANDSHAKE_TIMEOUT_MS`] after the ClientHello while TCP stayed up. A TLS 1.3
-//! close right after a protected record (suspected encrypted alert) is a
-//! `tls.alert` warning: only keys can tell what it said.
+//! A server that asked for a client certificate (TLS ≤ 1.2 CertificateRequest),
+//! got an empty Certificate and then sent 40, 41, 42 or 116 failed on the missing
+//! client certificate: `tls.alert` saying so, never `tls.bad_certificate` (no
+//! certificate was there to be bad). Stacks differ: rustls sends
+//! certificate_required (116) even in TLS 1.2, OpenSSL handshake_failure (40),
+//! Go bad_certificate (42).
+//!
+//! Thresholds: `tls.handshake_timeout` when the server sent nothing after the
+//! ClientHello and either the client closed first after at least
+//! [`CLIENT_GIVE_UP_MIN_MS`] (its own time-out fired: seen live with a 1 s
+//! client time-out) or TCP stayed up for [`HANDSHAKE_TIMEOUT_MS`]. A close right
+//! after a protected record (suspected encrypted alert) is a `tls.alert`
+//! warning: only keys can tell what it said.
 
 use super::{human_duration, Finding, Severity};
 use crate::app::tls::{AlertInfo, CertInfo, ClientHelloInfo, TlsRecord};
@@ -35,6 +51,12 @@ use crate::source::Timestamp;
 /// A ClientHello unanswered this long (ms) is a handshake time-out: well above any
 /// sane server's handshake time, below most clients' time-outs (curl: none; Go 10 s).
 pub const HANDSHAKE_TIMEOUT_MS: f64 = 3_000.0;
+
+/// A client that closes (FIN or RST) after waiting at least this long (ms) for any
+/// answer to its ClientHello gave up: its handshake time-out fired. Client
+/// time-outs are rarely below 1 s; a close sooner than this is an abort (the caller
+/// cancelled), not a time-out.
+pub const CLIENT_GIVE_UP_MIN_MS: f64 = 500.0;
 
 /// Alert codes that always mean a failure, whatever their level.
 fn is_failure_code(code: u8) -> bool {
@@ -173,7 +195,27 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
             .first()
             .map(|c| format!(" (issuer {})", escape_str(&c.issuer)))
             .unwrap_or_default();
+        let missing_client_cert = a.from == Side::Server
+            && r.client_certificates == Some(0)
+            && r.client_cert_requested.is_some();
+        let client_cert_next =
+            "give the client a certificate (and its key) issued by a CA the server trusts for clients";
         let (kind, summary, next) = match a.code {
+            40 | 41 | 42 | 116 if missing_client_cert => (
+                "tls.alert",
+                format!(
+                    "{said}: it asked for a client certificate{} and the client sent none",
+                    r.client_cert_requested
+                        .map(|f| format!(" (frame {f})"))
+                        .unwrap_or_default()
+                ),
+                client_cert_next.to_string(),
+            ),
+            116 => (
+                "tls.alert",
+                format!("{said}: it requires a client certificate and got none"),
+                client_cert_next.to_string(),
+            ),
             70 => (
                 "tls.version_mismatch",
                 match sh {
@@ -182,16 +224,27 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
                 },
                 version_next(ch),
             ),
-            40 | 71 if sh.is_none() => (
+            40 | 71 if sh.is_none() => {
+                // Signaling values (renegotiation_info and fallback SCSV) ride in
+                // the list but are not suites: counting them hid a one-suite offer.
+                let suites: Vec<String> = ch
+                    .cipher_suites
+                    .iter()
+                    .filter(|s| !s.ends_with("_SCSV"))
+                    .cloned()
+                    .collect();
+                (
                 "tls.no_shared_cipher",
                 format!(
-                    "{said} right after the ClientHello, which offered {} cipher suites: {}; groups: {}",
-                    ch.cipher_suites.len(),
-                    list(&ch.cipher_suites, 8),
+                    "{said} right after the ClientHello, which offered {} cipher suite{}: {}; groups: {} (the server's own list never crosses the wire)",
+                    suites.len(),
+                    if suites.len() == 1 { "" } else { "s" },
+                    list(&suites, 8),
                     list(&ch.groups, 6)
                 ),
                 "enable a cipher suite (and key-exchange group) both sides support; compare the server's configured list with the client's".to_string(),
-            ),
+            )
+            }
             48 => (
                 "tls.unknown_ca",
                 format!("{said}: it does not trust the {} certificate's issuer{issuer}", peer(a.from)),
@@ -218,13 +271,17 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
                 "look at the sender's logs for why it aborted the handshake".to_string(),
             ),
         };
+        let mut frames = alert_frames.clone();
+        if kind == "tls.alert" {
+            frames.extend(r.client_cert_requested.filter(|_| a.from == Side::Server));
+        }
         push(
             &mut out,
             kind,
             Severity::Error,
             summary,
             next,
-            &alert_frames,
+            &frames,
             a.time,
         );
         alert_explained = true;
@@ -264,7 +321,18 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
         }
     }
 
-    if let Some(waited) = r.unanswered_ms.filter(|&w| w >= HANDSHAKE_TIMEOUT_MS) {
+    let gave_up = r.client_gave_up_ms.filter(|&w| w >= CLIENT_GIVE_UP_MIN_MS);
+    let waited = r.unanswered_ms.filter(|&w| w >= HANDSHAKE_TIMEOUT_MS);
+    let human_ms = |ms: f64| human_duration((ms * 1e6) as i64);
+    let silence = match (gave_up, waited) {
+        (Some(g), _) => Some(format!(
+            "the server sent nothing, and the client gave up after {}",
+            human_ms(g)
+        )),
+        (None, Some(w)) => Some(format!("the server sent nothing for {}", human_ms(w))),
+        (None, None) => None,
+    };
+    if let Some(silence) = silence {
         let sni = r
             .sni
             .as_deref()
@@ -274,7 +342,7 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
             &mut out,
             "tls.handshake_timeout",
             Severity::Error,
-            format!("ClientHello{sni} never answered: the server sent nothing for {}", human_duration((waited * 1e6) as i64)),
+            format!("ClientHello{sni} never answered: {silence}"),
             "the server accepted TCP but not TLS: check it speaks TLS on this port, or for a proxy or inspection box holding the handshake".to_string(),
             &[],
             ch.time,
@@ -283,12 +351,34 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
 
     if let (Some(frame), false, true) = (r.encrypted_alert_suspected, alert_explained, failed) {
         let who = r.encrypted_alert_from.map_or("a peer", Side::as_str);
+        // Which side aborted says what it can have rejected: a client, the
+        // server's certificate; a server, something it could only check after its
+        // ServerHello (rustls checks ALPN there in TLS 1.3) or the client's
+        // certificate.
+        let (guess, next) = match r.encrypted_alert_from {
+            Some(Side::Server) if r.server_rejected_client_flight => (
+                "the server rejected the client's Finished flight, most often its client certificate (none, or one the server does not trust)",
+                "keys (--keylog) would tell more; meanwhile check whether the server requires a client certificate and which CAs it accepts for clients",
+            ),
+            Some(Side::Server) => (
+                "the server rejected the client's offer after its ServerHello, for example no common ALPN protocol or a missing client certificate",
+                "keys (--keylog) would tell more; meanwhile check the server's log, the ALPN protocols it accepts and whether it requires a client certificate",
+            ),
+            Some(Side::Client) => (
+                "the client rejected the handshake, most often the server's certificate (untrusted issuer, wrong name, expired)",
+                "keys (--keylog) would tell more; meanwhile check the client's error message or trust store",
+            ),
+            None => (
+                "a peer aborted the handshake",
+                "keys (--keylog) would tell more; meanwhile check both sides' logs",
+            ),
+        };
         push(
             &mut out,
             "tls.alert",
             Severity::Warning,
-            format!("the {who} closed the connection right after an encrypted record in frame {frame}: most likely an encrypted alert (for example a rejected certificate); its content is not visible"),
-            "keys (--keylog) would tell more; meanwhile check the client's error message or trust store".to_string(),
+            format!("the {who} closed the connection right after an encrypted record in frame {frame}: most likely an encrypted alert: {guess}; its content is not visible without keys"),
+            next.to_string(),
             &[frame],
             ch.time,
         );

@@ -7,6 +7,7 @@ pub mod conv;
 pub mod live;
 pub mod netns;
 pub mod servers;
+pub mod tls;
 pub mod tshark;
 
 use std::io::{BufRead, BufReader};

@@ -17,6 +17,7 @@ mod hs {
     pub const CLIENT_HELLO: u8 = 1;
     pub const SERVER_HELLO: u8 = 2;
     pub const CERTIFICATE: u8 = 11;
+    pub const CERTIFICATE_REQUEST: u8 = 13;
 }
 
 fn is_tls13(v: u16) -> bool {
@@ -36,10 +37,14 @@ impl TlsConn {
             hrr: false,
             tls13: false,
             certificates: Vec::new(),
+            cert_request: None,
+            client_certificates: None,
             alerts: Vec::new(),
             encrypted_alert: None,
             client_first_protected: None,
             client_protected_followed: false,
+            client_later_protected: None,
+            server_after_client: (0, None),
             notes: Vec::new(),
         }
     }
@@ -138,12 +143,30 @@ impl TlsConn {
         d.end = Some(ts);
         let partial = !d.stopped && !d.buf.is_empty();
         if matches!(how, StreamEnd::Fin | StreamEnd::Reset) {
+            d.closed = Some(ts);
             if let Some((true, mark)) = d.last {
                 d.closed_after_protected = Some(mark);
             }
         }
         if partial {
             self.note(side, "stream ended inside a record".to_string());
+        }
+    }
+
+    /// When each side closed (its first FIN or RST), in packet time, from the
+    /// connection record. Stream ends reach [`on_end`](Self::on_end) stamped with
+    /// the time of the last *data* seen (a bare FIN does not advance the
+    /// dispatcher's clock), so a silent server's ClientHello and the client's FIN
+    /// a second later would look simultaneous. And a reset ends *both* streams,
+    /// though only its sender closed. These times replace what the stream ends
+    /// said, `None` included.
+    pub fn closed_at(&mut self, client: Option<Timestamp>, server: Option<Timestamp>) {
+        for (side, ts) in [(Side::Client, client), (Side::Server, server)] {
+            let d = self.dir(side);
+            d.closed = ts;
+            if ts.is_some() {
+                d.end = ts;
+            }
         }
     }
 
@@ -189,9 +212,18 @@ impl TlsConn {
             }
             content::APPLICATION_DATA if tls13 => match (side, self.client_first_protected) {
                 (Side::Client, None) => self.client_first_protected = Some((mark, payload.len())),
-                (Side::Client, Some(_)) => self.client_protected_followed = true,
+                (Side::Client, Some(_)) => {
+                    self.client_protected_followed = true;
+                    self.client_later_protected = Some(payload.len());
+                }
                 (Side::Server, Some((first, _))) if mark.ts >= first.ts => {
                     self.client_protected_followed = true;
+                    let (n, first_reply) = &mut self.server_after_client;
+                    *n = n.saturating_add(1);
+                    let answers_close = self
+                        .client_later_protected
+                        .is_some_and(|len| len < MIN_TLS13_FINISHED);
+                    first_reply.get_or_insert((mark, payload.len(), answers_close));
                 }
                 _ => {}
             },
@@ -268,6 +300,20 @@ impl TlsConn {
                     ),
                 }
             }
+            (Side::Server, hs::CERTIFICATE_REQUEST) if !self.tls13 => {
+                self.cert_request.get_or_insert(mark.frame);
+            }
+            (Side::Client, hs::CERTIFICATE)
+                if !self.tls13 && self.client_certificates.is_none() =>
+            {
+                match parse::certificate_chain(body) {
+                    Some(chain) => self.client_certificates = Some(chain.len()),
+                    None => self.note(
+                        side,
+                        format!("malformed Certificate in frame {}", mark.frame),
+                    ),
+                }
+            }
             _ => {}
         }
     }
@@ -319,11 +365,33 @@ impl TlsConn {
     fn established(&self) -> Option<Mark> {
         if self.tls13 {
             let (mark, len) = self.client_first_protected?;
-            (self.client_protected_followed || len >= MIN_TLS13_FINISHED).then_some(mark)
+            let done = self.client_protected_followed || len >= MIN_TLS13_FINISHED;
+            (done && !self.server_rejected_client_flight()).then_some(mark)
         } else {
             let (c, s) = (self.client.finished?, self.server.finished?);
             Some(if c.ts > s.ts { c } else { s })
         }
+    }
+
+    /// TLS 1.3: the server answered the client's first protected flight with a
+    /// single alert-sized record, soon, and closed right after it; the client
+    /// had neither closed nor sent a close_notify-sized record before it.
+    fn server_rejected_client_flight(&self) -> bool {
+        let (Some((flight, _)), (1, Some((reply, len, answers_close)))) =
+            (self.client_first_protected, self.server_after_client)
+        else {
+            return false;
+        };
+        // The reply came before the client closed (a reply to the client's
+        // close is its close_notify), and the server closed right after it.
+        let client_closed_before = self.client.closed.is_some_and(|c| c <= reply.ts);
+        self.tls13
+            && len < MIN_TLS13_FINISHED
+            && !answers_close
+            && !client_closed_before
+            && reply.ts.since(flight.ts) <= TLS13_REJECT_WINDOW_NS
+            && self.server.closed.is_some()
+            && self.server.closed_after_protected == Some(reply)
     }
 
     /// Bytes held in buffers (for the memory-bound tests).
@@ -343,20 +411,23 @@ impl TlsConn {
         let suspected = if established.is_some() {
             None
         } else {
-            let server_first = match (self.server.end, self.client.end) {
+            // Who closed (FIN or RST sent), not whose stream ended: a reset
+            // ends both.
+            let server_first = match (self.server.closed, self.client.closed) {
                 (Some(s), Some(c)) => s < c,
                 (Some(_), None) => true,
                 _ => false,
             };
-            let client = self
-                .client
-                .closed_after_protected
-                .map(|m| (Side::Client, m));
-            let server = self
-                .server
-                .closed_after_protected
-                .map(|m| (Side::Server, m));
-            self.encrypted_alert.or(if server_first {
+            let closer =
+                |d: &Dir, side: Side| d.closed.and(d.closed_after_protected).map(|m| (side, m));
+            let client = closer(&self.client, Side::Client);
+            let server = closer(&self.server, Side::Server);
+            let rejection = self
+                .server_after_client
+                .1
+                .filter(|_| self.server_rejected_client_flight())
+                .map(|(m, _, _)| (Side::Server, m));
+            self.encrypted_alert.or(rejection).or(if server_first {
                 server.or(client)
             } else {
                 client.or(server)
@@ -371,6 +442,7 @@ impl TlsConn {
             server_hello: self.server_hello.clone(),
             certificates: self.certificates.clone(),
             alerts: self.alerts.clone(),
+            server_rejected_client_flight: self.server_rejected_client_flight(),
             encrypted_alert_suspected: suspected.map(|(_, m)| m.frame),
             encrypted_alert_from: suspected.map(|(s, _)| s),
             established: established.map(|m| Established {
@@ -382,6 +454,13 @@ impl TlsConn {
             cipher: real_sh.map(|s| s.cipher.clone()),
             alpn: real_sh.and_then(|s| s.alpn.clone()),
             unanswered_ms: (self.server.bytes == 0).then(|| ms(conn_end.since(hello.time))),
+            client_gave_up_ms: match (self.server.bytes, self.client.closed, self.server.closed) {
+                (0, Some(c), None) => Some(ms(c.since(hello.time))),
+                (0, Some(c), Some(s)) if c <= s => Some(ms(c.since(hello.time))),
+                _ => None,
+            },
+            client_cert_requested: self.cert_request,
+            client_certificates: self.client_certificates,
             notes: self.notes.clone(),
             client_hello: hello,
         })

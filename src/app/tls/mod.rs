@@ -20,10 +20,19 @@
 //!   once it is either followed by another record from the client or a later one
 //!   from the server, or is at least [`MIN_TLS13_FINISHED`] bytes long (too long
 //!   for an alert, which is 19 bytes unpadded).
+//!   Not complete after all when the server answers that flight with one
+//!   alert-sized record within [`TLS13_REJECT_WINDOW_NS`] (not in answer to the
+//!   client's close or close_notify) and closes right after it: it
+//!   rejected the client's flight (in practice its certificate, or the lack of
+//!   one); `server_rejected_client_flight` says so.
 //! * Before completion, a side that closes (FIN or RST) right after a protected
 //!   record most likely sent an encrypted alert: recorded as
 //!   `encrypted_alert_suspected`; its content is not known without keys.
-//! * `unanswered_ms`: the server sent no byte at all after the ClientHello.
+//! * `unanswered_ms`: the server sent no byte at all after the ClientHello;
+//!   `client_gave_up_ms` when, in that case, the client closed (FIN or RST)
+//!   before the server did: the client's own handshake time-out.
+//! * TLS ≤ 1.2 client authentication is visible: the server's CertificateRequest
+//!   and the client's Certificate (an empty one when the client has none).
 //!
 //! Timing: a record (and the messages in it) is attributed to the frame and
 //! time that delivered its last byte, as Wireshark does for reassembled PDUs.
@@ -34,6 +43,8 @@ mod parse;
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_live;
 
 use serde::Serialize;
 
@@ -51,6 +62,11 @@ pub const MAX_RECORD: usize = 16_384 + 2_048;
 pub const MAX_HANDSHAKE: usize = 64 * 1024;
 /// A TLS 1.3 protected record this long is not an alert (2 bytes + type + 16-byte tag).
 pub const MIN_TLS13_FINISHED: usize = 53;
+/// A TLS 1.3 server that answers the client's Finished flight within this long
+/// (ns) with one alert-sized record and then closes first rejected that flight
+/// (seen live: OpenSSL's encrypted certificate_required when the client had no
+/// certificate). An idle close (close_notify) comes much later.
+pub const TLS13_REJECT_WINDOW_NS: i64 = 1_000_000_000;
 const MAX_ALERTS: usize = 16;
 const MAX_NOTES: usize = 8;
 const HEADER: usize = 5;
@@ -116,6 +132,9 @@ pub struct TlsRecord {
     /// Who sent that record.
     #[serde(serialize_with = "ser_opt_side")]
     pub encrypted_alert_from: Option<Side>,
+    /// TLS 1.3: the suspected encrypted alert is the server's answer to the
+    /// client's Finished flight (see module doc).
+    pub server_rejected_client_flight: bool,
     /// When and where the handshake completed.
     pub established: Option<Established>,
     /// Negotiated version, e.g. `TLS 1.3`.
@@ -126,6 +145,14 @@ pub struct TlsRecord {
     pub alpn: Option<String>,
     /// ClientHello to the connection's end, when the server sent no byte at all.
     pub unanswered_ms: Option<f64>,
+    /// ClientHello to the client's FIN or RST, when the server sent no byte at
+    /// all and the client closed first: it gave up waiting.
+    pub client_gave_up_ms: Option<f64>,
+    /// Frame of the server's CertificateRequest (TLS ≤ 1.2; encrypted in 1.3).
+    pub client_cert_requested: Option<u64>,
+    /// Certificates in the client's Certificate message (TLS ≤ 1.2): 0 when the
+    /// client had none to send, `None` when it sent no such message.
+    pub client_certificates: Option<usize>,
     /// Why parsing stopped or what was odd (gap, not TLS, oversize ...).
     pub notes: Vec<String>,
 }
@@ -286,6 +313,8 @@ struct Dir {
     last: Option<(bool, Mark)>,
     closed_after_protected: Option<Mark>,
     end: Option<Timestamp>,
+    /// When this side closed by FIN or RST (not when the capture ran out).
+    closed: Option<Timestamp>,
 }
 
 /// TLS state of one TCP connection, fed both directions' in-order bytes.
@@ -300,10 +329,19 @@ pub struct TlsConn {
     hrr: bool,
     tls13: bool,
     certificates: Vec<CertInfo>,
+    cert_request: Option<u64>,
+    client_certificates: Option<usize>,
     alerts: Vec<AlertInfo>,
     encrypted_alert: Option<(Side, Mark)>,
     client_first_protected: Option<(Mark, usize)>,
     client_protected_followed: bool,
+    /// TLS 1.3: the client's latest protected record after its first one (its
+    /// length), to tell a close_notify the server may be answering.
+    client_later_protected: Option<usize>,
+    /// TLS 1.3: the server's protected records after the client's first one: how
+    /// many, and the first's mark, length, and whether the client's latest record
+    /// before it was alert-sized (a close_notify: the reply answers a close).
+    server_after_client: (u32, Option<(Mark, usize, bool)>),
     notes: Vec<String>,
 }
 

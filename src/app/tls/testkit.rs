@@ -1,4 +1,10 @@
-//! Test kit: a tiny TLS byte builder and openssl-made certificates (our own fixtures).
+//! Test kit: a tiny TLS byte builder, openssl-made certificates (our own
+//! fixtures), and a harness feeding a [`TlsConn`] both directions.
+
+use std::net::SocketAddr;
+
+use super::*;
+use crate::diagnose::tls::diagnose;
 
 // --- a tiny TLS builder -------------------------------------------------------
 
@@ -168,3 +174,72 @@ pub(super) const CA_DER: &str = concat!(
     "040530030101ff300a06082a8648ce3d040302034700304402200f4a1e7b64343f07745d904dd3ab77bc19d7bd4a252c",
     "2f46dc3f0b1725b6a630022017589e7b1fc6fa82f9d7afe304b28b15ff77e364ce696af1dae2306d8ac627c1",
 );
+
+// --- a connection harness ---------------------------------------------------
+
+/// 2027-01-15: inside every fixture certificate's validity.
+pub(super) const T0: i64 = 1_800_000_000;
+
+pub(super) struct H {
+    pub(super) c: TlsConn,
+    off: [u64; 2],
+    pub(super) frame: u64,
+    pub(super) ns: i64,
+}
+
+impl H {
+    pub(super) fn at(secs: i64) -> H {
+        let ep = Endpoints {
+            conn: 7,
+            client: "10.0.0.5:51234".parse::<SocketAddr>().unwrap(),
+            server: "10.0.0.1:443".parse::<SocketAddr>().unwrap(),
+        };
+        H {
+            c: TlsConn::new(ep),
+            off: [0, 0],
+            frame: 0,
+            ns: secs * 1_000_000_000,
+        }
+    }
+    pub(super) fn new() -> H {
+        H::at(T0)
+    }
+    pub(super) fn send_chunks(&mut self, side: Side, bytes: &[u8], chunk: usize) {
+        for piece in bytes.chunks(chunk) {
+            self.frame += 1;
+            self.ns += 1_000_000;
+            let i = usize::from(side == Side::Server);
+            let origin = Origin {
+                conn: 7,
+                side,
+                frame: self.frame,
+                ts: Timestamp(self.ns),
+            };
+            self.c.on_data(origin, self.off[i], piece);
+            self.off[i] += piece.len() as u64;
+        }
+    }
+    pub(super) fn send(&mut self, side: Side, bytes: &[u8]) {
+        self.send_chunks(side, bytes, bytes.len().max(1));
+    }
+    pub(super) fn end(&mut self, side: Side, how: StreamEnd) {
+        self.ns += 1_000_000;
+        self.c.on_end(side, how, Timestamp(self.ns));
+    }
+    pub(super) fn rec(&self) -> TlsRecord {
+        self.c
+            .record(Timestamp(self.ns))
+            .expect("a ClientHello was seen")
+    }
+    pub(super) fn kinds(&self) -> Vec<&'static str> {
+        diagnose(&self.rec()).into_iter().map(|f| f.kind).collect()
+    }
+}
+
+pub(super) use Side::{Client as C, Server as S};
+
+pub(super) fn hello_then(h: &Hello) -> H {
+    let mut t = H::new();
+    t.send(C, &record(22, &client_hello(h)));
+    t
+}

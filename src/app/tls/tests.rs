@@ -1,82 +1,11 @@
 //! TlsConn and the TLS rules over hand-built TLS bytes and openssl-made certificates.
 
-use std::net::SocketAddr;
-
 use proptest::prelude::*;
 
 use super::*;
 use crate::diagnose::tls::diagnose;
 
 use super::testkit::*;
-
-// --- a connection harness ---------------------------------------------------
-
-/// 2027-01-15: inside every fixture certificate's validity.
-const T0: i64 = 1_800_000_000;
-
-struct H {
-    c: TlsConn,
-    off: [u64; 2],
-    frame: u64,
-    ns: i64,
-}
-
-impl H {
-    fn at(secs: i64) -> H {
-        let ep = Endpoints {
-            conn: 7,
-            client: "10.0.0.5:51234".parse::<SocketAddr>().unwrap(),
-            server: "10.0.0.1:443".parse::<SocketAddr>().unwrap(),
-        };
-        H {
-            c: TlsConn::new(ep),
-            off: [0, 0],
-            frame: 0,
-            ns: secs * 1_000_000_000,
-        }
-    }
-    fn new() -> H {
-        H::at(T0)
-    }
-    fn send_chunks(&mut self, side: Side, bytes: &[u8], chunk: usize) {
-        for piece in bytes.chunks(chunk) {
-            self.frame += 1;
-            self.ns += 1_000_000;
-            let i = usize::from(side == Side::Server);
-            let origin = Origin {
-                conn: 7,
-                side,
-                frame: self.frame,
-                ts: Timestamp(self.ns),
-            };
-            self.c.on_data(origin, self.off[i], piece);
-            self.off[i] += piece.len() as u64;
-        }
-    }
-    fn send(&mut self, side: Side, bytes: &[u8]) {
-        self.send_chunks(side, bytes, bytes.len().max(1));
-    }
-    fn end(&mut self, side: Side, how: StreamEnd) {
-        self.ns += 1_000_000;
-        self.c.on_end(side, how, Timestamp(self.ns));
-    }
-    fn rec(&self) -> TlsRecord {
-        self.c
-            .record(Timestamp(self.ns))
-            .expect("a ClientHello was seen")
-    }
-    fn kinds(&self) -> Vec<&'static str> {
-        diagnose(&self.rec()).into_iter().map(|f| f.kind).collect()
-    }
-}
-
-use Side::{Client as C, Server as S};
-
-fn hello_then(h: &Hello) -> H {
-    let mut t = H::new();
-    t.send(C, &record(22, &client_hello(h)));
-    t
-}
 
 // --- tests --------------------------------------------------------------------
 
@@ -580,11 +509,15 @@ fn record_json_fields() {
         "certificates",
         "alerts",
         "encrypted_alert_suspected",
+        "server_rejected_client_flight",
         "established",
         "version",
         "cipher",
         "alpn",
         "unanswered_ms",
+        "client_gave_up_ms",
+        "client_cert_requested",
+        "client_certificates",
         "notes",
     ] {
         assert!(v.get(k).is_some(), "{k}");
