@@ -154,7 +154,7 @@ pub struct ProbeArgs {
     /// The URL: http:// or https://, with an optional port and path
     pub url: String,
     /// How many probes to run
-    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(short = 'n', long = "count", value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub count: u32,
     /// Pause between probes with -n
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
@@ -393,6 +393,9 @@ impl ProbeArgs {
             .filter(|p| !p.is_empty())
             .map(String::from)
             .collect();
+        // Time limits beyond a day are not limits; capping them also keeps
+        // deadline arithmetic far from overflow.
+        let day = Duration::from_secs(86_400);
         let probe = ProbeConfig {
             url: self.url,
             resolver,
@@ -421,13 +424,13 @@ impl ProbeArgs {
             },
             limits: Limits {
                 dns: DnsLimits {
-                    attempt_timeout: self.dns_timeout,
+                    attempt_timeout: self.dns_timeout.min(day),
                     attempts: 2,
                 },
-                connect: self.connect_timeout,
-                tls: self.tls_timeout,
-                ttfb: self.response_timeout,
-                total: self.max_time,
+                connect: self.connect_timeout.min(day),
+                tls: self.tls_timeout.min(day),
+                ttfb: self.response_timeout.min(day),
+                total: self.max_time.min(day),
             },
         };
         let fail_on = self.fail_on.as_deref().map(|l| match l {
@@ -438,7 +441,7 @@ impl ProbeArgs {
             netsleuth::cmd::probe::ProbeCommand {
                 probe,
                 count: self.count,
-                interval: self.interval,
+                interval: self.interval.min(day),
                 json: self.json,
                 capture: self.capture,
             },

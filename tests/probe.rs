@@ -160,6 +160,11 @@ fn healthy_https_reports_the_handshake() {
         "CN=netsleuth test CA"
     );
     assert!(doc["phases_ms"]["tls"].as_f64().unwrap() > 0.0);
+    // rcgen's default validity runs to 4096.
+    assert!(
+        doc["tls"]["days_to_expiry"].as_i64().unwrap() > 365 * 50,
+        "{doc}"
+    );
 }
 
 /// A server that speaks only HTTP/2: ALPN picks h2 and the probe follows it.
@@ -257,6 +262,7 @@ fn expired_certificate() {
     let (code, doc) = tls_failure(&["127.0.0.1"], true, &[&rustls::version::TLS13], &[], false);
     assert_eq!(code, 1);
     assert_eq!(kinds(&doc), ["tls.cert_expired"]);
+    assert!(doc["tls"]["days_to_expiry"].as_i64().unwrap() < -365 * 5);
     // The chain is reported even though the handshake failed.
     assert_eq!(
         doc["tls"]["certificates"][0]["not_after"],
@@ -288,6 +294,22 @@ fn wrong_name_is_sni_mismatch() {
     assert_eq!(code, 1);
     assert_eq!(kinds(&doc), ["tls.sni_mismatch"]);
     assert_eq!(doc["tls"]["certificates"][0]["sans"][0], "other.test");
+}
+
+/// A plain TCP server that never speaks: the ClientHello goes unanswered.
+#[test]
+fn silent_tls_server_is_handshake_timeout() {
+    let port = http_server(Reply::Silent, 1, None);
+    let started = Instant::now();
+    let (code, doc, _) = probe_json(&[
+        "--tls-timeout",
+        "500ms",
+        &format!("https://127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(kinds(&doc), ["tls.handshake_timeout"]);
+    assert_eq!(doc["verdict"]["phase"], "tls");
+    assert!(started.elapsed() < Duration::from_secs(3));
 }
 
 /// Signed by a CA the client does not trust.

@@ -155,6 +155,14 @@ impl TlsClient {
             .iter()
             .filter_map(|der| CertInfo::from_der(der))
             .collect();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or_default();
+        phase.days_to_expiry = phase
+            .certificates
+            .first()
+            .map(|leaf| leaf.not_after_unix.saturating_sub(now).div_euclid(86_400));
         phase.certificate_error = seen.error.as_ref().map(|e| certificate_failure(e).reason);
         let stream = match result {
             Err(_) => {
@@ -238,6 +246,8 @@ pub struct TlsPhase {
     pub alpn: Option<String>,
     /// The chain the server presented, leaf first.
     pub certificates: Vec<CertInfo>,
+    /// Whole days until the leaf certificate expires (negative: expired).
+    pub days_to_expiry: Option<i64>,
     /// What the verifier said about it, when it objected.
     pub certificate_error: Option<String>,
     /// Why the handshake failed.
