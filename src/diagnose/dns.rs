@@ -227,37 +227,32 @@ fn is_search_expansion(r: &DnsRecord, noerror: &HashMap<(IpAddr, String), Vec<i6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::dns::Transport;
+    use crate::app::dns::{Asked, Transport};
     use crate::source::Timestamp;
 
     const T0: i64 = 1_700_000_000_000_000_000;
 
     fn rec(name: &str, rcode: Option<&str>, latency_ms: Option<i64>) -> DnsRecord {
-        let q = Timestamp(T0);
-        DnsRecord {
-            conn: 7,
-            client: "10.0.0.5:40000".parse().unwrap(),
-            server: "10.0.0.53:53".parse().unwrap(),
-            transport: Transport::Udp,
-            id: 1,
-            qname: name.to_string(),
-            qtype: "A".to_string(),
-            query_frame: 1,
-            query_time: q,
-            retries: 0,
-            retry_frames: Vec::new(),
-            servers_tried: vec!["10.0.0.53:53".parse().unwrap()],
-            response_frame: rcode.map(|_| 2),
-            response_time: latency_ms.map(|ms| Timestamp(T0 + ms * 1_000_000)),
-            latency_ms: latency_ms.map(|ms| ms as f64),
-            rcode: rcode.map(str::to_string),
-            answers: Vec::new(),
-            truncated: false,
-            tcp_retry: false,
-            timed_out: false,
-            unanswered_at_end: false,
-            unreachable: None,
-        }
+        let server: std::net::SocketAddr = "10.0.0.53:53".parse().unwrap();
+        let mut r = DnsRecord::asked(
+            Asked {
+                conn: 7,
+                client: "10.0.0.5:40000".parse().unwrap(),
+                server,
+                transport: Transport::Udp,
+                id: 1,
+                qname: name.to_string(),
+                qtype: "A".to_string(),
+                frame: 1,
+                time: Timestamp(T0),
+            },
+            vec![server],
+        );
+        r.response_frame = rcode.map(|_| 2);
+        r.response_time = latency_ms.map(|ms| Timestamp(T0 + ms * 1_000_000));
+        r.latency_ms = latency_ms.map(|ms| ms as f64);
+        r.rcode = rcode.map(str::to_string);
+        r
     }
 
     fn kinds(f: &[Finding]) -> Vec<(&'static str, Severity)> {

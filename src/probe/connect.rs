@@ -47,7 +47,7 @@ pub struct ConnectAttempt {
 }
 
 /// The TCP phase.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct ConnectPhase {
     /// Every attempt, in the order they started.
     pub attempts: Vec<ConnectAttempt>,
@@ -113,12 +113,7 @@ fn interleave(addrs: &[IpAddr]) -> Vec<IpAddr> {
 
 async fn sequential(targets: &[SocketAddr], budget: Duration) -> (ConnectPhase, Option<TcpStream>) {
     let phase_start = Instant::now();
-    let mut phase = ConnectPhase {
-        attempts: Vec::new(),
-        connected: None,
-        local: None,
-        ms: 0.0,
-    };
+    let mut phase = ConnectPhase::default();
     for (i, &addr) in targets.iter().enumerate() {
         let left = budget.saturating_sub(phase_start.elapsed());
         if left.is_zero() {
@@ -143,12 +138,7 @@ async fn sequential(targets: &[SocketAddr], budget: Duration) -> (ConnectPhase, 
 
 async fn staggered(targets: &[SocketAddr], budget: Duration) -> (ConnectPhase, Option<TcpStream>) {
     let phase_start = Instant::now();
-    let mut phase = ConnectPhase {
-        attempts: Vec::new(),
-        connected: None,
-        local: None,
-        ms: 0.0,
-    };
+    let mut phase = ConnectPhase::default();
     let mut set = JoinSet::new();
     let mut next = 0usize;
     let mut slots: Vec<Option<ConnectAttempt>> = Vec::new();

@@ -28,7 +28,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout, Instant};
 
 use super::clock::Clock;
-use crate::app::dns::{DnsRecord, DnsUnreachable, Response, Transport};
+use crate::app::dns::{Asked, DnsRecord, DnsUnreachable, Response, Transport};
 
 /// Which address families to look up and connect to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -265,29 +265,21 @@ async fn ask(
     let mut notes = Vec::new();
     let mut servers_tried = Vec::new();
     let mut attempts = 0u32;
-    let record = |server: SocketAddr, client: SocketAddr, id: u16| DnsRecord {
-        conn: 0,
-        client,
-        server,
-        transport: Transport::Udp,
-        id,
-        qname: host.to_string(),
-        qtype: qtype.clone(),
-        query_frame: 0,
-        query_time: first_time,
-        retries: 0,
-        retry_frames: Vec::new(),
-        servers_tried: Vec::new(),
-        response_frame: None,
-        response_time: None,
-        latency_ms: None,
-        rcode: None,
-        answers: Vec::new(),
-        truncated: false,
-        tcp_retry: false,
-        timed_out: false,
-        unanswered_at_end: false,
-        unreachable: None,
+    let record = |server: SocketAddr, client: SocketAddr, id: u16| {
+        DnsRecord::asked(
+            Asked {
+                conn: 0,
+                client,
+                server,
+                transport: Transport::Udp,
+                id,
+                qname: host.to_string(),
+                qtype: qtype.clone(),
+                frame: 0,
+                time: first_time,
+            },
+            Vec::new(),
+        )
     };
     let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
     let mut last: Option<DnsRecord> = None;

@@ -225,7 +225,58 @@ pub struct DnsUnreachable {
     pub count: u32,
 }
 
+/// Who asked what, where and when: the start of a [`DnsRecord`].
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// Connection id.
+    pub conn: u64,
+    /// The query's sender.
+    pub client: SocketAddr,
+    /// Where it went.
+    pub server: SocketAddr,
+    /// UDP or TCP.
+    pub transport: Transport,
+    /// Message id.
+    pub id: u16,
+    /// Queried name (presentation format).
+    pub qname: String,
+    /// Query type mnemonic.
+    pub qtype: String,
+    /// Frame of the query (0 when not from a capture).
+    pub frame: u64,
+    /// When it was sent.
+    pub time: Timestamp,
+}
+
 impl DnsRecord {
+    /// A record for a query not answered yet, with `servers_tried` so far.
+    pub fn asked(a: Asked, servers_tried: Vec<SocketAddr>) -> DnsRecord {
+        DnsRecord {
+            conn: a.conn,
+            client: a.client,
+            server: a.server,
+            transport: a.transport,
+            id: a.id,
+            qname: a.qname,
+            qtype: a.qtype,
+            query_frame: a.frame,
+            query_time: a.time,
+            retries: 0,
+            retry_frames: Vec::new(),
+            servers_tried,
+            response_frame: None,
+            response_time: None,
+            latency_ms: None,
+            rcode: None,
+            answers: Vec::new(),
+            truncated: false,
+            tcp_retry: false,
+            timed_out: false,
+            unanswered_at_end: false,
+            unreachable: None,
+        }
+    }
+
     /// The addresses of the A and AAAA answers: later connections to one of them
     /// are linked to this lookup.
     pub fn addresses(&self) -> Vec<IpAddr> {
@@ -559,30 +610,20 @@ impl DnsTracker {
         let (client_ip, key) = qk;
         let seq = self.base + self.slots.len() as u64;
         self.slots.push_back(Txn {
-            rec: DnsRecord {
-                conn: ep.conn,
-                client: ex.client,
-                server: ex.server,
-                transport: ex.transport,
-                id: msg.id,
-                qname: msg.qname,
-                qtype: msg.qtype,
-                query_frame: origin.frame,
-                query_time: origin.ts,
-                retries: 0,
-                retry_frames: Vec::new(),
-                servers_tried: vec![ex.server],
-                response_frame: None,
-                response_time: None,
-                latency_ms: None,
-                rcode: None,
-                answers: Vec::new(),
-                truncated: false,
-                tcp_retry: false,
-                timed_out: false,
-                unanswered_at_end: false,
-                unreachable: None,
-            },
+            rec: DnsRecord::asked(
+                Asked {
+                    conn: ep.conn,
+                    client: ex.client,
+                    server: ex.server,
+                    transport: ex.transport,
+                    id: msg.id,
+                    qname: msg.qname,
+                    qtype: msg.qtype,
+                    frame: origin.frame,
+                    time: origin.ts,
+                },
+                vec![ex.server],
+            ),
             state: State::Pending,
             deadline,
             key: key.clone(),
