@@ -84,6 +84,20 @@ Example:
   sudo netsleuth demo"
     )]
     Demo(DemoArgs),
+    /// Print one conversation's bytes, both directions in order, escaped for the terminal
+    #[command(
+        after_help = "CONN_ID is the id `analyze` gives the connection (run analyze with the
+same filter to get the same ids). TCP shows the reassembled streams, with the
+bytes the capture missed marked; UDP shows each datagram. Control characters
+and invalid UTF-8 are shown as escapes (\\r, \\x1b ...); --raw writes the bytes
+as they were.
+
+Examples:
+  netsleuth follow capture.pcap 5
+  netsleuth follow capture.pcap 5 --raw conversation.bin
+  netsleuth follow capture.pcapng 12 tcp port 8080"
+    )]
+    Follow(FollowArgs),
     /// Check a URL actively: DNS, TCP connect, TLS and HTTP with per-phase timings and a verdict
     #[cfg(feature = "probe")]
     #[command(
@@ -216,6 +230,33 @@ pub struct ProbeArgs {
     /// Exit with code 1 when a finding of this severity or worse was found (default: when a probe failed)
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// Capture file (pcap, pcapng, optionally .gz), or - for stdin
+    pub file: String,
+    /// The connection's id, as `analyze` lists it
+    #[arg(value_name = "CONN_ID")]
+    pub conn: u64,
+    /// BPF filter expression, as given to `analyze`
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Also write the conversation's bytes, unescaped, to this file
+    #[arg(long, value_name = "OUT")]
+    pub raw: Option<PathBuf>,
+}
+
+impl FollowArgs {
+    /// The command's config.
+    pub fn into_config(self) -> netsleuth::cmd::follow::FollowConfig {
+        netsleuth::cmd::follow::FollowConfig {
+            path: self.file,
+            filter: self.filter.join(" "),
+            conn: self.conn,
+            raw: self.raw,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

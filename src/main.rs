@@ -81,6 +81,9 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
                 return Ok(Verdict::ThresholdMet);
             }
         }
+        Command::Follow(args) => {
+            cmd::follow::run(&args.into_config(), &mut out)?;
+        }
         Command::Interfaces => {
             cmd::interfaces::run(&mut out)?;
         }

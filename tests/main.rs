@@ -8,6 +8,7 @@ mod analyze;
 mod app;
 mod capture;
 mod demo;
+mod follow;
 mod live_app;
 mod live_tls;
 mod probe;

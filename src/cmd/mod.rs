@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod demo;
+pub mod follow;
 pub mod interfaces;
 #[cfg(feature = "probe")]
 pub mod probe;

@@ -1,0 +1,263 @@
+//! `netsleuth follow FILE CONN_ID`: one conversation's bytes, both directions in
+//! the order the capture delivered them, escaped for the terminal (like
+//! Wireshark's "Follow TCP Stream", with `analyze`'s connection ids).
+//!
+//! TCP bytes are the reassembled streams (first copy wins, gaps shown); UDP
+//! shows each datagram. `--raw OUT` writes the same bytes, unescaped, to a file.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::CommandError;
+use crate::decode;
+use crate::flow::conn::ConnRecord;
+use crate::flow::key::Protocol;
+use crate::flow::reassembly::StreamEnd;
+use crate::flow::table::{FlowConfig, FlowSink, FlowTable};
+use crate::flow::Side;
+use crate::report::escape::escape_bytes;
+use crate::source::file::FileSource;
+use crate::source::filter::FrameFilter;
+use crate::source::{FrameSource, SourceError, Timestamp};
+
+/// What `follow` should do.
+#[derive(Debug, Clone, Default)]
+pub struct FollowConfig {
+    /// Capture file.
+    pub path: String,
+    /// BPF filter (as given to `analyze`, so the ids match).
+    pub filter: String,
+    /// The connection id, as `analyze` numbers them.
+    pub conn: u64,
+    /// Write the raw bytes here too.
+    pub raw: Option<PathBuf>,
+}
+
+/// What was followed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowSummary {
+    /// Bytes the client sent.
+    pub client_bytes: u64,
+    /// Bytes the server sent.
+    pub server_bytes: u64,
+    /// Bytes the capture missed.
+    pub missing_bytes: u64,
+}
+
+/// Prints the conversation to `out`.
+pub fn run<W: Write + ?Sized>(
+    config: &FollowConfig,
+    out: &mut W,
+) -> Result<FollowSummary, CommandError> {
+    let mut source = FileSource::open(&config.path)?;
+    let mut filter = FrameFilter::new(&config.filter)?;
+    let raw = match &config.raw {
+        Some(p) => Some(BufWriter::new(File::create(p).map_err(|e| {
+            CommandError::Usage(format!(
+                "--raw {}: {e} (give a writable file path)",
+                p.display()
+            ))
+        })?)),
+        None => None,
+    };
+    let mut table = FlowTable::new(FlowConfig::default());
+    let mut sink = Follower {
+        want: config.conn,
+        out,
+        raw,
+        found: false,
+        ended: false,
+        last: None,
+        line_open: false,
+        summary: FollowSummary::default(),
+        error: None,
+    };
+    let mut frames = 0u64;
+    while !sink.ended {
+        let frame = match source.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            // A file cut short: follow what is there.
+            Err(SourceError::Malformed { .. }) if frames > 0 => break,
+            Err(e) => return Err(e.into()),
+        };
+        frames += 1;
+        if let Some(f) = filter.as_mut() {
+            if !f.matches(&frame)? {
+                continue;
+            }
+        }
+        let packet = decode::decode(frame.link, frame.data);
+        table.on_packet(&frame, &packet, &mut sink);
+        if let Some(e) = sink.error.take() {
+            return Err(e.into());
+        }
+    }
+    if !sink.ended {
+        table.finish(&mut sink);
+    }
+    if let Some(e) = sink.error.take() {
+        return Err(e.into());
+    }
+    if !sink.found {
+        return Err(CommandError::Usage(format!(
+            "no connection {} in {}: `netsleuth analyze {}` lists the connections and their ids (from 1; with the same filter)",
+            config.conn, config.path, config.path
+        )));
+    }
+    sink.close_line()?;
+    let summary = sink.summary.clone();
+    writeln!(
+        sink.out,
+        "=== client sent {} bytes, server sent {} bytes{}",
+        summary.client_bytes,
+        summary.server_bytes,
+        if summary.missing_bytes > 0 {
+            format!(", {} bytes missing from the capture", summary.missing_bytes)
+        } else {
+            String::new()
+        }
+    )?;
+    if let Some(mut raw) = sink.raw.take() {
+        raw.flush()?;
+    }
+    Ok(summary)
+}
+
+struct Follower<'w, W: Write + ?Sized> {
+    want: u64,
+    out: &'w mut W,
+    raw: Option<BufWriter<File>>,
+    found: bool,
+    ended: bool,
+    last: Option<Side>,
+    /// The last text line printed has no line break yet.
+    line_open: bool,
+    summary: FollowSummary,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write + ?Sized> Follower<'_, W> {
+    fn close_line(&mut self) -> std::io::Result<()> {
+        if self.line_open {
+            self.line_open = false;
+            writeln!(self.out)?;
+        }
+        Ok(())
+    }
+
+    fn chunk(&mut self, side: Side, frame: u64, bytes: &[u8]) -> std::io::Result<()> {
+        match side {
+            Side::Client => self.summary.client_bytes += bytes.len() as u64,
+            Side::Server => self.summary.server_bytes += bytes.len() as u64,
+        }
+        if let Some(raw) = &mut self.raw {
+            raw.write_all(bytes)?;
+        }
+        if self.last != Some(side) {
+            self.close_line()?;
+            let arrow = match side {
+                Side::Client => "--> client",
+                Side::Server => "<-- server",
+            };
+            writeln!(self.out, "{arrow} (frame {frame})")?;
+            self.last = Some(side);
+        }
+        // Lines stay lines; everything else that is not printable is escaped.
+        let mut lines = bytes.split(|b| *b == b'\n').peekable();
+        while let Some(line) = lines.next() {
+            self.out.write_all(escape_bytes(line).as_bytes())?;
+            if lines.peek().is_some() {
+                writeln!(self.out)?;
+                self.line_open = false;
+            } else {
+                self.line_open = !line.is_empty();
+            }
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, text: String) -> std::io::Result<()> {
+        self.close_line()?;
+        self.last = None;
+        writeln!(self.out, "[{text}]")
+    }
+
+    fn keep(&mut self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+impl<W: Write + ?Sized> FlowSink for Follower<'_, W> {
+    fn opened(&mut self, conn: u64, protocol: Protocol, client: SocketAddr, server: SocketAddr) {
+        if conn != self.want {
+            return;
+        }
+        self.found = true;
+        let proto = match protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        let r = writeln!(self.out, "=== conn {conn} {proto} {client} -> {server}");
+        self.keep(r);
+    }
+
+    fn stream_data(
+        &mut self,
+        conn: u64,
+        side: Side,
+        _offset: u64,
+        bytes: &[u8],
+        frame: u64,
+        _ts: Timestamp,
+    ) {
+        if conn == self.want {
+            let r = self.chunk(side, frame, bytes);
+            self.keep(r);
+        }
+    }
+
+    fn stream_gap(&mut self, conn: u64, side: Side, offset: u64, len: u64) {
+        if conn == self.want {
+            self.summary.missing_bytes += len;
+            let r = self.note(format!(
+                "{len} bytes from the {} at stream offset {offset} are missing from the capture",
+                side.as_str()
+            ));
+            self.keep(r);
+        }
+    }
+
+    fn stream_end(&mut self, conn: u64, side: Side, how: StreamEnd) {
+        if conn == self.want {
+            let how = match how {
+                StreamEnd::Fin => "closed (FIN)",
+                StreamEnd::Reset => "reset (RST)",
+                StreamEnd::Truncated => "still open when the capture ended",
+            };
+            let r = self.note(format!("{} {how}", side.as_str()));
+            self.keep(r);
+        }
+    }
+
+    fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, _ts: Timestamp) {
+        if conn == self.want {
+            // Each datagram is its own message: always a header.
+            self.last = None;
+            let r = self
+                .chunk(side, frame, payload)
+                .and_then(|()| self.close_line());
+            self.keep(r);
+        }
+    }
+
+    fn connection(&mut self, record: ConnRecord) {
+        if record.id == self.want {
+            self.ended = true;
+        }
+    }
+}
