@@ -15,6 +15,7 @@
 pub mod app;
 pub mod cmd;
 pub mod decode;
+pub mod decrypt;
 pub mod diagnose;
 pub mod flow;
 #[cfg(feature = "probe")]
