@@ -46,7 +46,9 @@ Examples:
   netsleuth analyze capture.pcapng.gz host 10.0.0.5 and tcp port 443
   netsleuth analyze --json capture.pcap > report.json
   netsleuth analyze --jsonl --tcp-events capture.pcap | jq 'select(.type==\"finding\")'
-  netsleuth analyze --fail-on error nightly.pcap && echo healthy"
+  netsleuth analyze --fail-on error nightly.pcap && echo healthy
+  SSLKEYLOGFILE=keys.log curl https://api.example.com/ & # while capturing, then:
+  netsleuth analyze --keylog keys.log capture.pcap      HTTPS decrypted into the HTTP analysis"
     )]
     Analyze(AnalyzeArgs),
     /// Print the packets of a capture file, one line each (like tcpdump -nn -r)
@@ -142,6 +144,9 @@ pub struct AnalyzeArgs {
     /// Flow-level analysis only: skip the DNS, TLS and HTTP parsers
     #[arg(long)]
     pub no_app: bool,
+    /// Decrypt TLS with this NSS key log (SSLKEYLOGFILE); repeatable. Secrets inside pcapng files are used too
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
     /// Exit with code 1 when a finding of this severity or worse was found
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
@@ -389,6 +394,7 @@ impl AnalyzeArgs {
                 udp_timeout_ns: ns(self.udp_timeout),
                 max_flows: usize::try_from(self.max_flows).unwrap_or(usize::MAX),
             },
+            keylogs: self.keylog,
         };
         let fail_on = match self.fail_on.as_deref() {
             Some("warning") => Some(Severity::Warning),

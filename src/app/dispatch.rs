@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use super::dns::{DnsConfig, DnsRecord, DnsTracker};
 use super::http::{looks_like_http_request, HttpConn, HttpTransaction};
-use super::tls::{looks_like_tls, TlsConn, TlsRecord};
+use super::tls::{looks_like_tls, Decrypted, TlsConn, TlsKeys, TlsRecord};
 use super::{Endpoints, Origin};
 use crate::flow::conn::{ConnRecord, EndReason, IcmpNote};
 use crate::flow::key::Protocol;
@@ -25,8 +25,8 @@ use crate::source::Timestamp;
 enum Parser {
     /// No client bytes yet.
     Undecided,
-    /// TLS handshake analysis.
-    Tls(Box<TlsConn>),
+    /// TLS handshake analysis, and the HTTP inside once decrypted.
+    Tls(Box<TlsConn>, Option<Box<Inner>>),
     /// HTTP/1.x transactions.
     Http(Box<HttpConn>),
     /// DNS over TCP (handled by the shared tracker).
@@ -38,6 +38,16 @@ enum Parser {
 struct AppConn {
     ep: Endpoints,
     parser: Parser,
+}
+
+/// The application protocol inside a decrypted TLS connection.
+struct Inner {
+    /// HTTP/1.x, when the client's first plaintext is a request.
+    http: Option<HttpConn>,
+    /// Plaintext bytes so far per direction (client, server): stream offsets.
+    offsets: [u64; 2],
+    /// The first plaintext was something else (HTTP/2, another protocol).
+    other: bool,
 }
 
 /// What the application layer found for one ended connection.
@@ -55,6 +65,11 @@ pub struct AppLayer {
     dns: DnsTracker,
     /// The latest packet time seen (stream ends carry no time of their own).
     now: Timestamp,
+    /// Keys to decrypt TLS with (`--keylog`, pcapng secrets).
+    keys: Option<TlsKeys>,
+    /// A connection whose decrypted bytes are copied out (`follow`).
+    tap: Option<u64>,
+    tapped: Vec<Decrypted>,
 }
 
 impl Default for AppLayer {
@@ -70,7 +85,26 @@ impl AppLayer {
             conns: HashMap::new(),
             dns: DnsTracker::new(DnsConfig::default()),
             now: Timestamp::default(),
+            keys: None,
+            tap: None,
+            tapped: Vec::new(),
         }
+    }
+
+    /// Decrypts TLS with `keys` from now on.
+    pub fn set_keys(&mut self, keys: TlsKeys) {
+        self.keys = Some(keys);
+    }
+
+    /// Copies the decrypted bytes of connection `conn` out, for
+    /// [`take_tapped`](Self::take_tapped).
+    pub fn tap(&mut self, conn: u64) {
+        self.tap = Some(conn);
+    }
+
+    /// Decrypted bytes of the tapped connection since the last call.
+    pub fn take_tapped(&mut self) -> Vec<Decrypted> {
+        std::mem::take(&mut self.tapped)
     }
 
     /// A connection started.
@@ -140,7 +174,11 @@ impl AppLayer {
                 // The server spoke first, or the capture missed the start.
                 Parser::Other
             } else if looks_like_tls(bytes) {
-                Parser::Tls(Box::new(TlsConn::new(c.ep)))
+                let tls = match &self.keys {
+                    Some(keys) => TlsConn::with_keys(c.ep, keys.clone()),
+                    None => TlsConn::new(c.ep),
+                };
+                Parser::Tls(Box::new(tls), None)
             } else if looks_like_http_request(bytes) {
                 Parser::Http(Box::new(HttpConn::new(c.ep, false)))
             } else {
@@ -148,7 +186,23 @@ impl AppLayer {
             };
         }
         match &mut c.parser {
-            Parser::Tls(t) => t.on_data(origin, offset, bytes),
+            Parser::Tls(t, inner) => {
+                t.on_data(origin, offset, bytes);
+                let plain = t.take_decrypted();
+                if !plain.is_empty() {
+                    if self.tap == Some(conn) {
+                        self.tapped.extend(plain.iter().cloned());
+                    }
+                    let inner = inner.get_or_insert_with(|| {
+                        Box::new(Inner {
+                            http: None,
+                            offsets: [0, 0],
+                            other: false,
+                        })
+                    });
+                    inner.feed(c.ep, plain);
+                }
+            }
             Parser::Http(h) => h.on_data(origin, offset, bytes),
             Parser::DnsTcp => self.dns.on_tcp_data(&c.ep, origin, offset, bytes),
             Parser::Undecided | Parser::Other => {}
@@ -161,7 +215,7 @@ impl AppLayer {
             return;
         };
         match &mut c.parser {
-            Parser::Tls(t) => t.on_gap(side, offset, len),
+            Parser::Tls(t, _) => t.on_gap(side, offset, len),
             Parser::Http(h) => h.on_gap(side, offset, len),
             Parser::DnsTcp => self.dns.on_tcp_gap(&c.ep, side, offset, len),
             Parser::Undecided | Parser::Other => {}
@@ -175,7 +229,12 @@ impl AppLayer {
             return;
         };
         match &mut c.parser {
-            Parser::Tls(t) => t.on_end(side, how, ts),
+            Parser::Tls(t, inner) => {
+                t.on_end(side, how, ts);
+                if let Some(h) = inner.as_mut().and_then(|i| i.http.as_mut()) {
+                    h.on_end(side, how, ts);
+                }
+            }
             Parser::Http(h) => h.on_end(side, how, ts),
             Parser::DnsTcp => self.dns.on_tcp_end(&c.ep, side),
             Parser::Undecided | Parser::Other => {}
@@ -209,14 +268,22 @@ impl AppLayer {
             _ => None,
         };
         match c.parser {
-            Parser::Tls(mut t) => {
+            Parser::Tls(mut t, inner) => {
                 t.closed_at(
                     closed_at(record, Side::Client),
                     closed_at(record, Side::Server),
                 );
+                let http = match inner.and_then(|i| i.http) {
+                    Some(mut h) => {
+                        let mut http = h.take_transactions();
+                        http.extend(h.finish(end, ended_by));
+                        http
+                    }
+                    None => Vec::new(),
+                };
                 AppRecords {
                     tls: t.record(end),
-                    http: Vec::new(),
+                    http,
                 }
             }
             Parser::Http(mut h) => {
@@ -244,6 +311,37 @@ impl AppLayer {
     pub fn finish(&mut self) -> Vec<DnsRecord> {
         self.dns.finish();
         self.dns.take_records()
+    }
+}
+
+impl Inner {
+    /// Decrypted application data, in order: the first client bytes decide the
+    /// protocol (HTTP/1.x is parsed; HTTP/2 and others are only counted).
+    fn feed(&mut self, ep: Endpoints, plain: Vec<Decrypted>) {
+        for chunk in plain {
+            let i = usize::from(chunk.side == Side::Server);
+            let offset = self.offsets.get(i).copied().unwrap_or(0);
+            if let Some(o) = self.offsets.get_mut(i) {
+                *o = o.saturating_add(chunk.data.len() as u64);
+            }
+            if self.http.is_none() && !self.other {
+                if chunk.side == Side::Client && offset == 0 && looks_like_http_request(&chunk.data)
+                {
+                    self.http = Some(HttpConn::new(ep, true));
+                } else {
+                    self.other = true;
+                }
+            }
+            if let Some(h) = &mut self.http {
+                let origin = Origin {
+                    conn: ep.conn,
+                    side: chunk.side,
+                    frame: chunk.frame,
+                    ts: chunk.ts,
+                };
+                h.on_data(origin, offset, &chunk.data);
+            }
+        }
     }
 }
 

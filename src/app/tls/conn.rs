@@ -4,7 +4,7 @@ use super::parse::{self, Reader};
 use super::*;
 
 /// Content types (RFC 8446 §5.1).
-mod content {
+pub(super) mod content {
     pub const CHANGE_CIPHER_SPEC: u8 = 20;
     pub const ALERT: u8 = 21;
     pub const HANDSHAKE: u8 = 22;
@@ -16,6 +16,7 @@ mod content {
 mod hs {
     pub const CLIENT_HELLO: u8 = 1;
     pub const SERVER_HELLO: u8 = 2;
+    pub const NEW_SESSION_TICKET: u8 = 4;
     pub const CERTIFICATE: u8 = 11;
     pub const CERTIFICATE_REQUEST: u8 = 13;
 }
@@ -46,6 +47,7 @@ impl TlsConn {
             client_later_protected: None,
             server_after_client: (0, None),
             notes: Vec::new(),
+            dec: Default::default(),
         }
     }
 
@@ -108,7 +110,11 @@ impl TlsConn {
             }
             if buf.len() >= HEADER && buf.len() == HEADER + record_len(&buf) {
                 let ty = buf.first().copied().unwrap_or(0);
-                self.on_record(side, ty, buf.get(HEADER..).unwrap_or(&[]), mark);
+                let version = u16::from_be_bytes([
+                    buf.get(1).copied().unwrap_or(0),
+                    buf.get(2).copied().unwrap_or(0),
+                ]);
+                self.on_record(side, ty, version, buf.get(HEADER..).unwrap_or(&[]), mark);
                 buf.clear();
             }
         }
@@ -170,7 +176,7 @@ impl TlsConn {
         }
     }
 
-    fn on_record(&mut self, side: Side, ty: u8, payload: &[u8], mark: Mark) {
+    fn on_record(&mut self, side: Side, ty: u8, version: u16, payload: &[u8], mark: Mark) {
         let tls13 = self.tls13;
         let d = self.dir(side);
         d.records = d.records.saturating_add(1);
@@ -180,6 +186,11 @@ impl TlsConn {
             content::HANDSHAKE | content::HEARTBEAT => d.protected,
             _ => false,
         };
+        // TLS 1.3 encrypts into application_data records only (RFC 8446 §5.2).
+        if protected && (!tls13 || ty == content::APPLICATION_DATA) {
+            self.decrypt_record(side, ty, version, payload, mark);
+        }
+        let d = self.dir(side);
         d.last = Some((protected, mark));
         match ty {
             content::CHANGE_CIPHER_SPEC if !tls13 => {
@@ -193,18 +204,8 @@ impl TlsConn {
             content::HANDSHAKE => self.on_handshake_bytes(side, payload, mark),
             content::ALERT if !protected => {
                 if let ([level, code], true) = (payload, self.alerts.len() < MAX_ALERTS) {
-                    self.alerts.push(AlertInfo {
-                        from: side,
-                        level: match level {
-                            1 => "warning".to_string(),
-                            2 => "fatal".to_string(),
-                            l => format!("0x{l:02x}"),
-                        },
-                        description: parse::alert_name(*code),
-                        code: *code,
-                        frame: mark.frame,
-                        time: mark.ts,
-                    });
+                    self.alerts
+                        .push(decrypting::alert(side, *level, *code, mark));
                 }
             }
             content::ALERT if self.encrypted_alert.is_none() => {
@@ -272,7 +273,10 @@ impl TlsConn {
         match (side, ty) {
             (Side::Client, hs::CLIENT_HELLO) if self.hello.is_none() => {
                 match parse::client_hello(body) {
-                    Some(ch) => self.on_client_hello(ch, mark),
+                    Some(ch) => {
+                        self.remember_hello(&ch);
+                        self.on_client_hello(ch, mark)
+                    }
                     None => self.note(
                         side,
                         format!("malformed ClientHello in frame {}", mark.frame),
@@ -300,6 +304,7 @@ impl TlsConn {
                     ),
                 }
             }
+            (Side::Server, hs::NEW_SESSION_TICKET) if !self.tls13 => self.remember_ticket(body),
             (Side::Server, hs::CERTIFICATE_REQUEST) if !self.tls13 => {
                 self.cert_request.get_or_insert(mark.frame);
             }
@@ -350,7 +355,7 @@ impl TlsConn {
             time: mark.ts,
             version: parse::version_name(version),
             cipher: parse::cipher_name(sh.cipher),
-            alpn: sh.alpn,
+            alpn: sh.alpn.clone(),
             hello_retry_request: self.hrr,
             version_code: version,
             real: !sh.hello_retry_request,
@@ -359,6 +364,9 @@ impl TlsConn {
             self.tls13 = true;
             self.server.protected = true;
             self.client.protected = true;
+        }
+        if !sh.hello_retry_request {
+            self.start_decryption(&sh);
         }
     }
 
@@ -408,7 +416,8 @@ impl TlsConn {
     pub fn record(&self, conn_end: Timestamp) -> Option<TlsRecord> {
         let hello = self.hello.clone()?;
         let established = self.established();
-        let suspected = if established.is_some() {
+        // A decrypted alert is known, not suspected.
+        let suspected = if established.is_some() || self.dec.saw_alert {
             None
         } else {
             // Who closed (FIN or RST sent), not whose stream ended: a reset
@@ -461,6 +470,7 @@ impl TlsConn {
             },
             client_cert_requested: self.cert_request,
             client_certificates: self.client_certificates,
+            decryption: self.decryption_info(),
             notes: self.notes.clone(),
             client_hello: hello,
         })

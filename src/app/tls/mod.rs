@@ -38,6 +38,7 @@
 //! time that delivered its last byte, as Wireshark does for reassembled PDUs.
 
 mod conn;
+mod decrypting;
 mod parse;
 #[cfg(test)]
 mod testkit;
@@ -48,6 +49,7 @@ mod tests_live;
 
 use serde::Serialize;
 
+pub use decrypting::{Decrypted, DecryptionInfo, TlsKeys};
 pub use parse::{alert_name, cipher_name, group_name, version_name};
 
 use super::{Endpoints, Origin};
@@ -153,6 +155,9 @@ pub struct TlsRecord {
     /// Certificates in the client's Certificate message (TLS ≤ 1.2): 0 when the
     /// client had none to send, `None` when it sent no such message.
     pub client_certificates: Option<usize>,
+    /// With a key log: whether this connection was decrypted, or why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<DecryptionInfo>,
     /// Why parsing stopped or what was odd (gap, not TLS, oversize ...).
     pub notes: Vec<String>,
 }
@@ -343,6 +348,8 @@ pub struct TlsConn {
     /// before it was alert-sized (a close_notify: the reply answers a close).
     server_after_client: (u32, Option<(Mark, usize, bool)>),
     notes: Vec<String>,
+    /// Decryption from a key log, when one was given.
+    dec: decrypting::DecryptState,
 }
 
 impl CertInfo {

@@ -16,6 +16,9 @@ mod ext {
     pub const SERVER_NAME: u16 = 0;
     pub const SUPPORTED_GROUPS: u16 = 10;
     pub const ALPN: u16 = 16;
+    pub const ENCRYPT_THEN_MAC: u16 = 22;
+    pub const EXTENDED_MASTER_SECRET: u16 = 23;
+    pub const SESSION_TICKET: u16 = 35;
     pub const SUPPORTED_VERSIONS: u16 = 43;
     pub const KEY_SHARE: u16 = 51;
 }
@@ -89,6 +92,12 @@ fn is_grease(v: u16) -> bool {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ClientHello {
     pub legacy_version: u16,
+    /// The 32-byte random: the key log's index.
+    pub random: [u8; 32],
+    /// legacy_session_id (TLS ≤ 1.2 resumption by id).
+    pub session_id: Vec<u8>,
+    /// The session_ticket extension's ticket (TLS ≤ 1.2 resumption by ticket).
+    pub ticket: Vec<u8>,
     pub supported_versions: Vec<u16>,
     pub ciphers: Vec<u16>,
     pub sni: Option<String>,
@@ -101,6 +110,14 @@ pub(crate) struct ClientHello {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ServerHello {
     pub legacy_version: u16,
+    /// The 32-byte random.
+    pub random: [u8; 32],
+    /// legacy_session_id echo.
+    pub session_id: Vec<u8>,
+    /// encrypt_then_mac (RFC 7366) was accepted.
+    pub encrypt_then_mac: bool,
+    /// extended_master_secret (RFC 7627) was accepted.
+    pub extended_master_secret: bool,
     pub selected_version: Option<u16>,
     pub cipher: u16,
     pub alpn: Option<String>,
@@ -145,8 +162,8 @@ pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
         legacy_version: r.u16()?,
         ..ClientHello::default()
     };
-    r.take(32)?;
-    r.vec8()?;
+    ch.random = r.take(32)?.try_into().ok()?;
+    ch.session_id = r.vec8()?.to_vec();
     ch.ciphers = u16s(r.vec16()?);
     r.vec8()?;
     for (ty, b) in extensions(&mut r)? {
@@ -163,6 +180,7 @@ pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
             }
             ext::SUPPORTED_GROUPS => ch.groups = u16s(Reader::new(&b).vec16()?),
             ext::ALPN => ch.alpn = alpn_list(&b)?,
+            ext::SESSION_TICKET => ch.ticket = b,
             ext::SUPPORTED_VERSIONS => ch.supported_versions = u16s(Reader::new(&b).vec8()?),
             ext::KEY_SHARE => {
                 let mut list = Reader::new(Reader::new(&b).vec16()?);
@@ -187,14 +205,17 @@ pub(crate) fn server_hello(body: &[u8]) -> Option<ServerHello> {
         legacy_version: r.u16()?,
         ..ServerHello::default()
     };
-    sh.hello_retry_request = r.take(32)? == HRR_RANDOM;
-    r.vec8()?;
+    sh.random = r.take(32)?.try_into().ok()?;
+    sh.hello_retry_request = sh.random == HRR_RANDOM;
+    sh.session_id = r.vec8()?.to_vec();
     sh.cipher = r.u16()?;
     r.u8()?;
     for (ty, b) in extensions(&mut r)? {
         match ty {
             ext::SUPPORTED_VERSIONS => sh.selected_version = Reader::new(&b).u16(),
             ext::ALPN => sh.alpn = alpn_list(&b)?.into_iter().next(),
+            ext::ENCRYPT_THEN_MAC => sh.encrypt_then_mac = true,
+            ext::EXTENDED_MASTER_SECRET => sh.extended_master_secret = true,
             _ => {}
         }
     }
@@ -225,6 +246,31 @@ pub(crate) fn certificate_chain(body: &[u8]) -> Option<Vec<Cert>> {
         }
     }
     Some(out)
+}
+
+/// Parses a TLS 1.3 Certificate body (RFC 8446 §4.4.2): a request context,
+/// then a u24 list of entries, each a u24 DER certificate and u16 extensions.
+pub(crate) fn certificate_chain_tls13(body: &[u8]) -> Option<Vec<Cert>> {
+    let mut r = Reader::new(body);
+    r.vec8()?;
+    let mut list = Reader::new(r.vec24()?);
+    let mut out = Vec::new();
+    while !list.is_empty() && out.len() < MAX_CHAIN {
+        let der = list.vec24()?;
+        list.vec16()?;
+        if let Some(c) = cert(der) {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+/// The ticket of a TLS ≤ 1.2 NewSessionTicket body (lifetime hint, then the
+/// ticket).
+pub(crate) fn new_session_ticket(body: &[u8]) -> Option<Vec<u8>> {
+    let mut r = Reader::new(body);
+    r.take(4)?;
+    Some(r.vec16()?.to_vec())
 }
 
 pub(crate) fn cert(der: &[u8]) -> Option<Cert> {

@@ -17,7 +17,9 @@ use collect::{AppCounts, Collector};
 use progress::{Progress, PROGRESS_EVERY};
 
 use super::CommandError;
+use crate::app::tls::TlsKeys;
 use crate::decode::{self, ProblemKind};
+use crate::decrypt::{KeyLog, KeyLogWarning};
 use crate::diagnose::capture::{diagnose as diagnose_capture, CaptureQuality};
 use crate::diagnose::story;
 use crate::diagnose::{Finding, Severity};
@@ -54,6 +56,9 @@ pub struct AnalyzeConfig {
     pub no_app: bool,
     /// Flow table settings.
     pub flow: FlowConfig,
+    /// NSS key log files to decrypt TLS with (`--keylog`); secrets in pcapng
+    /// Decryption Secrets Blocks are used too.
+    pub keylogs: Vec<std::path::PathBuf>,
 }
 
 /// The result, for the exit code.
@@ -87,6 +92,83 @@ struct Summary<'a> {
     icmp_matched: u64,
 }
 
+/// Reads the `--keylog` files; malformed lines are warnings, an unreadable
+/// file is an error.
+fn load_keylogs(
+    paths: &[std::path::PathBuf],
+    status: &mut dyn Write,
+) -> Result<Option<TlsKeys>, CommandError> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut all = KeyLog::new();
+    for path in paths {
+        let (log, warnings) =
+            KeyLog::from_file(path).map_err(|e| CommandError::Usage(e.to_string()))?;
+        report_keylog_warnings(&path.display().to_string(), &warnings, status)?;
+        if log.is_empty() {
+            writeln!(
+                status,
+                "netsleuth: warning: key log {} holds no TLS secrets (lines like CLIENT_RANDOM ... or CLIENT_TRAFFIC_SECRET_0 ...)",
+                path.display()
+            )?;
+        }
+        all.extend(log);
+    }
+    Ok(Some(TlsKeys::new(all)))
+}
+
+fn report_keylog_warnings(
+    source: &str,
+    warnings: &[KeyLogWarning],
+    status: &mut dyn Write,
+) -> Result<(), CommandError> {
+    const SHOWN: usize = 5;
+    for w in warnings.iter().take(SHOWN) {
+        writeln!(
+            status,
+            "netsleuth: warning: key log {source} line {}: {} (skipped)",
+            w.line, w.reason
+        )?;
+    }
+    if warnings.len() > SHOWN {
+        writeln!(
+            status,
+            "netsleuth: warning: key log {source}: {} more malformed lines skipped",
+            warnings.len() - SHOWN
+        )?;
+    }
+    Ok(())
+}
+
+/// TLS key log type of a pcapng Decryption Secrets Block ("TLSK").
+const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// Secrets a pcapng file carries (`editcap --inject-secrets`) join the keys.
+fn add_embedded_secrets<W: Write + ?Sized>(
+    source: &FileSource,
+    seen: &mut usize,
+    keys: &mut Option<TlsKeys>,
+    sink: &mut Collector<'_, W>,
+    status: &mut dyn Write,
+) -> Result<(), CommandError> {
+    let secrets = source.decryption_secrets();
+    for (kind, data) in secrets.get(*seen..).unwrap_or_default() {
+        if *kind != DSB_TLS_KEY_LOG {
+            continue;
+        }
+        let k = keys.get_or_insert_with(|| {
+            let k = TlsKeys::new(KeyLog::new());
+            sink.app.set_keys(k.clone());
+            k
+        });
+        let warnings = k.add_text(&String::from_utf8_lossy(data));
+        report_keylog_warnings("(pcapng decryption secrets)", &warnings, status)?;
+    }
+    *seen = secrets.len();
+    Ok(())
+}
+
 /// Runs the analysis, writing the report to `out`; warnings about the input go to `status`.
 pub fn run<W: Write + ?Sized>(
     config: &AnalyzeConfig,
@@ -102,12 +184,23 @@ pub fn run<W: Write + ?Sized>(
     }
     let mut sink = Collector::new(config.format, config.tcp_events, &mut *out);
     sink.app_enabled = !config.no_app;
+    let mut keys = load_keylogs(&config.keylogs, status)?;
+    if let Some(k) = &keys {
+        sink.app.set_keys(k.clone());
+    }
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
         let mut last_number = 0;
+        let mut secrets_seen = 0;
         let file_start = progress.position();
         loop {
+            // Secrets blocks come before the packets they serve (editcap
+            // writes them first); a connection picks its keys up at its
+            // ServerHello, so seeing them one frame late loses nothing.
+            if source.decryption_secrets().len() > secrets_seen {
+                add_embedded_secrets(&source, &mut secrets_seen, &mut keys, &mut sink, status)?;
+            }
             if last_number % PROGRESS_EVERY == 0 {
                 progress.set(file_start + source.bytes_consumed(), source.is_gzip());
             }
