@@ -112,9 +112,11 @@ pub fn write_transactions<W: Write + ?Sized>(out: &mut W, rows: &[HttpJson]) -> 
         .fold(0.0f64, f64::max);
     for r in rows {
         let t = &r.timing_ms;
+        // Decrypted HTTPS reads as such: `GET https://host/path`.
         let request = format!(
-            "{} {}{}",
+            "{} {}{}{}",
             r.tx.method.as_deref().unwrap_or("?"),
+            if r.tx.decrypted { "https://" } else { "" },
             r.tx.host.as_deref().unwrap_or(""),
             r.tx.path.as_deref().unwrap_or("")
         );

@@ -54,6 +54,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub app_enabled: bool,
     pub out: &'w mut W,
     pub app: AppLayer,
+    /// TLS connections a key log did not decrypt, and why (capped).
+    pub undecrypted: Vec<(u64, String)>,
     pub findings: Vec<Finding>,
     pub problems: Vec<(ConnRecord, Option<Severity>)>,
     pub healthy: Vec<(ConnRecord, Option<Severity>)>,
@@ -79,7 +81,14 @@ pub struct AppCounts {
     pub tls: u64,
     /// HTTP transactions.
     pub http: u64,
+    /// TLS connections decrypted (with a key log).
+    pub decrypted: u64,
+    /// TLS connections not decrypted although a key log was given.
+    pub not_decrypted: u64,
 }
+
+/// Most undecrypted connections listed by id in the text report.
+pub(super) const MAX_UNDECRYPTED_SHOWN: usize = 20;
 
 impl<'w, W: Write + ?Sized> Collector<'w, W> {
     pub fn new(format: AnalyzeFormat, tcp_events: bool, out: &'w mut W) -> Self {
@@ -89,6 +98,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             app_enabled: true,
             out,
             app: AppLayer::new(),
+            undecrypted: Vec::new(),
             findings: Vec::new(),
             problems: Vec::new(),
             healthy: Vec::new(),
@@ -177,6 +187,17 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         let mut target = learned.as_ref().map(|(n, _)| n.clone());
         if let Some(tls) = &app.tls {
             self.counts.tls += 1;
+            match &tls.decryption {
+                Some(d) if d.status == "decrypted" => self.counts.decrypted += 1,
+                Some(d) => {
+                    self.counts.not_decrypted += 1;
+                    if self.undecrypted.len() < MAX_UNDECRYPTED_SHOWN {
+                        self.undecrypted
+                            .push((tls.conn, d.reason.clone().unwrap_or_default()));
+                    }
+                }
+                None => {}
+            }
             self.emit("tls", tls);
             found.extend(diagnose_tls::diagnose(tls));
             if let Some(sni) = &tls.sni {

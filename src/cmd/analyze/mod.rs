@@ -92,6 +92,32 @@ struct Summary<'a> {
     icmp_matched: u64,
 }
 
+/// How many TLS connections the keys opened, and why the others stayed shut.
+fn write_decryption<W: Write + ?Sized>(
+    out: &mut W,
+    decrypted: u64,
+    not_decrypted: u64,
+    undecrypted: &[(u64, String)],
+) -> std::io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "DECRYPTION: {decrypted} of {} TLS connections decrypted",
+        decrypted + not_decrypted
+    )?;
+    for (conn, why) in undecrypted {
+        writeln!(out, "  conn {conn}: not decrypted: {why}")?;
+    }
+    if not_decrypted as usize > undecrypted.len() {
+        writeln!(
+            out,
+            "  ... {} more not decrypted (see the tls records' decryption field in --jsonl)",
+            not_decrypted as usize - undecrypted.len()
+        )?;
+    }
+    Ok(())
+}
+
 /// Reads the `--keylog` files; malformed lines are warnings, an unreadable
 /// file is an error.
 fn load_keylogs(
@@ -251,6 +277,7 @@ pub fn run<W: Write + ?Sized>(
     let healthy = std::mem::take(&mut sink.healthy);
     let http_rows = sink.take_http_rows();
     let held = std::mem::take(&mut sink.held);
+    let undecrypted = std::mem::take(&mut sink.undecrypted);
     let counts = sink.counts;
     drop(sink);
     let outcome = AnalyzeOutcome {
@@ -263,6 +290,9 @@ pub fn run<W: Write + ?Sized>(
         AnalyzeFormat::Text => {
             write_findings(out, &findings, &stories)?;
             write_transactions(out, &http_rows)?;
+            if !config.keylogs.is_empty() || counts.decrypted + counts.not_decrypted > 0 {
+                write_decryption(out, counts.decrypted, counts.not_decrypted, &undecrypted)?;
+            }
             rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.id.cmp(&b.0.id)));
             let mut healthy = healthy;
             healthy.sort_by_key(|(c, _)| c.id);
