@@ -97,6 +97,7 @@ as they were.
 Examples:
   netsleuth follow capture.pcap 5
   netsleuth follow capture.pcap 5 --raw conversation.bin
+  netsleuth follow capture.pcap 3 --keylog keys.log       HTTPS, decrypted
   netsleuth follow capture.pcapng 12 tcp port 8080"
     )]
     Follow(FollowArgs),
@@ -250,6 +251,9 @@ pub struct FollowArgs {
     /// Also write the conversation's bytes, unescaped, to this file
     #[arg(long, value_name = "OUT")]
     pub raw: Option<PathBuf>,
+    /// Show a TLS conversation decrypted with this NSS key log (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
 }
 
 impl FollowArgs {
@@ -260,6 +264,7 @@ impl FollowArgs {
             filter: self.filter.join(" "),
             conn: self.conn,
             raw: self.raw,
+            keylogs: self.keylog,
         }
     }
 }

@@ -3,7 +3,9 @@
 //! Wireshark's "Follow TCP Stream", with `analyze`'s connection ids).
 //!
 //! TCP bytes are the reassembled streams (first copy wins, gaps shown); UDP
-//! shows each datagram. `--raw OUT` writes the same bytes, unescaped, to a file.
+//! shows each datagram. With `--keylog`, a TLS conversation shows its
+//! decrypted application data instead of its records, and ends with the
+//! decryption status. `--raw OUT` writes the same bytes, unescaped, to a file.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -11,7 +13,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::CommandError;
+use crate::app::tls::{looks_like_tls, TlsKeys};
+use crate::app::AppLayer;
 use crate::decode;
+use crate::decrypt::KeyLog;
 use crate::flow::conn::ConnRecord;
 use crate::flow::key::Protocol;
 use crate::flow::reassembly::StreamEnd;
@@ -33,6 +38,8 @@ pub struct FollowConfig {
     pub conn: u64,
     /// Write the raw bytes here too.
     pub raw: Option<PathBuf>,
+    /// Key logs: a TLS conversation is shown decrypted.
+    pub keylogs: Vec<PathBuf>,
 }
 
 /// What was followed.
@@ -63,7 +70,22 @@ pub fn run<W: Write + ?Sized>(
         None => None,
     };
     let mut table = FlowTable::new(FlowConfig::default());
+    let app = if config.keylogs.is_empty() {
+        None
+    } else {
+        let mut log = KeyLog::new();
+        for path in &config.keylogs {
+            let (one, _) = KeyLog::from_file(path).map_err(|e| CommandError::Usage(e.to_string()))?;
+            log.extend(one);
+        }
+        let mut app = AppLayer::new();
+        app.set_keys(TlsKeys::new(log));
+        app.tap(config.conn);
+        Some(app)
+    };
     let mut sink = Follower {
+        app,
+        tls: None,
         want: config.conn,
         out,
         raw,
@@ -127,6 +149,10 @@ pub fn run<W: Write + ?Sized>(
 }
 
 struct Follower<'w, W: Write + ?Sized> {
+    /// With key logs: the application layer, tapped on the wanted connection.
+    app: Option<AppLayer>,
+    /// The conversation is TLS being decrypted: its record bytes are not shown.
+    tls: Option<bool>,
     want: u64,
     out: &'w mut W,
     raw: Option<BufWriter<File>>,
@@ -198,6 +224,9 @@ impl<W: Write + ?Sized> FlowSink for Follower<'_, W> {
             return;
         }
         self.found = true;
+        if let Some(app) = &mut self.app {
+            app.opened(conn, protocol, client, server);
+        }
         let proto = match protocol {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
@@ -215,8 +244,25 @@ impl<W: Write + ?Sized> FlowSink for Follower<'_, W> {
         frame: u64,
         _ts: Timestamp,
     ) {
-        if conn == self.want {
+        if conn != self.want {
+            return;
+        }
+        let Some(app) = &mut self.app else {
             let r = self.chunk(side, frame, bytes);
+            self.keep(r);
+            return;
+        };
+        let tls = *self
+            .tls
+            .get_or_insert_with(|| side == Side::Client && looks_like_tls(bytes));
+        app.stream_data(conn, side, _offset, bytes, frame, _ts);
+        if !tls {
+            let r = self.chunk(side, frame, bytes);
+            self.keep(r);
+            return;
+        }
+        for d in app.take_tapped() {
+            let r = self.chunk(d.side, d.frame, &d.data);
             self.keep(r);
         }
     }
@@ -233,6 +279,9 @@ impl<W: Write + ?Sized> FlowSink for Follower<'_, W> {
     }
 
     fn stream_end(&mut self, conn: u64, side: Side, how: StreamEnd) {
+        if let (Some(app), true) = (&mut self.app, conn == self.want) {
+            app.stream_end(conn, side, how);
+        }
         if conn == self.want {
             let how = match how {
                 StreamEnd::Fin => "closed (FIN)",
@@ -256,8 +305,22 @@ impl<W: Write + ?Sized> FlowSink for Follower<'_, W> {
     }
 
     fn connection(&mut self, record: ConnRecord) {
-        if record.id == self.want {
-            self.ended = true;
+        if record.id != self.want {
+            return;
+        }
+        self.ended = true;
+        let Some(app) = &mut self.app else { return };
+        let status = app
+            .connection_ended(&record)
+            .tls
+            .and_then(|t| t.decryption)
+            .map(|d| match d.status {
+                "decrypted" => format!("TLS decrypted: {} records", d.records),
+                _ => format!("TLS not decrypted: {}", d.reason.unwrap_or_default()),
+            });
+        if let Some(status) = status {
+            let r = self.note(status);
+            self.keep(r);
         }
     }
 }
