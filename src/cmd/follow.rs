@@ -75,7 +75,8 @@ pub fn run<W: Write + ?Sized>(
     } else {
         let mut log = KeyLog::new();
         for path in &config.keylogs {
-            let (one, _) = KeyLog::from_file(path).map_err(|e| CommandError::Usage(e.to_string()))?;
+            let (one, _) =
+                KeyLog::from_file(path).map_err(|e| CommandError::Usage(e.to_string()))?;
             log.extend(one);
         }
         let mut app = AppLayer::new();

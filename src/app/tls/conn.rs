@@ -190,10 +190,14 @@ impl TlsConn {
         if protected && (!tls13 || ty == content::APPLICATION_DATA) {
             self.decrypt_record(side, ty, version, payload, mark);
         }
+        let hrr = self.hrr;
         let d = self.dir(side);
         d.last = Some((protected, mark));
         match ty {
-            content::CHANGE_CIPHER_SPEC if !tls13 => {
+            // After a HelloRetryRequest the version is TLS 1.3 already: a
+            // ChangeCipherSpec then is the middlebox-compatibility one
+            // (RFC 8446 §D.4) and the real ServerHello still follows in the clear.
+            content::CHANGE_CIPHER_SPEC if !tls13 && !hrr => {
                 d.ccs = true;
                 d.protected = true;
             }
