@@ -256,11 +256,19 @@ fn cipher_case(key: Key, version: &str, cipher: &str, expect: &str, server_extra
     assert_eq!(tls[0]["version"], format!("TLS {version}"));
     assert_eq!(tls[0]["cipher"], expect);
     if server_extra.contains(&"-groups") {
-        assert_eq!(tls[0]["server_hello"]["hello_retry_request"], true, "{}", tls[0]);
+        assert_eq!(
+            tls[0]["server_hello"]["hello_retry_request"], true,
+            "{}",
+            tls[0]
+        );
     }
     if version == "1.3" {
         // The certificate crossed the wire encrypted; decryption shows it.
-        assert_eq!(tls[0]["certificates"][0]["subject"], "CN=localhost", "{}", tls[0]);
+        assert_eq!(
+            tls[0]["certificates"][0]["subject"], "CN=localhost",
+            "{}",
+            tls[0]
+        );
     }
     tshark_agrees(&file, &keylog, 1);
 }
@@ -453,6 +461,41 @@ fn wrong_or_missing_keys_are_said_honestly() {
         tls[0]
     );
     assert!(of_type(&records, "http").is_empty());
+}
+
+/// TLS 1.3 hides the certificate; with the key log it is seen: curl does not
+/// trust the self-signed certificate and says unknown_ca (OpenSSL sends that
+/// alert in the clear, before its own encrypted flight), and the decrypted
+/// handshake shows which certificate it refused.
+#[test]
+fn tls13_rejected_certificate_is_seen_through_the_encryption() {
+    if !can_capture("tls13_rejected_certificate (needs root to capture)") {
+        return;
+    }
+    let server = Server::start(Key::Ec, &[]);
+    let file = capture(&server, || {
+        let _ = Command::new("curl")
+            .args(["-s", "--max-time", "5", "--tlsv1.3"])
+            .arg(server.url())
+            .env("SSLKEYLOGFILE", server.path("curl-keys.log"))
+            .output();
+    });
+    // Without keys: the certificate is not visible.
+    let (_, plain, _) = run(&["analyze", "--jsonl", file.to_str().unwrap()]);
+    assert!(plain.contains("\"certificates\":[]"), "{plain}");
+    let records = analyze(&file, &server.path("curl-keys.log"));
+    let tls = of_type(&records, "tls");
+    assert_eq!(tls[0]["decryption"]["status"], "decrypted", "{}", tls[0]);
+    assert_eq!(tls[0]["certificates"][0]["subject"], "CN=localhost");
+    let alert = &tls[0]["alerts"][0];
+    assert_eq!(alert["from"], "client", "{}", tls[0]);
+    assert_eq!(alert["description"], "unknown_ca");
+    let findings: Vec<&Value> = of_type(&records, "finding")
+        .into_iter()
+        .filter(|f| f["kind"].as_str().unwrap().starts_with("tls."))
+        .collect();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0]["kind"], "tls.unknown_ca");
 }
 
 /// `follow --keylog` shows the decrypted request and the JSON body.

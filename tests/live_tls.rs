@@ -17,8 +17,8 @@ use rustls::version::{TLS12, TLS13};
 use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 
 use crate::util::tls::{
-    capture_exchange, drain, findings, https_get, https_get_inner, https_server, summary,
-    the_finding, tls_record, ClientOutcome, Leaf, Pki,
+    capture_exchange, capture_exchange_keyed, drain, findings, https_get, https_get_inner,
+    https_server, summary, the_finding, tls_record, ClientOutcome, Leaf, MemKeyLog, Pki,
 };
 
 const TLS12_ONLY: &[&SupportedProtocolVersion] = &[&TLS12];
@@ -325,6 +325,43 @@ fn live_tls_alpn_mismatch_tls13_rustls() {
     );
     assert!(s.contains("no common ALPN protocol"), "{s}");
     assert!(!s.contains("server's certificate"), "{s}");
+}
+
+/// The same fault with the client's key log: the server's encrypted alert is
+/// decrypted, so the suspicion becomes the fact: tls.alpn_mismatch, an error.
+#[test]
+fn live_tls_alpn_mismatch_tls13_decrypted() {
+    let pki = Pki::new("netsleuth CA");
+    let leaf = pki.leaf(&["api.test"]);
+    let mut server = server_config(TLS13_ONLY, &leaf);
+    server.alpn_protocols = vec![b"h2".to_vec()];
+    let mut client = client_config(TLS13_ONLY, &pki);
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let keys = std::sync::Arc::new(MemKeyLog::default());
+    client.key_log = keys.clone();
+    let Some((records, _)) = capture_exchange_keyed(
+        "live_tls_alpn_mismatch_tls13_decrypted",
+        https_server(server),
+        |addr| https_get(addr, client, "api.test"),
+        Some(keys),
+    ) else {
+        return;
+    };
+    let tls = tls_record(&records);
+    assert_eq!(tls["decryption"]["status"], "decrypted", "{tls}");
+    assert_eq!(
+        tls["alerts"][0]["description"], "no_application_protocol",
+        "{tls}"
+    );
+    assert!(tls["encrypted_alert_suspected"].is_null(), "{tls}");
+    let f = the_finding(&records, "tls.alpn_mismatch", "error");
+    assert!(
+        summary(f).contains("no_application_protocol"),
+        "{}",
+        summary(f)
+    );
+    // The certificate was encrypted too; now it is known.
+    assert_eq!(tls["certificates"][0]["sans"][0], "api.test", "{tls}");
 }
 
 /// tls.handshake_timeout: a TCP server that accepts and reads the ClientHello

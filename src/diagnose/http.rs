@@ -179,6 +179,11 @@ fn call_text(t: &HttpTransaction) -> String {
             .as_deref()
             .map(|h| format!(" (host {})", escape_str(h)))
             .unwrap_or_default()
+        + if t.decrypted {
+            " [decrypted HTTPS]"
+        } else {
+            ""
+        }
 }
 
 fn human_bytes(n: u64) -> String {

@@ -227,6 +227,29 @@ pub fn capture_exchange<T>(
     server: impl FnOnce(TcpStream) + Send + 'static,
     client: impl FnOnce(SocketAddr) -> T,
 ) -> Option<(Vec<Value>, T)> {
+    capture_exchange_keyed(test, server, client, None)
+}
+
+/// Key log lines a rustls client writes, kept in memory.
+#[derive(Debug, Default)]
+pub struct MemKeyLog(std::sync::Mutex<String>);
+
+impl rustls::KeyLog for MemKeyLog {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        if let Ok(mut s) = self.0.lock() {
+            s.push_str(&format!("{label} {} {}\n", hex(client_random), hex(secret)));
+        }
+    }
+}
+
+/// [`capture_exchange`], analyzing with `--keylog` from what `keys` collected.
+pub fn capture_exchange_keyed<T>(
+    test: &str,
+    server: impl FnOnce(TcpStream) + Send + 'static,
+    client: impl FnOnce(SocketAddr) -> T,
+    keys: Option<std::sync::Arc<MemKeyLog>>,
+) -> Option<(Vec<Value>, T)> {
     if !can_capture(test) {
         return None;
     }
@@ -260,7 +283,16 @@ pub fn capture_exchange<T>(
         // Debugging aid: keep the capture of the last test run.
         let _ = std::fs::copy(&file, keep);
     }
-    let (code, out, err) = run(&["analyze", "--jsonl", file.to_str().unwrap()]);
+    let mut args = vec!["analyze".to_string(), "--jsonl".to_string()];
+    if let Some(keys) = keys {
+        let path = dir.path().join("keys.log");
+        std::fs::write(&path, keys.0.lock().map(|s| s.clone()).unwrap_or_default()).unwrap();
+        args.push("--keylog".into());
+        args.push(path.to_str().unwrap().into());
+    }
+    args.push(file.to_str().unwrap().into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run(&args);
     assert_eq!(code, 0, "analyze failed: {err}");
     let records = out
         .lines()
