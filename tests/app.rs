@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::util::conv::{Conv, CLIENT, SERVER};
-use crate::util::{run, write_file};
+use crate::util::{analyze_records, run, write_file};
 
 /// A DNS message: header, one question, and an A answer when `answer` is given.
 fn dns(id: u16, response: bool, rcode: u8, name: &str, answer: Option<[u8; 4]>) -> Vec<u8> {
@@ -49,11 +49,7 @@ fn udp(from_client: bool, payload: &[u8]) -> Vec<u8> {
 fn analyze_jsonl(conv: &Conv) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "app.pcap", &conv.pcap());
-    let (code, out, err) = run(&["analyze", "--jsonl", path.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    analyze_records(&path, &[])
 }
 
 fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{can_capture, run, tshark, LiveCapture};
+use crate::util::{analyze_records, can_capture, capture_lo, run, tshark};
 
 const BODY: &str = "{\"data\":{\"id\":42,\"name\":\"netsleuth\"}}\n";
 
@@ -151,35 +151,12 @@ impl Server {
 fn capture(server: &Server, traffic: impl FnOnce()) -> PathBuf {
     let file = server.path("cap.pcap");
     let port = server.port.to_string();
-    let cap = LiveCapture::start(&[
-        "-i",
-        "lo",
-        "-w",
-        file.to_str().unwrap(),
-        "tcp",
-        "port",
-        &port,
-    ]);
-    traffic();
-    std::thread::sleep(Duration::from_millis(100));
-    cap.signal("INT");
-    let (code, _, err) = cap.finish();
-    assert_eq!(code, 0, "{err}");
+    capture_lo(&file, &["tcp", "port", &port], traffic);
     file
 }
 
 fn analyze(file: &Path, keylog: &Path) -> Vec<Value> {
-    let (code, out, err) = run(&[
-        "analyze",
-        "--jsonl",
-        "--keylog",
-        keylog.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    analyze_records(file, &["--keylog", keylog.to_str().unwrap()])
 }
 
 fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{can_capture, run, LiveCapture};
+use super::{analyze_records, can_capture, capture_lo};
 
 /// Captures on `lo` with the BPF `filter` while `traffic` runs, waits 100 ms for
 /// the last packets, stops the capture with SIGINT and returns the records of
@@ -19,21 +19,9 @@ pub fn capture_and_analyze(test: &str, filter: &str, traffic: impl FnOnce()) -> 
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("live.pcap");
-    let mut args = vec!["-i", "lo", "-w", file.to_str().expect("utf-8 path")];
-    args.extend(filter.split_whitespace());
-    let cap = LiveCapture::start(&args);
-    traffic();
-    std::thread::sleep(Duration::from_millis(100));
-    cap.signal("INT");
-    let (code, _, err) = cap.finish();
-    assert_eq!(code, 0, "capture failed: {err}");
-    let (code, out, err) = run(&["analyze", "--jsonl", file.to_str().expect("utf-8 path")]);
-    assert_eq!(code, 0, "analyze failed: {err}");
-    Some(
-        out.lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON line"))
-            .collect(),
-    )
+    let words: Vec<&str> = filter.split_whitespace().collect();
+    capture_lo(&file, &words, traffic);
+    Some(analyze_records(&file, &[]))
 }
 
 /// The records of one `type`.

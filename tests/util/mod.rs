@@ -203,3 +203,32 @@ pub fn stat(stderr: &str, what: &str) -> u64 {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no '{what}' line in:\n{stderr}"))
 }
+
+/// `analyze --jsonl EXTRA... FILE`, one record per line; fails the test with
+/// analyze's stderr when it does not exit 0.
+pub fn analyze_records(file: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["analyze", "--jsonl"];
+    args.extend_from_slice(extra);
+    let path = file.to_str().expect("utf-8 path");
+    args.push(path);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "analyze failed: {err}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
+}
+
+/// Captures on `lo` with the BPF `filter` words into `file` while `traffic`
+/// runs, waits 100 ms for the last packets (FIN/ACKs), and stops the capture
+/// with SIGINT. Needs root: call [`can_capture`] first.
+pub fn capture_lo<T>(file: &Path, filter: &[&str], traffic: impl FnOnce() -> T) -> T {
+    let mut args = vec!["-i", "lo", "-w", file.to_str().expect("utf-8 path")];
+    args.extend_from_slice(filter);
+    let cap = LiveCapture::start(&args);
+    let result = traffic();
+    std::thread::sleep(Duration::from_millis(100));
+    cap.signal("INT");
+    let (code, _, err) = cap.finish();
+    assert_eq!(code, 0, "capture failed: {err}");
+    result
+}

@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConnection, StreamOwned};
 use serde_json::Value;
 
-use super::{can_capture, run, LiveCapture};
+use super::{analyze_records, can_capture, capture_lo};
 
 /// Socket read/write time-out everywhere: no test waits longer on one socket.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(3);
@@ -258,46 +258,29 @@ pub fn capture_exchange_keyed<T>(
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let port = addr.port().to_string();
-    let cap = LiveCapture::start(&[
-        "-i",
-        "lo",
-        "-w",
-        file.to_str().unwrap(),
-        "tcp",
-        "port",
-        &port,
-    ]);
-    let server = thread::spawn(move || {
-        if let Some(tcp) = accept_one(&listener) {
-            server(tcp);
-        }
+    let outcome = capture_lo(&file, &["tcp", "port", &port], || {
+        let server = thread::spawn(move || {
+            if let Some(tcp) = accept_one(&listener) {
+                server(tcp);
+            }
+        });
+        let outcome = client(addr);
+        server.join().expect("server thread");
+        outcome
     });
-    let outcome = client(addr);
-    server.join().expect("server thread");
-    // The last packets (FIN/ACKs) reach the capture a little later.
-    thread::sleep(Duration::from_millis(100));
-    cap.signal("INT");
-    let (code, _, err) = cap.finish();
-    assert_eq!(code, 0, "capture failed: {err}");
     if let Some(keep) = std::env::var_os("NETSLEUTH_KEEP_PCAP") {
         // Debugging aid: keep the capture of the last test run.
         let _ = std::fs::copy(&file, keep);
     }
-    let mut args = vec!["analyze".to_string(), "--jsonl".to_string()];
-    if let Some(keys) = keys {
-        let path = dir.path().join("keys.log");
-        std::fs::write(&path, keys.0.lock().map(|s| s.clone()).unwrap_or_default()).unwrap();
-        args.push("--keylog".into());
-        args.push(path.to_str().unwrap().into());
-    }
-    args.push(file.to_str().unwrap().into());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (code, out, err) = run(&args);
-    assert_eq!(code, 0, "analyze failed: {err}");
-    let records = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = match keys {
+        Some(keys) => {
+            let path = dir.path().join("keys.log");
+            let text = keys.0.lock().map(|s| s.clone()).unwrap_or_default();
+            std::fs::write(&path, text).unwrap();
+            analyze_records(&file, &["--keylog", path.to_str().unwrap()])
+        }
+        None => analyze_records(&file, &[]),
+    };
     Some((records, outcome))
 }
 
