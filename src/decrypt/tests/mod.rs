@@ -3,5 +3,6 @@
 
 mod rfc8448;
 mod roundtrip;
+mod rustls_live;
 mod seal;
 mod util;
