@@ -111,7 +111,9 @@ fn start_server(dir: &Path, cipher: &str) -> (Killer, u16) {
 
 /// A proxy for one connection: returns its port and a handle yielding the
 /// (client→server, server→client) bytes once both sides closed.
-fn proxy(server_port: u16) -> (u16, thread::JoinHandle<(Vec<u8>, Vec<u8>)>) {
+type Recording = thread::JoinHandle<(Vec<u8>, Vec<u8>)>;
+
+fn proxy(server_port: u16) -> (u16, Recording) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let h = thread::spawn(move || {
@@ -199,7 +201,9 @@ fn handshake_messages(stream: &[u8]) -> Vec<(u8, Vec<u8>)> {
 }
 
 /// Hello fields: (random, session id, cipher suite, extensions by type).
-fn hello(body: &[u8], client: bool) -> ([u8; 32], Vec<u8>, u16, Vec<(u16, Vec<u8>)>) {
+type Hello = ([u8; 32], Vec<u8>, u16, Vec<(u16, Vec<u8>)>);
+
+fn hello(body: &[u8], client: bool) -> Hello {
     let random: [u8; 32] = body[2..34].try_into().unwrap();
     let sid_len = usize::from(body[34]);
     let sid = body[35..35 + sid_len].to_vec();

@@ -299,7 +299,7 @@ fn tls13_chacha20_with_key_updates() {
 }
 
 #[test]
-fn tls12_ecdhe_rsa_aes128gcm() {
+fn tls12_ecdhe_aes128gcm() {
     // rcgen's default key is ECDSA P-256.
     check(
         rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
