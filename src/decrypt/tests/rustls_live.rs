@@ -81,6 +81,9 @@ pub struct Exchange<'a> {
     /// The client sends a KeyUpdate before each later write (the server
     /// answers with one of its own).
     pub key_update: bool,
+    /// The server accepts only P-256 key shares, so the client's X25519
+    /// share draws a HelloRetryRequest and a second ClientHello.
+    pub hello_retry: bool,
 }
 
 /// Runs a whole session and returns the recording.
@@ -93,7 +96,13 @@ pub fn run(
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let cert = CertificateDer::from(ck.cert.der().to_vec());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
-    let server_cfg = ServerConfig::builder_with_provider(provider(suite))
+    let mut server_provider = (*provider(suite)).clone();
+    if ex.hello_retry {
+        server_provider
+            .kx_groups
+            .retain(|g| g.name() == rustls::NamedGroup::secp256r1);
+    }
+    let server_cfg = ServerConfig::builder_with_provider(Arc::new(server_provider))
         .with_protocol_versions(&[version])
         .unwrap()
         .with_no_client_auth()
@@ -230,6 +239,7 @@ fn check(
             requests: &reqs,
             responses: &resps,
             key_update,
+            hello_retry: false,
         },
     );
     let tls13 = rec.version == TLS13;
@@ -341,6 +351,7 @@ fn tls13_without_handshake_secrets() {
             requests: &reqs,
             responses: &resps,
             key_update: false,
+            hello_retry: false,
         },
     );
     let text: String = rec
@@ -375,6 +386,7 @@ fn tls12_other_sessions_key_is_auth_failure() {
         requests: &reqs,
         responses: &resps,
         key_update: false,
+        hello_retry: false,
     };
     let suite = rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
     let a = run(suite, &rustls::version::TLS12, &ex);
@@ -390,4 +402,34 @@ fn tls12_other_sessions_key_is_auth_failure() {
         .decrypt(r.content_type, r.version, &r.fragment)
         .unwrap_err();
     assert_eq!(e, crate::decrypt::DecryptError::AuthFailure);
+}
+
+/// HelloRetryRequest: the client sends a second plaintext ClientHello (and a
+/// middlebox-compatibility ChangeCipherSpec). Neither reaches the decryptor,
+/// so sequence numbers are untouched and everything decrypts.
+#[test]
+fn tls13_after_hello_retry_request() {
+    let reqs: [&[u8]; 2] = [REQ, REQ];
+    let resps: [&[u8]; 2] = [RESP, RESP];
+    let rec = run(
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256,
+        &rustls::version::TLS13,
+        &Exchange {
+            requests: &reqs,
+            responses: &resps,
+            key_update: false,
+            hello_retry: true,
+        },
+    );
+    let hellos = records(&rec.c2s)
+        .iter()
+        .filter(|r| r.content_type == 22 && r.fragment.first() == Some(&1))
+        .count();
+    assert_eq!(hellos, 2, "the server asked for a second ClientHello");
+    // Both ClientHellos carry the same random (RFC 8446 4.1.2), the log's key.
+    let (log, _) = KeyLog::parse(&rec.keylog);
+    let mut session = Session::new(&log, &params_of(&rec, false)).unwrap();
+    let (c_app, _) = decrypt_direction(&mut session, true, &protected(&rec.c2s, true));
+    let (s_app, _) = decrypt_direction(&mut session, false, &protected(&rec.s2c, true));
+    assert_eq!((c_app, s_app), (reqs.concat(), resps.concat()));
 }
