@@ -5,6 +5,8 @@
 //! * [`source`]: frames from capture files (pcap, pcapng, gzip, stdin) and live
 //!   interfaces (libpcap), BPF filtering, and writing captures back out.
 //! * [`decode`]: typed, zero-copy views of link, IP, TCP, UDP and ICMP headers.
+//! * [`decrypt`]: TLS 1.2/1.3 record decryption from `SSLKEYLOGFILE` key logs
+//!   (sans-IO; the TLS stream parser feeds it protected records).
 //! * [`cmd`]: the commands (`read`, `capture`, `interfaces`) over plain configs.
 //! * [`report`]: what the user reads: per-packet lines and JSON, terminal escaping.
 //!

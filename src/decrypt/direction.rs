@@ -227,7 +227,7 @@ struct Tls12State {
 
 enum Inner {
     None,
-    Tls12(Tls12State),
+    Tls12(Box<Tls12State>),
     Tls13(Box<Tls13State>),
 }
 
@@ -260,7 +260,7 @@ impl DirectionDecryptor {
     }
 
     pub(crate) fn tls12(opener: Tls12Opener) -> Self {
-        Self::with(Inner::Tls12(Tls12State { opener, seq: 0 }))
+        Self::with(Inner::Tls12(Box::new(Tls12State { opener, seq: 0 })))
     }
 
     /// TLS 1.3: starts with the handshake secret when there is one, else with

@@ -102,7 +102,7 @@ enum Label {
 }
 
 impl Label {
-    /// `Ok(None)` for labels that exist but are of no use here.
+    /// `None` for labels we do not use (the caller tells those from garbage).
     fn parse(s: &str) -> Option<Label> {
         Some(match s {
             "CLIENT_RANDOM" => Label::ClientRandom,

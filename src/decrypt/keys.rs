@@ -71,13 +71,15 @@ pub(crate) fn next_traffic_secret(
 ) -> Result<TrafficSecret, DecryptError> {
     let mut out = [0u8; MAX_OUT];
     let out = out
-        .get_mut(..suite.prf.len())
+        .get_mut(..suite.prf.output_len())
         .ok_or(DecryptError::KeySetup)?;
     expand_label(suite.prf, secret.as_bytes(), b"traffic upd", out)?;
     TrafficSecret::new(out).ok_or(DecryptError::KeySetup)
 }
 
 /// One direction's record key from a TLS 1.2 key block.
+// The variants differ in size; there is one per direction, boxed by its owner.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Tls12Opener {
     /// GCM or ChaCha20-Poly1305.
     Aead(AeadOpener),

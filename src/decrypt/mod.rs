@@ -49,7 +49,16 @@
 //! * **TLS 1.2** has one epoch per direction (renegotiation, which would start
 //!   a second one, is not supported: its records fail as [`DecryptError::AuthFailure`]).
 //! * Keys are built once per epoch; [`DirectionDecryptor::decrypt_into`] writes
-//!   into a caller buffer and allocates nothing once that buffer has grown.
+//!   into a caller buffer and allocates nothing once that buffer has grown. It
+//!   reads the fragment and writes the plaintext elsewhere rather than
+//!   decrypting in place: the fragment can stay borrowed from the reassembly
+//!   buffer (an in-place API would make the caller copy it first), and a
+//!   failed attempt leaves the ciphertext intact for the next-epoch trial.
+//!   AEAD opens with aws-lc's gather call (one pass, no copy); CBC copies the
+//!   ciphertext once into the output and decrypts there.
+//! * Key log lines for a connection may arrive after it starts (a pcapng
+//!   Decryption Secrets Block later in the file): build the [`Session`] when
+//!   the first protected record arrives, not at the ClientHello.
 
 pub mod keylog;
 pub mod resume;

@@ -177,7 +177,7 @@ impl CbcOpener {
         Ok(CbcOpener {
             key,
             mac: hmac::Key::new(mac_alg, mac_key),
-            mac_len: mac.len(),
+            mac_len: mac.output_len(),
             encrypt_then_mac,
         })
     }

@@ -17,8 +17,10 @@
 //!      ChangeCipherSpec) → [`SessionCache::remember_ticket`]`(ticket, master)`.
 //!      This includes tickets renewed on a resumed connection.
 //! 2. A new connection: read the ClientHello's `session_id` and its
-//!    `SessionTicket` extension (type 35, when non-empty), and the
-//!    ServerHello's `session_id`. Call [`SessionCache::resolve`]; pass the
+//!    `SessionTicket` extension (type 35, when non-empty), the ServerHello's
+//!    `session_id`, and whether the server went from ServerHello straight to
+//!    ChangeCipherSpec (an abbreviated handshake). Call
+//!    [`SessionCache::resolve`] before the first protected record; pass the
 //!    result to [`Session::new_resumed`](super::Session::new_resumed), which
 //!    prefers the key log's own entry when there is one.
 //!
@@ -108,23 +110,29 @@ impl SessionCache {
 
     /// The master secret a new connection resumes, if it resumes one we know.
     ///
-    /// Resumption is what the ServerHello says: it echoes the ClientHello's
-    /// non-empty session id (RFC 5246 §7.4.1.3; RFC 5077 §3.4 for tickets,
-    /// where the client makes up an id for exactly this purpose). A ticket is
-    /// tried first, then the id.
+    /// `abbreviated`: the server's ServerHello was followed by its
+    /// ChangeCipherSpec with no Certificate or key exchange in between, i.e.
+    /// the server accepted resumption. Then the client's ticket (its
+    /// `SessionTicket` extension) is looked up first; failing that, the session
+    /// id, which must be the one the server echoed (RFC 5246 §7.4.1.3). A
+    /// full handshake resumes nothing: `None`.
     pub fn resolve(
         &self,
         client_session_id: &[u8],
         client_ticket: Option<&[u8]>,
         server_session_id: &[u8],
+        abbreviated: bool,
     ) -> Option<MasterSecret> {
-        if client_session_id.is_empty() || client_session_id != server_session_id {
+        if !abbreviated {
             return None;
         }
-        client_ticket
-            .and_then(|t| self.by_ticket(t))
-            .or_else(|| self.by_session_id(client_session_id))
-            .copied()
+        let by_ticket = client_ticket.and_then(|t| self.by_ticket(t));
+        let by_id = || {
+            (!client_session_id.is_empty() && client_session_id == server_session_id)
+                .then(|| self.by_session_id(client_session_id))
+                .flatten()
+        };
+        by_ticket.or_else(by_id).copied()
     }
 
     /// Ids and tickets remembered.
@@ -196,20 +204,22 @@ mod tests {
         c.remember_ticket(&[], &m1);
         assert_eq!(c.len(), 2);
         // Resumption by id: the server echoes it.
-        assert_eq!(c.resolve(&[7; 32], None, &[7; 32]), Some(m1));
-        // A different server id: a full handshake, no resumption.
-        assert_eq!(c.resolve(&[7; 32], None, &[8; 32]), None);
-        // A ticket wins over the (made-up) id.
+        assert_eq!(c.resolve(&[7; 32], None, &[7; 32], true), Some(m1));
+        // A full handshake resumes nothing.
+        assert_eq!(c.resolve(&[7; 32], None, &[7; 32], false), None);
+        // A different server id: not that session.
+        assert_eq!(c.resolve(&[7; 32], None, &[8; 32], true), None);
+        // A ticket wins over the (made-up) id, and needs no id at all.
+        let t: Option<&[u8]> = Some(b"ticket-bytes");
+        assert_eq!(c.resolve(&[7; 32], t, &[7; 32], true), Some(m2));
+        assert_eq!(c.resolve(&[], t, &[], true), Some(m2));
+        // An unknown ticket falls back to the id.
         assert_eq!(
-            c.resolve(&[7; 32], Some(b"ticket-bytes"), &[7; 32]),
-            Some(m2)
+            c.resolve(&[7; 32], Some(b"other"), &[7; 32], true),
+            Some(m1)
         );
-        assert_eq!(
-            c.resolve(&[9; 16], Some(b"ticket-bytes"), &[9; 16]),
-            Some(m2)
-        );
-        // Empty ids never resume.
-        assert_eq!(c.resolve(&[], Some(b"ticket-bytes"), &[]), None);
+        // Empty ids never match.
+        assert_eq!(c.resolve(&[], None, &[], true), None);
         // A prefix of a known id is a different id.
         assert_eq!(c.by_session_id(&[7; 31]), None);
     }

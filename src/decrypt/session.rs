@@ -74,10 +74,10 @@ impl Session {
                 let check =
                     |t: Option<TrafficSecret>| -> Result<Option<TrafficSecret>, Undecryptable> {
                         match t {
-                            Some(t) if t.as_bytes().len() != suite.prf.len() => {
+                            Some(t) if t.as_bytes().len() != suite.prf.output_len() => {
                                 Err(Undecryptable::SecretLength {
                                     suite: suite.name,
-                                    expected: suite.prf.len(),
+                                    expected: suite.prf.output_len(),
                                     got: t.as_bytes().len(),
                                 })
                             }

@@ -51,7 +51,7 @@ pub enum Hash {
 
 impl Hash {
     /// Output length in bytes.
-    pub const fn len(self) -> usize {
+    pub const fn output_len(self) -> usize {
         match self {
             Hash::Sha1 => 20,
             Hash::Sha256 => 32,
@@ -107,7 +107,7 @@ impl Suite {
     /// Record MAC key (and tag) length; 0 for AEAD suites.
     pub const fn mac_len(&self) -> usize {
         match self.mac {
-            Some(h) => h.len(),
+            Some(h) => h.output_len(),
             None => 0,
         }
     }

@@ -289,3 +289,29 @@ fn tampering_is_detected_without_losing_sync() {
     );
     assert!(d.decrypt(r.content_type, r.version, &r.fragment).is_ok());
 }
+
+/// Only the handshake secrets: the handshake decrypts, and after the sender's
+/// Finished the direction honestly has no key.
+#[test]
+fn handshake_secrets_only() {
+    let log = keylog(&[
+        ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", C_HS),
+        ("SERVER_HANDSHAKE_TRAFFIC_SECRET", S_HS),
+    ]);
+    let mut s = Session::new(&log, &params()).unwrap();
+    let r = one(SERVER_FLIGHT);
+    assert!(s
+        .server_to_client()
+        .decrypt(r.content_type, r.version, &r.fragment)
+        .is_ok());
+    assert_eq!(s.server_to_client().epoch(), Epoch::None);
+    let r = one(SERVER_APP);
+    let e = s
+        .server_to_client()
+        .decrypt(r.content_type, r.version, &r.fragment)
+        .unwrap_err();
+    assert_eq!(
+        (e, e.status()),
+        (DecryptError::NoKey, Some(Undecryptable::NoKey))
+    );
+}

@@ -41,7 +41,7 @@ fn setup(suite_id: u16, etm: bool, secret_byte: u8) -> (Session, Sealer, Sealer)
             (Session::new(&log, &params(suite_id, etm)).unwrap(), c, s)
         }
         Family::Tls13 => {
-            let n = suite.prf.len();
+            let n = suite.prf.output_len();
             let c_ap = vec![secret_byte; n];
             let s_ap = vec![secret_byte.wrapping_add(1); n];
             let (log, w) = KeyLog::parse(&format!(
@@ -136,9 +136,9 @@ fn key_update_by_message_and_by_trial() {
     for suite_id in [0x1301u16, 0x1302, 0x1303] {
         let suite = crate::decrypt::suites::lookup(suite_id).unwrap();
         let (mut session, mut c, _) = setup(suite_id, false, 3);
-        let c_ap = vec![3u8; suite.prf.len()];
-        let gen1 = expand_label(suite.prf, &c_ap, "traffic upd", suite.prf.len());
-        let gen2 = expand_label(suite.prf, &gen1, "traffic upd", suite.prf.len());
+        let c_ap = vec![3u8; suite.prf.output_len()];
+        let gen1 = expand_label(suite.prf, &c_ap, "traffic upd", suite.prf.output_len());
+        let gen2 = expand_label(suite.prf, &gen1, "traffic upd", suite.prf.output_len());
         let d = session.client_to_server();
         let mut out = Vec::new();
 
@@ -179,9 +179,9 @@ fn key_update_by_message_and_by_trial() {
         // Two generations ahead is never tried: bounded.
         let gen4 = expand_label(
             suite.prf,
-            &expand_label(suite.prf, &gen2, "traffic upd", suite.prf.len()),
+            &expand_label(suite.prf, &gen2, "traffic upd", suite.prf.output_len()),
             "traffic upd",
-            suite.prf.len(),
+            suite.prf.output_len(),
         );
         let r = &records(&Sealer::tls13(suite, &gen4).seal(23, b"x", 0))[0];
         assert_eq!(

@@ -18,6 +18,7 @@ pub struct Sealer {
     pub seq: u64,
 }
 
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     Aead {
         key: LessSafeKey,
@@ -92,7 +93,7 @@ impl Sealer {
         sr: &[u8; 32],
         etm: bool,
     ) -> (Sealer, Sealer) {
-        let mac_len = suite.mac.map_or(0, |h| h.len());
+        let mac_len = suite.mac.map_or(0, |h| h.output_len());
         let key_len = suite.key_len();
         let iv_len = match suite.bulk {
             Bulk::Chacha20Poly1305 => 12,
