@@ -274,6 +274,9 @@ impl TlsConn {
     }
 
     fn on_handshake(&mut self, side: Side, ty: u8, body: &[u8], mark: Mark) {
+        if side == Side::Server {
+            self.on_server_handshake_type(ty);
+        }
         match (side, ty) {
             (Side::Client, hs::CLIENT_HELLO) if self.hello.is_none() => {
                 match parse::client_hello(body) {

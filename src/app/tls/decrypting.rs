@@ -110,11 +110,23 @@ pub(super) struct HelloKeys {
     pub ticket: Vec<u8>,
 }
 
+/// What the ServerHello said, until the first protected record.
+#[derive(Debug, Clone)]
+pub(super) struct Pending {
+    params: SessionParams,
+    server_session_id: Vec<u8>,
+}
+
 /// Decryption state and counters of one connection.
 #[derive(Debug, Default)]
 pub(super) struct DecryptState {
     pub state: Decryption,
     pub hello: Option<HelloKeys>,
+    pending: Option<Pending>,
+    /// The server sent a full TLS ≤ 1.2 handshake (not a resumption).
+    full_handshake: bool,
+    /// Tickets seen before the session was built.
+    tickets: Vec<Vec<u8>>,
     /// Decrypted application data not yet taken by the caller.
     pub out: Vec<Decrypted>,
     /// Reused plaintext buffer.
@@ -155,35 +167,68 @@ impl TlsConn {
         });
     }
 
-    /// The (real) ServerHello is known: build the session.
+    /// The (real) ServerHello is known: what the session needs is complete.
+    /// The session itself is built at the first protected record, so that
+    /// key log secrets arriving in between (pcapng blocks) still count.
     pub(super) fn start_decryption(&mut self, sh: &parse::ServerHello) {
-        let Decryption::Ready(keys) = &self.dec.state else {
+        if !matches!(self.dec.state, Decryption::Ready(_)) {
             return;
-        };
-        let keys = keys.clone();
+        }
         let Some(hello) = &self.dec.hello else {
             self.dec.state = Decryption::Failed(Undecryptable::HandshakeNotCaptured);
             return;
         };
-        let params = SessionParams {
-            version: sh.version(),
-            cipher_suite: sh.cipher,
-            client_random: hello.random,
-            server_random: sh.random,
-            encrypt_then_mac: sh.encrypt_then_mac,
+        self.dec.pending = Some(Pending {
+            params: SessionParams {
+                version: sh.version(),
+                cipher_suite: sh.cipher,
+                client_random: hello.random,
+                server_random: sh.random,
+                encrypt_then_mac: sh.encrypt_then_mac,
+            },
+            server_session_id: sh.session_id.clone(),
+        });
+    }
+
+    /// A server handshake message in the clear: Certificate, ServerKeyExchange,
+    /// CertificateRequest or ServerHelloDone mean a full TLS ≤ 1.2 handshake.
+    pub(super) fn on_server_handshake_type(&mut self, ty: u8) {
+        if matches!(ty, 11..=14) {
+            self.dec.full_handshake = true;
+        }
+    }
+
+    /// Builds the session from what the hellos said, at the first protected
+    /// record.
+    fn build_session(&mut self) {
+        let Decryption::Ready(keys) = &self.dec.state else {
+            return;
+        };
+        let keys = keys.clone();
+        let (Some(pending), Some(hello)) = (self.dec.pending.take(), &self.dec.hello) else {
+            return;
         };
         let ticket = (!hello.ticket.is_empty()).then_some(hello.ticket.as_slice());
-        let resumed = keys
-            .cache
-            .borrow()
-            .resolve(&hello.session_id, ticket, &sh.session_id);
-        let session = Session::new_resumed(&keys.log.borrow(), &params, resumed.as_ref());
+        // TLS ≤ 1.2 resumption: the server went from its hello straight to
+        // ChangeCipherSpec.
+        let abbreviated = !self.tls13 && !self.dec.full_handshake;
+        let resumed = keys.cache.borrow().resolve(
+            &hello.session_id,
+            ticket,
+            &pending.server_session_id,
+            abbreviated,
+        );
+        let session = Session::new_resumed(&keys.log.borrow(), &pending.params, resumed.as_ref());
         self.dec.state = match session {
             Ok(session) => {
-                if let (Some(master), false) = (session.master_secret(), sh.session_id.is_empty()) {
-                    keys.cache
-                        .borrow_mut()
-                        .remember_session_id(&sh.session_id, master);
+                if let Some(master) = session.master_secret() {
+                    let mut cache = keys.cache.borrow_mut();
+                    if !pending.server_session_id.is_empty() {
+                        cache.remember_session_id(&pending.server_session_id, master);
+                    }
+                    for ticket in self.dec.tickets.drain(..) {
+                        cache.remember_ticket(&ticket, master);
+                    }
                 }
                 Decryption::On(keys, Box::new(session))
             }
@@ -194,13 +239,18 @@ impl TlsConn {
     /// A TLS ≤ 1.2 NewSessionTicket (plaintext, before the server's
     /// ChangeCipherSpec): its ticket resumes this session's master secret.
     pub(super) fn remember_ticket(&mut self, body: &[u8]) {
-        let Decryption::On(keys, session) = &self.dec.state else {
+        let Some(ticket) = parse::new_session_ticket(body) else {
             return;
         };
-        if let (Some(ticket), Some(master)) =
-            (parse::new_session_ticket(body), session.master_secret())
-        {
-            keys.cache.borrow_mut().remember_ticket(&ticket, master);
+        match &self.dec.state {
+            Decryption::On(keys, session) => {
+                if let Some(master) = session.master_secret() {
+                    keys.cache.borrow_mut().remember_ticket(&ticket, master);
+                }
+            }
+            // A resumed handshake sends its new ticket before any protected record.
+            Decryption::Ready(_) if self.dec.tickets.len() < 4 => self.dec.tickets.push(ticket),
+            _ => {}
         }
     }
 
@@ -214,6 +264,9 @@ impl TlsConn {
         payload: &[u8],
         mark: Mark,
     ) {
+        if matches!(self.dec.state, Decryption::Ready(_)) {
+            self.build_session();
+        }
         let Decryption::On(_, session) = &mut self.dec.state else {
             return;
         };
