@@ -542,29 +542,10 @@ impl CaptureArgs {
     }
 }
 
-/// Parses `500ms`, `30s`, `5m`, `2h`, `1d`, or a bare number of seconds.
+/// Parses `500ms`, `30s`, `5m`, `2h`, `1d`, or a bare number of seconds (the
+/// library's one implementation, shared with `--expect` timing rules).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; use e.g. 30s, 5m, 2h, 500ms"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?}; use ms, s, m, h or d"
-            ))
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{s:?} is out of range"))
+    netsleuth::duration::parse_duration(s)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! * [`decode`]: typed, zero-copy views of link, IP, TCP, UDP and ICMP headers.
 //! * [`cmd`]: the commands (`read`, `capture`, `interfaces`) over plain configs.
 //! * [`report`]: what the user reads: per-packet lines and JSON, terminal escaping.
+//! * [`expect`]: `--expect` rules (a small language) checked on HTTP transactions.
 //!
 //! The binary (`src/main.rs`) only parses arguments and wires these together.
 #![forbid(unsafe_code)]
@@ -16,6 +17,8 @@ pub mod app;
 pub mod cmd;
 pub mod decode;
 pub mod diagnose;
+pub mod duration;
+pub mod expect;
 pub mod flow;
 #[cfg(feature = "probe")]
 pub mod probe;

@@ -261,6 +261,7 @@ mod tests {
             response_first_any: complete.then_some(resp_first),
             response_first: complete.then_some(resp_first),
             response_last: complete.then_some(resp_last),
+            response_data: None,
         }
     }
 
