@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::dns::{DnsConfig, DnsRecord, DnsTracker};
-use super::http::{looks_like_http_request, HttpConn, HttpTransaction};
+use super::http::{looks_like_http_request, BodyBudget, HttpConn, HttpTransaction, KeepConfig};
 use super::tls::{looks_like_tls, TlsConn, TlsRecord};
 use super::{Endpoints, Origin};
 use crate::flow::conn::{ConnRecord, EndReason, IcmpNote};
@@ -55,6 +55,10 @@ pub struct AppLayer {
     dns: DnsTracker,
     /// The latest packet time seen (stream ends carry no time of their own).
     now: Timestamp,
+    /// What HTTP parsers keep of each response (for `--expect` rules).
+    http_keep: KeepConfig,
+    /// The allowance for kept response bodies, shared by all HTTP parsers.
+    body_budget: BodyBudget,
 }
 
 impl Default for AppLayer {
@@ -70,7 +74,15 @@ impl AppLayer {
             conns: HashMap::new(),
             dns: DnsTracker::new(DnsConfig::default()),
             now: Timestamp::default(),
+            http_keep: KeepConfig::default(),
+            body_budget: BodyBudget::default(),
         }
+    }
+
+    /// Makes HTTP parsers of connections opened from now on keep what `keep`
+    /// asks of each response (bounded; see `app::http::capture`). Off by default.
+    pub fn set_http_keep(&mut self, keep: KeepConfig) {
+        self.http_keep = keep;
     }
 
     /// A connection started.
@@ -142,7 +154,11 @@ impl AppLayer {
             } else if looks_like_tls(bytes) {
                 Parser::Tls(Box::new(TlsConn::new(c.ep)))
             } else if looks_like_http_request(bytes) {
-                Parser::Http(Box::new(HttpConn::new(c.ep, false)))
+                Parser::Http(Box::new(if self.http_keep.any() {
+                    HttpConn::with_keep(c.ep, false, self.http_keep, Some(self.body_budget.clone()))
+                } else {
+                    HttpConn::new(c.ep, false)
+                }))
             } else {
                 Parser::Other
             };

@@ -195,11 +195,6 @@ pub(crate) fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
     }
 }
 
-/// Parses a response head at the start of `buf`.
-pub(crate) fn parse_response(buf: &[u8]) -> Parsed<ResponseHead> {
-    parse_response_keeping(buf, KeepConfig::default())
-}
-
 /// Parses a response head at the start of `buf`, keeping its header fields
 /// (bounded) in `kept` when `keep` asks for anything.
 pub(crate) fn parse_response_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<ResponseHead> {

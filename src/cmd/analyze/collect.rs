@@ -13,9 +13,11 @@ use crate::app::dns::DnsRecord;
 
 use crate::app::{AppLayer, AppRecords};
 use crate::diagnose::{
-    dns as diagnose_dns, http as diagnose_http, tcp as diagnose_tcp, tls as diagnose_tls,
+    dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
+    tls as diagnose_tls,
 };
 use crate::diagnose::{Finding, Severity};
+use crate::expect::Expectations;
 use crate::flow::conn::{ConnRecord, IcmpNote};
 use crate::flow::events::TcpEvents;
 use crate::flow::key::Protocol;
@@ -68,6 +70,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub connections_written: u64,
     pub counts: AppCounts,
     pub error: Option<std::io::Error>,
+    /// `--expect` rules for HTTP transactions.
+    pub expect: Expectations,
 }
 
 /// How many application records were seen.
@@ -100,6 +104,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             connections_written: 0,
             counts: AppCounts::default(),
             error: None,
+            expect: Expectations::default(),
         }
     }
 
@@ -183,7 +188,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 target = Some(sni.clone());
             }
         }
-        for (i, tx) in app.http.into_iter().enumerate() {
+        for (i, mut tx) in app.http.into_iter().enumerate() {
             if let (false, Some(g), Some(status)) = (tx.complete, tx.gave_up.as_ref(), tx.status) {
                 if g.how == Some("rst") {
                     cut.push(format!(
@@ -196,6 +201,9 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             }
             self.counts.http += 1;
             found.extend(diagnose_http::diagnose(&tx, record.path_rtt()));
+            found.extend(diagnose_expect::diagnose(&tx, &self.expect));
+            // The kept response is for the rules only: the records stay small.
+            tx.response_data = None;
             if target.is_none() {
                 target = tx.host.clone();
             }

@@ -21,6 +21,7 @@ use crate::decode::{self, ProblemKind};
 use crate::diagnose::capture::{diagnose as diagnose_capture, CaptureQuality};
 use crate::diagnose::story;
 use crate::diagnose::{Finding, Severity};
+use crate::expect::Expectations;
 use crate::flow::table::{FlowConfig, FlowTable, FlowTableStats};
 use crate::report::analysis_text::{write_connections, write_findings, write_transactions};
 use crate::source::file::FileSource;
@@ -54,6 +55,8 @@ pub struct AnalyzeConfig {
     pub no_app: bool,
     /// Flow table settings.
     pub flow: FlowConfig,
+    /// `--expect` rules checked on every HTTP transaction in their scope.
+    pub expect: Expectations,
 }
 
 /// The result, for the exit code.
@@ -102,6 +105,8 @@ pub fn run<W: Write + ?Sized>(
     }
     let mut sink = Collector::new(config.format, config.tcp_events, &mut *out);
     sink.app_enabled = !config.no_app;
+    sink.app.set_http_keep(config.expect.needs());
+    sink.expect = config.expect.clone();
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
