@@ -119,6 +119,8 @@ scopes the --expect rules after it, up to the next --for; rules before the first
     };
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Diagnose a capture: findings with evidence, then every connection

@@ -8,6 +8,7 @@ mod analyze;
 mod app;
 mod capture;
 mod demo;
+mod expect;
 mod live_app;
 mod live_tls;
 mod probe;
