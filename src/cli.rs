@@ -115,6 +115,7 @@ request sent to first response byte.
 --for 'host H path P method M' (parts optional; * matches anything in H and P)
 scopes the --expect rules after it, up to the next --for; rules before the first
 --for apply to every transaction. Path is matched without the query string.
+A request that got no response is not checked (http.no_response reports it).
 "
     };
 }

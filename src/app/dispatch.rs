@@ -154,11 +154,12 @@ impl AppLayer {
             } else if looks_like_tls(bytes) {
                 Parser::Tls(Box::new(TlsConn::new(c.ep)))
             } else if looks_like_http_request(bytes) {
-                Parser::Http(Box::new(if self.http_keep.any() {
-                    HttpConn::with_keep(c.ep, false, self.http_keep, Some(self.body_budget.clone()))
-                } else {
-                    HttpConn::new(c.ep, false)
-                }))
+                Parser::Http(Box::new(new_http(
+                    c.ep,
+                    false,
+                    self.http_keep,
+                    &self.body_budget,
+                )))
             } else {
                 Parser::Other
             };
@@ -260,6 +261,16 @@ impl AppLayer {
     pub fn finish(&mut self) -> Vec<DnsRecord> {
         self.dns.finish();
         self.dns.take_records()
+    }
+}
+
+/// An HTTP parser for `ep`, keeping what `keep` asks of responses (for
+/// `--expect`). Plaintext and decrypted streams both get theirs here.
+fn new_http(ep: Endpoints, decrypted: bool, keep: KeepConfig, budget: &BodyBudget) -> HttpConn {
+    if keep.any() {
+        HttpConn::with_keep(ep, decrypted, keep, Some(budget.clone()))
+    } else {
+        HttpConn::new(ep, decrypted)
     }
 }
 
