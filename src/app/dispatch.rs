@@ -113,6 +113,17 @@ impl AppLayer {
         }
     }
 
+    /// The HTTP transactions of `conn` completed so far, in request order (the
+    /// rest come with [`AppLayer::connection_ended`]). Taking them early lets
+    /// the caller check and drop kept response bodies without waiting for the
+    /// connection's end.
+    pub fn take_http(&mut self, conn: u64) -> Vec<HttpTransaction> {
+        match self.conns.get_mut(&conn).map(|c| &mut c.parser) {
+            Some(Parser::Http(h)) => h.take_transactions(),
+            _ => Vec::new(),
+        }
+    }
+
     /// A UDP datagram.
     pub fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, ts: Timestamp) {
         self.advance(ts);

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::AnalyzeFormat;
 use crate::app::dns::DnsRecord;
 
+use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
 use crate::diagnose::{
     dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
@@ -72,6 +73,9 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub error: Option<std::io::Error>,
     /// `--expect` rules for HTTP transactions.
     pub expect: Expectations,
+    /// With rules: transactions already checked (their kept responses dropped),
+    /// with their findings, waiting for their connection's record.
+    checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
 }
 
 /// How many application records were seen.
@@ -105,6 +109,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             counts: AppCounts::default(),
             error: None,
             expect: Expectations::default(),
+            checked_http: HashMap::new(),
         }
     }
 
@@ -188,7 +193,10 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 target = Some(sni.clone());
             }
         }
-        for (i, mut tx) in app.http.into_iter().enumerate() {
+        let early = self.checked_http.remove(&record.id).unwrap_or_default();
+        let late = app.http.into_iter().map(|tx| (tx, None));
+        let all = early.into_iter().map(|(tx, f)| (tx, Some(f))).chain(late);
+        for (i, (mut tx, checked)) in all.enumerate() {
             if let (false, Some(g), Some(status)) = (tx.complete, tx.gave_up.as_ref(), tx.status) {
                 if g.how == Some("rst") {
                     cut.push(format!(
@@ -201,7 +209,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             }
             self.counts.http += 1;
             found.extend(diagnose_http::diagnose(&tx, record.path_rtt()));
-            found.extend(diagnose_expect::diagnose(&tx, &self.expect));
+            found.extend(checked.unwrap_or_else(|| diagnose_expect::diagnose(&tx, &self.expect)));
             // The kept response is for the rules only: the records stay small.
             tx.response_data = None;
             if target.is_none() {
@@ -229,6 +237,24 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             self.targets.insert(record.id, t);
         }
         (found, cut)
+    }
+
+    /// With rules, checks `conn`'s transactions as they complete and drops
+    /// their kept responses, so bodies are held only while in flight.
+    fn check_completed_http(&mut self, conn: u64) {
+        if self.expect.is_empty() {
+            return;
+        }
+        let done = self.app.take_http(conn);
+        if done.is_empty() {
+            return;
+        }
+        let held = self.checked_http.entry(conn).or_default();
+        for mut tx in done {
+            let found = diagnose_expect::diagnose(&tx, &self.expect);
+            tx.response_data = None;
+            held.push((tx, found));
+        }
     }
 
     fn keep_for_table(&mut self, record: ConnRecord, worst: Option<Severity>) {
@@ -315,14 +341,17 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         ts: Timestamp,
     ) {
         self.app.stream_data(conn, side, offset, bytes, frame, ts);
+        self.check_completed_http(conn);
     }
 
     fn stream_gap(&mut self, conn: u64, side: Side, offset: u64, len: u64) {
         self.app.stream_gap(conn, side, offset, len);
+        self.check_completed_http(conn);
     }
 
     fn stream_end(&mut self, conn: u64, side: Side, how: StreamEnd) {
         self.app.stream_end(conn, side, how);
+        self.check_completed_http(conn);
     }
 
     fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, ts: Timestamp) {
