@@ -19,6 +19,7 @@
 //! TEXT     = "double-quoted, with \" \\ \n \t escapes" | bare-word (no spaces)
 //! PATH     = "." | ( "." KEY | "[" INDEX "]" | "[" "quoted key" "]" )+
 //!            KEY: letters, digits, _ - $ @ :   INDEX: 0, 1, ... or -1 (the last)
+//!            (a path ends at a space or an operator: `json .a==1` works)
 //! JSON     = a JSON literal: 42, -1.5, true, false, null, "text", [..], {..}
 //! DURATION = 500ms, 2s, 1.5m ... (a bare number is seconds)
 //! ```

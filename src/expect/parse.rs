@@ -412,16 +412,18 @@ fn path(c: &mut Cursor<'_>) -> Result<JsonPath, RuleError> {
         ));
     }
     let mut steps = Vec::new();
+    // A path ends at a space or where an operator starts (`.a==1`).
+    let ends = |ch: char| ch.is_whitespace() || "=!<>~".contains(ch);
     match c.peek() {
         None => return Ok(JsonPath(steps)),
-        Some(ch) if ch.is_whitespace() => return Ok(JsonPath(steps)),
+        Some(ch) if ends(ch) => return Ok(JsonPath(steps)),
         Some('[') => {}
         Some(_) => key(c, &mut steps)?,
     }
     loop {
         match c.peek() {
             None => break,
-            Some(ch) if ch.is_whitespace() => break,
+            Some(ch) if ends(ch) => break,
             Some('.') => {
                 c.pos += 1;
                 key(c, &mut steps)?;

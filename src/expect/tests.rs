@@ -134,6 +134,14 @@ fn parses_every_form() {
         check("time > 1.5m"),
         Check::Time(Cmp::Gt, Duration::from_secs(90))
     );
+    assert_eq!(
+        check("json.a[1]==1"),
+        j(vec![k("a"), PathStep::Index(1)], JsonTest::Eq(json!(1)))
+    );
+    assert_eq!(
+        check("json .!~x"),
+        j(vec![], JsonTest::NotContains("x".into()))
+    );
     let r = Rule::parse("  status == 200  ").unwrap();
     assert_eq!(r.text, "status == 200");
 }
