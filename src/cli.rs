@@ -4,13 +4,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use netsleuth::cmd::analyze::{AnalyzeConfig, AnalyzeFormat};
 use netsleuth::cmd::capture::{CaptureConfig, WriteTarget};
 use netsleuth::cmd::read::ReadConfig;
+use netsleuth::cmd::CommandError;
 use netsleuth::cmd::PacketFormat;
 use netsleuth::diagnose::Severity;
+use netsleuth::expect::Expectations;
 use netsleuth::flow::table::FlowConfig;
 use netsleuth::source::live::LiveOptions;
 use netsleuth::source::writer::{OutputFormat, Rotation};
@@ -30,15 +32,105 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses the process's arguments (exiting with clap's message on bad
+    /// usage), then records where each `--expect` and `--for` stood, which
+    /// decides the scope of each rule.
+    pub fn parse_with_positions() -> Cli {
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Some((_, sub)) = matches.subcommand() {
+            let positions = Positions::of(sub);
+            match &mut cli.command {
+                Command::Analyze(a) => a.positions = positions,
+                #[cfg(feature = "probe")]
+                Command::Probe(p) => p.positions = positions,
+                _ => {}
+            }
+        }
+        cli
+    }
+}
+
+/// Where the `--expect` and `--for` values stood among the arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Positions {
+    /// One index per `--expect` value, in order.
+    pub expect: Vec<usize>,
+    /// One index per `--for` value, in order.
+    pub scope: Vec<usize>,
+}
+
+impl Positions {
+    fn of(m: &ArgMatches) -> Positions {
+        let at = |id: &str| {
+            m.try_get_raw(id)
+                .ok()
+                .flatten()
+                .and_then(|_| m.indices_of(id))
+                .map(Iterator::collect)
+                .unwrap_or_default()
+        };
+        Positions {
+            expect: at("expect"),
+            scope: at("scope"),
+        }
+    }
+}
+
+/// The rules with their scopes; without positions (a config built in code),
+/// every `--for` comes before every rule.
+fn expectations(
+    rules: &[String],
+    scopes: &[String],
+    at: &Positions,
+) -> Result<Expectations, CommandError> {
+    let place = |vals: &[String], idx: &[usize], base: usize| -> Vec<(usize, String)> {
+        vals.iter()
+            .enumerate()
+            .map(|(i, v)| (idx.get(i).copied().unwrap_or(base + i), v.clone()))
+            .collect()
+    };
+    let scopes = place(scopes, &at.scope, 0);
+    let rules = place(rules, &at.expect, scopes.len());
+    Ok(Expectations::bind(&rules, &scopes)?)
+}
+
+/// The `--expect` part of a subcommand's help (analyze and probe share it).
+macro_rules! expect_help {
+    () => {
+        "
+Expectations (--expect RULE, repeatable; each failure is an http.expectation_failed
+error finding, so --fail-on error applies; a rule the data cannot decide is an
+http.expectation_unchecked warning saying why):
+  status OP CODE | status in LO..HI            OP: == != < <= > >=
+  header NAME exists | missing | == TEXT | != TEXT | ~ TEXT | !~ TEXT
+  json PATH exists | missing | == JSON | != JSON | OP NUMBER | ~ TEXT | !~ TEXT
+  body ~ TEXT | body !~ TEXT
+  time < DURATION | ttfb < DURATION            also <= > >=; e.g. 500ms, 2s
+~ means contains, ASCII case-insensitive. TEXT is a word or \"quoted text\". PATH is
+. (the whole body) or .a.b[0].c ([-1]: the last element; [\"odd key\"]); the body is
+parsed as JSON after gzip/deflate. time: request to last response byte; ttfb:
+request sent to first response byte.
+--for 'host H path P method M' (parts optional; * matches anything in H and P)
+scopes the --expect rules after it, up to the next --for; rules before the first
+--for apply to every transaction. Path is matched without the query string.
+A request that got no response is not checked (http.no_response reports it).
+"
+    };
+}
+
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Diagnose a capture: findings with evidence, then every connection
     #[command(
-        after_help = "FILE is pcap or pcapng, gzip-compressed or not, or - for stdin; several
+        after_help = concat!("FILE is pcap or pcapng, gzip-compressed or not, or - for stdin; several
 files are read in order (frame numbers continue from one to the next). Words
 after the files form a BPF filter. Findings come first, worst first, each with
 its evidence frames and a next step; then the connections, problems on top.
-
+", expect_help!(), "
 Exit codes: 0 done, 1 when --fail-on's level was reached, 2 bad usage or input.
 
 Examples:
@@ -48,7 +140,10 @@ Examples:
   netsleuth analyze --jsonl --tcp-events capture.pcap | jq 'select(.type==\"finding\")'
   netsleuth analyze --fail-on error nightly.pcap && echo healthy
   SSLKEYLOGFILE=keys.log curl https://api.example.com/ & # while capturing, then:
-  netsleuth analyze --keylog keys.log capture.pcap      HTTPS decrypted into the HTTP analysis"
+  netsleuth analyze --keylog keys.log capture.pcap      HTTPS decrypted into the HTTP analysis
+  netsleuth analyze cap.pcap --expect 'status < 500' \\
+      --for 'host api.example.com path /v1/orders/*' --expect 'json .data.id exists' \\
+      --expect 'header content-type ~ json' --expect 'ttfb < 300ms' --fail-on error")
     )]
     Analyze(AnalyzeArgs),
     /// Print the packets of a capture file, one line each (like tcpdump -nn -r)
@@ -104,12 +199,12 @@ Examples:
     /// Check a URL actively: DNS, TCP connect, TLS and HTTP with per-phase timings and a verdict
     #[cfg(feature = "probe")]
     #[command(
-        after_help = "Each phase is timed and each failure named with the finding kinds of
+        after_help = concat!("Each phase is timed and each failure named with the finding kinds of
 `analyze` (dns.nxdomain, tcp.connect_refused, tls.cert_expired, http.server_error ...).
 DNS goes to the system's resolver (/etc/hosts, then /etc/resolv.conf's
 nameservers) unless --dns-server names one. SSLKEYLOGFILE, when set, receives the
 TLS keys. Ctrl-C during -n stops and prints what ran.
-
+", expect_help!(), "
 Exit codes: 0 healthy, 1 a probe failed (or --fail-on's level was reached),
 2 bad usage.
 
@@ -119,7 +214,9 @@ Examples:
   netsleuth probe https://10.0.0.5/ --cacert internal-ca.pem
   netsleuth probe https://api.example.com/ -n 20 --interval 500ms
   netsleuth probe https://api.example.com/orders -X POST -H 'Content-Type: application/json' -d '{}'
-  netsleuth probe https://staging.example.com/ --insecure --json | jq .verdict"
+  netsleuth probe https://staging.example.com/ --insecure --json | jq .verdict
+  netsleuth probe https://api.example.com/v1/me --expect 'status == 200' \\
+      --expect 'json .user.id exists' --expect 'time < 500ms'")
     )]
     Probe(ProbeArgs),
     /// List the interfaces you can capture on, with their addresses (like tcpdump -D)
@@ -148,6 +245,15 @@ pub struct AnalyzeArgs {
     /// Decrypt TLS with this NSS key log (SSLKEYLOGFILE); repeatable. Secrets inside pcapng files are used too
     #[arg(long, value_name = "FILE")]
     pub keylog: Vec<PathBuf>,
+    /// Check RULE on every HTTP transaction in scope, e.g. 'json .data.id exists' (repeatable; see below)
+    #[arg(long = "expect", value_name = "RULE", conflicts_with = "no_app")]
+    pub expect: Vec<String>,
+    /// Scope the --expect rules that follow: 'host H path P method M' (see below)
+    #[arg(long = "for", id = "scope", value_name = "SCOPE", requires = "expect")]
+    pub scope: Vec<String>,
+    /// Positions of --expect and --for on the command line (filled after parsing).
+    #[arg(skip)]
+    pub positions: Positions,
     /// Exit with code 1 when a finding of this severity or worse was found
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
@@ -236,6 +342,15 @@ pub struct ProbeArgs {
     /// Exit with code 1 when a finding of this severity or worse was found (default: when a probe failed)
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
+    /// Check RULE on the response, e.g. 'status == 200' (repeatable; see below)
+    #[arg(long = "expect", value_name = "RULE")]
+    pub expect: Vec<String>,
+    /// Scope the --expect rules that follow: 'host H path P method M' (see below)
+    #[arg(long = "for", id = "scope", value_name = "SCOPE", requires = "expect")]
+    pub scope: Vec<String>,
+    /// Positions of --expect and --for on the command line (filled after parsing).
+    #[arg(skip)]
+    pub positions: Positions,
 }
 
 #[derive(Debug, Args)]
@@ -363,8 +478,10 @@ pub struct CaptureArgs {
 }
 
 impl AnalyzeArgs {
-    /// The config, and the severity that makes the exit code 1.
-    pub fn into_config(self) -> (AnalyzeConfig, Option<Severity>) {
+    /// The config, and the severity that makes the exit code 1; a bad rule or
+    /// scope is an error that shows where.
+    pub fn into_config(self) -> Result<(AnalyzeConfig, Option<Severity>), CommandError> {
+        let expect = expectations(&self.expect, &self.scope, &self.positions)?;
         // Leading inputs that name existing files (or stdin) are files; the
         // rest is the filter. The first input is always a file, so a typo in
         // its name is reported as a missing file, not as a filter error.
@@ -400,13 +517,14 @@ impl AnalyzeArgs {
                 max_flows: usize::try_from(self.max_flows).unwrap_or(usize::MAX),
             },
             keylogs: self.keylog,
+            expect,
         };
         let fail_on = match self.fail_on.as_deref() {
             Some("warning") => Some(Severity::Warning),
             Some("error") => Some(Severity::Error),
             _ => None,
         };
-        (config, fail_on)
+        Ok((config, fail_on))
     }
 }
 
@@ -416,6 +534,14 @@ impl ProbeArgs {
     /// a failed probe does).
     pub fn into_config(
         self,
+    ) -> Result<(netsleuth::cmd::probe::ProbeCommand, Option<Severity>), CommandError> {
+        let expect = expectations(&self.expect, &self.scope, &self.positions)?;
+        self.into_config_with(expect).map_err(CommandError::Usage)
+    }
+
+    fn into_config_with(
+        self,
+        expect: Expectations,
     ) -> Result<(netsleuth::cmd::probe::ProbeCommand, Option<Severity>), String> {
         use netsleuth::probe::dns::{DnsLimits, Family};
         use netsleuth::probe::http::RequestSpec;
@@ -484,6 +610,7 @@ impl ProbeArgs {
                 ttfb: self.response_timeout.min(day),
                 total: self.max_time.min(day),
             },
+            expect,
         };
         let fail_on = self.fail_on.as_deref().map(|l| match l {
             "warning" => Severity::Warning,
@@ -594,29 +721,10 @@ impl CaptureArgs {
     }
 }
 
-/// Parses `500ms`, `30s`, `5m`, `2h`, `1d`, or a bare number of seconds.
+/// Parses `500ms`, `30s`, `5m`, `2h`, `1d`, or a bare number of seconds (the
+/// library's one implementation, shared with `--expect` timing rules).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; use e.g. 30s, 5m, 2h, 500ms"))?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?}; use ms, s, m, h or d"
-            ))
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{s:?} is out of range"))
+    netsleuth::duration::parse_duration(s)
 }
 
 #[cfg(test)]

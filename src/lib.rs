@@ -9,6 +9,7 @@
 //!   (sans-IO; the TLS stream parser feeds it protected records).
 //! * [`cmd`]: the commands (`read`, `capture`, `interfaces`) over plain configs.
 //! * [`report`]: what the user reads: per-packet lines and JSON, terminal escaping.
+//! * [`expect`]: `--expect` rules (a small language) checked on HTTP transactions.
 //!
 //! The binary (`src/main.rs`) only parses arguments and wires these together.
 #![forbid(unsafe_code)]
@@ -19,6 +20,8 @@ pub mod cmd;
 pub mod decode;
 pub mod decrypt;
 pub mod diagnose;
+pub mod duration;
+pub mod expect;
 pub mod flow;
 #[cfg(feature = "probe")]
 pub mod probe;

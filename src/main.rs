@@ -8,13 +8,11 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use clap::Parser;
-
 use cli::{Cli, Command};
 use netsleuth::cmd::{self, CommandError};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with_positions();
     match run(cli) {
         Ok(Verdict::Done) => ExitCode::SUCCESS,
         Ok(Verdict::ThresholdMet) => ExitCode::from(1),
@@ -40,7 +38,7 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     match cli.command {
         Command::Analyze(args) => {
-            let (config, fail_on) = args.into_config();
+            let (config, fail_on) = args.into_config()?;
             let outcome = cmd::analyze::run(&config, &mut out, &mut io::stderr())?;
             out.flush()?;
             if fail_on.is_some_and(|level| outcome.worst.is_some_and(|w| w >= level)) {
@@ -69,7 +67,7 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
         }
         #[cfg(feature = "probe")]
         Command::Probe(args) => {
-            let (config, fail_on) = args.into_config().map_err(CommandError::Usage)?;
+            let (config, fail_on) = args.into_config()?;
             let stop = install_stop_handler()?;
             let outcome = cmd::probe::run(&config, stop, &mut out, &mut io::stderr())?;
             out.flush()?;

@@ -475,6 +475,34 @@ fn tls13_rejected_certificate_is_seen_through_the_encryption() {
     assert_eq!(findings[0]["kind"], "tls.unknown_ca");
 }
 
+/// `--expect` rules check decrypted responses like plaintext ones.
+#[test]
+fn expectations_hold_on_decrypted_responses() {
+    if !can_capture("expectations_hold_on_decrypted_responses (needs root to capture)") {
+        return;
+    }
+    let server = Server::start(Key::Ec, &[]);
+    let file = capture(&server, || {
+        server.curl(&[]);
+    });
+    let keylog = server.path("curl-keys.log");
+    let k = keylog.to_str().unwrap();
+    let pass = analyze_records(&file, &["--keylog", k, "--expect", "json .data.id == 42"]);
+    assert!(of_type(&pass, "finding").is_empty(), "{pass:?}");
+    let fail = analyze_records(
+        &file,
+        &["--keylog", k, "--expect", "json .data.name == \"other\""],
+    );
+    let findings = of_type(&fail, "finding");
+    assert_eq!(findings.len(), 1, "{fail:?}");
+    assert_eq!(findings[0]["kind"], "http.expectation_failed");
+    let summary = findings[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("decrypted HTTPS") && summary.contains("netsleuth"),
+        "{summary}"
+    );
+}
+
 /// `follow --keylog` shows the decrypted request and the JSON body.
 #[test]
 fn follow_shows_the_decrypted_conversation() {

@@ -9,6 +9,7 @@ mod app;
 mod capture;
 mod decrypt_live;
 mod demo;
+mod expect;
 mod follow;
 mod live_app;
 mod live_tls;

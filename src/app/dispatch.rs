@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::dns::{DnsConfig, DnsRecord, DnsTracker};
-use super::http::{looks_like_http_request, HttpConn, HttpTransaction};
+use super::http::{looks_like_http_request, BodyBudget, HttpConn, HttpTransaction, KeepConfig};
 use super::tls::{looks_like_tls, Decrypted, TlsConn, TlsKeys, TlsRecord};
 use super::{Endpoints, Origin};
 use crate::flow::conn::{ConnRecord, EndReason, IcmpNote};
@@ -70,6 +70,10 @@ pub struct AppLayer {
     /// A connection whose decrypted bytes are copied out (`follow`).
     tap: Option<u64>,
     tapped: Vec<Decrypted>,
+    /// What HTTP parsers keep of each response (for `--expect` rules).
+    http_keep: KeepConfig,
+    /// The allowance for kept response bodies, shared by all HTTP parsers.
+    body_budget: BodyBudget,
 }
 
 impl Default for AppLayer {
@@ -88,6 +92,8 @@ impl AppLayer {
             keys: None,
             tap: None,
             tapped: Vec::new(),
+            http_keep: KeepConfig::default(),
+            body_budget: BodyBudget::default(),
         }
     }
 
@@ -105,6 +111,12 @@ impl AppLayer {
     /// Decrypted bytes of the tapped connection since the last call.
     pub fn take_tapped(&mut self) -> Vec<Decrypted> {
         std::mem::take(&mut self.tapped)
+    }
+
+    /// Makes HTTP parsers of connections opened from now on keep what `keep`
+    /// asks of each response (bounded; see `app::http::capture`). Off by default.
+    pub fn set_http_keep(&mut self, keep: KeepConfig) {
+        self.http_keep = keep;
     }
 
     /// A connection started.
@@ -132,6 +144,22 @@ impl AppLayer {
             || super::dns::is_dns_port(client.port())
         {
             self.conns.insert(conn, AppConn { ep, parser });
+        }
+    }
+
+    /// The HTTP transactions of `conn` completed so far, in request order (the
+    /// rest come with [`AppLayer::connection_ended`]). Taking them early lets
+    /// the caller check and drop kept response bodies without waiting for the
+    /// connection's end.
+    pub fn take_http(&mut self, conn: u64) -> Vec<HttpTransaction> {
+        match self.conns.get_mut(&conn).map(|c| &mut c.parser) {
+            Some(Parser::Http(h)) => h.take_transactions(),
+            Some(Parser::Tls(_, Some(inner))) => inner
+                .http
+                .as_mut()
+                .map(|h| h.take_transactions())
+                .unwrap_or_default(),
+            _ => Vec::new(),
         }
     }
 
@@ -180,7 +208,12 @@ impl AppLayer {
                 };
                 Parser::Tls(Box::new(tls), None)
             } else if looks_like_http_request(bytes) {
-                Parser::Http(Box::new(HttpConn::new(c.ep, false)))
+                Parser::Http(Box::new(new_http(
+                    c.ep,
+                    false,
+                    self.http_keep,
+                    &self.body_budget,
+                )))
             } else {
                 Parser::Other
             };
@@ -200,7 +233,7 @@ impl AppLayer {
                             other: false,
                         })
                     });
-                    inner.feed(c.ep, plain);
+                    inner.feed(c.ep, plain, self.http_keep, &self.body_budget);
                 }
             }
             Parser::Http(h) => h.on_data(origin, offset, bytes),
@@ -317,7 +350,13 @@ impl AppLayer {
 impl Inner {
     /// Decrypted application data, in order: the first client bytes decide the
     /// protocol (HTTP/1.x is parsed; HTTP/2 and others are only counted).
-    fn feed(&mut self, ep: Endpoints, plain: Vec<Decrypted>) {
+    fn feed(
+        &mut self,
+        ep: Endpoints,
+        plain: Vec<Decrypted>,
+        keep: KeepConfig,
+        budget: &BodyBudget,
+    ) {
         for chunk in plain {
             let i = usize::from(chunk.side == Side::Server);
             let offset = self.offsets.get(i).copied().unwrap_or(0);
@@ -327,7 +366,7 @@ impl Inner {
             if self.http.is_none() && !self.other {
                 if chunk.side == Side::Client && offset == 0 && looks_like_http_request(&chunk.data)
                 {
-                    self.http = Some(HttpConn::new(ep, true));
+                    self.http = Some(new_http(ep, true, keep, budget));
                 } else {
                     self.other = true;
                 }
@@ -342,6 +381,16 @@ impl Inner {
                 h.on_data(origin, offset, &chunk.data);
             }
         }
+    }
+}
+
+/// An HTTP parser for `ep`, keeping what `keep` asks of responses (for
+/// `--expect`). Plaintext and decrypted streams both get theirs here.
+fn new_http(ep: Endpoints, decrypted: bool, keep: KeepConfig, budget: &BodyBudget) -> HttpConn {
+    if keep.any() {
+        HttpConn::with_keep(ep, decrypted, keep, Some(budget.clone()))
+    } else {
+        HttpConn::new(ep, decrypted)
     }
 }
 

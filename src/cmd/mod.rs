@@ -26,6 +26,10 @@ pub enum CommandError {
     #[cfg(feature = "probe")]
     #[error(transparent)]
     Probe(crate::probe::ProbeError),
+    /// An `--expect` rule or `--for` scope does not parse; the message shows the
+    /// text with a caret under the problem.
+    #[error(transparent)]
+    Rule(#[from] crate::expect::RuleError),
     /// An argument is invalid; the message names it and the fix.
     #[error("{0}")]
     Usage(String),

@@ -31,18 +31,7 @@ const MAX_SHOWN_PATH: usize = 120;
 /// known (the integrator takes it from the connection record).
 pub fn diagnose(t: &HttpTransaction, rtt_ns: Option<i64>) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut frames: Vec<u64> = [
-        t.request_first,
-        t.request_last,
-        t.response_first_any,
-        t.response_last,
-    ]
-    .iter()
-    .flatten()
-    .map(|m| m.frame)
-    .collect();
-    frames.sort_unstable();
-    frames.dedup();
+    let frames = evidence_frames(t);
     let finding = |kind, severity, summary: String, next: &str| Finding {
         kind,
         severity,
@@ -164,8 +153,26 @@ pub fn diagnose(t: &HttpTransaction, rtt_ns: Option<i64>) -> Vec<Finding> {
     out
 }
 
+/// The frames of a transaction's request and response (first and last byte of
+/// each), ascending: the evidence of every HTTP finding.
+pub(crate) fn evidence_frames(t: &HttpTransaction) -> Vec<u64> {
+    let mut frames: Vec<u64> = [
+        t.request_first,
+        t.request_last,
+        t.response_first_any,
+        t.response_last,
+    ]
+    .iter()
+    .flatten()
+    .map(|m| m.frame)
+    .collect();
+    frames.sort_unstable();
+    frames.dedup();
+    frames
+}
+
 /// `GET host/path` (escaped, path shortened), or `response` when no request was seen.
-fn call_text(t: &HttpTransaction) -> String {
+pub(crate) fn call_text(t: &HttpTransaction) -> String {
     let Some(method) = &t.method else {
         return "response (request not captured)".to_string();
     };
@@ -266,6 +273,7 @@ mod tests {
             response_first_any: complete.then_some(resp_first),
             response_first: complete.then_some(resp_first),
             response_last: complete.then_some(resp_last),
+            response_data: None,
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod dns;
+pub mod expect;
 pub mod http;
 pub mod story;
 pub mod tcp;

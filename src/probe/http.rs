@@ -12,7 +12,8 @@ use tokio::time::{timeout_at, Instant};
 
 use super::target::Target;
 use crate::app::http::framing::Body;
-use crate::app::http::head::{parse_response, response_length, Parsed, MAX_HEAD_BYTES};
+use crate::app::http::head::{parse_response_keeping, response_length, Parsed, MAX_HEAD_BYTES};
+use crate::app::http::{KeepConfig, ResponseData};
 
 /// The request to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,22 @@ pub struct HttpPhase {
     pub transfer_ms: Option<f64>,
     /// Why the exchange failed.
     pub failure: Option<HttpFailure>,
+    /// The final response's header fields and body prefix, kept (bounded) only
+    /// for `--expect` rules and dropped once they ran; not serialized.
+    #[serde(skip)]
+    pub response: Option<Box<ResponseData>>,
+}
+
+impl HttpPhase {
+    /// Marks a kept body as cut short when the exchange failed after the head.
+    pub(crate) fn settle(mut self) -> HttpPhase {
+        if self.failure.is_some() {
+            if let Some(d) = self.response.as_deref_mut() {
+                d.cut();
+            }
+        }
+        self
+    }
 }
 
 /// An exchange that got no complete response.
@@ -79,13 +96,28 @@ pub struct HttpFailure {
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Sends `spec` for `target` over `stream` and reads the response. The first
-/// byte must come within `ttfb_limit`; everything must end by `deadline`.
+/// byte must come within `ttfb_limit`; everything must end by `deadline`. What
+/// `keep` asks of the response (header fields, body prefix) is kept on it.
 pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     target: &Target,
     spec: &RequestSpec,
     ttfb_limit: Duration,
     deadline: Instant,
+    keep: KeepConfig,
+) -> HttpPhase {
+    exchange_inner(stream, target, spec, ttfb_limit, deadline, keep)
+        .await
+        .settle()
+}
+
+async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    target: &Target,
+    spec: &RequestSpec,
+    ttfb_limit: Duration,
+    deadline: Instant,
+    keep: KeepConfig,
 ) -> HttpPhase {
     let host = spec
         .headers
@@ -132,7 +164,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         } else {
             ttfb_deadline
         };
-        match parse_response(&buf) {
+        match parse_response_keeping(&buf, keep) {
             Parsed::Done(head, len) => {
                 let rest = buf.split_off(len);
                 if (100..200).contains(&head.status) && head.status != 101 {
@@ -191,6 +223,8 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
+    let mut head = head;
+    phase.response = head.kept.take();
     let first = first_byte.unwrap_or(sent_at);
     phase.ttfb_ms = Some(ms(first.saturating_duration_since(sent_at)));
     phase.status = Some(head.status);
@@ -200,7 +234,13 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     let mut body = Body::new(length);
     loop {
         if !rest.is_empty() {
-            match body.feed(&rest) {
+            let mut kept = phase.response.as_deref_mut().filter(|_| keep.body);
+            let fed = body.feed_with(&rest, |p| {
+                if let Some(d) = kept.as_deref_mut() {
+                    d.push_body(p, None);
+                }
+            });
+            match fed {
                 Ok(fed) => {
                     phase.body_bytes += fed.payload;
                     rest.drain(..fed.consumed.min(rest.len()));
@@ -346,8 +386,19 @@ mod tests {
         };
         let t = target("http://example.test/x");
         let deadline = Instant::now() + Duration::from_secs(2);
+        let keep = KeepConfig {
+            headers: true,
+            body: true,
+        };
         let (phase, ()) = tokio::join!(
-            exchange(&mut client, &t, &spec, Duration::from_secs(1), deadline),
+            exchange(
+                &mut client,
+                &t,
+                &spec,
+                Duration::from_secs(1),
+                deadline,
+                keep
+            ),
             serve
         );
         phase
@@ -374,6 +425,12 @@ mod tests {
         ));
         assert_eq!((p.status, p.body_bytes), (Some(404), 3));
         assert_eq!(p.informational, vec![100]);
+        let kept = p.response.as_deref().unwrap();
+        assert_eq!(
+            (&kept.body[..], &kept.body_state),
+            (&b"abc"[..], &crate::app::http::BodyState::Complete)
+        );
+        assert_eq!(kept.header("transfer-encoding").next(), Some("chunked"));
         let p = rt.block_on(run(b"HTTP/1.1 200 OK\r\n\r\nuntil close", "GET"));
         assert_eq!((p.body_bytes, p.failure), (11, None));
         let p = rt.block_on(run(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", "HEAD"));
@@ -387,6 +444,10 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
             "GET",
         ));
+        assert_eq!(
+            p.response.as_deref().unwrap().body_state,
+            crate::app::http::BodyState::Cut
+        );
         let f = p.failure.unwrap();
         assert_eq!(f.kind, "http.no_response");
         assert!(f.reason.contains("7 bytes short"), "{}", f.reason);

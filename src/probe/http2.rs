@@ -13,14 +13,30 @@ use tokio::time::{timeout_at, Instant};
 
 use super::http::{HttpFailure, HttpPhase, RequestSpec};
 use super::target::Target;
+use crate::app::http::{KeepConfig, ResponseData};
 
-/// Sends `spec` over HTTP/2 and reads the whole response.
+/// Sends `spec` over HTTP/2 and reads the whole response, keeping what `keep`
+/// asks of it (header fields, body prefix).
 pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     stream: S,
     target: &Target,
     spec: &RequestSpec,
     ttfb_limit: Duration,
     deadline: Instant,
+    keep: KeepConfig,
+) -> HttpPhase {
+    exchange_inner(stream, target, spec, ttfb_limit, deadline, keep)
+        .await
+        .settle()
+}
+
+async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    target: &Target,
+    spec: &RequestSpec,
+    ttfb_limit: Duration,
+    deadline: Instant,
+    keep: KeepConfig,
 ) -> HttpPhase {
     let authority = spec
         .headers
@@ -121,6 +137,16 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         .headers()
         .get(http::header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if keep.any() {
+        let mut d = ResponseData::new(keep.body);
+        d.keep_fields(
+            response
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes())),
+        );
+        phase.response = Some(Box::new(d));
+    }
     let mut body = response.into_body();
     loop {
         match timeout_at(deadline, body.data()).await {
@@ -140,6 +166,9 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
             }
             Ok(Some(Ok(chunk))) => {
                 phase.body_bytes += chunk.len() as u64;
+                if let Some(d) = phase.response.as_deref_mut().filter(|_| keep.body) {
+                    d.push_body(&chunk, None);
+                }
                 // Give the window back, or a large body stalls at 64 KiB.
                 let _ = body.flow_control().release_capacity(chunk.len());
             }

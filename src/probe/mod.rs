@@ -39,6 +39,7 @@ use self::http::{HttpPhase, RequestSpec};
 use self::target::{Scheme, Target, TargetError};
 use self::tls::{TlsClient, TlsOptions, TlsPhase, TlsSetupError};
 use crate::diagnose::{self, human_duration, Finding, Severity};
+use crate::expect::{Expectations, TxView};
 
 /// Everything one probe needs; built from the command line.
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ pub struct ProbeConfig {
     pub request: RequestSpec,
     /// Per-phase limits and the overall deadline.
     pub limits: Limits,
+    /// `--expect` rules checked on the response.
+    pub expect: crate::expect::Expectations,
 }
 
 /// Time limits.
@@ -325,7 +328,11 @@ impl Prober {
         // Phases stop themselves at the deadline too, so reaching it counts.
         run.deadline_hit = outcome.is_err() || start.elapsed() >= self.config.limits.total;
         run.phases_ms.total = start.elapsed().as_secs_f64() * 1e3;
-        run.findings = findings(&run, &self.config.limits);
+        run.findings = findings(&run, &self.config.limits, &self.config.expect);
+        // The kept response was for the rules only: runs stay small under -n.
+        if let Some(h) = run.http.as_mut() {
+            h.response = None;
+        }
         run.verdict = verdict(&run, &self.target, &self.config.limits);
         run
     }
@@ -359,6 +366,7 @@ impl Prober {
         let Some(tcp) = stream else { return };
         let _ = tcp.set_nodelay(true);
         let spec = &self.config.request;
+        let keep = self.config.expect.needs();
         let http = match &self.tls {
             Some(client) => {
                 let (tls, stream) = client.handshake(tcp, &self.target.host, limits.tls).await;
@@ -366,14 +374,15 @@ impl Prober {
                 run.tls = Some(tls);
                 let Some(mut stream) = stream else { return };
                 if run.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2") {
-                    http2::exchange(stream, &self.target, spec, limits.ttfb, deadline).await
+                    http2::exchange(stream, &self.target, spec, limits.ttfb, deadline, keep).await
                 } else {
-                    http::exchange(&mut stream, &self.target, spec, limits.ttfb, deadline).await
+                    http::exchange(&mut stream, &self.target, spec, limits.ttfb, deadline, keep)
+                        .await
                 }
             }
             None => {
                 let mut tcp = tcp;
-                http::exchange(&mut tcp, &self.target, spec, limits.ttfb, deadline).await
+                http::exchange(&mut tcp, &self.target, spec, limits.ttfb, deadline, keep).await
             }
         };
         run.phases_ms.ttfb = http.ttfb_ms;
@@ -410,7 +419,7 @@ fn finding(kind: &'static str, severity: Severity, summary: String, next: String
 }
 
 /// The findings of one run, worst first.
-fn findings(run: &ProbeRun, limits: &Limits) -> Vec<Finding> {
+fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     for q in &run.dns.queries {
         for mut f in diagnose::dns::diagnose(q) {
@@ -560,6 +569,7 @@ fn findings(run: &ProbeRun, limits: &Limits) -> Vec<Finding> {
             }
         }
     }
+    out.extend(expectation_findings(run, expect));
     if run.deadline_hit {
         // The phase that ran out of time already said so; name the deadline there.
         if let Some(f) = out.iter_mut().find(|f| f.severity == Severity::Error) {
@@ -590,6 +600,52 @@ fn findings(run: &ProbeRun, limits: &Limits) -> Vec<Finding> {
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
+}
+
+/// `--expect` rules on the response. A probe without a response head already
+/// has its failure finding; rules are not checked on it.
+fn expectation_findings(run: &ProbeRun, expect: &Expectations) -> Vec<Finding> {
+    let Some(h) = &run.http else {
+        return Vec::new();
+    };
+    if expect.is_empty() || h.status.is_none() {
+        return Vec::new();
+    }
+    let server = run.connect.as_ref().and_then(|c| c.connected);
+    let req = crate::expect::Request {
+        method: Some(&h.method),
+        host: Some(&h.host),
+        path: Some(&h.path),
+        server: server.map(|s| s.ip()),
+    };
+    let dur = |ms: f64| Duration::try_from_secs_f64(ms / 1e3).ok();
+    let total = match (h.ttfb_ms, h.transfer_ms) {
+        (Some(t), Some(x)) => dur(h.send_ms + t + x),
+        _ => None,
+    };
+    let view = TxView::new(
+        h.status,
+        h.response.as_deref(),
+        total,
+        h.ttfb_ms.and_then(dur),
+    );
+    let call = format!(
+        "{} {}",
+        crate::report::escape::escape_str(&h.method),
+        crate::report::escape::escape_str(&h.path)
+    );
+    expect
+        .check(&req, &view)
+        .iter()
+        .map(|c| {
+            let (kind, severity, summary, mut next) =
+                diagnose::expect::describe(&call, h.status, c);
+            if kind == diagnose::expect::UNCHECKED {
+                next = "the probe keeps at most 1 MiB of a body (gzip/deflate decoded) and 64 header fields: check a smaller resource or a simpler rule".into();
+            }
+            finding(kind, severity, summary, next)
+        })
+        .collect()
 }
 
 fn tls_next(kind: &str, t: &TlsPhase) -> String {

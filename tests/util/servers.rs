@@ -22,6 +22,9 @@ pub enum Reply {
     Status(u16, Duration),
     /// Reads the request and never answers (holds the connection for `LIFETIME`).
     Silent,
+    /// `status` with these extra header lines (each `Name: value\r\n`) and this
+    /// body (Content-Length added).
+    Body(u16, &'static str, &'static [u8]),
 }
 
 /// A TLS server's identity and versions.
@@ -107,6 +110,16 @@ fn answer<S: Read + Write>(stream: &mut S, reply: Reply) {
             let _ = stream.flush();
         }
         Reply::Silent => thread::sleep(LIFETIME),
+        Reply::Body(status, headers, body) => {
+            let head = format!(
+                "HTTP/1.1 {status} {}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                reason(status),
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+            let _ = stream.flush();
+        }
     }
 }
 

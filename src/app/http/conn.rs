@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use super::capture::{BodyBudget, KeepConfig};
 use super::exchange::{ms, push_note, Exchange};
 use super::framing::Body;
 use super::head::{
@@ -72,6 +73,10 @@ pub struct HttpConn {
     stats: HttpStats,
     notes: Vec<String>,
     finished: bool,
+    /// What of each response to keep for `--expect` rules.
+    keep: KeepConfig,
+    /// The analysis-wide allowance for kept bodies.
+    budget: Option<BodyBudget>,
 }
 
 fn idx(side: Side) -> usize {
@@ -85,6 +90,18 @@ impl HttpConn {
     /// A parser for the connection `ep`; `decrypted` marks bytes from a decrypted
     /// TLS stream and is copied into every record.
     pub fn new(ep: Endpoints, decrypted: bool) -> HttpConn {
+        HttpConn::with_keep(ep, decrypted, KeepConfig::default(), None)
+    }
+
+    /// A parser that also keeps what `keep` asks of each final response (header
+    /// fields, body prefix; bounded), drawing body bytes from `budget` and giving
+    /// them back as records leave.
+    pub fn with_keep(
+        ep: Endpoints,
+        decrypted: bool,
+        keep: KeepConfig,
+        budget: Option<BodyBudget>,
+    ) -> HttpConn {
         HttpConn {
             ep,
             decrypted,
@@ -94,6 +111,15 @@ impl HttpConn {
             stats: HttpStats::default(),
             notes: Vec::new(),
             finished: false,
+            keep,
+            budget,
+        }
+    }
+
+    /// Gives a leaving record's kept body bytes back to the budget.
+    fn release(&self, rec: &HttpTransaction) {
+        if let (Some(b), Some(d)) = (&self.budget, &rec.response_data) {
+            b.give(d.body.len());
         }
     }
 
@@ -170,6 +196,9 @@ impl HttpConn {
                             Side::Server => {
                                 ex.resp_body += n;
                                 ex.resp_missing += n;
+                                if let Some(d) = ex.resp_data.as_deref_mut() {
+                                    d.gap(n);
+                                }
                             }
                         }
                         push_note(
@@ -265,7 +294,9 @@ impl HttpConn {
             }
             if let Some(ex) = self.exchanges.pop_front() {
                 self.base += 1;
-                out.push(ex.into_record(&self.ep, self.decrypted, None));
+                let rec = ex.into_record(&self.ep, self.decrypted, None);
+                self.release(&rec);
+                out.push(rec);
             }
         }
         out
@@ -305,6 +336,7 @@ impl HttpConn {
                 })
             };
             let mut rec = ex.into_record(&self.ep, self.decrypted, gave_up);
+            self.release(&rec);
             if server_lost && rec.status.is_none() {
                 push_note(
                     &mut rec.notes,
@@ -338,7 +370,24 @@ impl HttpConn {
             }
             Phase::Head => self.head_step(side, input, mark),
             Phase::Body(body) => {
-                let fed = body.feed(input);
+                // Keep the response body's payload when asked (and budgeted).
+                let keeping = if side == Side::Server && self.keep.body {
+                    d.current
+                        .and_then(|s| s.checked_sub(self.base))
+                        .and_then(|i| self.exchanges.get_mut(usize::try_from(i).ok()?))
+                        .and_then(|ex| ex.resp_data.as_deref_mut())
+                } else {
+                    None
+                };
+                let fed = match keeping {
+                    Some(data) => {
+                        let budget = self.budget.as_ref();
+                        body.feed_with(input, |p| {
+                            data.push_body(p, budget);
+                        })
+                    }
+                    None => body.feed(input),
+                };
                 let done = body.is_done();
                 match fed {
                     Ok(fed) => {
@@ -380,7 +429,7 @@ impl HttpConn {
         if find_head_end(&d.buf, d.scanned).is_some() {
             let parsed = match side {
                 Side::Client => head::parse_request(&d.buf).map(Head::Request),
-                Side::Server => head::parse_response(&d.buf).map(Head::Response),
+                Side::Server => head::parse_response_keeping(&d.buf, self.keep).map(Head::Response),
             };
             match parsed {
                 Parsed::Done(h, n) => {
@@ -463,7 +512,7 @@ impl HttpConn {
         }
     }
 
-    fn on_response(&mut self, r: ResponseHead, start: ByteMark, end: ByteMark) {
+    fn on_response(&mut self, mut r: ResponseHead, start: ByteMark, end: ByteMark) {
         let pos = match self.exchanges.iter().position(|e| !e.resp_done) {
             Some(p) => p,
             None => {
@@ -513,6 +562,7 @@ impl HttpConn {
             || (method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"))
                 && (200..300).contains(&status));
         let (length, note) = head::response_length(method, status, &r.framing);
+        ex.resp_data = r.kept.take();
         ex.resp = Some(r);
         if let Some(n) = note {
             push_note(&mut ex.notes, n.to_string());

@@ -1,6 +1,7 @@
 //! One request and its response while they are on the wire, and the record they
 //! become.
 
+use super::capture::ResponseData;
 use super::head::{RequestHead, ResponseHead};
 use super::{ByteMark, GaveUp, HttpTransaction, PhasesMs};
 use crate::app::Endpoints;
@@ -34,6 +35,8 @@ pub(super) struct Exchange {
     /// capture's end) was cut.
     pub(super) cut: Option<GaveUp>,
     pub(super) notes: Vec<String>,
+    /// Kept header fields and body prefix (only when asked for).
+    pub(super) resp_data: Option<Box<ResponseData>>,
 }
 
 impl Exchange {
@@ -68,6 +71,12 @@ impl Exchange {
         };
         let frames = |a: Option<ByteMark>, b: Option<ByteMark>| Some([a?.frame, b?.frame]);
         let (req, resp) = (ex.req, ex.resp);
+        let mut response_data = ex.resp_data;
+        if !ex.resp_complete {
+            if let Some(d) = response_data.as_deref_mut() {
+                d.cut();
+            }
+        }
         HttpTransaction {
             conn: ep.conn,
             client: ep.client,
@@ -108,6 +117,7 @@ impl Exchange {
             response_first_any: ex.resp_first_any,
             response_first: ex.resp_first,
             response_last: ex.resp_last,
+            response_data,
         }
     }
 }

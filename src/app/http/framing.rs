@@ -1,5 +1,6 @@
 //! Body framing, the one implementation: fixed length, chunked (sizes, extensions,
-//! trailers) and close-delimited. Bodies are never buffered, only counted; the
+//! trailers) and close-delimited. Bodies are never buffered here, only counted
+//! (and handed to a caller's closure by [`Body::feed_with`] when it keeps them); the
 //! chunked decoder is a byte-at-a-time state machine so any segmentation of the
 //! stream gives the same result.
 
@@ -95,17 +96,29 @@ impl Body {
 
     /// Consumes body bytes from the start of `input`, stopping at the body's end.
     pub fn feed(&mut self, input: &[u8]) -> Result<Fed, FramingError> {
+        self.feed_with(input, |_| {})
+    }
+
+    /// As [`Body::feed`], handing each run of payload bytes (chunk framing
+    /// removed) to `payload`, in order.
+    pub fn feed_with(
+        &mut self,
+        input: &[u8],
+        mut payload: impl FnMut(&[u8]),
+    ) -> Result<Fed, FramingError> {
         let mut fed = Fed::default();
         while fed.consumed < input.len() {
             let rest = input.get(fed.consumed..).unwrap_or_default();
             match self.kind {
                 Kind::Done => break,
                 Kind::Close => {
+                    payload(rest);
                     fed.consumed += rest.len();
                     fed.payload += rest.len() as u64;
                 }
                 Kind::Fixed(left) => {
                     let take = left.min(rest.len() as u64);
+                    payload(rest.get(..take as usize).unwrap_or_default());
                     fed.consumed += take as usize;
                     fed.payload += take;
                     self.kind = if take == left {
@@ -116,6 +129,7 @@ impl Body {
                 }
                 Kind::Chunked(Chunk::Data { left }) => {
                     let take = left.min(rest.len() as u64);
+                    payload(rest.get(..take as usize).unwrap_or_default());
                     fed.consumed += take as usize;
                     fed.payload += take;
                     self.kind = Kind::Chunked(if take == left {

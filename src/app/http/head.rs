@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use super::capture::{KeepConfig, ResponseData};
+
 /// Most bytes one head may take (request line or status line plus headers).
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Header slots tried first; doubled on `TooManyHeaders` up to [`MAX_HEADERS`].
@@ -58,6 +60,8 @@ pub(crate) struct ResponseHead {
     pub version: &'static str,
     pub content_type: Option<String>,
     pub framing: Framing,
+    /// Header fields (and an empty body) kept for `--expect` rules, when asked.
+    pub kept: Option<Box<ResponseData>>,
 }
 
 /// The outcome of trying to parse a buffered head.
@@ -191,8 +195,9 @@ pub(crate) fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
     }
 }
 
-/// Parses a response head at the start of `buf`.
-pub(crate) fn parse_response(buf: &[u8]) -> Parsed<ResponseHead> {
+/// Parses a response head at the start of `buf`, keeping its header fields
+/// (bounded) in `kept` when `keep` asks for anything.
+pub(crate) fn parse_response_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<ResponseHead> {
     let cfg = config();
     let mut n = INITIAL_HEADERS;
     loop {
@@ -207,6 +212,11 @@ pub(crate) fn parse_response(buf: &[u8]) -> Parsed<ResponseHead> {
                     version: version(resp.version),
                     content_type: header(headers, "content-type").map(text),
                     framing: framing_of(headers),
+                    kept: keep.any().then(|| {
+                        let mut d = ResponseData::new(keep.body);
+                        d.keep_fields(headers.iter().map(|h| (h.name, h.value)));
+                        Box::new(d)
+                    }),
                 };
                 return Parsed::Done(head, len);
             }

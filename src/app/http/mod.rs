@@ -23,12 +23,16 @@
 //!   outstanding (the capture started mid-connection) becomes a transaction without
 //!   request fields.
 //! * Bodies are counted, never buffered; a gap inside a body counts missing bytes.
+//!   Only when `--expect` rules need them ([`HttpConn::with_keep`]) are the final
+//!   response's header fields and body prefix kept, bounded (`capture.rs`), on
+//!   [`HttpTransaction::response_data`].
 //!
 //! Timing: each byte carries the frame and timestamp of the segment that delivered
 //! it. `send` is the request's first to last byte, `wait` the request's last byte to
 //! the final response's first byte (after any 1xx), `transfer` that byte to the
 //! response's last byte, `total` the request's first byte to the response's last.
 
+pub mod capture;
 mod conn;
 #[cfg(test)]
 mod error_tests;
@@ -44,6 +48,10 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+pub use capture::{
+    BodyBudget, BodyState, KeepConfig, ResponseData, MAX_KEPT_BODY, MAX_KEPT_FIELDS,
+    MAX_KEPT_FIELD_BYTES,
+};
 pub use conn::HttpConn;
 
 use crate::source::Timestamp;
@@ -199,6 +207,10 @@ pub struct HttpTransaction {
     /// Last response byte seen.
     #[serde(skip)]
     pub response_last: Option<ByteMark>,
+    /// The final response's header fields and body prefix, kept (bounded) only
+    /// when `--expect` rules need them; not serialized.
+    #[serde(skip)]
+    pub response_data: Option<Box<ResponseData>>,
 }
 
 impl HttpTransaction {

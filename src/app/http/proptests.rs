@@ -85,7 +85,17 @@ fn build(specs: &[Spec]) -> (Vec<u8>, Vec<u8>, Vec<u64>) {
 }
 
 fn run_cuts(client: &[u8], server: &[u8], cuts: &[usize]) -> Vec<HttpTransaction> {
+    run_cuts_keeping(client, server, cuts, KeepConfig::default())
+}
+
+fn run_cuts_keeping(
+    client: &[u8],
+    server: &[u8],
+    cuts: &[usize],
+    keep: KeepConfig,
+) -> Vec<HttpTransaction> {
     let mut f = Feeder::new();
+    f.c = HttpConn::with_keep(super::tests::ep(), false, keep, Some(BodyBudget::default()));
     for (side, bytes) in [(Side::Client, client), (Side::Server, server)] {
         let mut rest = bytes;
         let mut k = 0;
@@ -139,6 +149,24 @@ proptest! {
         }
         prop_assert_eq!(run_cuts(&client, &server, &cuts), whole.clone());
         prop_assert_eq!(run_cuts(&client, &server, &[1]), whole);
+    }
+
+    #[test]
+    fn kept_bodies_are_the_payload_in_any_segmentation(
+        specs in prop::collection::vec(spec(), 1..5),
+        cuts in prop::collection::vec(1usize..40, 1..20),
+    ) {
+        let keep = KeepConfig { headers: true, body: true };
+        let (client, server, sizes) = build(&specs);
+        let whole = run_cuts_keeping(&client, &server, &[usize::MAX], keep);
+        for ((t, sp), size) in whole.iter().zip(&specs).zip(&sizes) {
+            let d = t.response_data.as_deref().unwrap();
+            let fill = if sp.resp_chunked { b'b' } else { b'a' };
+            prop_assert_eq!(d.body.len() as u64, *size);
+            prop_assert!(d.body.iter().all(|&b| b == fill));
+            prop_assert_eq!(&d.body_state, &BodyState::Complete);
+        }
+        prop_assert_eq!(run_cuts_keeping(&client, &server, &cuts, keep), whole);
     }
 
     #[test]

@@ -464,3 +464,97 @@ fn decrypted_flag_is_copied() {
     c.on_data(o(Side::Server), 0, OK);
     assert!(c.take_transactions()[0].decrypted);
 }
+
+/// A feeder whose parser keeps header fields and bodies.
+fn keeping(budget: Option<BodyBudget>) -> Feeder {
+    let mut f = Feeder::new();
+    f.c = HttpConn::with_keep(
+        ep(),
+        false,
+        KeepConfig {
+            headers: true,
+            body: true,
+        },
+        budget,
+    );
+    f
+}
+
+#[test]
+fn kept_bodies_are_dechunked_per_transaction_in_any_segmentation() {
+    let client = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\nHEAD /c HTTP/1.1\r\n\r\n";
+    let server = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Id: 1\r\n\r\n4\r\n{\"a\"\r\n3;ext=1\r\n:1}\r\n0\r\nT: x\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n";
+    for chunk in [1, 2, 5, 64, usize::MAX] {
+        let mut f = keeping(None);
+        f.chunks(Side::Client, client, chunk, 0);
+        f.chunks(Side::Server, server, chunk, 10);
+        let tx = f.finish(20, None);
+        assert_eq!(tx.len(), 3);
+        let d: Vec<&ResponseData> = tx
+            .iter()
+            .map(|t| t.response_data.as_deref().unwrap())
+            .collect();
+        assert_eq!(d[0].body, b"{\"a\":1}", "chunk {chunk}");
+        assert_eq!(d[0].body_state, BodyState::Complete);
+        assert_eq!(d[0].header("x-id").collect::<Vec<_>>(), ["1"]);
+        assert_eq!(d[1].body, b"{}");
+        assert_eq!(
+            (d[2].body.len(), &d[2].body_state),
+            (0, &BodyState::Complete)
+        );
+    }
+    // Not asked: nothing kept.
+    let plain = run(client, server, 3);
+    assert!(plain.iter().all(|t| t.response_data.is_none()));
+}
+
+#[test]
+fn kept_bodies_record_gaps_cuts_and_the_budget() {
+    let budget = BodyBudget::new(5);
+    let mut f = keeping(Some(budget.clone()));
+    f.seg(Side::Client, b"GET / HTTP/1.1\r\n\r\n", 0);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\nabc",
+        1,
+    );
+    f.gap(Side::Server, 4);
+    f.seg(Side::Server, b"defghijklmn", 2);
+    f.end(Side::Server, StreamEnd::Reset, 3);
+    assert_eq!(budget.left(), 2);
+    let tx = f.finish(3, Some((Side::Server, "rst")));
+    let d = tx[0].response_data.as_deref().unwrap();
+    assert_eq!(
+        (&d.body[..], &d.body_state),
+        (&b"abc"[..], &BodyState::Missing { bytes: 4 })
+    );
+    // The budget came back when the record left.
+    assert_eq!(budget.left(), 5);
+
+    let mut f = keeping(Some(budget.clone()));
+    f.seg(Side::Client, b"GET / HTTP/1.1\r\n\r\n", 0);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nabcdefg",
+        1,
+    );
+    let tx = f.finish(3, None);
+    let d = tx[0].response_data.as_deref().unwrap();
+    assert_eq!(
+        (&d.body[..], &d.body_state),
+        (&b"abcde"[..], &BodyState::OverBudget)
+    );
+
+    let mut f = keeping(None);
+    f.seg(Side::Client, b"GET / HTTP/1.1\r\n\r\n", 0);
+    f.seg(
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nabc",
+        1,
+    );
+    let tx = f.finish(3, None);
+    assert_eq!(
+        tx[0].response_data.as_deref().unwrap().body_state,
+        BodyState::Cut
+    );
+}

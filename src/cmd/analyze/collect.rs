@@ -11,11 +11,14 @@ use serde::Serialize;
 use super::AnalyzeFormat;
 use crate::app::dns::DnsRecord;
 
+use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
 use crate::diagnose::{
-    dns as diagnose_dns, http as diagnose_http, tcp as diagnose_tcp, tls as diagnose_tls,
+    dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
+    tls as diagnose_tls,
 };
 use crate::diagnose::{Finding, Severity};
+use crate::expect::Expectations;
 use crate::flow::conn::{ConnRecord, IcmpNote};
 use crate::flow::events::TcpEvents;
 use crate::flow::key::Protocol;
@@ -70,6 +73,11 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub connections_written: u64,
     pub counts: AppCounts,
     pub error: Option<std::io::Error>,
+    /// `--expect` rules for HTTP transactions.
+    pub expect: Expectations,
+    /// With rules: transactions already checked (their kept responses dropped),
+    /// with their findings, waiting for their connection's record.
+    checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
 }
 
 /// How many application records were seen.
@@ -110,6 +118,8 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             connections_written: 0,
             counts: AppCounts::default(),
             error: None,
+            expect: Expectations::default(),
+            checked_http: HashMap::new(),
         }
     }
 
@@ -204,7 +214,10 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 target = Some(sni.clone());
             }
         }
-        for (i, tx) in app.http.into_iter().enumerate() {
+        let early = self.checked_http.remove(&record.id).unwrap_or_default();
+        let late = app.http.into_iter().map(|tx| (tx, None));
+        let all = early.into_iter().map(|(tx, f)| (tx, Some(f))).chain(late);
+        for (i, (mut tx, checked)) in all.enumerate() {
             if let (false, Some(g), Some(status)) = (tx.complete, tx.gave_up.as_ref(), tx.status) {
                 if g.how == Some("rst") {
                     cut.push(format!(
@@ -217,6 +230,9 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             }
             self.counts.http += 1;
             found.extend(diagnose_http::diagnose(&tx, record.path_rtt()));
+            found.extend(checked.unwrap_or_else(|| diagnose_expect::diagnose(&tx, &self.expect)));
+            // The kept response is for the rules only: the records stay small.
+            tx.response_data = None;
             if target.is_none() {
                 target = tx.host.clone();
             }
@@ -242,6 +258,24 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             self.targets.insert(record.id, t);
         }
         (found, cut)
+    }
+
+    /// With rules, checks `conn`'s transactions as they complete and drops
+    /// their kept responses, so bodies are held only while in flight.
+    fn check_completed_http(&mut self, conn: u64) {
+        if self.expect.is_empty() {
+            return;
+        }
+        let done = self.app.take_http(conn);
+        if done.is_empty() {
+            return;
+        }
+        let held = self.checked_http.entry(conn).or_default();
+        for mut tx in done {
+            let found = diagnose_expect::diagnose(&tx, &self.expect);
+            tx.response_data = None;
+            held.push((tx, found));
+        }
     }
 
     fn keep_for_table(&mut self, record: ConnRecord, worst: Option<Severity>) {
@@ -328,14 +362,17 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         ts: Timestamp,
     ) {
         self.app.stream_data(conn, side, offset, bytes, frame, ts);
+        self.check_completed_http(conn);
     }
 
     fn stream_gap(&mut self, conn: u64, side: Side, offset: u64, len: u64) {
         self.app.stream_gap(conn, side, offset, len);
+        self.check_completed_http(conn);
     }
 
     fn stream_end(&mut self, conn: u64, side: Side, how: StreamEnd) {
         self.app.stream_end(conn, side, how);
+        self.check_completed_http(conn);
     }
 
     fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, ts: Timestamp) {

@@ -23,6 +23,7 @@ use crate::decrypt::{KeyLog, KeyLogWarning};
 use crate::diagnose::capture::{diagnose as diagnose_capture, CaptureQuality};
 use crate::diagnose::story;
 use crate::diagnose::{Finding, Severity};
+use crate::expect::Expectations;
 use crate::flow::table::{FlowConfig, FlowTable, FlowTableStats};
 use crate::report::analysis_text::{write_connections, write_findings, write_transactions};
 use crate::source::file::FileSource;
@@ -59,6 +60,8 @@ pub struct AnalyzeConfig {
     /// NSS key log files to decrypt TLS with (`--keylog`); secrets in pcapng
     /// Decryption Secrets Blocks are used too.
     pub keylogs: Vec<std::path::PathBuf>,
+    /// `--expect` rules checked on every HTTP transaction in their scope.
+    pub expect: Expectations,
 }
 
 /// The result, for the exit code.
@@ -214,6 +217,8 @@ pub fn run<W: Write + ?Sized>(
     if let Some(k) = &keys {
         sink.app.set_keys(k.clone());
     }
+    sink.app.set_http_keep(config.expect.needs());
+    sink.expect = config.expect.clone();
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
