@@ -475,6 +475,35 @@ fn tls13_rejected_certificate_is_seen_through_the_encryption() {
     assert_eq!(findings[0]["kind"], "tls.unknown_ca");
 }
 
+/// Secrets embedded in the pcapng (`editcap --inject-secrets`) decrypt without
+/// any --keylog.
+#[test]
+fn pcapng_decryption_secrets_are_used() {
+    if !can_capture("pcapng_decryption_secrets_are_used (needs root to capture)") {
+        return;
+    }
+    let Ok(true) = Command::new("editcap").arg("--help").output().map(|o| o.status.success()) else {
+        eprintln!("skipping pcapng_decryption_secrets_are_used: editcap is not installed");
+        return;
+    };
+    let server = Server::start(Key::Ec, &[]);
+    let file = capture(&server, || {
+        server.curl(&[]);
+    });
+    let with_keys = server.path("with-keys.pcapng");
+    let ok = Command::new("editcap")
+        .arg("--inject-secrets")
+        .arg(format!("tls,{}", server.path("curl-keys.log").display()))
+        .arg(&file)
+        .arg(&with_keys)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "editcap failed");
+    let records = analyze_records(&with_keys, &[]);
+    assert_decrypted(&records, 1);
+}
+
 /// `--expect` rules check decrypted responses like plaintext ones.
 #[test]
 fn expectations_hold_on_decrypted_responses() {
