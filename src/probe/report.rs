@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use super::stats::Summary;
 use super::{Phase, ProbeRun};
 use crate::report::analysis_text::{frame_list, write_finding};
-use crate::report::escape::escape_str;
+use crate::report::escape::{escape_str, sanitize};
 
 /// Width of the waterfall bars, in characters.
 const BAR_WIDTH: f64 = 40.0;
@@ -105,7 +105,7 @@ pub fn write_run<W: Write + ?Sized>(out: &mut W, run: &ProbeRun) -> io::Result<(
     writeln!(out)?;
     write_waterfall(out, run)?;
     writeln!(out)?;
-    writeln!(out, "{}", escape_str(&run.verdict.summary))?;
+    writeln!(out, "{}", sanitize(&run.verdict.summary))?;
     for f in &run.findings {
         write_finding(out, f)?;
     }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::app_json::{HttpJson, TimingMs};
 use super::conn_json::end_phrase;
-use super::escape::escape_str;
+use super::escape::{escape_str, sanitize};
 use crate::diagnose::story::Story;
 use crate::diagnose::{human_duration, Finding, Severity};
 use crate::flow::conn::ConnRecord;
@@ -26,7 +26,7 @@ pub fn write_findings<W: Write + ?Sized>(
     writeln!(out, "FINDINGS")?;
     for story in stories {
         let label = severity_label(story.severity);
-        writeln!(out, "{label} {}", escape_str(&story.headline))?;
+        writeln!(out, "{label} {}", sanitize(&story.headline))?;
         let group = findings
             .get(story.first..story.first + story.len)
             .unwrap_or_default();
@@ -56,11 +56,11 @@ pub fn write_finding<W: Write + ?Sized>(out: &mut W, f: &Finding) -> io::Result<
         write!(out, "  (conn {id})")?;
     }
     writeln!(out)?;
-    writeln!(out, "        {}", escape_str(&f.summary))?;
+    writeln!(out, "        {}", sanitize(&f.summary))?;
     if !f.frames.is_empty() {
         writeln!(out, "        evidence: frames {}", frame_list(&f.frames))?;
     }
-    writeln!(out, "        next: {}", escape_str(&f.next_step))
+    writeln!(out, "        next: {}", sanitize(&f.next_step))
 }
 
 /// `1-4, 9, 12-13, ...`: runs collapsed, at most [`FRAMES_SHOWN`] items.

@@ -35,6 +35,27 @@ pub fn escape_str(s: &str) -> String {
     escape_bytes(s.as_bytes())
 }
 
+/// Makes text that is mostly escaped already (finding summaries, which embed
+/// [`escape_str`]ed packet strings) safe for the terminal without escaping it
+/// twice: control and bidirectional characters become escapes, everything
+/// else, backslashes included, passes unchanged.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || is_bidi_control(c) {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c => out.extend(c.escape_unicode()),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Bidirectional overrides can reorder what the reader sees ("Trojan Source").
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
@@ -50,6 +71,14 @@ mod tests {
         let shown = escape_bytes(hostile);
         assert!(!shown.bytes().any(|b| b < 0x20 || b == 0x7f), "{shown:?}");
         assert!(shown.contains("\\u{1b}[2J"), "{shown}");
+    }
+
+    #[test]
+    fn sanitize_escapes_controls_once() {
+        let already = escape_bytes(b"a\x1b[2J");
+        assert_eq!(sanitize(&already), already);
+        assert_eq!(sanitize("x\u{1b}y\u{202e}"), "x\\u{1b}y\\u{202e}");
+        assert!(!sanitize("a\rb\x07").chars().any(char::is_control));
     }
 
     #[test]
