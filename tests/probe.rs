@@ -385,6 +385,33 @@ fn happy_eyeballs_falls_back_between_families() {
     assert!(doc["phases_ms"]["connect"].as_f64().unwrap() < 250.0);
 }
 
+/// The resolver answers A but drops AAAA: the call goes on with the IPv4
+/// address, and the lost AAAA queries (where the DNS time went) are a warning.
+#[test]
+fn unanswered_aaaa_is_a_warning_not_a_failure() {
+    let port = http_server(Reply::Status(200, FAST), 1, None);
+    let dns = dns_server(
+        vec![("v4only.probe.test", DnsAnswer::ADropAaaa([127, 0, 0, 1]))],
+        10,
+    );
+    let (code, doc, _) = probe_json(&[
+        "--dns-server",
+        &dns.to_string(),
+        "--dns-timeout",
+        "150ms",
+        &format!("http://v4only.probe.test:{port}/"),
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["http"]["status"], 200);
+    assert_eq!(kinds(&doc), ["dns.timeout"]);
+    assert_eq!(doc["findings"][0]["severity"], "warning");
+    assert!(doc["findings"][0]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("AAAA"));
+    assert!(doc["phases_ms"]["dns"].as_f64().unwrap() >= 300.0);
+}
+
 /// A resolver that never answers: two attempts, then dns.timeout.
 #[test]
 fn silent_resolver_times_out() {

@@ -428,9 +428,15 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
             out.push(f);
         }
     }
-    // One of A/AAAA failing while the other gave addresses is not a failure.
+    // One of A/AAAA failing while the other gave addresses is not a failure,
+    // but it is worth a warning: an unanswered AAAA query is often where the
+    // DNS phase's time went.
     if !run.dns.addresses.is_empty() {
-        out.retain(|f| f.kind == "dns.slow");
+        for f in out.iter_mut().filter(|f| f.kind != "dns.slow") {
+            f.severity = f.severity.min(Severity::Warning);
+            f.summary
+                .push_str(" (the other address family answered, so the call went on)");
+        }
     }
     if let Some(c) = &run.connect {
         let server = c.deciding().map(|a| a.addr);

@@ -208,6 +208,8 @@ pub enum DnsAnswer {
     SlowA([u8; 4], Duration),
     /// An A and an AAAA record.
     Dual([u8; 4], [u8; 16]),
+    /// The A record; AAAA questions are dropped (a broken resolver or firewall).
+    ADropAaaa([u8; 4]),
 }
 
 /// Starts a UDP DNS responder on 127.0.0.1 answering from `table` (names
@@ -237,6 +239,8 @@ pub fn dns_server(table: Vec<(&'static str, DnsAnswer)>, queries: usize) -> Sock
                 DnsAnswer::A(ip) => (0, Some(ip), None, Duration::ZERO),
                 DnsAnswer::SlowA(ip, d) => (0, Some(ip), None, d),
                 DnsAnswer::Dual(v4, v6) => (0, Some(v4), Some(v6), Duration::ZERO),
+                DnsAnswer::ADropAaaa(_) if qtype == 28 => continue,
+                DnsAnswer::ADropAaaa(ip) => (0, Some(ip), None, Duration::ZERO),
                 DnsAnswer::Rcode(r) => (r, None, None, Duration::ZERO),
                 DnsAnswer::Silent => continue,
             };
