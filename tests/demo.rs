@@ -32,7 +32,7 @@ fn demo_captures_and_reads_real_traffic() {
             out.contains("mid-response: GET /v1/export -> 200: the response was cut after"),
             "{out}"
         );
-        assert!(out.contains("CONNECTIONS (12 of 12"), "{out}");
+        assert!(out.contains("CONNECTIONS (13 of 13"), "{out}");
         // Every fault of the lab, as one story each.
         for kind in [
             "dns.servfail",
@@ -62,6 +62,20 @@ fn demo_captures_and_reads_real_traffic() {
             "no finding names the healthy call: {out}"
         );
         assert!(out.contains("127.83.83.83:53"), "{out}");
+        // The HTTPS call is decrypted with the lab client's key log, and its
+        // 500 found inside the encryption.
+        assert!(
+            out.contains("GET https://api.demo.test/v1/checkout"),
+            "{out}"
+        );
+        assert!(
+            out.contains("GET /v1/checkout (host api.demo.test) [decrypted HTTPS] -> 500"),
+            "{out}"
+        );
+        assert!(
+            out.contains("DECRYPTION: 1 of 1 TLS connections decrypted"),
+            "{out}"
+        );
     }
     assert!(
         out.contains(" SF "),

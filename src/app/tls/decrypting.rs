@@ -78,7 +78,8 @@ pub struct Decrypted {
 /// Whether a connection was decrypted, for the tls record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DecryptionInfo {
-    /// `decrypted` or `not_decrypted`.
+    /// `decrypted`, `not_decrypted`, or `nothing_encrypted` (the handshake
+    /// ended before any protected record).
     pub status: &'static str,
     /// Why not (or what went wrong part-way), in words.
     pub reason: Option<String>,
@@ -380,6 +381,12 @@ impl TlsConn {
     pub(super) fn decryption_info(&self) -> Option<DecryptionInfo> {
         let (status, reason) = match &self.dec.state {
             Decryption::Off => return None,
+            // The handshake ended before the first protected record: there was
+            // nothing to decrypt (the TLS findings say why it ended).
+            Decryption::Ready(_) if self.dec.hello.is_some() && self.nothing_protected() => (
+                "nothing_encrypted",
+                Some("the connection ended before any encrypted record".to_string()),
+            ),
             Decryption::Ready(_) => (
                 "not_decrypted",
                 Some(if self.dec.hello.is_none() {
@@ -402,6 +409,17 @@ impl TlsConn {
             records: self.dec.records,
             bytes: self.dec.bytes,
         })
+    }
+}
+
+impl TlsConn {
+    /// Neither side sent a protected record.
+    fn nothing_protected(&self) -> bool {
+        [&self.client, &self.server]
+            .iter()
+            .all(|d| !d.last.is_some_and(|(protected, _)| protected) && d.finished.is_none())
+            && self.client_first_protected.is_none()
+            && self.encrypted_alert.is_none()
     }
 }
 

@@ -199,6 +199,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             self.counts.tls += 1;
             match &tls.decryption {
                 Some(d) if d.status == "decrypted" => self.counts.decrypted += 1,
+                Some(d) if d.status == "nothing_encrypted" => {}
                 Some(d) => {
                     self.counts.not_decrypted += 1;
                     if self.undecrypted.len() < MAX_UNDECRYPTED_SHOWN {

@@ -4,7 +4,9 @@
 //!
 //! The traffic comes from the fault lab (`lab.rs`): DNS answers that fail, a
 //! refused connection, an ICMP port unreachable, a slow server, a reset in the
-//! middle of a response, and a healthy call. Where capture is not permitted, the
+//! middle of a response, and a healthy call; and the TLS lab (`tls_lab.rs`):
+//! version and certificate failures, and an HTTPS call whose 500 is found by
+//! decrypting it with the client's key log. Where capture is not permitted, the
 //! demo says so and analyzes a capture it builds in memory instead
 //! (`synthetic.rs`).
 
@@ -63,15 +65,32 @@ pub fn run(
         )?;
         writeln!(out)?;
     }
-    analyze::run(
+    // The lab's HTTPS client wrote its keys next to the capture.
+    let keylog = keylog_path(capture_path);
+    let keylogs = if keylog.exists() {
+        vec![keylog.clone()]
+    } else {
+        Vec::new()
+    };
+    let result = analyze::run(
         &AnalyzeConfig {
             paths: vec![path],
+            keylogs,
             ..AnalyzeConfig::default()
         },
         out,
         status,
-    )?;
+    );
+    let _ = std::fs::remove_file(&keylog);
+    result?;
     Ok(())
+}
+
+/// Where the lab's HTTPS client writes its key log: beside the capture.
+fn keylog_path(capture: &Path) -> PathBuf {
+    let mut name = capture.as_os_str().to_owned();
+    name.push(".keys");
+    PathBuf::from(name)
 }
 
 /// Default place for the demo capture: the system temp directory.
@@ -82,7 +101,7 @@ pub fn default_capture_path() -> PathBuf {
 fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError> {
     let lab = Lab::bind().map_err(io_err)?;
     #[cfg(feature = "tls-lab")]
-    let tls = tls_lab::TlsLab::bind().map_err(io_err)?;
+    let tls = tls_lab::TlsLab::bind(&keylog_path(path)).map_err(io_err)?;
     #[cfg(feature = "tls-lab")]
     let filter = {
         let ports: Vec<String> = tls
