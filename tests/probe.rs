@@ -536,6 +536,42 @@ fn bad_arguments_exit_2() {
     }
 }
 
+/// With SSLKEYLOGFILE set, the probe's own HTTPS capture is analyzed
+/// decrypted: the 500 is evidence from the packets too.
+#[test]
+fn capture_of_https_is_decrypted_with_the_probe_keys() {
+    if !can_capture("capture_of_https_is_decrypted_with_the_probe_keys") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new("netsleuth test CA");
+    let leaf = pki.leaf(&["127.0.0.1"], false);
+    let ca = ca_file(dir.path(), &pki);
+    let port = http_server(
+        Reply::Status(500, FAST),
+        1,
+        Some(leaf.server(&[&rustls::version::TLS13])),
+    );
+    let file = dir.path().join("probe.pcap");
+    let keys = dir.path().join("keys.log");
+    let out = crate::util::netsleuth()
+        .args(["probe", "--json", "--cacert", &ca, "--capture"])
+        .arg(&file)
+        .arg(format!("https://127.0.0.1:{port}/v1/checkout"))
+        .env("SSLKEYLOGFILE", &keys)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(kinds(&doc), ["http.server_error"]);
+    let evidence = doc["evidence"].as_array().expect("evidence");
+    assert!(
+        evidence.iter().any(|e| e["kind"] == "http.server_error"
+            && e["summary"].as_str().unwrap().contains("decrypted HTTPS")),
+        "{doc}"
+    );
+}
+
 /// A black-holed address (a namespace dropping the SYNs): connect time-out
 /// within --connect-timeout, not a refusal.
 #[test]

@@ -214,10 +214,18 @@ fn attach_evidence(
     } else {
         format!("{} or icmp or icmp6", terms.join(" or "))
     };
+    // The probe wrote its TLS keys to SSLKEYLOGFILE when set: its own HTTPS
+    // capture is then analyzed decrypted.
+    let keylogs = std::env::var_os("SSLKEYLOGFILE")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .into_iter()
+        .collect();
     let config = AnalyzeConfig {
         paths: vec![path.display().to_string()],
         filter,
         format: AnalyzeFormat::Jsonl,
+        keylogs,
         ..AnalyzeConfig::default()
     };
     let mut records = Vec::new();
