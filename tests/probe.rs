@@ -564,7 +564,15 @@ fn capture_of_https_is_decrypted_with_the_probe_keys() {
     assert_eq!(out.status.code(), Some(1));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(kinds(&doc), ["http.server_error"]);
-    let evidence = doc["evidence"].as_array().expect("evidence");
+    let (_, read, _) = run(&["read", file.to_str().unwrap()]);
+    let keylog = std::fs::read_to_string(&keys).unwrap_or_default();
+    let evidence = doc["evidence"].as_array().unwrap_or_else(|| {
+        panic!(
+            "no evidence: {doc}\nstderr: {}\ncapture:\n{read}\nkeys: {} lines",
+            String::from_utf8_lossy(&out.stderr),
+            keylog.lines().count()
+        )
+    });
     assert!(
         evidence.iter().any(|e| e["kind"] == "http.server_error"
             && e["summary"].as_str().unwrap().contains("decrypted HTTPS")),

@@ -167,8 +167,12 @@ fn start_capture(
     }
     // ICMP errors about the probe's packets are evidence too.
     filter.push_str(" or icmp or icmp6");
+    // A loopback target is captured on lo: on `any`, libpcap drops one copy
+    // of each loopback packet to undo the kernel's duplicates, and under load
+    // that has lost packets of ours (a missing TLS record hides a response).
+    let loopback = target.ip.is_some_and(|ip| ip.is_loopback()) || target.host == "localhost";
     let options = LiveOptions {
-        interface: "any".into(),
+        interface: if loopback { "lo" } else { "any" }.into(),
         filter: Some(filter),
         ..LiveOptions::default()
     };

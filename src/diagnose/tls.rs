@@ -444,7 +444,7 @@ fn list_or_none(items: &[String]) -> String {
 }
 
 /// The leaf names `host`: by a DNS SAN, or by the CN when there are no SANs.
-fn cert_matches(c: &CertInfo, host: &str) -> bool {
+pub(crate) fn cert_matches(c: &CertInfo, host: &str) -> bool {
     if c.sans.is_empty() {
         c.common_name
             .as_deref()

@@ -86,9 +86,16 @@ impl TlsClient {
                     .map_err(|e| TlsSetupError::TrustStore(e.to_string()))?,
             ),
         };
+        let pinned = match &options.cacert {
+            Some(path) => CertificateDer::pem_file_iter(path)
+                .map(|certs| certs.filter_map(Result::ok).collect())
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
         let recorder = Arc::new(Recording {
             inner,
             insecure: options.insecure,
+            pinned,
             seen: Mutex::new(Seen::default()),
         });
         let versions: &[&'static rustls::SupportedProtocolVersion] = match options.version {
@@ -180,10 +187,11 @@ impl TlsClient {
                 let tls_error = e
                     .get_ref()
                     .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-                phase.failure = Some(match tls_error {
+                let f = match tls_error {
                     Some(err) => failure(err, &phase),
                     None => io_failure(&e),
-                });
+                };
+                phase.failure = Some(explain(f, &phase, host));
                 return (phase, None);
             }
             Ok(Ok(s)) => s,
@@ -198,7 +206,7 @@ impl TlsClient {
             .map(|p| String::from_utf8_lossy(p).into_owned());
         if let Some(e) = &seen.error {
             // --insecure: the handshake went on; the certificate error stays a finding.
-            phase.insecure_failure = Some(certificate_failure(e));
+            phase.insecure_failure = Some(explain(certificate_failure(e), &phase, host));
         }
         (phase, Some(stream))
     }
@@ -364,6 +372,48 @@ fn failure(err: &rustls::Error, phase: &TlsPhase) -> TlsFailure {
     }
 }
 
+/// Says what the chain shows for a certificate failure: the names it is for,
+/// when it expired, who issued it.
+fn explain(mut f: TlsFailure, phase: &TlsPhase, host: &str) -> TlsFailure {
+    let Some(leaf) = phase.certificates.first() else {
+        return f;
+    };
+    let subject = crate::report::escape::escape_str(&leaf.subject);
+    match f.kind {
+        "tls.sni_mismatch" => {
+            let names = if leaf.sans.is_empty() {
+                leaf.common_name.clone().unwrap_or_default()
+            } else {
+                leaf.sans.join(", ")
+            };
+            f.reason = format!(
+                "the certificate ({subject}) is for {}, not {host}",
+                crate::report::escape::escape_str(&names)
+            );
+        }
+        "tls.cert_expired" => {
+            let days = phase.days_to_expiry.unwrap_or_default();
+            f.reason = if days < 0 {
+                format!(
+                    "the certificate ({subject}) expired on {} ({} days ago)",
+                    leaf.not_after, -days
+                )
+            } else {
+                format!("the certificate ({subject}) is not valid before {}", leaf.not_before)
+            };
+        }
+        "tls.unknown_ca" => {
+            f.reason = format!(
+                "the certificate ({subject}) is issued by {}, which is not trusted{}",
+                crate::report::escape::escape_str(&leaf.issuer),
+                if leaf.self_signed { " (it is self-signed)" } else { "" }
+            );
+        }
+        _ => {}
+    }
+    f
+}
+
 /// A certificate rejection in the finding vocabulary.
 fn certificate_failure(err: &rustls::Error) -> TlsFailure {
     let f = |kind, reason: String| TlsFailure { kind, reason };
@@ -424,7 +474,48 @@ struct Seen {
 struct Recording {
     inner: Arc<dyn ServerCertVerifier>,
     insecure: bool,
+    /// The `--cacert` certificates: a server presenting one of them as its own
+    /// certificate is trusted as it is (a self-signed development certificate
+    /// made with `openssl req -x509` carries CA:TRUE, which WebPKI refuses as
+    /// an end entity; curl and OpenSSL accept it when it is the trusted one).
+    pinned: Vec<CertificateDer<'static>>,
     seen: Mutex<Seen>,
+}
+
+impl Recording {
+    /// `end_entity` is one of the pinned certificates, valid now and for
+    /// `server_name`; `None` when it is not pinned at all.
+    fn pinned_verdict(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Option<Result<ServerCertVerified, rustls::Error>> {
+        if !self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
+            return None;
+        }
+        let Some(info) = CertInfo::from_der(end_entity) else {
+            return Some(Err(rustls::Error::InvalidCertificate(CertificateError::BadEncoding)));
+        };
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        if now > info.not_after_unix {
+            return Some(Err(rustls::Error::InvalidCertificate(CertificateError::Expired)));
+        }
+        if now < info.not_before_unix {
+            return Some(Err(rustls::Error::InvalidCertificate(CertificateError::NotValidYet)));
+        }
+        let host = match server_name {
+            ServerName::DnsName(d) => d.as_ref().to_string(),
+            ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+            _ => String::new(),
+        };
+        if !crate::diagnose::tls::cert_matches(&info, &host) {
+            return Some(Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName,
+            )));
+        }
+        Some(Ok(ServerCertVerified::assertion()))
+    }
 }
 
 impl Recording {
@@ -457,6 +548,12 @@ impl ServerCertVerifier for Recording {
             ocsp_response,
             now,
         );
+        let result = match result {
+            Err(e) => self
+                .pinned_verdict(end_entity, server_name, now)
+                .unwrap_or(Err(e)),
+            ok => ok,
+        };
         let mut seen = self.lock();
         seen.chain = std::iter::once(end_entity)
             .chain(intermediates)

@@ -199,9 +199,9 @@ impl FrameSource for LiveSource {
             if self.draining.is_none() && self.should_stop() {
                 self.start_draining()?;
             }
+            let poll_started = Instant::now();
             if let Some(drain) = self.draining {
-                let now = Instant::now();
-                if now - drain.started >= DRAIN_LIMIT || now - drain.last_packet >= DRAIN_QUIET {
+                if poll_started - drain.started >= DRAIN_LIMIT {
                     return Ok(None);
                 }
             }
@@ -233,7 +233,16 @@ impl FrameSource for LiveSource {
                 }
                 // Non-blocking and nothing queued right now: look again shortly,
                 // a kernel block may still be retired.
+                // Done only when a poll that *started* after the quiet interval
+                // found nothing: a thread descheduled for a while (a loaded
+                // machine) must still look once more before it gives up.
                 Err(pcap::Error::TimeoutExpired) if self.draining.is_some() => {
+                    if self
+                        .draining
+                        .is_some_and(|d| poll_started - d.last_packet >= DRAIN_QUIET)
+                    {
+                        return Ok(None);
+                    }
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 // pcap_breakloop: the watcher saw the stop (or a late breakloop
