@@ -482,7 +482,11 @@ fn pcapng_decryption_secrets_are_used() {
     if !can_capture("pcapng_decryption_secrets_are_used (needs root to capture)") {
         return;
     }
-    let Ok(true) = Command::new("editcap").arg("--help").output().map(|o| o.status.success()) else {
+    let Ok(true) = Command::new("editcap")
+        .arg("--help")
+        .output()
+        .map(|o| o.status.success())
+    else {
         eprintln!("skipping pcapng_decryption_secrets_are_used: editcap is not installed");
         return;
     };

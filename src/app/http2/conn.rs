@@ -682,7 +682,7 @@ impl H2Conn {
 
     fn on_request(&mut self, block: Block, f: Fields, end: ByteMark) {
         let id = block.stream;
-        if id % 2 == 0 {
+        if id.is_multiple_of(2) {
             return;
         }
         if let Some(s) = self.streams.get_mut(&id) {
@@ -735,7 +735,7 @@ impl H2Conn {
 
     fn on_response(&mut self, block: Block, f: Fields, end: ByteMark) {
         let id = block.stream;
-        if id % 2 == 0 {
+        if id.is_multiple_of(2) {
             return;
         }
         if !self.streams.contains_key(&id) {
@@ -914,7 +914,9 @@ impl H2Conn {
 
     fn on_goaway(&mut self, side: Side, payload: &[u8], end: ByteMark) {
         self.stats.goaways += 1;
-        let last = frame::u32_at(payload, 0).map(|l| l & 0x7fff_ffff).unwrap_or(0);
+        let last = frame::u32_at(payload, 0)
+            .map(|l| l & 0x7fff_ffff)
+            .unwrap_or(0);
         let code = frame::error_name(frame::u32_at(payload, 4).unwrap_or(0));
         self.conn_note(format!(
             "the {} sent GOAWAY {code}, last stream {last}",
@@ -966,7 +968,9 @@ impl H2Conn {
 /// The bytes of a non-DATA payload worth keeping.
 fn keep_limit(hdr: &FrameHeader) -> usize {
     match hdr.kind {
-        Kind::Headers | Kind::PushPromise | Kind::Continuation => MAX_HEADER_BLOCK + HEADERS_OVERHEAD,
+        Kind::Headers | Kind::PushPromise | Kind::Continuation => {
+            MAX_HEADER_BLOCK + HEADERS_OVERHEAD
+        }
         Kind::Settings => MAX_SETTINGS,
         Kind::RstStream | Kind::GoAway => 8,
         _ => 0,

@@ -212,9 +212,15 @@ mod tests {
             Some((2, &b"ab"[..]))
         );
         // Padding longer than the payload, priority cut short.
-        assert_eq!(block_fragment(&h(Kind::Headers, flags::PADDED), b"\x05ab"), None);
+        assert_eq!(
+            block_fragment(&h(Kind::Headers, flags::PADDED), b"\x05ab"),
+            None
+        );
         assert_eq!(block_fragment(&h(Kind::Headers, flags::PADDED), b""), None);
-        assert_eq!(block_fragment(&h(Kind::Headers, flags::PRIORITY), b"\x00\x00"), None);
+        assert_eq!(
+            block_fragment(&h(Kind::Headers, flags::PRIORITY), b"\x00\x00"),
+            None
+        );
         assert_eq!(block_fragment(&h(Kind::PushPromise, 0), b"\x00"), None);
     }
 
