@@ -4,7 +4,7 @@
 
 mod streams;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use loona_hpack::Decoder;
 
@@ -107,6 +107,8 @@ pub struct H2Conn {
     dirs: [Dir; 2],
     decoders: [Decoder<'static>; 2],
     streams: BTreeMap<u32, Stream>,
+    /// Streams that may have completed since the last take (checked there).
+    ready: BTreeSet<u32>,
     /// The highest stream id the client opened (or a response named).
     max_stream: u32,
     /// The last stream id of the server's GOAWAY.
@@ -171,6 +173,7 @@ impl H2Conn {
             dirs: [Dir::new(Side::Client), Dir::new(Side::Server)],
             decoders: [new_decoder(), new_decoder()],
             streams: BTreeMap::new(),
+            ready: BTreeSet::new(),
             max_stream: 0,
             goaway: None,
             stats: H2Stats::default(),
@@ -311,16 +314,12 @@ impl H2Conn {
     /// Streams completed so far, in stream-id order (a stream completes when its
     /// response ended and its request was sent in full, or it was reset).
     pub fn take_transactions(&mut self) -> Vec<HttpTransaction> {
-        let ready: Vec<u32> = self
-            .streams
-            .iter()
-            .filter(|(_, s)| s.ready())
-            .map(|(&id, _)| id)
-            .collect();
-        let mut out = Vec::with_capacity(ready.len());
-        for id in ready {
-            if let Some(s) = self.streams.remove(&id) {
-                out.push(self.record(s.ex, None));
+        let mut out = Vec::new();
+        for id in std::mem::take(&mut self.ready) {
+            if self.streams.get(&id).is_some_and(Stream::ready) {
+                if let Some(s) = self.streams.remove(&id) {
+                    out.push(self.record(s.ex, None));
+                }
             }
         }
         out
@@ -491,6 +490,10 @@ impl H2Conn {
                 "{who} CONTINUATION on stream {} without a HEADERS frame before it",
                 hdr.stream
             )),
+            (Kind::Continuation, Some(_)) if hdr.len as usize > MAX_HEADER_BLOCK => Some(format!(
+                "{who} header block larger than {} KiB",
+                MAX_HEADER_BLOCK / 1024
+            )),
             (Kind::Continuation, Some(_)) => None,
             (k, Some(s)) => Some(format!(
                 "{who} {k:?} frame on stream {} while the header block on stream {s} awaited CONTINUATION",
@@ -613,6 +616,9 @@ impl H2Conn {
             Kind::Settings if !hdr.has(flags::ACK) => self.on_settings(side, &kept),
             Kind::GoAway => self.on_goaway(side, &kept, end),
             _ => {}
+        }
+        if self.streams.get(&hdr.stream).is_some_and(Stream::ready) {
+            self.ready.insert(hdr.stream);
         }
     }
 

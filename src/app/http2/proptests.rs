@@ -109,4 +109,32 @@ proptest! {
             let _ = crate::diagnose::http::diagnose(t, Some(1_000_000));
         }
     }
+
+    #[test]
+    fn random_frames_never_panic(
+        frames in prop::collection::vec(
+            (any::<bool>(), 0u8..11, any::<u8>(), 0u32..8, prop::collection::vec(any::<u8>(), 0..40), any::<bool>()),
+            0..40,
+        ),
+        chunk in 1usize..30,
+    ) {
+        let (mut cp, mut sp) = (Peer::new(), Peer::new());
+        let (mut client, mut server) = (client_start(), server_start());
+        for (from_client, kind, flags, stream, payload, valid_head) in frames {
+            let f = match (valid_head, from_client) {
+                (true, true) => req(&mut cp, stream | 1, "/p"),
+                (true, false) => super::tests::resp(&mut sp, stream | 1, "200", flags & ES),
+                _ => build(kind, flags, stream, &payload),
+            };
+            if from_client { client.extend(f) } else { server.extend(f) }
+        }
+        let mut f = Feeder::new();
+        f.chunks(Side::Client, &client, chunk, 0);
+        f.chunks(Side::Server, &server, chunk, 1);
+        let _ = f.c.take_transactions();
+        let t = f.finish(2, Some((Side::Server, "rst")));
+        for t in &t {
+            let _ = crate::diagnose::http::diagnose(t, Some(1_000_000));
+        }
+    }
 }

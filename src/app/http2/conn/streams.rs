@@ -272,10 +272,11 @@ impl H2Conn {
         }
         let last = self.goaway.map_or(last, |g| g.min(last));
         self.goaway = Some(last);
-        for (_, s) in self.streams.range_mut(last.saturating_add(1)..) {
+        for (&id, s) in self.streams.range_mut(last.saturating_add(1)..) {
             if !s.ex.resp_done {
                 give_up_goaway(&mut s.ex, last, end);
                 s.closed = true;
+                self.ready.insert(id);
             }
         }
     }
