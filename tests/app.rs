@@ -245,6 +245,9 @@ fn h2c_prior_knowledge_is_analyzed() {
         .collect();
     assert_eq!(failed.len(), 1, "{records:#?}");
     assert!(failed[0].contains(".nope is missing"), "{failed:?}");
+    let (code, text, err) = run(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("GET api.example.com/v2/items"), "{text}");
     let http = of_type(&records, "http");
     assert_eq!(http.len(), 1, "{records:#?}");
     let h = http[0];
