@@ -184,3 +184,91 @@ fn text_report_has_stories_and_a_waterfall() {
         "{row}"
     );
 }
+
+/// An HTTP/2 frame (RFC 9113 §4.1).
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    v.extend([kind, flags]);
+    v.extend(stream.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A literal header field without indexing, its name from static table entry `index`.
+fn h2_literal(index: u8, value: &str) -> Vec<u8> {
+    let mut v = vec![index, value.len() as u8];
+    v.extend_from_slice(value.as_bytes());
+    v
+}
+
+/// HTTP/2 with prior knowledge (h2c) on a cleartext connection: a slow 200,
+/// one record with version HTTP/2, the slow-server finding named by host, and
+/// `--expect` rules checked on the kept body.
+#[test]
+fn h2c_prior_knowledge_is_analyzed() {
+    let mut conv = Conv::new(40200, 8080);
+    conv.handshake(0.010);
+    let mut client = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    client.extend(h2_frame(4, 0, 0, &[]));
+    // :method GET, :scheme http (static 2, 6), :authority, :path.
+    let mut block = vec![0x82, 0x86];
+    block.extend(h2_literal(1, "api.example.com"));
+    block.extend(h2_literal(4, "/v2/items"));
+    client.extend(h2_frame(1, 0x5, 1, &block));
+    conv.at(0.040).c("P.", &client);
+    conv.at(0.041).s("P.", &h2_frame(4, 0, 0, &[]));
+    let mut server = h2_frame(1, 0x4, 1, &h2_literal(8, "200"));
+    server.extend(h2_frame(0, 0x1, 1, b"{\"items\":[]}"));
+    conv.at(2.040).s("P.", &server);
+    conv.at(2.060).c(".", &[]);
+    conv.at(2.100)
+        .c("F.", &[])
+        .at(2.120)
+        .s("F.", &[])
+        .at(2.140)
+        .c(".", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "h2c.pcap", &conv.pcap());
+    let records = analyze_records(
+        &path,
+        &[
+            "--expect",
+            "json .items exists",
+            "--expect",
+            "json .nope exists",
+        ],
+    );
+    let failed: Vec<&str> = of_type(&records, "finding")
+        .iter()
+        .filter(|f| f["kind"] == "http.expectation_failed")
+        .filter_map(|f| f["summary"].as_str())
+        .collect();
+    assert_eq!(failed.len(), 1, "{records:#?}");
+    assert!(failed[0].contains(".nope is missing"), "{failed:?}");
+    let (code, text, err) = run(&["analyze", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("GET api.example.com/v2/items"), "{text}");
+    let http = of_type(&records, "http");
+    assert_eq!(http.len(), 1, "{records:#?}");
+    let h = http[0];
+    assert_eq!(h["version"], "HTTP/2");
+    assert_eq!(h["decrypted"], false);
+    assert_eq!(
+        (&h["method"], &h["path"]),
+        (&Value::from("GET"), &Value::from("/v2/items"))
+    );
+    assert_eq!(h["host"], "api.example.com");
+    assert_eq!(
+        (&h["status"], &h["response_body_bytes"]),
+        (&Value::from(200), &Value::from(12))
+    );
+    assert_eq!(h["timing_ms"]["wait"], 2000.0, "{h}");
+    let stories = of_type(&records, "story");
+    assert!(
+        stories.iter().any(|s| s["findings"]
+            .as_array()
+            .is_some_and(|f| f.contains(&Value::from("http.slow_server")))
+            && s["target"] == "api.example.com"),
+        "{stories:#?}"
+    );
+}

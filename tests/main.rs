@@ -7,6 +7,7 @@ mod util;
 mod analyze;
 mod app;
 mod capture;
+mod decrypt_h2;
 mod decrypt_live;
 mod demo;
 mod expect;

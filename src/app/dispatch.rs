@@ -1,7 +1,7 @@
 //! Routes flow output to the application parsers and collects their records.
 //!
 //! Which parser a TCP connection gets is decided by content at the first bytes
-//! the client sends (TLS record header, HTTP request line), or by port 53 for
+//! the client sends (TLS record header, HTTP request line, HTTP/2 preface), or by port 53 for
 //! DNS over TCP; UDP datagrams to or from port 53 go to the DNS tracker. A
 //! connection whose first client bytes are neither is left alone. The first
 //! segment almost always carries a whole request line or ClientHello header; a
@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 
 use super::dns::{DnsConfig, DnsRecord, DnsTracker};
 use super::http::{looks_like_http_request, BodyBudget, HttpConn, HttpTransaction, KeepConfig};
+use super::http2::{looks_like_h2_preface, H2Conn};
 use super::tls::{looks_like_tls, Decrypted, TlsConn, TlsKeys, TlsRecord};
 use super::{Endpoints, Origin};
 use crate::flow::conn::{ConnRecord, EndReason, IcmpNote};
@@ -29,6 +30,8 @@ enum Parser {
     Tls(Box<TlsConn>, Option<Box<Inner>>),
     /// HTTP/1.x transactions.
     Http(Box<HttpConn>),
+    /// HTTP/2 with prior knowledge (h2c: the preface in cleartext).
+    H2(Box<H2Conn>),
     /// DNS over TCP (handled by the shared tracker).
     DnsTcp,
     /// Something else: ignored.
@@ -44,9 +47,11 @@ struct AppConn {
 struct Inner {
     /// HTTP/1.x, when the client's first plaintext is a request.
     http: Option<HttpConn>,
+    /// HTTP/2, when the client's first plaintext is the connection preface.
+    h2: Option<H2Conn>,
     /// Plaintext bytes so far per direction (client, server): stream offsets.
     offsets: [u64; 2],
-    /// The first plaintext was something else (HTTP/2, another protocol).
+    /// The first plaintext was something else (another protocol).
     other: bool,
 }
 
@@ -154,11 +159,12 @@ impl AppLayer {
     pub fn take_http(&mut self, conn: u64) -> Vec<HttpTransaction> {
         match self.conns.get_mut(&conn).map(|c| &mut c.parser) {
             Some(Parser::Http(h)) => h.take_transactions(),
-            Some(Parser::Tls(_, Some(inner))) => inner
-                .http
-                .as_mut()
-                .map(|h| h.take_transactions())
-                .unwrap_or_default(),
+            Some(Parser::H2(h)) => h.take_transactions(),
+            Some(Parser::Tls(_, Some(inner))) => match (&mut inner.http, &mut inner.h2) {
+                (Some(h), _) => h.take_transactions(),
+                (None, Some(h)) => h.take_transactions(),
+                (None, None) => Vec::new(),
+            },
             _ => Vec::new(),
         }
     }
@@ -214,6 +220,13 @@ impl AppLayer {
                     self.http_keep,
                     &self.body_budget,
                 )))
+            } else if looks_like_h2_preface(bytes) {
+                Parser::H2(Box::new(new_h2(
+                    c.ep,
+                    false,
+                    self.http_keep,
+                    &self.body_budget,
+                )))
             } else {
                 Parser::Other
             };
@@ -229,6 +242,7 @@ impl AppLayer {
                     let inner = inner.get_or_insert_with(|| {
                         Box::new(Inner {
                             http: None,
+                            h2: None,
                             offsets: [0, 0],
                             other: false,
                         })
@@ -237,6 +251,7 @@ impl AppLayer {
                 }
             }
             Parser::Http(h) => h.on_data(origin, offset, bytes),
+            Parser::H2(h) => h.on_data(origin, offset, bytes),
             Parser::DnsTcp => self.dns.on_tcp_data(&c.ep, origin, offset, bytes),
             Parser::Undecided | Parser::Other => {}
         }
@@ -250,6 +265,7 @@ impl AppLayer {
         match &mut c.parser {
             Parser::Tls(t, _) => t.on_gap(side, offset, len),
             Parser::Http(h) => h.on_gap(side, offset, len),
+            Parser::H2(h) => h.on_gap(side, offset, len),
             Parser::DnsTcp => self.dns.on_tcp_gap(&c.ep, side, offset, len),
             Parser::Undecided | Parser::Other => {}
         }
@@ -264,11 +280,17 @@ impl AppLayer {
         match &mut c.parser {
             Parser::Tls(t, inner) => {
                 t.on_end(side, how, ts);
-                if let Some(h) = inner.as_mut().and_then(|i| i.http.as_mut()) {
-                    h.on_end(side, how, ts);
+                if let Some(i) = inner.as_mut() {
+                    if let Some(h) = i.http.as_mut() {
+                        h.on_end(side, how, ts);
+                    }
+                    if let Some(h) = i.h2.as_mut() {
+                        h.on_end(side, how, ts);
+                    }
                 }
             }
             Parser::Http(h) => h.on_end(side, how, ts),
+            Parser::H2(h) => h.on_end(side, how, ts),
             Parser::DnsTcp => self.dns.on_tcp_end(&c.ep, side),
             Parser::Undecided | Parser::Other => {}
         }
@@ -306,13 +328,14 @@ impl AppLayer {
                     closed_at(record, Side::Client),
                     closed_at(record, Side::Server),
                 );
-                let http = match inner.and_then(|i| i.http) {
-                    Some(mut h) => {
+                let http = match inner.map(|i| (i.http, i.h2)) {
+                    Some((Some(mut h), _)) => {
                         let mut http = h.take_transactions();
                         http.extend(h.finish(end, ended_by));
                         http
                     }
-                    None => Vec::new(),
+                    Some((None, Some(mut h))) => h.finish(end, ended_by),
+                    _ => Vec::new(),
                 };
                 AppRecords {
                     tls: t.record(end),
@@ -324,6 +347,10 @@ impl AppLayer {
                 http.extend(h.finish(end, ended_by));
                 AppRecords { tls: None, http }
             }
+            Parser::H2(mut h) => AppRecords {
+                tls: None,
+                http: h.finish(end, ended_by),
+            },
             _ => AppRecords::default(),
         }
     }
@@ -349,7 +376,7 @@ impl AppLayer {
 
 impl Inner {
     /// Decrypted application data, in order: the first client bytes decide the
-    /// protocol (HTTP/1.x is parsed; HTTP/2 and others are only counted).
+    /// protocol (HTTP/1.x and HTTP/2 are parsed; others are only counted).
     fn feed(
         &mut self,
         ep: Endpoints,
@@ -363,21 +390,25 @@ impl Inner {
             if let Some(o) = self.offsets.get_mut(i) {
                 *o = o.saturating_add(chunk.data.len() as u64);
             }
-            if self.http.is_none() && !self.other {
-                if chunk.side == Side::Client && offset == 0 && looks_like_http_request(&chunk.data)
-                {
+            if self.http.is_none() && self.h2.is_none() && !self.other {
+                let first = chunk.side == Side::Client && offset == 0;
+                if first && looks_like_http_request(&chunk.data) {
                     self.http = Some(new_http(ep, true, keep, budget));
+                } else if first && looks_like_h2_preface(&chunk.data) {
+                    self.h2 = Some(new_h2(ep, true, keep, budget));
                 } else {
                     self.other = true;
                 }
             }
+            let origin = Origin {
+                conn: ep.conn,
+                side: chunk.side,
+                frame: chunk.frame,
+                ts: chunk.ts,
+            };
             if let Some(h) = &mut self.http {
-                let origin = Origin {
-                    conn: ep.conn,
-                    side: chunk.side,
-                    frame: chunk.frame,
-                    ts: chunk.ts,
-                };
+                h.on_data(origin, offset, &chunk.data);
+            } else if let Some(h) = &mut self.h2 {
                 h.on_data(origin, offset, &chunk.data);
             }
         }
@@ -391,6 +422,15 @@ fn new_http(ep: Endpoints, decrypted: bool, keep: KeepConfig, budget: &BodyBudge
         HttpConn::with_keep(ep, decrypted, keep, Some(budget.clone()))
     } else {
         HttpConn::new(ep, decrypted)
+    }
+}
+
+/// An HTTP/2 parser for `ep`, keeping what `keep` asks of responses.
+fn new_h2(ep: Endpoints, decrypted: bool, keep: KeepConfig, budget: &BodyBudget) -> H2Conn {
+    if keep.any() {
+        H2Conn::with_keep(ep, decrypted, keep, Some(budget.clone()))
+    } else {
+        H2Conn::new(ep, decrypted)
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod http2;
 pub mod tls;
 
 mod dispatch;

@@ -136,6 +136,9 @@ pub fn diagnose(t: &HttpTransaction, rtt_ns: Option<i64>) -> Vec<Finding> {
                 .map(|m| format!(" {} after the request", human_duration((m * 1e6) as i64)))
                 .unwrap_or_default();
             let (how, next) = match (g.by, g.how) {
+                (GaveUpBy::Client, Some("rst_stream")) => ("the client reset the HTTP/2 stream (RST_STREAM)", "the client gave up: compare its time-out with the server's usual latency"),
+                (GaveUpBy::Server, Some("rst_stream")) => ("the server reset the HTTP/2 stream (RST_STREAM)", "the server refused or aborted the request: check its logs and the error code in the notes"),
+                (GaveUpBy::Server, Some("goaway")) => ("the server's GOAWAY said it never processed it", "retry the request on a new connection; check why the server is shutting connections down"),
                 (GaveUpBy::Client, Some("rst")) => ("the client reset the connection", "the client gave up: compare its time-out with the server's usual latency"),
                 (GaveUpBy::Client, _) => ("the client closed the connection", "the client gave up: compare its time-out with the server's usual latency"),
                 (GaveUpBy::Server, Some("rst")) => ("the server reset the connection", "the server aborted the request: check its logs for a crash or a rejected request"),

@@ -11,37 +11,37 @@ const MAX_NOTES: usize = 32;
 
 /// A request (absent when the capture missed it) and its response so far.
 #[derive(Debug, Default)]
-pub(super) struct Exchange {
-    pub(super) req: Option<RequestHead>,
-    pub(super) req_first: Option<ByteMark>,
-    pub(super) req_last: Option<ByteMark>,
-    pub(super) req_body: u64,
-    pub(super) req_missing: u64,
-    pub(super) req_chunked: bool,
-    pub(super) req_done: bool,
-    pub(super) resp: Option<ResponseHead>,
-    pub(super) informational: Vec<u16>,
-    pub(super) resp_first_any: Option<ByteMark>,
-    pub(super) resp_first: Option<ByteMark>,
-    pub(super) resp_last: Option<ByteMark>,
-    pub(super) resp_body: u64,
-    pub(super) resp_missing: u64,
-    pub(super) resp_chunked: bool,
+pub(crate) struct Exchange {
+    pub(crate) req: Option<RequestHead>,
+    pub(crate) req_first: Option<ByteMark>,
+    pub(crate) req_last: Option<ByteMark>,
+    pub(crate) req_body: u64,
+    pub(crate) req_missing: u64,
+    pub(crate) req_chunked: bool,
+    pub(crate) req_done: bool,
+    pub(crate) resp: Option<ResponseHead>,
+    pub(crate) informational: Vec<u16>,
+    pub(crate) resp_first_any: Option<ByteMark>,
+    pub(crate) resp_first: Option<ByteMark>,
+    pub(crate) resp_last: Option<ByteMark>,
+    pub(crate) resp_body: u64,
+    pub(crate) resp_missing: u64,
+    pub(crate) resp_chunked: bool,
     /// No more bytes belong to the response.
-    pub(super) resp_done: bool,
+    pub(crate) resp_done: bool,
     /// The response was framed to its true end.
-    pub(super) resp_complete: bool,
+    pub(crate) resp_complete: bool,
     /// How a response that ended early (close-delimited, ended by RST or the
     /// capture's end) was cut.
-    pub(super) cut: Option<GaveUp>,
-    pub(super) notes: Vec<String>,
+    pub(crate) cut: Option<GaveUp>,
+    pub(crate) notes: Vec<String>,
     /// Kept header fields and body prefix (only when asked for).
-    pub(super) resp_data: Option<Box<ResponseData>>,
+    pub(crate) resp_data: Option<Box<ResponseData>>,
 }
 
 impl Exchange {
     /// The record of this exchange; `gave_up` unless the response was already cut.
-    pub(super) fn into_record(
+    pub(crate) fn into_record(
         self,
         ep: &Endpoints,
         decrypted: bool,
@@ -123,12 +123,12 @@ impl Exchange {
 }
 
 /// Milliseconds from nanoseconds.
-pub(super) fn ms(ns: i64) -> f64 {
+pub(crate) fn ms(ns: i64) -> f64 {
     ns as f64 / 1e6
 }
 
 /// Adds a note once, up to a bound.
-pub(super) fn push_note(notes: &mut Vec<String>, note: String) {
+pub(crate) fn push_note(notes: &mut Vec<String>, note: String) {
     if notes.len() < MAX_NOTES && !notes.contains(&note) {
         notes.push(note);
     }

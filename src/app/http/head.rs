@@ -116,7 +116,7 @@ fn bounded(s: Cow<'_, str>) -> String {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     bounded(String::from_utf8_lossy(bytes.trim_ascii()))
 }
 

@@ -36,7 +36,7 @@ pub mod capture;
 mod conn;
 #[cfg(test)]
 mod error_tests;
-mod exchange;
+pub(crate) mod exchange;
 pub(crate) mod framing;
 pub(crate) mod head;
 #[cfg(test)]
@@ -116,7 +116,9 @@ impl GaveUpBy {
 pub struct GaveUp {
     /// Who ended it.
     pub by: GaveUpBy,
-    /// `"fin"` or `"rst"` when a side closed, `None` when the capture ended.
+    /// `"fin"` or `"rst"` when a side closed, `None` when the capture ended;
+    /// HTTP/2 streams also `"rst_stream"` (RST_STREAM) or `"goaway"` (above a
+    /// server GOAWAY's last stream id).
     pub how: Option<&'static str>,
     /// Milliseconds from the request's last byte seen to the end.
     pub after_ms: Option<f64>,
@@ -136,7 +138,8 @@ pub struct PhasesMs {
     pub total: Option<f64>,
 }
 
-/// One HTTP/1.x request and its response, as seen on the wire.
+/// One HTTP request and its response (an HTTP/1.x exchange or an HTTP/2
+/// stream), as seen on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HttpTransaction {
     /// Connection id (as in connection records).
@@ -153,7 +156,7 @@ pub struct HttpTransaction {
     pub host: Option<String>,
     /// Request target (raw).
     pub path: Option<String>,
-    /// `HTTP/1.0` or `HTTP/1.1` (the request's, else the response's).
+    /// `HTTP/1.0`, `HTTP/1.1` (the request's, else the response's) or `HTTP/2`.
     pub version: Option<&'static str>,
     /// Final status code; `None` when no final response head was seen.
     pub status: Option<u16>,

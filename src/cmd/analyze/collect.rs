@@ -220,7 +220,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         let all = early.into_iter().map(|(tx, f)| (tx, Some(f))).chain(late);
         for (i, (mut tx, checked)) in all.enumerate() {
             if let (false, Some(g), Some(status)) = (tx.complete, tx.gave_up.as_ref(), tx.status) {
-                if g.how == Some("rst") {
+                if matches!(g.how, Some("rst" | "rst_stream")) {
                     cut.push(format!(
                         "{} {} -> {status}: the response was cut after {} body bytes",
                         tx.method.as_deref().unwrap_or("?"),
