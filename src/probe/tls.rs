@@ -399,14 +399,21 @@ fn explain(mut f: TlsFailure, phase: &TlsPhase, host: &str) -> TlsFailure {
                     leaf.not_after, -days
                 )
             } else {
-                format!("the certificate ({subject}) is not valid before {}", leaf.not_before)
+                format!(
+                    "the certificate ({subject}) is not valid before {}",
+                    leaf.not_before
+                )
             };
         }
         "tls.unknown_ca" => {
             f.reason = format!(
                 "the certificate ({subject}) is issued by {}, which is not trusted{}",
                 crate::report::escape::escape_str(&leaf.issuer),
-                if leaf.self_signed { " (it is self-signed)" } else { "" }
+                if leaf.self_signed {
+                    " (it is self-signed)"
+                } else {
+                    ""
+                }
             );
         }
         _ => {}
@@ -491,18 +498,28 @@ impl Recording {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> Option<Result<ServerCertVerified, rustls::Error>> {
-        if !self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
+        if !self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
             return None;
         }
         let Some(info) = CertInfo::from_der(end_entity) else {
-            return Some(Err(rustls::Error::InvalidCertificate(CertificateError::BadEncoding)));
+            return Some(Err(rustls::Error::InvalidCertificate(
+                CertificateError::BadEncoding,
+            )));
         };
         let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
         if now > info.not_after_unix {
-            return Some(Err(rustls::Error::InvalidCertificate(CertificateError::Expired)));
+            return Some(Err(rustls::Error::InvalidCertificate(
+                CertificateError::Expired,
+            )));
         }
         if now < info.not_before_unix {
-            return Some(Err(rustls::Error::InvalidCertificate(CertificateError::NotValidYet)));
+            return Some(Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidYet,
+            )));
         }
         let host = match server_name {
             ServerName::DnsName(d) => d.as_ref().to_string(),
