@@ -10,7 +10,7 @@ use super::head::{
     self, find_head_end, Head, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES,
 };
 use super::{ByteMark, GaveUp, GaveUpBy, HttpStats, HttpTransaction};
-use crate::app::{Endpoints, Origin};
+use crate::app::{Endpoints, Origin, StreamCursor};
 use crate::flow::reassembly::StreamEnd;
 use crate::flow::Side;
 use crate::source::Timestamp;
@@ -40,7 +40,7 @@ struct Dir {
     buf: Vec<u8>,
     scanned: usize,
     head_start: Option<ByteMark>,
-    next_offset: Option<u64>,
+    cursor: StreamCursor,
     /// The exchange this direction is writing a body for.
     current: Option<u64>,
     /// Parsing stopped on an error of ours (not on the stream's end).
@@ -54,7 +54,7 @@ impl Dir {
             buf: Vec::new(),
             scanned: 0,
             head_start: None,
-            next_offset: None,
+            cursor: StreamCursor::default(),
             current: None,
             lost: false,
         }
@@ -140,18 +140,11 @@ impl HttpConn {
             return;
         }
         let side = origin.side;
-        let mut bytes = bytes;
-        let mut offset = offset;
-        if let Some(next) = self.dirs[idx(side)].next_offset {
-            if offset > next {
-                self.on_gap(side, next, offset - next);
-            } else if offset < next {
-                let skip = usize::try_from(next - offset).unwrap_or(usize::MAX);
-                bytes = bytes.get(skip..).unwrap_or_default();
-                offset = next;
-            }
+        let advance = self.dirs[idx(side)].cursor.advance(offset, bytes);
+        if let Some((at, len)) = advance.gap {
+            self.on_gap(side, at, len);
         }
-        self.dirs[idx(side)].next_offset = Some(offset.saturating_add(bytes.len() as u64));
+        let mut bytes = advance.bytes;
         let mark = ByteMark {
             frame: origin.frame,
             ts: origin.ts,
@@ -171,11 +164,7 @@ impl HttpConn {
             return;
         }
         let d = &mut self.dirs[idx(side)];
-        d.next_offset = Some(
-            d.next_offset
-                .unwrap_or(offset)
-                .max(offset.saturating_add(len)),
-        );
+        d.cursor.skip(offset, len);
         let what = side_noun(side);
         match &mut d.phase {
             Phase::Stopped | Phase::Tunnel => {}

@@ -15,7 +15,7 @@ use crate::app::http::capture::{BodyBudget, KeepConfig, ResponseData};
 use crate::app::http::exchange::{ms, push_note, Exchange};
 use crate::app::http::head::{Framing, RequestHead, ResponseHead};
 use crate::app::http::{ByteMark, GaveUp, GaveUpBy, HttpTransaction};
-use crate::app::{Endpoints, Origin};
+use crate::app::{Endpoints, Origin, StreamCursor};
 use crate::flow::reassembly::StreamEnd;
 use crate::flow::Side;
 use crate::source::Timestamp;
@@ -76,7 +76,7 @@ struct Block {
 struct Dir {
     read: Read,
     block: Option<Block>,
-    next_offset: Option<u64>,
+    cursor: StreamCursor,
     last_mark: Option<ByteMark>,
 }
 
@@ -92,7 +92,7 @@ impl Dir {
                 },
             },
             block: None,
-            next_offset: None,
+            cursor: StreamCursor::default(),
             last_mark: None,
         }
     }
@@ -200,19 +200,12 @@ impl H2Conn {
             return;
         }
         let side = origin.side;
-        let mut bytes = bytes;
-        let mut offset = offset;
-        if let Some(next) = self.dirs[idx(side)].next_offset {
-            if offset > next {
-                self.on_gap(side, next, offset - next);
-            } else if offset < next {
-                let skip = usize::try_from(next - offset).unwrap_or(usize::MAX);
-                bytes = bytes.get(skip..).unwrap_or_default();
-                offset = next;
-            }
+        let advance = self.dirs[idx(side)].cursor.advance(offset, bytes);
+        if let Some((at, len)) = advance.gap {
+            self.on_gap(side, at, len);
         }
+        let mut bytes = advance.bytes;
         let d = &mut self.dirs[idx(side)];
-        d.next_offset = Some(offset.saturating_add(bytes.len() as u64));
         let mark = ByteMark {
             frame: origin.frame,
             ts: origin.ts,
@@ -236,11 +229,7 @@ impl H2Conn {
             return;
         }
         let d = &mut self.dirs[idx(side)];
-        d.next_offset = Some(
-            d.next_offset
-                .unwrap_or(offset)
-                .max(offset.saturating_add(len)),
-        );
+        d.cursor.skip(offset, len);
         if let Read::Payload {
             hdr,
             pos,
