@@ -36,6 +36,35 @@ impl Default for RequestSpec {
     }
 }
 
+impl RequestSpec {
+    /// The host the request names: a `Host` header given with -H, else the
+    /// URL's (with its port when not the scheme's default).
+    pub fn authority(&self, target: &Target) -> String {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map_or_else(|| target.host_header(), |(_, v)| v.clone())
+    }
+}
+
+impl HttpPhase {
+    /// The phase of `spec` sent to `target` as `host`, before any answer.
+    pub(super) fn new(
+        protocol: &'static str,
+        spec: &RequestSpec,
+        target: &Target,
+        host: &str,
+    ) -> HttpPhase {
+        HttpPhase {
+            protocol,
+            method: spec.method.clone(),
+            path: target.path.clone(),
+            host: host.to_string(),
+            ..HttpPhase::default()
+        }
+    }
+}
+
 /// The HTTP phase.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct HttpPhase {
@@ -119,18 +148,8 @@ async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin>(
     deadline: Instant,
     keep: KeepConfig,
 ) -> HttpPhase {
-    let host = spec
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-        .map_or_else(|| target.host_header(), |(_, v)| v.clone());
-    let mut phase = HttpPhase {
-        protocol: "HTTP/1.1",
-        method: spec.method.clone(),
-        path: target.path.clone(),
-        host: host.clone(),
-        ..HttpPhase::default()
-    };
+    let host = spec.authority(target);
+    let mut phase = HttpPhase::new("HTTP/1.1", spec, target, &host);
     let request = render(spec, &target.path, &host);
     let send_start = Instant::now();
     let sent = timeout_at(deadline, async {

@@ -38,18 +38,8 @@ async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     deadline: Instant,
     keep: KeepConfig,
 ) -> HttpPhase {
-    let authority = spec
-        .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("host"))
-        .map_or_else(|| target.host_header(), |(_, v)| v.clone());
-    let mut phase = HttpPhase {
-        method: spec.method.clone(),
-        path: target.path.clone(),
-        host: authority.clone(),
-        protocol: "HTTP/2",
-        ..HttpPhase::default()
-    };
+    let authority = spec.authority(target);
+    let mut phase = HttpPhase::new("HTTP/2", spec, target, &authority);
     let fail = |phase: &mut HttpPhase, reason: String| {
         phase.failure = Some(HttpFailure {
             kind: "http.no_response",
