@@ -220,7 +220,13 @@ fn downstream_loss_harness() {
         "{}",
         a.summary()
     );
-    assert!(a.count("fast_retransmission") >= 1, "{}", a.summary());
+    // Random loss: some runs resend everything after dup-ACKs that tshark
+    // calls out-of-order rather than fast (the veth RTT is tiny).
+    assert!(
+        a.count("fast_retransmission") + a.count("out_of_order") >= 1,
+        "{}",
+        a.summary()
+    );
     assert!(a.count("duplicate_ack") >= 1, "{}", a.summary());
     // The capture is on the client side, before the drop: nothing is missing.
     assert!(a.get("lost_segment").is_empty(), "{}", a.summary());
