@@ -385,7 +385,7 @@ impl Inner {
         budget: &BodyBudget,
     ) {
         for chunk in plain {
-            let i = usize::from(chunk.side == Side::Server);
+            let i = chunk.side.index();
             let offset = self.offsets.get(i).copied().unwrap_or(0);
             if let Some(o) = self.offsets.get_mut(i) {
                 *o = o.saturating_add(chunk.data.len() as u64);
@@ -436,7 +436,7 @@ fn new_h2(ep: Endpoints, decrypted: bool, keep: KeepConfig, budget: &BodyBudget)
 
 /// When `side` closed the connection: its first FIN or its RST, whichever came first.
 fn closed_at(record: &ConnRecord, side: Side) -> Option<Timestamp> {
-    let fin = record.fin[usize::from(side == Side::Server)].map(|(ts, _)| ts);
+    let fin = record.fin[side.index()].map(|(ts, _)| ts);
     let rst = record.rst.as_ref().filter(|r| r.by == side).map(|r| r.ts);
     match (fin, rst) {
         (Some(f), Some(r)) => Some(f.min(r)),

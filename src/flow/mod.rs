@@ -33,6 +33,14 @@ impl Side {
         }
     }
 
+    /// 0 for the client, 1 for the server: an index into per-side pairs.
+    pub fn index(self) -> usize {
+        match self {
+            Side::Client => 0,
+            Side::Server => 1,
+        }
+    }
+
     /// `"client"` or `"server"`.
     pub fn as_str(self) -> &'static str {
         match self {

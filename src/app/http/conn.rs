@@ -79,13 +79,6 @@ pub struct HttpConn {
     budget: Option<BodyBudget>,
 }
 
-fn idx(side: Side) -> usize {
-    match side {
-        Side::Client => 0,
-        Side::Server => 1,
-    }
-}
-
 impl HttpConn {
     /// A parser for the connection `ep`; `decrypted` marks bytes from a decrypted
     /// TLS stream and is copied into every record.
@@ -140,7 +133,7 @@ impl HttpConn {
             return;
         }
         let side = origin.side;
-        let advance = self.dirs[idx(side)].cursor.advance(offset, bytes);
+        let advance = self.dirs[side.index()].cursor.advance(offset, bytes);
         if let Some((at, len)) = advance.gap {
             self.on_gap(side, at, len);
         }
@@ -163,7 +156,7 @@ impl HttpConn {
         if self.finished || len == 0 {
             return;
         }
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         d.cursor.skip(offset, len);
         let what = side_noun(side);
         match &mut d.phase {
@@ -222,7 +215,7 @@ impl HttpConn {
             StreamEnd::Reset => "RST",
             StreamEnd::Truncated => "the end of the capture",
         };
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         let phase = std::mem::replace(&mut d.phase, Phase::Stopped);
         let had_head_bytes = !d.buf.is_empty();
         d.buf = Vec::new();
@@ -257,7 +250,7 @@ impl HttpConn {
                         format!("{what} body cut short by {how_s}{left}"),
                     );
                 }
-                self.dirs[idx(side)].current = None;
+                self.dirs[side.index()].current = None;
             }
             Phase::Head if had_head_bytes => {
                 let note = format!("incomplete {what} head at {how_s}");
@@ -340,7 +333,7 @@ impl HttpConn {
     /// Consumes bytes from the start of `input` in `side`'s current phase; returns
     /// how many (0 only for empty input).
     fn step(&mut self, side: Side, input: &[u8], mark: ByteMark) -> usize {
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         match &mut d.phase {
             Phase::Stopped | Phase::Tunnel => input.len(),
             Phase::Idle => {
@@ -409,7 +402,7 @@ impl HttpConn {
     }
 
     fn head_step(&mut self, side: Side, input: &[u8], mark: ByteMark) -> usize {
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         let old = d.buf.len();
         let take = input.len().min(MAX_HEAD_BYTES.saturating_sub(old));
         d.buf
@@ -445,7 +438,7 @@ impl HttpConn {
                 Parsed::Partial => {}
             }
         }
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         d.scanned = d.buf.len();
         if d.buf.len() >= MAX_HEAD_BYTES {
             self.stats.oversize_heads += 1;
@@ -585,7 +578,7 @@ impl HttpConn {
 
     /// `side`'s current body ended (`complete`: at its framed end).
     fn body_done(&mut self, side: Side, complete: bool) {
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         if matches!(d.phase, Phase::Body(_)) {
             d.phase = Phase::Idle;
         }
@@ -606,7 +599,7 @@ impl HttpConn {
     }
 
     fn current_mut(&mut self, side: Side) -> Option<&mut Exchange> {
-        let i = self.dirs[idx(side)].current?.checked_sub(self.base)?;
+        let i = self.dirs[side.index()].current?.checked_sub(self.base)?;
         self.exchanges.get_mut(usize::try_from(i).ok()?)
     }
 
@@ -624,7 +617,7 @@ impl HttpConn {
         if let Some(notes) = target {
             push_note(notes, note.clone());
         }
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         d.phase = Phase::Stopped;
         d.lost = true;
         d.buf = Vec::new();

@@ -36,7 +36,7 @@ impl Feeder {
     /// One segment from `side` at `ms` after T0; returns its frame number.
     pub fn seg(&mut self, side: Side, bytes: &[u8], ms: i64) -> u64 {
         self.frame += 1;
-        let i = usize::from(side == Side::Server);
+        let i = side.index();
         let origin = Origin {
             conn: 7,
             side,
@@ -56,7 +56,7 @@ impl Feeder {
     }
 
     pub fn gap(&mut self, side: Side, len: u64) {
-        let i = usize::from(side == Side::Server);
+        let i = side.index();
         self.c.on_gap(side, self.off[i], len);
         self.off[i] += len;
     }

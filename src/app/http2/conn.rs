@@ -131,20 +131,6 @@ impl std::fmt::Debug for H2Conn {
     }
 }
 
-fn idx(side: Side) -> usize {
-    match side {
-        Side::Client => 0,
-        Side::Server => 1,
-    }
-}
-
-fn noun(side: Side) -> &'static str {
-    match side {
-        Side::Client => "client",
-        Side::Server => "server",
-    }
-}
-
 fn new_decoder() -> Decoder<'static> {
     let mut d = Decoder::new();
     d.set_max_allowed_table_size(DEFAULT_TABLE_SIZE);
@@ -200,12 +186,12 @@ impl H2Conn {
             return;
         }
         let side = origin.side;
-        let advance = self.dirs[idx(side)].cursor.advance(offset, bytes);
+        let advance = self.dirs[side.index()].cursor.advance(offset, bytes);
         if let Some((at, len)) = advance.gap {
             self.on_gap(side, at, len);
         }
         let mut bytes = advance.bytes;
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         let mark = ByteMark {
             frame: origin.frame,
             ts: origin.ts,
@@ -228,7 +214,7 @@ impl H2Conn {
         if self.finished || len == 0 {
             return;
         }
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         d.cursor.skip(offset, len);
         if let Read::Payload {
             hdr,
@@ -256,11 +242,14 @@ impl H2Conn {
                     }
                     push_note(
                         &mut ex.notes,
-                        format!("{len} {} DATA bytes missing from the capture", noun(side)),
+                        format!(
+                            "{len} {} DATA bytes missing from the capture",
+                            side.as_str()
+                        ),
                     );
                 }
                 if done {
-                    if let Some(mark) = self.dirs[idx(side)].last_mark {
+                    if let Some(mark) = self.dirs[side.index()].last_mark {
                         self.complete_frame(side, mark);
                     }
                 }
@@ -272,7 +261,7 @@ impl H2Conn {
         }
         self.stop(format!(
             "{len} bytes of the {} stream missing from the capture: HTTP/2 frames cannot be followed past them; parsing stopped",
-            noun(side)
+            side.as_str()
         ));
     }
 
@@ -286,7 +275,7 @@ impl H2Conn {
             StreamEnd::Reset => "RST",
             StreamEnd::Truncated => "the end of the capture",
         };
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         let partial = match &d.read {
             Read::Header { have, .. } => *have > 0,
             Read::Payload { .. } => true,
@@ -295,7 +284,7 @@ impl H2Conn {
         };
         d.read = Read::Stopped;
         if partial {
-            let note = format!("incomplete {} HTTP/2 frame at {how}", noun(side));
+            let note = format!("incomplete {} HTTP/2 frame at {how}", side.as_str());
             self.conn_note(note);
         }
     }
@@ -373,7 +362,7 @@ impl H2Conn {
     /// Consumes bytes from the start of `input`; returns how many (0 only for
     /// empty input).
     fn step(&mut self, side: Side, input: &[u8], mark: ByteMark) -> usize {
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         match &mut d.read {
             Read::Stopped => input.len(),
             Read::Preface { have } => {
@@ -432,7 +421,7 @@ impl H2Conn {
                                 self.stats.protocol_errors += 1;
                                 self.stop(format!(
                                     "{} DATA frame on stream {} has more padding than payload: parsing stopped",
-                                    noun(side),
+                                    side.as_str(),
                                     hdr.stream
                                 ));
                                 return input.len();
@@ -468,8 +457,8 @@ impl H2Conn {
     /// A frame header was read: check what can be checked now, then read the payload.
     fn begin_frame(&mut self, side: Side, hdr: FrameHeader, start: ByteMark, mark: ByteMark) {
         self.stats.frames += 1;
-        let who = noun(side);
-        let expecting = self.dirs[idx(side)].block.as_ref().map(|b| b.stream);
+        let who = side.as_str();
+        let expecting = self.dirs[side.index()].block.as_ref().map(|b| b.stream);
         let problem = match (hdr.kind, expecting) {
             (Kind::Continuation, Some(s)) if s != hdr.stream => Some(format!(
                 "{who} CONTINUATION on stream {} while a header block on stream {s} was open",
@@ -512,7 +501,7 @@ impl H2Conn {
             return;
         }
         let unpadded = hdr.kind != Kind::Data || !hdr.has(flags::PADDED);
-        self.dirs[idx(side)].read = Read::Payload {
+        self.dirs[side.index()].read = Read::Payload {
             hdr,
             start,
             pos: 0,
@@ -526,7 +515,7 @@ impl H2Conn {
 
     /// The current frame's payload was all read; `end` is where its last byte was.
     fn complete_frame(&mut self, side: Side, end: ByteMark) {
-        let d = &mut self.dirs[idx(side)];
+        let d = &mut self.dirs[side.index()];
         let read = std::mem::replace(
             &mut d.read,
             Read::Header {
@@ -551,7 +540,7 @@ impl H2Conn {
             self.stats.protocol_errors += 1;
             self.stop(format!(
                 "{} DATA frame on stream {} is PADDED but empty: parsing stopped",
-                noun(side),
+                side.as_str(),
                 hdr.stream
             ));
             return;
@@ -563,7 +552,7 @@ impl H2Conn {
                     self.stats.protocol_errors += 1;
                     self.stop(format!(
                         "{} {:?} frame on stream {} has more padding than payload: parsing stopped",
-                        noun(side),
+                        side.as_str(),
                         hdr.kind,
                         hdr.stream
                     ));
@@ -583,11 +572,11 @@ impl H2Conn {
                 if hdr.has(flags::END_HEADERS) {
                     self.end_block(side, block, end);
                 } else {
-                    self.dirs[idx(side)].block = Some(block);
+                    self.dirs[side.index()].block = Some(block);
                 }
             }
             Kind::Continuation => {
-                let Some(mut block) = self.dirs[idx(side)].block.take() else {
+                let Some(mut block) = self.dirs[side.index()].block.take() else {
                     return;
                 };
                 if block.bytes.len() + kept.len() > MAX_HEADER_BLOCK {
@@ -598,7 +587,7 @@ impl H2Conn {
                 if hdr.has(flags::END_HEADERS) {
                     self.end_block(side, block, end);
                 } else {
-                    self.dirs[idx(side)].block = Some(block);
+                    self.dirs[side.index()].block = Some(block);
                 }
             }
             Kind::RstStream => self.on_reset(side, &hdr, &kept, end),
@@ -615,7 +604,7 @@ impl H2Conn {
         self.stats.protocol_errors += 1;
         self.stop(format!(
             "{} header block larger than {} KiB: HTTP/2 parsing stopped",
-            noun(side),
+            side.as_str(),
             MAX_HEADER_BLOCK / 1024
         ));
     }
@@ -626,7 +615,7 @@ impl H2Conn {
         let keep = side == Side::Server && self.keep.any() && !block.push;
         let mut fields = Fields::new(keep);
         let mut seen = 0usize;
-        let decoded = self.decoders[idx(side)].decode_with_cb(&block.bytes, |name, value| {
+        let decoded = self.decoders[side.index()].decode_with_cb(&block.bytes, |name, value| {
             seen = seen.saturating_add(name.len() + value.len());
             if seen <= MAX_DECODED {
                 fields.add(&name, &value);
@@ -636,7 +625,7 @@ impl H2Conn {
             self.stats.hpack_errors += 1;
             self.stop(format!(
                 "HPACK decoding of a {} header block on stream {} failed ({e}): HTTP/2 parsing stopped",
-                noun(side),
+                side.as_str(),
                 block.stream
             ));
             return;
@@ -657,7 +646,7 @@ impl H2Conn {
                     &mut s.ex.notes,
                     format!(
                         "{} header block decoded to more than {} KiB: later fields ignored",
-                        noun(side),
+                        side.as_str(),
                         MAX_DECODED / 1024
                     ),
                 );

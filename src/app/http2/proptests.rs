@@ -90,7 +90,7 @@ proptest! {
         let mut off = [0u64; 2];
         let mut frame = 0;
         for (side, bytes) in [(Side::Client, &cl), (Side::Server, &server)] {
-            let i = usize::from(side == Side::Server);
+            let i = side.index();
             for ch in bytes.chunks(chunk) {
                 frame += 1;
                 if gap && frame % 5 == 0 {

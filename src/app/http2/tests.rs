@@ -108,7 +108,7 @@ impl Feeder {
 
     pub fn seg(&mut self, side: Side, bytes: &[u8], ms: i64) -> u64 {
         self.frame += 1;
-        let i = usize::from(side == Side::Server);
+        let i = side.index();
         let origin = Origin {
             conn: 9,
             side,
@@ -127,7 +127,7 @@ impl Feeder {
     }
 
     pub fn gap(&mut self, side: Side, len: u64) {
-        let i = usize::from(side == Side::Server);
+        let i = side.index();
         self.c.on_gap(side, self.off[i], len);
         self.off[i] += len;
     }

@@ -325,7 +325,7 @@ impl TlsConn {
     /// TLS 1.3's encrypted handshake: whole messages cut from the decrypted
     /// bytes (a message may span records).
     fn on_decrypted_handshake(&mut self, side: Side, data: &[u8], mark: Mark) {
-        let i = usize::from(side == Side::Server);
+        let i = side.index();
         let Some(buf) = self.dec.hs.get_mut(i) else {
             return;
         };

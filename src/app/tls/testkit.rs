@@ -208,7 +208,7 @@ impl H {
         for piece in bytes.chunks(chunk) {
             self.frame += 1;
             self.ns += 1_000_000;
-            let i = usize::from(side == Side::Server);
+            let i = side.index();
             let origin = Origin {
                 conn: 7,
                 side,

@@ -218,7 +218,7 @@ impl H2Conn {
             &mut ex.notes,
             format!(
                 "stream reset by the {}: RST_STREAM {}",
-                noun(side),
+                side.as_str(),
                 frame::error_name(code)
             ),
         );
@@ -249,7 +249,7 @@ impl H2Conn {
                 let size = usize::try_from(value)
                     .unwrap_or(usize::MAX)
                     .clamp(DEFAULT_TABLE_SIZE, MAX_TABLE_SIZE);
-                let other = 1 - idx(side);
+                let other = side.peer().index();
                 if let Some(d) = self.decoders.get_mut(other) {
                     d.set_max_allowed_table_size(size);
                 }
@@ -265,7 +265,7 @@ impl H2Conn {
         let code = frame::error_name(frame::u32_at(payload, 4).unwrap_or(0));
         self.conn_note(format!(
             "the {} sent GOAWAY {code}, last stream {last}",
-            noun(side)
+            side.as_str()
         ));
         if side != Side::Server {
             return;
