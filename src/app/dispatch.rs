@@ -28,10 +28,8 @@ enum Parser {
     Undecided,
     /// TLS handshake analysis, and the HTTP inside once decrypted.
     Tls(Box<TlsConn>, Option<Box<Inner>>),
-    /// HTTP/1.x transactions.
-    Http(Box<HttpConn>),
-    /// HTTP/2 with prior knowledge (h2c: the preface in cleartext).
-    H2(Box<H2Conn>),
+    /// HTTP/1.x, or HTTP/2 with prior knowledge (h2c: the preface in cleartext).
+    Http(Http),
     /// DNS over TCP (handled by the shared tracker).
     DnsTcp,
     /// Something else: ignored.
@@ -43,12 +41,89 @@ struct AppConn {
     parser: Parser,
 }
 
+/// An HTTP parser of either version; both take the same stream calls and
+/// yield the same transactions.
+enum Http {
+    V1(Box<HttpConn>),
+    V2(Box<H2Conn>),
+}
+
+impl Http {
+    /// The parser for a stream whose client starts with `first_bytes`: a
+    /// request line gives HTTP/1.x, the connection preface HTTP/2; `None` for
+    /// anything else. It keeps what `keep` asks of responses (for `--expect`).
+    fn detect(
+        first_bytes: &[u8],
+        ep: Endpoints,
+        decrypted: bool,
+        keep: KeepConfig,
+        budget: &BodyBudget,
+    ) -> Option<Http> {
+        let budget = keep.any().then(|| budget.clone());
+        if looks_like_http_request(first_bytes) {
+            Some(Http::V1(Box::new(match budget {
+                Some(b) => HttpConn::with_keep(ep, decrypted, keep, Some(b)),
+                None => HttpConn::new(ep, decrypted),
+            })))
+        } else if looks_like_h2_preface(first_bytes) {
+            Some(Http::V2(Box::new(match budget {
+                Some(b) => H2Conn::with_keep(ep, decrypted, keep, Some(b)),
+                None => H2Conn::new(ep, decrypted),
+            })))
+        } else {
+            None
+        }
+    }
+
+    fn on_data(&mut self, origin: Origin, offset: u64, bytes: &[u8]) {
+        match self {
+            Http::V1(h) => h.on_data(origin, offset, bytes),
+            Http::V2(h) => h.on_data(origin, offset, bytes),
+        }
+    }
+
+    fn on_gap(&mut self, side: Side, offset: u64, len: u64) {
+        match self {
+            Http::V1(h) => h.on_gap(side, offset, len),
+            Http::V2(h) => h.on_gap(side, offset, len),
+        }
+    }
+
+    fn on_end(&mut self, side: Side, how: StreamEnd, ts: Timestamp) {
+        match self {
+            Http::V1(h) => h.on_end(side, how, ts),
+            Http::V2(h) => h.on_end(side, how, ts),
+        }
+    }
+
+    fn take_transactions(&mut self) -> Vec<HttpTransaction> {
+        match self {
+            Http::V1(h) => h.take_transactions(),
+            Http::V2(h) => h.take_transactions(),
+        }
+    }
+
+    /// Every transaction not taken yet, at the connection's end.
+    fn finish(
+        &mut self,
+        end: Timestamp,
+        ended_by: Option<(Side, &'static str)>,
+    ) -> Vec<HttpTransaction> {
+        match self {
+            Http::V1(h) => {
+                let mut http = h.take_transactions();
+                http.extend(h.finish(end, ended_by));
+                http
+            }
+            Http::V2(h) => h.finish(end, ended_by),
+        }
+    }
+}
+
 /// The application protocol inside a decrypted TLS connection.
 struct Inner {
-    /// HTTP/1.x, when the client's first plaintext is a request.
-    http: Option<HttpConn>,
-    /// HTTP/2, when the client's first plaintext is the connection preface.
-    h2: Option<H2Conn>,
+    /// HTTP/1.x or HTTP/2, decided by the client's first plaintext.
+    http: Option<Http>,
     /// Plaintext bytes so far per direction (client, server): stream offsets.
     offsets: [u64; 2],
     /// The first plaintext was something else (another protocol).
@@ -159,12 +234,11 @@ impl AppLayer {
     pub fn take_http(&mut self, conn: u64) -> Vec<HttpTransaction> {
         match self.conns.get_mut(&conn).map(|c| &mut c.parser) {
             Some(Parser::Http(h)) => h.take_transactions(),
-            Some(Parser::H2(h)) => h.take_transactions(),
-            Some(Parser::Tls(_, Some(inner))) => match (&mut inner.http, &mut inner.h2) {
-                (Some(h), _) => h.take_transactions(),
-                (None, Some(h)) => h.take_transactions(),
-                (None, None) => Vec::new(),
-            },
+            Some(Parser::Tls(_, Some(inner))) => inner
+                .http
+                .as_mut()
+                .map(Http::take_transactions)
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -213,22 +287,11 @@ impl AppLayer {
                     None => TlsConn::new(c.ep),
                 };
                 Parser::Tls(Box::new(tls), None)
-            } else if looks_like_http_request(bytes) {
-                Parser::Http(Box::new(new_http(
-                    c.ep,
-                    false,
-                    self.http_keep,
-                    &self.body_budget,
-                )))
-            } else if looks_like_h2_preface(bytes) {
-                Parser::H2(Box::new(new_h2(
-                    c.ep,
-                    false,
-                    self.http_keep,
-                    &self.body_budget,
-                )))
             } else {
-                Parser::Other
+                match Http::detect(bytes, c.ep, false, self.http_keep, &self.body_budget) {
+                    Some(h) => Parser::Http(h),
+                    None => Parser::Other,
+                }
             };
         }
         match &mut c.parser {
@@ -242,7 +305,6 @@ impl AppLayer {
                     let inner = inner.get_or_insert_with(|| {
                         Box::new(Inner {
                             http: None,
-                            h2: None,
                             offsets: [0, 0],
                             other: false,
                         })
@@ -251,7 +313,6 @@ impl AppLayer {
                 }
             }
             Parser::Http(h) => h.on_data(origin, offset, bytes),
-            Parser::H2(h) => h.on_data(origin, offset, bytes),
             Parser::DnsTcp => self.dns.on_tcp_data(&c.ep, origin, offset, bytes),
             Parser::Undecided | Parser::Other => {}
         }
@@ -265,7 +326,6 @@ impl AppLayer {
         match &mut c.parser {
             Parser::Tls(t, _) => t.on_gap(side, offset, len),
             Parser::Http(h) => h.on_gap(side, offset, len),
-            Parser::H2(h) => h.on_gap(side, offset, len),
             Parser::DnsTcp => self.dns.on_tcp_gap(&c.ep, side, offset, len),
             Parser::Undecided | Parser::Other => {}
         }
@@ -280,17 +340,11 @@ impl AppLayer {
         match &mut c.parser {
             Parser::Tls(t, inner) => {
                 t.on_end(side, how, ts);
-                if let Some(i) = inner.as_mut() {
-                    if let Some(h) = i.http.as_mut() {
-                        h.on_end(side, how, ts);
-                    }
-                    if let Some(h) = i.h2.as_mut() {
-                        h.on_end(side, how, ts);
-                    }
+                if let Some(h) = inner.as_mut().and_then(|i| i.http.as_mut()) {
+                    h.on_end(side, how, ts);
                 }
             }
             Parser::Http(h) => h.on_end(side, how, ts),
-            Parser::H2(h) => h.on_end(side, how, ts),
             Parser::DnsTcp => self.dns.on_tcp_end(&c.ep, side),
             Parser::Undecided | Parser::Other => {}
         }
@@ -328,26 +382,16 @@ impl AppLayer {
                     closed_at(record, Side::Client),
                     closed_at(record, Side::Server),
                 );
-                let http = match inner.map(|i| (i.http, i.h2)) {
-                    Some((Some(mut h), _)) => {
-                        let mut http = h.take_transactions();
-                        http.extend(h.finish(end, ended_by));
-                        http
-                    }
-                    Some((None, Some(mut h))) => h.finish(end, ended_by),
-                    _ => Vec::new(),
-                };
+                let http = inner
+                    .and_then(|i| i.http)
+                    .map(|mut h| h.finish(end, ended_by))
+                    .unwrap_or_default();
                 AppRecords {
                     tls: t.record(end),
                     http,
                 }
             }
-            Parser::Http(mut h) => {
-                let mut http = h.take_transactions();
-                http.extend(h.finish(end, ended_by));
-                AppRecords { tls: None, http }
-            }
-            Parser::H2(mut h) => AppRecords {
+            Parser::Http(mut h) => AppRecords {
                 tls: None,
                 http: h.finish(end, ended_by),
             },
@@ -390,15 +434,12 @@ impl Inner {
             if let Some(o) = self.offsets.get_mut(i) {
                 *o = o.saturating_add(chunk.data.len() as u64);
             }
-            if self.http.is_none() && self.h2.is_none() && !self.other {
+            if self.http.is_none() && !self.other {
                 let first = chunk.side == Side::Client && offset == 0;
-                if first && looks_like_http_request(&chunk.data) {
-                    self.http = Some(new_http(ep, true, keep, budget));
-                } else if first && looks_like_h2_preface(&chunk.data) {
-                    self.h2 = Some(new_h2(ep, true, keep, budget));
-                } else {
-                    self.other = true;
-                }
+                self.http = first
+                    .then(|| Http::detect(&chunk.data, ep, true, keep, budget))
+                    .flatten();
+                self.other = self.http.is_none();
             }
             let origin = Origin {
                 conn: ep.conn,
@@ -408,29 +449,8 @@ impl Inner {
             };
             if let Some(h) = &mut self.http {
                 h.on_data(origin, offset, &chunk.data);
-            } else if let Some(h) = &mut self.h2 {
-                h.on_data(origin, offset, &chunk.data);
             }
         }
-    }
-}
-
-/// An HTTP parser for `ep`, keeping what `keep` asks of responses (for
-/// `--expect`). Plaintext and decrypted streams both get theirs here.
-fn new_http(ep: Endpoints, decrypted: bool, keep: KeepConfig, budget: &BodyBudget) -> HttpConn {
-    if keep.any() {
-        HttpConn::with_keep(ep, decrypted, keep, Some(budget.clone()))
-    } else {
-        HttpConn::new(ep, decrypted)
-    }
-}
-
-/// An HTTP/2 parser for `ep`, keeping what `keep` asks of responses.
-fn new_h2(ep: Endpoints, decrypted: bool, keep: KeepConfig, budget: &BodyBudget) -> H2Conn {
-    if keep.any() {
-        H2Conn::with_keep(ep, decrypted, keep, Some(budget.clone()))
-    } else {
-        H2Conn::new(ep, decrypted)
     }
 }
 
