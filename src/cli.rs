@@ -263,6 +263,9 @@ pub struct AnalyzeArgs {
     /// Idle time-out of established TCP connections
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub tcp_idle_timeout: Duration,
+    /// A request after this much quiet on its connection that meets an RST or silence is a dead pooled connection (idle_then_reset / idle_then_blackhole)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub idle_gap: Duration,
     /// Idle time-out of TCP connections whose handshake did not complete
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "120s")]
     pub half_open_timeout: Duration,
@@ -518,6 +521,9 @@ impl AnalyzeArgs {
             },
             keylogs: self.keylog,
             expect,
+            tcp_rules: netsleuth::diagnose::tcp::TcpRules {
+                idle_gap_ns: ns(self.idle_gap),
+            },
         };
         let fail_on = match self.fail_on.as_deref() {
             Some("warning") => Some(Severity::Warning),

@@ -279,7 +279,7 @@ fn retransmissions_are_counted_and_located() {
     let records = jsonl(&conv, &["--tcp-events"]);
     let f = finding(&records, "tcp.retransmissions");
     let s = f["summary"].as_str().unwrap();
-    assert!(s.contains("4 of 26 segments from the client"), "{s}");
+    assert!(s.contains("4 of 24 data segments from the client"), "{s}");
     assert!(s.contains("lost after the capture point"), "{s}");
     let c = of_type(&records, "connection")[0];
     assert_eq!(c["loss"]["client"]["downstream"], 4, "{c}");

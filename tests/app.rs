@@ -121,7 +121,7 @@ fn resolved_call_to_a_slow_server_is_one_story_with_all_phases() {
         slow["headline"]
             .as_str()
             .unwrap()
-            .starts_with("the call to api.example.com was degraded in the HTTP exchange"),
+            .starts_with("the call to api.example.com was slow in the HTTP exchange"),
         "{slow}"
     );
 }
@@ -170,7 +170,7 @@ fn text_report_has_stories_and_a_waterfall() {
     let (code, out, err) = run(&["analyze", path.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("WARN  the call to api was degraded in the HTTP exchange"),
+        out.contains("WARN  the call to api was slow in the HTTP exchange"),
         "{out}"
     );
     assert!(out.contains("HTTP TRANSACTIONS (1)"), "{out}");

@@ -36,7 +36,10 @@ impl Step {
     pub fn of(kind: &str) -> Step {
         match kind {
             k if k.starts_with("dns.") => Step::Dns,
-            "tcp.connect_timeout" | "tcp.connect_refused" | "tcp.icmp_unreachable" => Step::Connect,
+            "tcp.connect_timeout"
+            | "tcp.connect_refused"
+            | "tcp.icmp_unreachable"
+            | "tcp.syn_retransmit" => Step::Connect,
             k if k.starts_with("tls.") => Step::Tls,
             k if k.starts_with("http.") => Step::Http,
             k if k.starts_with("capture.") => Step::Capture,
@@ -127,6 +130,7 @@ pub fn build(findings: &mut Vec<Finding>, targets: &HashMap<u64, String>) -> Vec
             .unwrap_or_else(|| "the capture".to_string());
         let verb = match root.severity {
             Severity::Error => "failed",
+            Severity::Warning if is_slowness(root.kind) => "was slow",
             Severity::Warning => "was degraded",
             Severity::Info => "had a note",
         };
@@ -152,6 +156,14 @@ pub fn build(findings: &mut Vec<Finding>, targets: &HashMap<u64, String>) -> Vec
         findings.extend(g);
     }
     stories
+}
+
+/// Kinds that say a call took longer, not that it went wrong.
+fn is_slowness(kind: &str) -> bool {
+    matches!(
+        kind,
+        "tcp.syn_retransmit" | "dns.slow" | "http.slow_server" | "http.slow_transfer"
+    )
 }
 
 #[cfg(test)]

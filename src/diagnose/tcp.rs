@@ -10,6 +10,25 @@
 //!   half the median or more.
 //! * idle then reset: an RST after 30 s or more of silence on an established
 //!   connection: the pattern of a NAT, firewall or load balancer idle time-out.
+//! * the dead pooled connection: a request sent after [`TcpRules::idle_gap_ns`]
+//!   (default 1 s, `--idle-gap`) of quiet, answered only by an RST within about one
+//!   round trip of its latest transmission (at most [`QUICK_RST_RTTS`] RTTs plus
+//!   [`QUICK_RST_SLACK_NS`]), nothing else from the server in between: the
+//!   server's application never saw it, the connection's state was gone
+//!   (`tcp.idle_then_reset`, whatever the RST's TTL unless it differs from the
+//!   server's: then `tcp.reset_by_middlebox`). When the server had closed its side
+//!   (FIN) while idle before that request, it is `http.stale_connection`: the
+//!   server's keep-alive time-out, measured as the quiet time before its FIN. A
+//!   request after such a gap sent again and never answered by anything is
+//!   `tcp.idle_then_blackhole`. A healthy server answers a request after any idle
+//!   gap with data, so the gap threshold can be short.
+//! * resent SYN: the connect phase runs from the first SYN to the SYN-ACK the
+//!   client acknowledged; what it took beyond one round trip was lost to resends
+//!   (`tcp.syn_retransmit`, from [`SYN_LOSS_MIN_NS`], the minimum RTO; an error
+//!   from [`SYN_LOSS_ERROR_NS`]).
+//! * a resent first data segment (the ClientHello or the request) after at least
+//!   [`FIRST_DATA_RESEND_NS`] is reported even below the retransmission rate
+//!   thresholds: the call's first phase waited on it.
 
 use std::fmt::Write as _;
 
@@ -26,9 +45,47 @@ const HIGH_RTT_NS: i64 = 150_000_000;
 const JITTER_MIN_SAMPLES: u64 = 10;
 const JITTER_MIN_NS: i64 = 20_000_000;
 const IDLE_RESET_NS: i64 = 30_000_000_000;
+/// An RST within this many round trips (plus the slack) of a request's latest
+/// transmission answered it at once: no application in between.
+pub const QUICK_RST_RTTS: i64 = 4;
+/// Slack added to the quick-RST window; also the window when no RTT is known
+/// (with 200 ms more).
+pub const QUICK_RST_SLACK_NS: i64 = 50_000_000;
+/// A connect that took this much beyond one round trip waited on a resend
+/// (Linux's minimum RTO is 200 ms; its first SYN resend comes after 1 s).
+pub const SYN_LOSS_MIN_NS: i64 = 200_000_000;
+/// Resends that cost this much (Linux's third SYN) make the connect an error.
+pub const SYN_LOSS_ERROR_NS: i64 = 3_000_000_000;
+/// A first data segment resent this long after it was sent waited on a time-out.
+pub const FIRST_DATA_RESEND_NS: i64 = 200_000_000;
+
+/// Settings of the TCP rules that come from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpRules {
+    /// Quiet time before a request from which an RST or silence answering it is
+    /// read as a connection whose state was forgotten while idle (`--idle-gap`).
+    pub idle_gap_ns: i64,
+}
+
+impl Default for TcpRules {
+    fn default() -> Self {
+        TcpRules {
+            idle_gap_ns: 1_000_000_000,
+        }
+    }
+}
+
+/// How long after a request's latest transmission an RST still answered it at
+/// once (about one round trip).
+fn quick_rst_window(rtt: Option<i64>) -> i64 {
+    match rtt {
+        Some(r) => r * QUICK_RST_RTTS + QUICK_RST_SLACK_NS,
+        None => QUICK_RST_SLACK_NS + 200_000_000,
+    }
+}
 
 /// Every TCP finding for one ended connection.
-pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
+pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
     if c.protocol != Protocol::Tcp {
         return Vec::new();
     }
@@ -105,6 +162,107 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
         }
     }
 
+    if let (Some(syn), Some(h)) = (&c.syn, c.handshake) {
+        let lost = h.lost_ns();
+        if (syn.count > 1 || h.syn_acks > 1) && lost >= SYN_LOSS_MIN_NS {
+            let resent = syn.count.saturating_sub(1);
+            let way = if h.syn_acks > 1 || h.syn_ack_before_resend {
+                format!(
+                    "the SYN-ACK did not reach the client (the server sent it {} time{}{})",
+                    h.syn_acks,
+                    if h.syn_acks == 1 { "" } else { "s" },
+                    if h.syn_ack_before_resend {
+                        ", the first before the client's resend"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                format!(
+                    "the SYN was lost on the way to the server (no SYN-ACK to the first {})",
+                    if resent == 1 {
+                        "one".to_string()
+                    } else {
+                        resent.to_string()
+                    }
+                )
+            };
+            let what = match (resent, h.syn_acks) {
+                (0, _) => "a resent SYN-ACK".to_string(),
+                (1, _) => "a resent SYN".to_string(),
+                (n, _) => format!("{n} resent SYNs"),
+            };
+            out.push(finding(
+                "tcp.syn_retransmit",
+                if lost >= SYN_LOSS_ERROR_NS { Severity::Error } else { Severity::Warning },
+                format!(
+                    "{} lost to {what} (connect took {} where one round trip is {}; {} SYN{}): {way}",
+                    human_duration(lost),
+                    human_duration(h.connect_ns),
+                    human_duration(h.syn_to_syn_ack_ns),
+                    syn.count,
+                    if syn.count == 1 { "" } else { "s" },
+                ),
+                format!("look for SYN loss between client and {server}: a firewall or rate limit, a full SYN backlog or accept queue on the server (`nstat -az TcpExtListenOverflows TcpExtListenDrops`, `ss -lnt` Recv-Q); pooled connections pay the connect once"),
+                syn.frames.iter().copied().chain([h.answer_frame]).collect(),
+            ));
+        }
+    }
+
+    let outstanding = c.last_payload.filter(|(side, _, _)| *side == Side::Client);
+    // The client's latest request when it came after a long quiet gap and was
+    // the last data on the connection.
+    let idle_request = c
+        .request
+        .filter(|r| r.idle_before_ns >= rules.idle_gap_ns && outstanding.is_some());
+    let blackhole = idle_request.filter(|r| {
+        r.resends > 0 && r.server_packets_after == 0 && c.rst.is_none_or(|x| x.by == Side::Client)
+    });
+    if let Some(r) = blackhole {
+        let sent_for = c.last_resend_or(r).since(r.ts);
+        out.push(finding(
+            "tcp.idle_then_blackhole",
+            Severity::Error,
+            format!(
+                "a request sent after {} idle was sent {} times over {} and nothing came back: the connection's state was dropped silently on the path (a NAT, firewall or load balancer idle time-out)",
+                human_duration(r.idle_before_ns),
+                r.resends + 1,
+                human_duration(sent_for),
+            ),
+            "keep idle pooled connections alive below the middlebox's idle time-out (TCP keep-alives: Go `net.Dialer.KeepAlive`, `net.ipv4.tcp_keepalive_time`; or application pings), or close them sooner (Go `Transport.IdleConnTimeout`); a client time-out bounds what the caller waits".to_string(),
+            [r.frame].into_iter().chain(r.last_resend.map(|(_, f)| f)).chain(c.rst.map(|x| x.frame)).collect(),
+        ));
+    }
+    // The server closed its side while idle and the client then wrote on it.
+    let stale = idle_request
+        .or(c.request.filter(|_| outstanding.is_some()))
+        .filter(|r| r.after_server_fin && r.server_data_after == 0 && blackhole.is_none());
+    if let Some(r) = stale {
+        let keepalive = c.fin_idle_ns[1].unwrap_or(0);
+        let fin_to_request = c.fin[1].map_or(0, |(ts, _)| r.ts.since(ts));
+        let answer = match c.rst {
+            Some(x) if x.by == Side::Server => format!(
+                ", answered by RST {} later",
+                human_duration(x.ts.since(r.ts))
+            ),
+            _ => String::new(),
+        };
+        out.push(finding(
+            "http.stale_connection",
+            Severity::Error,
+            format!(
+                "the server closed this idle keep-alive connection (FIN after {} idle: its keep-alive time-out) and {} later the client sent a request on it{answer}: the client's pool kept the connection longer than the server does",
+                human_duration(keepalive),
+                human_duration(fin_to_request),
+            ),
+            format!(
+                "set the client pool's idle time-out below {} (Go: `Transport.IdleConnTimeout`), or raise the server's keep-alive time-out above the client's",
+                human_duration(keepalive)
+            ),
+            c.fin[1].map(|(_, f)| f).into_iter().chain([r.frame]).chain(c.rst.map(|x| x.frame)).collect(),
+        ));
+    }
+
     if let Some(rst) = c.rst {
         // REJ in Zeek's terms: the SYN was answered by an RST, not a SYN-ACK.
         let refused = rst.by == Side::Server && c.syn.is_some() && c.handshake.is_none();
@@ -118,7 +276,7 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
                 format!("check that the service runs and listens on {server} (and on this address family)"),
                 c.syn.iter().flat_map(|s| s.frames.iter().copied()).chain([rst.frame]).collect(),
             ));
-        } else if established && !after_fins {
+        } else if established && !after_fins && stale.is_none() && blackhole.is_none() {
             let sender_ttl = match rst.by {
                 Side::Client => c.client_stats.first_ttl,
                 Side::Server => c.server_stats.first_ttl,
@@ -131,7 +289,6 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
                 matches!((sender_ttl, rst.ttl), (Some(a), Some(b)) if a != b) && sender_packets > 1;
             // A request is outstanding when the client sent the last data: the
             // server reset instead of answering, or the client gave up waiting.
-            let outstanding = c.last_payload.filter(|(side, _, _)| *side == Side::Client);
             let mut summary = String::new();
             let who = rst.by.as_str();
             let _ = write!(summary, "established connection reset by the {who}");
@@ -155,19 +312,47 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
                     rst.peer_unacked
                 );
             }
+            // The request met the RST at once, nothing else from the server in
+            // between: the server's application never saw it.
+            let dead = idle_request.filter(|r| {
+                rst.by == Side::Server
+                    && r.server_packets_after == 1
+                    && rst.ts.since(c.last_resend_or(*r)) <= quick_rst_window(c.path_rtt())
+            });
             let mut frames = vec![rst.frame];
             frames.extend(outstanding.map(|(_, _, f)| f));
+            if let Some(r) = dead {
+                frames.push(r.frame);
+            }
             if ttl_mismatch {
+                let idle = dead.map_or(String::new(), |r| {
+                    format!(
+                        " (it answered a request sent after {} idle)",
+                        human_duration(r.idle_before_ns)
+                    )
+                });
                 out.push(finding(
                     "tcp.reset_by_middlebox",
                     Severity::Error,
                     format!(
-                        "RST claiming to come from the {who} has TTL {} where the {who}'s packets had {}: a firewall, NAT or load balancer in the path sent it",
+                        "RST claiming to come from the {who} has TTL {} where the {who}'s packets had {}: a firewall, NAT or load balancer in the path sent it{idle}",
                         rst.ttl.unwrap_or(0),
                         sender_ttl.unwrap_or(0)
                     ),
                     "look at the devices between client and server (idle time-outs, IPS rules)".to_string(),
                     frames.clone(),
+                ));
+            } else if let Some(r) = dead {
+                out.push(finding(
+                    "tcp.idle_then_reset",
+                    Severity::Error,
+                    format!(
+                        "a request sent after {} idle was answered by an RST {} later, with nothing from the server's application in between: the connection's state was gone (a NAT, firewall, load balancer or conntrack idle time-out, or a restarted server host) while the client's pool still held it",
+                        human_duration(r.idle_before_ns),
+                        human_duration(rst.ts.since(r.ts)),
+                    ),
+                    "keep idle pooled connections alive below the path's idle time-out (TCP keep-alives: Go `net.Dialer.KeepAlive`, `net.ipv4.tcp_keepalive_time`; or application pings), or close them sooner (Go `Transport.IdleConnTimeout`); retries of idempotent calls hide it from callers".to_string(),
+                    frames,
                 ));
             } else if rst.idle_before_ns >= IDLE_RESET_NS {
                 out.push(finding(
@@ -208,9 +393,40 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
         };
         let loss = c.loss[i];
         let retrans = c.resent(side);
-        let data_segments = stats.packets.max(1);
+        let data_segments = stats.data_packets.max(1);
         let percent = retrans as f64 * 100.0 / data_segments as f64;
-        if retrans >= RETRANS_MIN_SEGMENTS && percent >= RETRANS_WARN_PERCENT {
+        // The first data segment (ClientHello, request, response) resent after
+        // a time-out: the phase it opens waited on the resend.
+        let first_resend = c.first_data[i].and_then(|f| {
+            let (ts, frame) = f.resent?;
+            (ts.since(f.ts) >= FIRST_DATA_RESEND_NS).then(|| {
+                (
+                    format!(
+                        "the {}'s first data segment (frame {}) was sent again {} later (frame {frame}): the phase it opens (TLS handshake, request or response) waited on the resend",
+                        side.as_str(),
+                        f.frame,
+                        human_duration(ts.since(f.ts)),
+                    ),
+                    [f.frame, frame],
+                )
+            })
+        });
+        // The resends of a request sent into a black hole are that finding's.
+        let blackholed =
+            side == Side::Client && blackhole.is_some_and(|r| retrans <= u64::from(r.resends));
+        let rate_fires = retrans >= RETRANS_MIN_SEGMENTS && percent >= RETRANS_WARN_PERCENT;
+        if !rate_fires && !blackholed {
+            if let Some((summary, frames)) = &first_resend {
+                out.push(finding(
+                    "tcp.retransmissions",
+                    Severity::Warning,
+                    summary.clone(),
+                    "look for packet loss on the path (interface errors, a congested link, a shaping policy)".to_string(),
+                    frames.to_vec(),
+                ));
+            }
+        }
+        if rate_fires && !blackholed {
             let location = match (loss.upstream > 0, loss.downstream > 0) {
                 (true, false) => format!(
                     "lost before the capture point ({} holes the capture never saw were filled)",
@@ -236,16 +452,20 @@ pub fn diagnose(c: &ConnRecord) -> Vec<Finding> {
             ] {
                 frames.extend_from_slice(ev.frames(k));
             }
+            if let Some((_, f)) = &first_resend {
+                frames.extend_from_slice(f);
+            }
             out.push(finding(
                 "tcp.retransmissions",
                 if percent >= RETRANS_ERROR_PERCENT { Severity::Error } else { Severity::Warning },
                 format!(
-                    "{} of {} segments from the {} were retransmissions ({:.1}%): {}",
+                    "{} of {} data segments from the {} were retransmissions ({:.1}%): {}{}",
                     retrans,
-                    stats.packets,
+                    stats.data_packets,
                     side.as_str(),
                     percent,
-                    location
+                    location,
+                    first_resend.as_ref().map_or(String::new(), |(s, _)| format!("; {s}")),
                 ),
                 "look for packet loss on the path (interface errors, a congested link, a shaping policy)".to_string(),
                 frames,

@@ -26,6 +26,8 @@ pub struct DirStats {
     pub bytes: u64,
     /// Transport payload bytes (as on the wire).
     pub payload_bytes: u64,
+    /// Packets carrying payload (the base of retransmission rates).
+    pub data_packets: u64,
     /// TTL / hop limit of the first packet.
     pub first_ttl: Option<u8>,
 }
@@ -87,10 +89,29 @@ pub struct TcpConn {
     pub syn: Option<SynInfo>,
     /// First SYN-ACK from the server: time and frame.
     pub syn_ack: Option<(Timestamp, u64)>,
+    /// SYN-ACKs the server sent (more than one: the first was resent).
+    pub syn_acks: u32,
+    /// The SYN-ACK the client acknowledged (the latest before the handshake
+    /// ACK): the end of the connect phase.
+    pub answering_syn_ack: Option<(Timestamp, u64)>,
+    /// The latest SYN and the first SYN-ACK after it: one round trip at the
+    /// capture point, whatever was lost before.
+    syn_leg: Option<i64>,
+    /// The SYN `syn_leg` was measured from.
+    leg_syn: Option<Timestamp>,
+    /// A SYN-ACK came before the client's latest SYN (the client did not get it).
+    pub syn_ack_before_resend: bool,
     /// The client's ACK completing the handshake.
     pub handshake_ack: Option<(Timestamp, u64)>,
     /// First FIN of each side: time and frame.
     pub fin: [Option<(Timestamp, u64)>; 2],
+    /// Quiet time on the connection before each side's first FIN, nanoseconds.
+    pub fin_idle_ns: [Option<i64>; 2],
+    /// The client's latest request: its first data segment after the server's
+    /// data (or the connection's first), with the quiet time before it.
+    pub request: Option<RequestStart>,
+    /// The first data segment of each side and whether it was resent.
+    pub first_data: [Option<FirstData>; 2],
     /// The first RST and who sent it.
     pub rst: Option<RstInfo>,
     /// Retransmissions of data the capture had already seen (loss after the capture
@@ -136,6 +157,43 @@ pub struct SynInfo {
     pub frames: Vec<u64>,
     /// Times of the first SYNs (the back-off).
     pub times: Vec<Timestamp>,
+}
+
+/// The start of the client's latest request on a connection (the first client
+/// data after server data, or the connection's first data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestStart {
+    /// When its first segment was sent.
+    pub ts: Timestamp,
+    /// Frame of that segment.
+    pub frame: u64,
+    /// Quiet time on the connection (both directions) before it, nanoseconds.
+    pub idle_before_ns: i64,
+    /// Sequence number of its first byte.
+    seq: SeqNum,
+    /// Times its bytes were sent again (resends of the client after it began).
+    pub resends: u32,
+    /// The latest resend: time and frame.
+    pub last_resend: Option<(Timestamp, u64)>,
+    /// Packets the server sent after it (an RST included).
+    pub server_packets_after: u64,
+    /// Server segments carrying data after it.
+    pub server_data_after: u64,
+    /// The server had closed its side (FIN) before this request.
+    pub after_server_fin: bool,
+}
+
+/// A side's first data segment, and its resend when there was one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstData {
+    /// When it was sent.
+    pub ts: Timestamp,
+    /// Its frame.
+    pub frame: u64,
+    /// Sequence number of its first byte.
+    seq: SeqNum,
+    /// The first segment sending that byte again: time and frame.
+    pub resent: Option<(Timestamp, u64)>,
 }
 
 /// The first RST of a connection.
@@ -247,6 +305,7 @@ impl Connection {
         s.packets += 1;
         s.bytes += u64::from(wire_len);
         s.payload_bytes += u64::from(payload_len);
+        s.data_packets += u64::from(payload_len > 0);
         s.first_ttl.get_or_insert(ttl);
         if ts >= self.last.0 {
             self.last = (ts, frame);
@@ -291,6 +350,9 @@ impl Connection {
             // those count as resends too. Spurious ones are not loss.
             let resend = (retransmission || events.contains(TcpEventKind::OutOfOrder))
                 && !events.contains(TcpEventKind::SpuriousRetransmission);
+            if resend && seg.len > 0 {
+                t.note_resend(i, seg.seq, end, seg.ts, p.frame);
+            }
             if resend && seg.len > 0 {
                 let report = t.last_report[1 - i];
                 if let Some(verdict) = t.holes[i].fill(seg.seq, end, |opened| {
@@ -339,6 +401,9 @@ impl Connection {
         let ack = flags.contains(TcpFlags::ACK);
         if syn && !ack && from == Side::Client {
             t.client_isn.get_or_insert(seg.seq);
+            if t.syn_ack.is_some() && t.handshake_ack.is_none() {
+                t.syn_ack_before_resend = true;
+            }
             let info = t.syn.get_or_insert_with(|| SynInfo {
                 first: seg.ts,
                 last: seg.ts,
@@ -352,8 +417,8 @@ impl Connection {
                 info.frames.push(p.frame);
                 info.times.push(seg.ts);
             }
-        } else if syn && ack && from == Side::Server && t.syn_ack.is_none() {
-            t.syn_ack = Some((seg.ts, p.frame));
+        } else if syn && ack && from == Side::Server {
+            t.on_syn_ack(seg.ts, p.frame);
         } else if ack
             && !syn
             && from == Side::Client
@@ -363,7 +428,16 @@ impl Connection {
             t.handshake_ack = Some((seg.ts, p.frame));
         }
         if seg.len > 0 && !flags.contains(TcpFlags::RST) {
+            if !retransmission {
+                t.note_data(from, seg.seq, seg.ts, p.frame, idle_before);
+            }
             t.last_payload = Some((from, seg.ts, p.frame));
+        }
+        if from == Side::Server {
+            if let Some(r) = t.request.as_mut() {
+                r.server_packets_after += 1;
+                r.server_data_after += u64::from(seg.len > 0);
+            }
         }
         let id = self.id;
         let mut feed =
@@ -400,6 +474,7 @@ impl Connection {
         }
         if flags.contains(TcpFlags::FIN) && t.fin[i].is_none() {
             t.fin[i] = Some((seg.ts, p.frame));
+            t.fin_idle_ns[i] = Some(idle_before);
         }
         if flags.contains(TcpFlags::RST) && t.rst.is_none() {
             let peer = t.analyzer.direction(1 - i);
@@ -461,6 +536,9 @@ impl Connection {
     pub fn into_record(self, ended: EndReason) -> ConnRecord {
         let duration_ns = self.last.0.since(self.first.0).max(0);
         let last_payload = self.tcp.as_ref().and_then(|t| t.last_payload);
+        let request = self.tcp.as_ref().and_then(|t| t.request);
+        let first_data = self.tcp.as_ref().map(|t| t.first_data).unwrap_or_default();
+        let fin_idle_ns = self.tcp.as_ref().map(|t| t.fin_idle_ns).unwrap_or_default();
         let streams = self
             .tcp
             .as_ref()
@@ -468,10 +546,14 @@ impl Connection {
             .unwrap_or_default();
         let (state, history, handshake, rtt, events, loss, syn, rst, fin) = match &self.tcp {
             Some(t) => {
-                let handshake = match (t.syn.as_ref(), t.syn_ack, t.handshake_ack) {
-                    (Some(syn), Some((sa_ts, _)), ack) => Some(HandshakeTiming {
-                        syn_to_syn_ack_ns: sa_ts.since(syn.last).max(0),
+                let handshake = match (t.syn.as_ref(), t.answering_syn_ack, t.handshake_ack) {
+                    (Some(syn), Some((sa_ts, answer_frame)), ack) => Some(HandshakeTiming {
+                        answer_frame,
+                        syn_to_syn_ack_ns: t.syn_leg.unwrap_or(0).max(0),
                         syn_ack_to_ack_ns: ack.map(|(ts, _)| ts.since(sa_ts).max(0)),
+                        connect_ns: sa_ts.since(syn.first).max(0),
+                        syn_acks: t.syn_acks,
+                        syn_ack_before_resend: t.syn_ack_before_resend,
                     }),
                     _ => None,
                 };
@@ -523,8 +605,69 @@ impl Connection {
             fin,
             icmp: self.icmp,
             last_payload,
+            request,
+            first_data,
+            fin_idle_ns,
             streams,
             ended,
+        }
+    }
+}
+
+impl TcpConn {
+    /// A SYN-ACK from the server.
+    fn on_syn_ack(&mut self, ts: Timestamp, frame: u64) {
+        self.syn_acks += 1;
+        self.syn_ack.get_or_insert((ts, frame));
+        if self.handshake_ack.is_none() {
+            self.answering_syn_ack = Some((ts, frame));
+        }
+        if let Some(syn) = &self.syn {
+            // The first SYN-ACK after the latest SYN times one round trip.
+            if ts >= syn.last && self.leg_syn != Some(syn.last) {
+                self.syn_leg = Some(ts.since(syn.last));
+                self.leg_syn = Some(syn.last);
+            }
+        }
+    }
+
+    /// A new (not resent) data segment from `from`.
+    fn note_data(&mut self, from: Side, seq: SeqNum, ts: Timestamp, frame: u64, idle: i64) {
+        self.first_data[from as usize].get_or_insert(FirstData {
+            ts,
+            frame,
+            seq,
+            resent: None,
+        });
+        let starts_request =
+            from == Side::Client && !matches!(self.last_payload, Some((Side::Client, _, _)));
+        if starts_request {
+            self.request = Some(RequestStart {
+                ts,
+                frame,
+                idle_before_ns: idle,
+                seq,
+                resends: 0,
+                last_resend: None,
+                server_packets_after: 0,
+                server_data_after: 0,
+                after_server_fin: self.fin[Side::Server as usize].is_some(),
+            });
+        }
+    }
+
+    /// A resend of `[start, end)` by side `i`.
+    fn note_resend(&mut self, i: usize, start: SeqNum, end: SeqNum, ts: Timestamp, frame: u64) {
+        if let Some(f) = self.first_data[i].as_mut() {
+            if f.resent.is_none() && start <= f.seq && f.seq < end {
+                f.resent = Some((ts, frame));
+            }
+        }
+        if i == Side::Client as usize {
+            if let Some(r) = self.request.as_mut().filter(|r| end > r.seq) {
+                r.resends += 1;
+                r.last_resend = Some((ts, frame));
+            }
         }
     }
 }
@@ -544,6 +687,11 @@ impl ConnRecord {
             [None, None] => self.handshake.map(|h| h.syn_to_syn_ack_ns),
             [a, b] => Some(a.map_or(0, |r| r.median) + b.map_or(0, |r| r.median)),
         }
+    }
+
+    /// The latest transmission of request `r`: its latest resend, else its first.
+    pub fn last_resend_or(&self, r: RequestStart) -> Timestamp {
+        r.last_resend.map_or(r.ts, |(ts, _)| ts)
     }
 
     /// Segments carrying data that `side` sent again: the resends found by loss
@@ -571,10 +719,28 @@ fn udp_state(stats: &[DirStats; 2]) -> &'static str {
 /// Handshake timing split at the capture point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HandshakeTiming {
-    /// Last SYN to SYN-ACK: the path from the capture point to the server and back.
+    /// The latest SYN to the first SYN-ACK after it: the path from the capture
+    /// point to the server and back.
     pub syn_to_syn_ack_ns: i64,
     /// SYN-ACK to the client's ACK: the path to the client and back.
     pub syn_ack_to_ack_ns: Option<i64>,
+    /// The connect phase: the first SYN to the SYN-ACK the client acknowledged,
+    /// resent SYNs and SYN-ACKs included.
+    pub connect_ns: i64,
+    /// SYN-ACKs the server sent.
+    pub syn_acks: u32,
+    /// Frame of the SYN-ACK the client acknowledged.
+    pub answer_frame: u64,
+    /// A SYN-ACK was captured before the client's latest SYN: the client never
+    /// got it.
+    pub syn_ack_before_resend: bool,
+}
+
+impl HandshakeTiming {
+    /// Connect time beyond one round trip: what resent SYNs or SYN-ACKs cost.
+    pub fn lost_ns(&self) -> i64 {
+        (self.connect_ns - self.syn_to_syn_ack_ns).max(0)
+    }
 }
 
 /// What is reported about a connection once it has ended.
@@ -626,6 +792,12 @@ pub struct ConnRecord {
     pub icmp: Vec<IcmpNote>,
     /// The latest segment carrying payload: sender, time, frame.
     pub last_payload: Option<(Side, Timestamp, u64)>,
+    /// The client's latest request (see [`RequestStart`]).
+    pub request: Option<RequestStart>,
+    /// Each side's first data segment and its resend (client, server).
+    pub first_data: [Option<FirstData>; 2],
+    /// Quiet time before each side's first FIN (client, server), nanoseconds.
+    pub fin_idle_ns: [Option<i64>; 2],
     /// Reassembly counters per direction (client, server): gaps, overlaps, ...
     pub streams: [ReassemblyStats; 2],
     /// How it ended.

@@ -18,7 +18,8 @@ fn ms(nanos: i64) -> f64 {
 pub struct TimingMs {
     /// The DNS lookup that named the server's address (matched by address).
     pub dns: Option<f64>,
-    /// SYN to SYN-ACK as seen at the capture point.
+    /// The first SYN to the SYN-ACK the client acknowledged, as seen at the
+    /// capture point: resent SYNs and SYN-ACKs are inside it.
     pub connect: Option<f64>,
     /// ClientHello to the end of the TLS handshake.
     pub tls: Option<f64>,
@@ -44,6 +45,10 @@ pub struct HttpJson {
     pub timing_ms: TimingMs,
     /// The network round trip used for `server_think`, ms.
     pub rtt_ms: Option<f64>,
+    /// This request replays one that died on connection N (a dead pooled
+    /// connection); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<u64>,
 }
 
 impl HttpJson {
@@ -61,7 +66,7 @@ impl HttpJson {
         let timing_ms = TimingMs {
             dns: dns_latency_ns.map(ms),
             connect: if first {
-                conn.handshake.map(|h| ms(h.syn_to_syn_ack_ns))
+                conn.handshake.map(|h| ms(h.connect_ns))
             } else {
                 None
             },
@@ -78,6 +83,7 @@ impl HttpJson {
             tx,
             timing_ms,
             rtt_ms: rtt.map(ms),
+            replay_of: None,
         }
     }
 }

@@ -79,10 +79,14 @@ pub struct ConnJson {
 /// Handshake timing, ms.
 #[derive(Debug, Serialize)]
 pub struct HandshakeJson {
-    /// SYN to SYN-ACK.
+    /// The latest SYN to the first SYN-ACK after it (one round trip).
     pub syn_to_syn_ack_ms: f64,
     /// SYN-ACK to ACK.
     pub syn_ack_to_ack_ms: Option<f64>,
+    /// The connect phase: first SYN to the SYN-ACK the client acknowledged.
+    pub connect_ms: f64,
+    /// SYN-ACKs the server sent (more than 1: resent).
+    pub syn_acks: u32,
 }
 
 /// RTT of a connection, ms.
@@ -229,6 +233,8 @@ impl ConnJson {
             handshake: c.handshake.map(|h| HandshakeJson {
                 syn_to_syn_ack_ms: ms(h.syn_to_syn_ack_ns),
                 syn_ack_to_ack_ms: h.syn_ack_to_ack_ns.map(ms),
+                connect_ms: ms(h.connect_ns),
+                syn_acks: h.syn_acks,
             }),
             rtt: c.path_rtt().map(|path| PathRttJson {
                 path_median_ms: ms(path),

@@ -90,6 +90,33 @@ impl Conv {
         self
     }
 
+    /// A server segment with an explicit sequence number (retransmissions, holes);
+    /// does not move the server's sequence number.
+    pub fn s_at_seq(&mut self, seq: u32, flags: &str, payload: &[u8]) -> &mut Self {
+        let frame = segment(
+            &self.server,
+            &self.client,
+            seq,
+            self.client.seq,
+            flags,
+            payload,
+        );
+        self.frames.push((self.t, frame));
+        self
+    }
+
+    /// A client ACK with an explicit ack number (duplicate ACKs).
+    pub fn c_dup_ack(&mut self, ack: u32) -> &mut Self {
+        let frame = segment(&self.client, &self.server, self.client.seq, ack, ".", &[]);
+        self.frames.push((self.t, frame));
+        self
+    }
+
+    /// The frames so far with their times (seconds since the start).
+    pub fn frames(&self) -> &[(f64, Vec<u8>)] {
+        &self.frames
+    }
+
     /// A server segment with an explicit ack number (duplicate ACKs, zero windows).
     pub fn s_ack(&mut self, ack: u32, flags: &str) -> &mut Self {
         let frame = segment(&self.server, &self.client, self.server.seq, ack, flags, &[]);

@@ -11,8 +11,10 @@ use serde::Serialize;
 use super::AnalyzeFormat;
 use crate::app::dns::DnsRecord;
 
+use super::replay::{self, Replays, DEAD_POOL_KINDS};
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
+use crate::diagnose::tcp::TcpRules;
 use crate::diagnose::{
     dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
     tls as diagnose_tls,
@@ -75,6 +77,10 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub error: Option<std::io::Error>,
     /// `--expect` rules for HTTP transactions.
     pub expect: Expectations,
+    /// Settings of the TCP rules (`--idle-gap`).
+    pub tcp_rules: TcpRules,
+    /// Requests that died on dead pooled connections, waiting for a replay.
+    replays: Replays,
     /// With rules: transactions already checked (their kept responses dropped),
     /// with their findings, waiting for their connection's record.
     checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
@@ -119,6 +125,8 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             counts: AppCounts::default(),
             error: None,
             expect: Expectations::default(),
+            tcp_rules: TcpRules::default(),
+            replays: Replays::default(),
             checked_http: HashMap::new(),
         }
     }
@@ -189,10 +197,16 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     }
 
     /// Emits the connection's application records and returns their findings,
-    /// plus a description of each response an RST cut short.
-    fn app_records(&mut self, record: &ConnRecord, app: AppRecords) -> (Vec<Finding>, Vec<String>) {
+    /// a description of each response an RST cut short, and the last request
+    /// left without a response.
+    fn app_records(
+        &mut self,
+        record: &ConnRecord,
+        app: AppRecords,
+    ) -> (Vec<Finding>, Vec<String>, Option<HttpTransaction>) {
         let mut found = Vec::new();
         let mut cut = Vec::new();
+        let mut unanswered = None;
         let learned = self.learned(record).map(|n| (n.name.clone(), n.latency_ns));
         let mut target = learned.as_ref().map(|(n, _)| n.clone());
         if let Some(tls) = &app.tls {
@@ -234,12 +248,21 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             found.extend(checked.unwrap_or_else(|| diagnose_expect::diagnose(&tx, &self.expect)));
             // The kept response is for the rules only: the records stay small.
             tx.response_data = None;
+            let replayed = self.replays.take_replayed(&tx);
+            if let Some(dead) = &replayed {
+                if let Some(f) = self.findings.get_mut(dead.finding) {
+                    replay::link(f, dead, &tx);
+                }
+            }
+            if tx.status.is_none() && tx.method.is_some() {
+                unanswered = Some(tx.clone());
+            }
             if target.is_none() {
                 target = tx.host.clone();
             }
             // Set-up phases belong to the connection's first transaction only.
             let first = i == 0;
-            let row = HttpJson::new(
+            let mut row = HttpJson::new(
                 tx,
                 record,
                 if first { app.tls.as_ref() } else { None },
@@ -250,6 +273,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 },
                 first,
             );
+            row.replay_of = replayed.map(|d| d.conn);
             self.emit("http", &row);
             if self.format == AnalyzeFormat::Text && self.http_rows.len() < HTTP_ROWS {
                 self.http_rows.push(row);
@@ -258,7 +282,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         if let Some(t) = target {
             self.targets.insert(record.id, t);
         }
-        (found, cut)
+        (found, cut, unanswered)
     }
 
     /// With rules, checks `conn`'s transactions as they complete and drops
@@ -306,6 +330,11 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     pub fn finish(&mut self) {
         let rest = self.app.finish();
         self.drain_dns(rest);
+        for dead in self.replays.take_unreplayed() {
+            if let Some(f) = self.findings.get_mut(dead.finding) {
+                replay::unreplayed(f, &dead);
+            }
+        }
         let records = std::mem::take(&mut self.dns_records);
         self.findings.extend(diagnose_dns::diagnose_all(&records));
         for r in &records {
@@ -388,9 +417,18 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
 
     fn connection(&mut self, record: ConnRecord) {
         let app = self.app.connection_ended(&record);
-        let mut found = diagnose_tcp::diagnose(&record);
-        let (app_found, cut) = self.app_records(&record, app);
+        let mut found = diagnose_tcp::diagnose(&record, &self.tcp_rules);
+        let (app_found, cut, unanswered) = self.app_records(&record, app);
         found.extend(app_found);
+        // A request that died on a dead pooled connection waits for its replay.
+        if let Some(tx) = unanswered {
+            if let Some(pos) = found.iter().position(|f| DEAD_POOL_KINDS.contains(&f.kind)) {
+                let died = record
+                    .rst
+                    .map_or(Timestamp(record.start.0 + record.duration_ns), |r| r.ts);
+                self.replays.note_dead(&tx, died, self.findings.len() + pos);
+            }
+        }
         // A reset that cut a response short failed the call, whatever TCP saw
         // in flight: say which request it was.
         if !cut.is_empty() {

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 mod collect;
 mod progress;
+mod replay;
 
 use collect::{AppCounts, Collector};
 use progress::{Progress, PROGRESS_EVERY};
@@ -62,6 +63,8 @@ pub struct AnalyzeConfig {
     pub keylogs: Vec<std::path::PathBuf>,
     /// `--expect` rules checked on every HTTP transaction in their scope.
     pub expect: Expectations,
+    /// Settings of the TCP rules.
+    pub tcp_rules: crate::diagnose::tcp::TcpRules,
 }
 
 /// The result, for the exit code.
@@ -219,6 +222,7 @@ pub fn run<W: Write + ?Sized>(
     }
     sink.app.set_http_keep(config.expect.needs());
     sink.expect = config.expect.clone();
+    sink.tcp_rules = config.tcp_rules;
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;

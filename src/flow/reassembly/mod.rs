@@ -430,7 +430,11 @@ impl Reassembler {
                     if let Some(s) = seg {
                         overlap += compare(s, self.next, bytes, &mut self.stats);
                     }
-                    self.emit_data(bytes, h.frame, h.ts, sink);
+                    // Held bytes reach the application only when the hole before
+                    // them fills: that is their time, not their own segment's (a
+                    // response is whole when its last hole is filled).
+                    let ts = seg.map_or(h.ts, |s| h.ts.max(s.ts));
+                    self.emit_data(bytes, h.frame, ts, sink);
                     target = target.max(h.wire_end);
                     continue;
                 }

@@ -558,7 +558,7 @@ fn syn_with_data_and_repeated_syn() {
 }
 
 #[test]
-fn chunks_carry_their_own_frame_and_timestamp() {
+fn held_chunks_keep_their_frame_and_arrive_when_the_hole_fills() {
     let mut r = syn(0);
     let mut s = Rec::default();
     r.on_segment(SeqNum(4), b"def", 3, false, 10, Timestamp(500), &mut s);
@@ -567,7 +567,8 @@ fn chunks_carry_their_own_frame_and_timestamp() {
         s.events,
         vec![
             Ev::Data(0, b"abc".to_vec(), 11, Timestamp(600)),
-            Ev::Data(3, b"def".to_vec(), 10, Timestamp(500)),
+            // In order only once "abc" came: the application has it at 600.
+            Ev::Data(3, b"def".to_vec(), 10, Timestamp(600)),
         ]
     );
 }

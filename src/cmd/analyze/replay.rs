@@ -1,0 +1,148 @@
+//! Replays: a request that died on a dead pooled connection (an RST, a
+//! black hole, a server that had closed it) and went out again on a new
+//! connection right after. Go's `Transport` replays idempotent requests this
+//! way, and so do many client libraries; the caller then sees only the delay.
+//!
+//! A replay is the same client address, server endpoint, method and path, on
+//! another connection, starting within [`REPLAY_WINDOW_NS`] of the death.
+//! What the caller saw decides the severity: a replay that got a non-5xx
+//! answer leaves a warning, anything else stays an error.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::app::http::HttpTransaction;
+use crate::diagnose::{human_duration, Finding, Severity};
+use crate::source::Timestamp;
+
+/// A replay starts at most this long after the request died (Go replays at
+/// once; other clients back off briefly).
+pub const REPLAY_WINDOW_NS: i64 = 5_000_000_000;
+/// Dead requests remembered while waiting for their replay.
+const MAX_DEAD: usize = 1024;
+
+/// Finding kinds that mean "the request died on a dead pooled connection".
+pub const DEAD_POOL_KINDS: [&str; 3] = [
+    "tcp.idle_then_reset",
+    "tcp.idle_then_blackhole",
+    "http.stale_connection",
+];
+
+/// A request that died, waiting for its replay.
+#[derive(Debug, Clone)]
+pub struct Dead {
+    /// Its connection.
+    pub conn: u64,
+    client: IpAddr,
+    server: SocketAddr,
+    method: String,
+    path: String,
+    /// When the request was first sent.
+    sent: Timestamp,
+    /// When the connection gave out (its RST, or its end).
+    died: Timestamp,
+    /// Index of its finding in the analysis' finding list.
+    pub finding: usize,
+}
+
+/// Dead requests waiting for a replay.
+#[derive(Debug, Default)]
+pub struct Replays {
+    dead: VecDeque<Dead>,
+}
+
+impl Replays {
+    /// Remembers the unanswered request `tx` whose connection died at `died`;
+    /// its finding is `finding` in the finding list.
+    pub fn note_dead(&mut self, tx: &HttpTransaction, died: Timestamp, finding: usize) {
+        let (Some(method), Some(path), Some(sent)) = (&tx.method, &tx.path, tx.start) else {
+            return;
+        };
+        if self.dead.len() == MAX_DEAD {
+            self.dead.pop_front();
+        }
+        self.dead.push_back(Dead {
+            conn: tx.conn,
+            client: tx.client.ip(),
+            server: tx.server,
+            method: method.clone(),
+            path: path.clone(),
+            sent,
+            died,
+            finding,
+        });
+    }
+
+    /// The dead request `tx` replays, if any (removed from the waiting list).
+    pub fn take_replayed(&mut self, tx: &HttpTransaction) -> Option<Dead> {
+        let start = tx.start?;
+        let pos = self.dead.iter().position(|d| {
+            d.conn != tx.conn
+                && d.client == tx.client.ip()
+                && d.server == tx.server
+                && tx.method.as_deref() == Some(d.method.as_str())
+                && tx.path.as_deref() == Some(d.path.as_str())
+                && start >= d.sent
+                && start.since(d.died) <= REPLAY_WINDOW_NS
+        })?;
+        self.dead.remove(pos)
+    }
+
+    /// The requests never replayed (at the end of the input).
+    pub fn take_unreplayed(&mut self) -> impl Iterator<Item = Dead> + '_ {
+        self.dead.drain(..)
+    }
+}
+
+/// Says on `f` (the dead request's finding) that `replay` sent it again, and
+/// sets the severity from what the caller saw.
+pub fn link(f: &mut Finding, dead: &Dead, replay: &HttpTransaction) {
+    let ok = replay.complete && replay.status.is_some_and(|s| s < 500);
+    let outcome = match replay.status {
+        Some(s) => format!("answered {s}"),
+        None => "not answered".to_string(),
+    };
+    let end = replay
+        .response_last
+        .map(|m| m.ts)
+        .or(replay.start)
+        .unwrap_or(dead.died);
+    if ok {
+        f.severity = Severity::Warning;
+        f.summary = format!(
+            "{}; {} {} was replayed on conn {}, {outcome}: the caller saw no error, only the delay ({} from the first attempt to the answer)",
+            f.summary,
+            dead.method,
+            dead.path,
+            replay.conn,
+            human_duration(end.since(dead.sent)),
+        );
+    } else {
+        f.severity = Severity::Error;
+        f.summary = format!(
+            "{}; {} {} was replayed on conn {}, {outcome}: the call failed",
+            f.summary, dead.method, dead.path, replay.conn,
+        );
+    }
+}
+
+/// Says on `f` that its request was not sent again: the caller saw the error.
+pub fn unreplayed(f: &mut Finding, dead: &Dead) {
+    let why = if is_idempotent(&dead.method) {
+        "the client did not retry it"
+    } else {
+        "a client does not replay a non-idempotent request by itself"
+    };
+    f.summary = format!(
+        "{}; {} {} was not sent again ({why}): the caller saw the error",
+        f.summary, dead.method, dead.path
+    );
+}
+
+/// Methods a client may replay on its own (RFC 9110 §9.2.2).
+fn is_idempotent(method: &str) -> bool {
+    matches!(
+        method.to_ascii_uppercase().as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+    )
+}

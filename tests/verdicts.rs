@@ -1,0 +1,363 @@
+//! Production verdicts on builder-made captures with exact timing: resent
+//! SYNs and SYN-ACKs, dead pooled connections (RST, middlebox, gap
+//! threshold), the transfer that ends when its last hole fills, resend rates
+//! over data segments, and a resent first segment. The same faults made for
+//! real by real clients are in `live_pool.rs`.
+
+use serde_json::Value;
+
+use crate::util::conv::{segment, Conv, End};
+use crate::util::{run, write_file};
+
+fn jsonl(conv: &Conv, extra: &[&str]) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "c.pcap", &conv.pcap());
+    let mut args = vec!["analyze", "--jsonl"];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().unwrap());
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
+}
+
+fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {
+    records.iter().filter(|r| r["type"] == t).collect()
+}
+
+fn findings<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    of_type(records, "finding")
+        .into_iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
+}
+
+fn kinds(records: &[Value]) -> Vec<String> {
+    of_type(records, "finding")
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn summary(f: &Value) -> &str {
+    f["summary"].as_str().unwrap()
+}
+
+/// A server SYN-ACK sent again (the server's ISN, acknowledging the client's SYN).
+fn syn_ack_again(conv: &mut Conv) {
+    let mut server: End = conv.server;
+    server.seq = 900_000;
+    let f = segment(&server, &conv.client, 900_000, 1_001, "S.", &[]);
+    conv.raw(f);
+}
+
+/// A GET and its 200 after the handshake, then FINs.
+fn get_and_answer(conv: &mut Conv) {
+    let t = conv.t;
+    conv.at(t + 0.001)
+        .c("P.", b"GET /v1/orders HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(t + 0.030)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    conv.at(t + 0.031).c(".", &[]);
+    conv.at(t + 0.040).c("F.", &[]);
+    conv.at(t + 0.050).s("F.", &[]);
+    conv.at(t + 0.051).c(".", &[]);
+}
+
+#[test]
+fn a_lost_first_syn_is_inside_the_connect_phase() {
+    let mut conv = Conv::new(41000, 80);
+    conv.at(0.0).c("S", &[]);
+    conv.at(1.0).c_at_seq(1_000, "S", &[]);
+    conv.at(1.011).s("S.", &[]);
+    conv.at(1.0111).c(".", &[]);
+    get_and_answer(&mut conv);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.syn_retransmit");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(s.starts_with("1.00 s lost to a resent SYN"), "{s}");
+    assert!(
+        s.contains("connect took 1.01 s where one round trip is 11.0 ms"),
+        "{s}"
+    );
+    assert!(
+        s.contains("the SYN was lost on the way to the server"),
+        "{s}"
+    );
+    assert_eq!(f[0]["severity"], "warning");
+    assert_eq!(f[0]["frames"], serde_json::json!([1, 2, 3]));
+    let http = of_type(&records, "http");
+    assert_eq!(http[0]["timing_ms"]["connect"], 1011.0);
+    let conn = of_type(&records, "connection");
+    assert_eq!(conn[0]["handshake"]["connect_ms"], 1011.0);
+    assert_eq!(conn[0]["handshake"]["syn_to_syn_ack_ms"], 11.0);
+    let story = of_type(&records, "story");
+    let headline = story[0]["headline"].as_str().unwrap();
+    assert!(
+        headline.contains("was slow at the TCP connect step: 1.00 s lost to a resent SYN"),
+        "{headline}"
+    );
+}
+
+#[test]
+fn a_lost_syn_ack_points_the_other_way() {
+    let mut conv = Conv::new(41001, 80);
+    conv.at(0.0).c("S", &[]);
+    conv.at(0.010).s("S.", &[]);
+    // The client never got it: it resends its SYN, the server answers again.
+    conv.at(1.0).c_at_seq(1_000, "S", &[]);
+    conv.at(1.010);
+    syn_ack_again(&mut conv);
+    conv.at(1.0101).c(".", &[]);
+    get_and_answer(&mut conv);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.syn_retransmit");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(s.contains("the SYN-ACK did not reach the client (the server sent it 2 times, the first before the client's resend)"), "{s}");
+    assert!(
+        s.contains("connect took 1.01 s where one round trip is 10.0 ms"),
+        "{s}"
+    );
+    assert_eq!(of_type(&records, "http")[0]["timing_ms"]["connect"], 1010.0);
+}
+
+#[test]
+fn three_seconds_lost_to_resent_syns_is_an_error() {
+    let mut conv = Conv::new(41002, 80);
+    conv.at(0.0).c("S", &[]);
+    conv.at(1.0).c_at_seq(1_000, "S", &[]);
+    conv.at(3.0).c_at_seq(1_000, "S", &[]);
+    conv.at(3.002).s("S.", &[]);
+    conv.at(3.0021).c(".", &[]);
+    get_and_answer(&mut conv);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.syn_retransmit");
+    assert_eq!(f[0]["severity"], "error");
+    assert!(
+        summary(f[0]).starts_with("3.00 s lost to 2 resent SYNs"),
+        "{}",
+        summary(f[0])
+    );
+}
+
+#[test]
+fn a_prompt_handshake_has_no_syn_finding() {
+    let mut conv = Conv::new(41003, 80);
+    conv.handshake(0.010);
+    get_and_answer(&mut conv);
+    let records = jsonl(&conv, &[]);
+    assert!(kinds(&records).is_empty(), "{:?}", kinds(&records));
+    assert_eq!(of_type(&records, "http")[0]["timing_ms"]["connect"], 10.0);
+}
+
+/// A request and its answer, then `idle` seconds of quiet, then a second
+/// request answered only by an RST 2 ms later from `rst_ttl`.
+fn pooled_then_reset(idle: f64, rst_ttl: u8) -> Conv {
+    let mut conv = Conv::new(41010, 80);
+    conv.handshake(0.002);
+    conv.at(0.01)
+        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.02)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    conv.at(0.021).c(".", &[]);
+    conv.at(0.021 + idle)
+        .c("P.", b"GET /v1/b HTTP/1.1\r\nHost: api\r\n\r\n");
+    let mut from: End = conv.server;
+    from.ttl = rst_ttl;
+    let rst = segment(
+        &from,
+        &conv.client,
+        conv.server.seq,
+        conv.client.seq,
+        "R.",
+        &[],
+    );
+    conv.at(0.023 + idle).raw(rst);
+    conv
+}
+
+#[test]
+fn a_request_after_idle_met_by_an_rst_at_once_is_idle_then_reset() {
+    let conv = pooled_then_reset(5.0, 57);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.idle_then_reset");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.starts_with("a request sent after 5.00 s idle was answered by an RST 2.0 ms later"),
+        "{s}"
+    );
+    // Nobody sent it again: the caller saw the error.
+    assert!(
+        s.contains("GET /v1/b was not sent again (the client did not retry it)"),
+        "{s}"
+    );
+    assert_eq!(f[0]["severity"], "error");
+    assert!(!kinds(&records).contains(&"tcp.reset_by_server".to_string()));
+}
+
+#[test]
+fn the_idle_gap_threshold_is_a_flag() {
+    let conv = pooled_then_reset(5.0, 57);
+    let records = jsonl(&conv, &["--idle-gap", "10s"]);
+    assert!(findings(&records, "tcp.idle_then_reset").is_empty());
+    assert_eq!(
+        findings(&records, "tcp.reset_by_server").len(),
+        1,
+        "{:?}",
+        kinds(&records)
+    );
+}
+
+#[test]
+fn a_busy_connection_reset_is_still_the_servers() {
+    let conv = pooled_then_reset(0.2, 57);
+    let records = jsonl(&conv, &[]);
+    assert!(findings(&records, "tcp.idle_then_reset").is_empty());
+    assert_eq!(
+        findings(&records, "tcp.reset_by_server").len(),
+        1,
+        "{:?}",
+        kinds(&records)
+    );
+}
+
+#[test]
+fn an_rst_with_another_ttl_after_idle_is_a_middlebox_that_says_so() {
+    let conv = pooled_then_reset(5.0, 250);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.reset_by_middlebox");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    assert!(
+        summary(f[0]).contains("it answered a request sent after 5.00 s idle"),
+        "{}",
+        summary(f[0])
+    );
+    assert!(findings(&records, "tcp.idle_then_reset").is_empty());
+}
+
+#[test]
+fn a_replay_on_a_new_connection_is_linked_and_softens_the_verdict() {
+    let mut conv = pooled_then_reset(5.0, 57);
+    // The client replays the GET on a new connection right after.
+    let mut replay = Conv::new(41011, 80);
+    replay.at(5.03).handshake(0.002);
+    let t = replay.t;
+    replay
+        .at(t + 0.001)
+        .c("P.", b"GET /v1/b HTTP/1.1\r\nHost: api\r\n\r\n");
+    replay
+        .at(t + 0.010)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    replay.at(t + 0.011).c("F.", &[]);
+    replay.at(t + 0.012).s("F.", &[]);
+    replay.at(t + 0.013).c(".", &[]);
+    let frames = replay_frames(&replay);
+    for (ts, f) in frames {
+        conv.at(ts).raw(f);
+    }
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.idle_then_reset");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.contains("GET /v1/b was replayed on conn 2, answered 200: the caller saw no error"),
+        "{s}"
+    );
+    assert_eq!(f[0]["severity"], "warning");
+    let http = of_type(&records, "http");
+    let replayed: Vec<_> = http.iter().filter(|h| h["replay_of"] == 1).collect();
+    assert_eq!(replayed.len(), 1, "{http:?}");
+    assert_eq!(replayed[0]["conn"], 2);
+}
+
+/// The frames of a conversation with their times (seconds since its start).
+fn replay_frames(conv: &Conv) -> Vec<(f64, Vec<u8>)> {
+    conv.frames().to_vec()
+}
+
+#[test]
+fn the_transfer_ends_when_the_last_hole_fills() {
+    let mut conv = Conv::new(41020, 80);
+    conv.handshake(0.002);
+    conv.at(0.01)
+        .c("P.", b"GET /big HTTP/1.1\r\nHost: api\r\n\r\n");
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n";
+    let body = vec![b'x'; 2000];
+    let mut resp = head.to_vec();
+    resp.extend_from_slice(&body);
+    let (a, rest) = resp.split_at(1000);
+    let (b, c) = rest.split_at(1000);
+    let base = conv.server.seq;
+    conv.at(0.020).s("P.", a);
+    // The second segment is lost before the capture point; the third arrives.
+    conv.server.seq = base.wrapping_add(2000);
+    conv.at(0.021).s("P.", c);
+    conv.at(0.022).c_dup_ack(base.wrapping_add(1000));
+    // The hole is filled 300 ms later: only then is the response whole.
+    conv.at(0.321).s_at_seq(base.wrapping_add(1000), "P.", b);
+    let records = jsonl(&conv, &[]);
+    let http = of_type(&records, "http");
+    assert_eq!(http.len(), 1);
+    let transfer = http[0]["timing_ms"]["transfer"].as_f64().unwrap();
+    assert!((300.0..302.0).contains(&transfer), "transfer {transfer} ms");
+}
+
+#[test]
+fn the_resend_rate_counts_data_segments_only() {
+    let mut conv = Conv::new(41030, 80);
+    conv.handshake(0.002);
+    let mut seqs = Vec::new();
+    for i in 0..10 {
+        seqs.push(conv.client.seq);
+        conv.at(0.01 + f64::from(i) * 0.01).c("P.", &[b'a'; 100]);
+        conv.s(".", &[]);
+    }
+    // Three resends of the first segments, each after a duplicate ACK.
+    for (i, seq) in seqs.iter().take(3).enumerate() {
+        conv.at(0.3 + i as f64 * 0.3)
+            .c_at_seq(*seq, "P.", &[b'a'; 100]);
+    }
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.retransmissions");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.starts_with("3 of 13 data segments from the client were retransmissions (23.1%)"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_resent_first_segment_is_reported_below_the_rate_threshold() {
+    let mut conv = Conv::new(41040, 443);
+    conv.handshake(0.002);
+    let seq = conv.client.seq;
+    conv.at(0.01)
+        .c("P.", b"GET /v1/x HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.31)
+        .c_at_seq(seq, "P.", b"GET /v1/x HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.32)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    for _ in 0..40 {
+        let t = conv.t;
+        conv.at(t + 0.01)
+            .c("P.", b"GET /v1/y HTTP/1.1\r\nHost: api\r\n\r\n");
+        conv.at(t + 0.02)
+            .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    }
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.retransmissions");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.contains(
+            "the client's first data segment (frame 4) was sent again 300.0 ms later (frame 5)"
+        ),
+        "{s}"
+    );
+    assert_eq!(f[0]["severity"], "warning");
+}
