@@ -361,3 +361,81 @@ fn a_resent_first_segment_is_reported_below_the_rate_threshold() {
     );
     assert_eq!(f[0]["severity"], "warning");
 }
+
+#[test]
+fn syn_acks_resent_after_the_clients_ack_are_a_full_accept_queue() {
+    let mut conv = Conv::new(41050, 80);
+    conv.handshake(0.002);
+    conv.at(0.003)
+        .c("P.", b"GET /v1/q HTTP/1.1\r\nHost: api\r\n\r\n");
+    // The server dropped the ACK (and so the request): it resends its SYN-ACK.
+    conv.at(1.002);
+    syn_ack_again(&mut conv);
+    conv.at(1.0021).c_dup_ack(900_001);
+    conv.at(3.005);
+    syn_ack_again(&mut conv);
+    conv.at(3.0051).c_dup_ack(900_001);
+    conv.at(3.0055)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.syn_retransmit");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(s.starts_with("3.00 s lost to a full accept queue: the server ignored the client's ACK and resent its SYN-ACK 2 times"), "{s}");
+    assert_eq!(f[0]["severity"], "error");
+}
+
+#[test]
+fn a_lost_syn_says_when_the_server_answered_others_meanwhile() {
+    let mut a = Conv::new(41060, 80);
+    a.at(0.0).c("S", &[]);
+    a.at(1.0).c_at_seq(1_000, "S", &[]);
+    a.at(1.002).s("S.", &[]);
+    a.at(1.0021).c(".", &[]);
+    get_and_answer(&mut a);
+    let mut b = Conv::new(41061, 80);
+    b.at(0.5).handshake(0.002);
+    get_and_answer(&mut b);
+    let mut all: Vec<(f64, Vec<u8>)> = a.frames().iter().chain(b.frames()).cloned().collect();
+    all.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut merged = Conv::new(1, 1);
+    for (t, f) in all {
+        merged.at(t).raw(f);
+    }
+    let records = jsonl(&merged, &[]);
+    let f = findings(&records, "tcp.syn_retransmit");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.contains("while 1 other connection to 10.1.0.2:80 was answered"),
+        "{s}"
+    );
+}
+
+#[test]
+fn an_encrypted_dead_connection_names_the_next_connection_as_its_retry() {
+    let record = |n: u8| [&[0x17, 0x03, 0x03, 0x00, 0x05][..], &[n; 5]].concat();
+    let mut conv = Conv::new(41070, 443);
+    conv.handshake(0.002);
+    conv.at(0.01).c("P.", &record(1));
+    conv.at(0.02).s("P.", &record(2));
+    conv.at(0.021).c(".", &[]);
+    conv.at(4.0).c("P.", &record(3));
+    conv.at(4.002).s("R.", &[]);
+    let mut retry = Conv::new(41071, 443);
+    retry.at(4.01).handshake(0.002);
+    let t = retry.t;
+    retry.at(t + 0.001).c("P.", &record(4));
+    retry.at(t + 0.01).s("P.", &record(5));
+    retry.at(t + 0.02).c("F.", &[]);
+    retry.at(t + 0.03).s("F.", &[]);
+    retry.at(t + 0.031).c(".", &[]);
+    for (ts, f) in retry.frames().to_vec() {
+        conv.at(ts).raw(f);
+    }
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.idle_then_reset");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(s.contains("the client opened conn 2 to the same server 8.0 ms later, likely its retry (the server answered on it"), "{s}");
+}

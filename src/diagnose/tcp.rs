@@ -25,7 +25,10 @@
 //! * resent SYN: the connect phase runs from the first SYN to the SYN-ACK the
 //!   client acknowledged; what it took beyond one round trip was lost to resends
 //!   (`tcp.syn_retransmit`, from [`SYN_LOSS_MIN_NS`], the minimum RTO; an error
-//!   from [`SYN_LOSS_ERROR_NS`]).
+//!   from [`SYN_LOSS_ERROR_NS`]). Which way it points: no SYN-ACK before the
+//!   resend (the SYN was lost), a SYN-ACK before the client's resend or resent
+//!   by the server (the SYN-ACK was lost), or SYN-ACKs resent after the
+//!   client's ACK (the server dropped that ACK: a full accept queue).
 //! * a resent first data segment (the ClientHello or the request) after at least
 //!   [`FIRST_DATA_RESEND_NS`] is reported even below the retransmission rate
 //!   thresholds: the call's first phase waited on it.
@@ -166,7 +169,10 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
         let lost = h.lost_ns();
         if (syn.count > 1 || h.syn_acks > 1) && lost >= SYN_LOSS_MIN_NS {
             let resent = syn.count.saturating_sub(1);
-            let way = if h.syn_acks > 1 || h.syn_ack_before_resend {
+            let way = if syn.count == 1 {
+                "the server resent its SYN-ACK: the first SYN-ACK or the client's ACK was lost"
+                    .to_string()
+            } else if h.syn_acks > 1 || h.syn_ack_before_resend {
                 format!(
                     "the SYN-ACK did not reach the client (the server sent it {} time{}{})",
                     h.syn_acks,
@@ -207,6 +213,25 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
                 syn.frames.iter().copied().chain([h.answer_frame]).collect(),
             ));
         }
+    }
+
+    // Linux drops the ACK that completes a handshake while the listener's
+    // accept queue is full and resends its SYN-ACK: the client believes it is
+    // connected, its request waits for the server to accept.
+    if let Some(ig) = c.handshake.and_then(|h| h.ignored_ack) {
+        out.push(finding(
+            "tcp.syn_retransmit",
+            if ig.waited_ns >= SYN_LOSS_ERROR_NS { Severity::Error } else { Severity::Warning },
+            format!(
+                "{} lost to a full accept queue: the server ignored the client's ACK and resent its SYN-ACK {} time{} over {}, so the connection waited for the server to accept it",
+                human_duration(ig.waited_ns),
+                ig.resends,
+                if ig.resends == 1 { "" } else { "s" },
+                human_duration(ig.waited_ns),
+            ),
+            format!("the service at {server} does not accept connections fast enough: raise its listen backlog (and `net.core.somaxconn`), look at its accept loop and load (`nstat -az TcpExtListenOverflows`, `ss -lnt` Recv-Q)"),
+            c.syn.iter().flat_map(|s| s.frames.iter().copied()).chain([ig.frame]).collect(),
+        ));
     }
 
     let outstanding = c.last_payload.filter(|(side, _, _)| *side == Side::Client);

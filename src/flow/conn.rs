@@ -101,6 +101,11 @@ pub struct TcpConn {
     leg_syn: Option<Timestamp>,
     /// A SYN-ACK came before the client's latest SYN (the client did not get it).
     pub syn_ack_before_resend: bool,
+    /// SYN-ACKs the server resent after the client's handshake ACK: the server
+    /// ignored that ACK (Linux does when its accept queue is full).
+    pub syn_acks_after_ack: u32,
+    /// The latest of those: time and frame.
+    pub last_syn_ack_after_ack: Option<(Timestamp, u64)>,
     /// The client's ACK completing the handshake.
     pub handshake_ack: Option<(Timestamp, u64)>,
     /// First FIN of each side: time and frame.
@@ -554,6 +559,13 @@ impl Connection {
                         connect_ns: sa_ts.since(syn.first).max(0),
                         syn_acks: t.syn_acks,
                         syn_ack_before_resend: t.syn_ack_before_resend,
+                        ignored_ack: t.handshake_ack.zip(t.last_syn_ack_after_ack).map(
+                            |((ack, _), (last, frame))| IgnoredAck {
+                                resends: t.syn_acks_after_ack,
+                                waited_ns: last.since(ack).max(0),
+                                frame,
+                            },
+                        ),
                     }),
                     _ => None,
                 };
@@ -621,6 +633,9 @@ impl TcpConn {
         self.syn_ack.get_or_insert((ts, frame));
         if self.handshake_ack.is_none() {
             self.answering_syn_ack = Some((ts, frame));
+        } else {
+            self.syn_acks_after_ack += 1;
+            self.last_syn_ack_after_ack = Some((ts, frame));
         }
         if let Some(syn) = &self.syn {
             // The first SYN-ACK after the latest SYN times one round trip.
@@ -734,6 +749,20 @@ pub struct HandshakeTiming {
     /// A SYN-ACK was captured before the client's latest SYN: the client never
     /// got it.
     pub syn_ack_before_resend: bool,
+    /// The server ignored the client's ACK and resent its SYN-ACK.
+    pub ignored_ack: Option<IgnoredAck>,
+}
+
+/// The server resent its SYN-ACK after the client's ACK completed the
+/// handshake: it dropped that ACK (a full accept queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IgnoredAck {
+    /// SYN-ACKs resent after the ACK.
+    pub resends: u32,
+    /// From the client's ACK to the latest of them, nanoseconds.
+    pub waited_ns: i64,
+    /// Frame of the latest of them.
+    pub frame: u64,
 }
 
 impl HandshakeTiming {

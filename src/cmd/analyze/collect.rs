@@ -12,6 +12,7 @@ use super::AnalyzeFormat;
 use crate::app::dns::DnsRecord;
 
 use super::replay::{self, Replays, DEAD_POOL_KINDS};
+use super::syn_loss::SynLoss;
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
 use crate::diagnose::tcp::TcpRules;
@@ -81,6 +82,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub tcp_rules: TcpRules,
     /// Requests that died on dead pooled connections, waiting for a replay.
     replays: Replays,
+    /// Lost SYNs judged against the other connections to their server.
+    syn_loss: SynLoss,
     /// With rules: transactions already checked (their kept responses dropped),
     /// with their findings, waiting for their connection's record.
     checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
@@ -127,6 +130,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             expect: Expectations::default(),
             tcp_rules: TcpRules::default(),
             replays: Replays::default(),
+            syn_loss: SynLoss::default(),
             checked_http: HashMap::new(),
         }
     }
@@ -330,6 +334,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     pub fn finish(&mut self) {
         let rest = self.app.finish();
         self.drain_dns(rest);
+        self.syn_loss.finish(&mut self.findings);
         for dead in self.replays.take_unreplayed() {
             if let Some(f) = self.findings.get_mut(dead.finding) {
                 replay::unreplayed(f, &dead);
@@ -420,13 +425,28 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         let mut found = diagnose_tcp::diagnose(&record, &self.tcp_rules);
         let (app_found, cut, unanswered) = self.app_records(&record, app);
         found.extend(app_found);
+        let done = self.app.take_dns();
+        self.drain_dns(done);
+        // Indexes into `self.findings`, which `found` joins at the end.
+        let syn_finding = found
+            .iter()
+            .position(|f| f.kind == "tcp.syn_retransmit")
+            .map(|pos| self.findings.len() + pos);
+        self.syn_loss.on_connection(&record, syn_finding);
         // A request that died on a dead pooled connection waits for its replay.
-        if let Some(tx) = unanswered {
-            if let Some(pos) = found.iter().position(|f| DEAD_POOL_KINDS.contains(&f.kind)) {
-                let died = record
-                    .rst
-                    .map_or(Timestamp(record.start.0 + record.duration_ns), |r| r.ts);
-                self.replays.note_dead(&tx, died, self.findings.len() + pos);
+        if let Some(retried) = self.replays.take_retried(&record) {
+            if let Some(f) = self.findings.get_mut(retried.finding) {
+                replay::link_opaque(f, &retried, &record);
+            }
+        }
+        if let Some(pos) = found.iter().position(|f| DEAD_POOL_KINDS.contains(&f.kind)) {
+            let died = record
+                .rst
+                .map_or(Timestamp(record.start.0 + record.duration_ns), |r| r.ts);
+            let at = self.findings.len() + pos;
+            match unanswered {
+                Some(tx) => self.replays.note_dead(&tx, died, at),
+                None => self.replays.note_opaque(&record, died, at),
             }
         }
         // A reset that cut a response short failed the call, whatever TCP saw
@@ -442,8 +462,6 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
                 f.summary = format!("{} mid-response: {}", f.summary, cut.join("; "));
             }
         }
-        let done = self.app.take_dns();
-        self.drain_dns(done);
         let worst = found.iter().map(|f| f.severity).max();
         if self.format == AnalyzeFormat::Text {
             self.keep_for_table(record, worst);

@@ -13,6 +13,7 @@ use serde::Serialize;
 mod collect;
 mod progress;
 mod replay;
+mod syn_loss;
 
 use collect::{AppCounts, Collector};
 use progress::{Progress, PROGRESS_EVERY};

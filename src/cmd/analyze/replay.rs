@@ -6,13 +6,18 @@
 //! A replay is the same client address, server endpoint, method and path, on
 //! another connection, starting within [`REPLAY_WINDOW_NS`] of the death.
 //! What the caller saw decides the severity: a replay that got a non-5xx
-//! answer leaves a warning, anything else stays an error.
+//! answer leaves a warning, anything else stays an error. When the request
+//! cannot be seen (TLS without keys), the next connection from the same client
+//! to the same server within the window is named as the likely retry, and the
+//! severity stays: what the caller got is encrypted.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::app::http::HttpTransaction;
 use crate::diagnose::{human_duration, Finding, Severity};
+use crate::flow::conn::ConnRecord;
+use crate::flow::Side;
 use crate::source::Timestamp;
 
 /// A replay starts at most this long after the request died (Go replays at
@@ -49,6 +54,9 @@ pub struct Dead {
 #[derive(Debug, Default)]
 pub struct Replays {
     dead: VecDeque<Dead>,
+    /// Dead connections whose request could not be read, waiting for the next
+    /// connection to the same server.
+    opaque: VecDeque<Dead>,
 }
 
 impl Replays {
@@ -71,6 +79,37 @@ impl Replays {
             died,
             finding,
         });
+    }
+
+    /// Remembers a dead connection whose request could not be read (no HTTP
+    /// record: encrypted, or not HTTP).
+    pub fn note_opaque(&mut self, c: &ConnRecord, died: Timestamp, finding: usize) {
+        if self.opaque.len() == MAX_DEAD {
+            self.opaque.pop_front();
+        }
+        let sent = c.request.map_or(c.start, |r| r.ts);
+        self.opaque.push_back(Dead {
+            conn: c.id,
+            client: c.client.ip(),
+            server: c.server,
+            method: String::new(),
+            path: String::new(),
+            sent,
+            died,
+            finding,
+        });
+    }
+
+    /// The opaque dead connection that connection `c` likely retries (removed).
+    pub fn take_retried(&mut self, c: &ConnRecord) -> Option<Dead> {
+        let pos = self.opaque.iter().position(|d| {
+            d.conn != c.id
+                && d.client == c.client.ip()
+                && d.server == c.server
+                && c.start >= d.died
+                && c.start.since(d.died) <= REPLAY_WINDOW_NS
+        })?;
+        self.opaque.remove(pos)
     }
 
     /// The dead request `tx` replays, if any (removed from the waiting list).
@@ -124,6 +163,23 @@ pub fn link(f: &mut Finding, dead: &Dead, replay: &HttpTransaction) {
             f.summary, dead.method, dead.path, replay.conn,
         );
     }
+}
+
+/// Says on `f` (an opaque dead connection's finding) that `retry` followed.
+pub fn link_opaque(f: &mut Finding, dead: &Dead, retry: &ConnRecord) {
+    let answered =
+        retry.server_stats.payload_bytes > 0 && retry.rst.is_none_or(|r| r.by == Side::Client);
+    f.summary = format!(
+        "{}; the client opened conn {} to the same server {} later, likely its retry ({}; what the caller got is not visible)",
+        f.summary,
+        retry.id,
+        human_duration(retry.start.since(dead.died)),
+        if answered {
+            "the server answered on it"
+        } else {
+            "it got no answer either"
+        },
+    );
 }
 
 /// Says on `f` that its request was not sent again: the caller saw the error.
