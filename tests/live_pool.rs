@@ -50,6 +50,14 @@ fn go_programs() -> Option<&'static (PathBuf, PathBuf)> {
         .as_ref()
 }
 
+/// Copies a capture to `$NETSLEUTH_KEEP_CAPTURES/NAME.pcap` when that is set.
+fn keep(file: &Path, name: &str) {
+    if let Some(dir) = std::env::var_os("NETSLEUTH_KEEP_CAPTURES") {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::copy(file, Path::new(&dir).join(format!("{name}.pcap")));
+    }
+}
+
 /// Root and Go, or the reason printed.
 fn lab(test: &str) -> Option<&'static (PathBuf, PathBuf)> {
     if !can_capture(test) {
@@ -170,6 +178,7 @@ fn lost_first_syn_is_a_second_lost_at_connect() {
         Duration::from_secs(20),
     );
     cap.finish();
+    keep(&file, "syn");
     assert_eq!(t[0].status, 200, "{t:?}");
     assert!(t[0].connect_ms > 900.0, "the SYN was not lost: {t:?}");
 
@@ -257,6 +266,7 @@ fn pooled_connection_forgotten_by_conntrack_is_idle_then_reset_and_replayed() {
         Duration::from_secs(20),
     );
     cap.finish();
+    keep(&file, "rst");
     assert_eq!(get.len(), 2);
     assert!(get.iter().all(|t| t.status == 200), "{get:?}");
 
@@ -328,6 +338,7 @@ fn post_on_a_forgotten_connection_fails_and_is_an_error() {
         Duration::from_secs(20),
     );
     cap.finish();
+    keep(&file, "post");
     assert_eq!(t[0].status, 200, "{t:?}");
     assert!(
         t[1].error.contains("reset"),
@@ -360,6 +371,7 @@ fn pooled_connection_dropped_silently_is_idle_then_blackhole() {
         Duration::from_secs(20),
     );
     cap.finish();
+    keep(&file, "bh");
     assert_eq!(t[0].status, 200, "{t:?}");
     assert!(!t[1].error.is_empty(), "the second call times out: {t:?}");
 
@@ -419,6 +431,7 @@ fn request_on_a_connection_the_server_closed_is_a_stale_connection() {
         Duration::from_secs(15),
     );
     cap.finish();
+    keep(&file, "stale");
     assert!(
         out.contains("first 200") && out.contains("second failed"),
         "{out} {err}"
@@ -473,6 +486,7 @@ fn go_client_healthy_keep_alive_and_server_idle_close_get_no_finding() {
         Duration::from_secs(20),
     );
     cap.finish();
+    keep(&file, "ok");
     assert!(t.iter().all(|t| t.status == 200), "{t:?}");
 
     let records = analyze_records(&file, &[]);

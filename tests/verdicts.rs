@@ -439,3 +439,16 @@ fn an_encrypted_dead_connection_names_the_next_connection_as_its_retry() {
     let s = summary(f[0]);
     assert!(s.contains("the client opened conn 2 to the same server 8.0 ms later, likely its retry (the server answered on it"), "{s}");
 }
+
+#[test]
+fn the_request_a_dead_connection_swallowed_is_not_a_server_abort() {
+    let conv = pooled_then_reset(5.0, 57);
+    let records = jsonl(&conv, &[]);
+    assert_eq!(kinds(&records), vec!["tcp.idle_then_reset".to_string()]);
+    let story = of_type(&records, "story");
+    assert_eq!(story.len(), 1);
+    assert_eq!(
+        story[0]["findings"],
+        serde_json::json!(["tcp.idle_then_reset"])
+    );
+}

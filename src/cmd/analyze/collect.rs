@@ -425,6 +425,11 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         let mut found = diagnose_tcp::diagnose(&record, &self.tcp_rules);
         let (app_found, cut, unanswered) = self.app_records(&record, app);
         found.extend(app_found);
+        // The request a dead pooled connection swallowed is that finding's
+        // evidence, not a server that aborted it.
+        if found.iter().any(|f| DEAD_POOL_KINDS.contains(&f.kind)) {
+            found.retain(|f| f.kind != "http.no_response");
+        }
         let done = self.app.take_dns();
         self.drain_dns(done);
         // Indexes into `self.findings`, which `found` joins at the end.
