@@ -452,3 +452,33 @@ fn the_request_a_dead_connection_swallowed_is_not_a_server_abort() {
         serde_json::json!(["tcp.idle_then_reset"])
     );
 }
+
+#[test]
+fn a_request_that_waited_on_its_resend_is_not_a_slow_server() {
+    let mut conv = Conv::new(41080, 80);
+    conv.handshake(0.002);
+    let seq = conv.client.seq;
+    let req = b"GET /v1/z HTTP/1.1\r\nHost: api\r\n\r\n";
+    conv.at(0.01).c("P.", req);
+    // Lost after the capture point: resent after 1.2 s, answered at once.
+    conv.at(1.21).c_at_seq(seq, "P.", req);
+    conv.at(1.215)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    let records = jsonl(&conv, &[]);
+    assert!(
+        findings(&records, "http.slow_server").is_empty(),
+        "{:?}",
+        kinds(&records)
+    );
+    let f = findings(&records, "tcp.retransmissions");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    assert!(
+        summary(f[0]).contains("first data segment"),
+        "{}",
+        summary(f[0])
+    );
+    let t = &of_type(&records, "http")[0]["timing_ms"];
+    assert_eq!(t["wait"], 1205.0, "the wait holds the resend: {t}");
+    let think = t["server_think"].as_f64().unwrap();
+    assert!(think < 5.0, "{t}");
+}

@@ -27,8 +27,10 @@ pub const SLOW_TRANSFER_FLOOR_BPS: f64 = 100_000.0;
 /// Longest path shown in a summary (characters, after escaping).
 const MAX_SHOWN_PATH: usize = 120;
 
-/// Every HTTP finding for one transaction; `rtt_ns` is the connection's RTT when
-/// known (the integrator takes it from the connection record).
+/// Every HTTP finding for one transaction; `rtt_ns` is the network's share of
+/// the wait when known: the connection's RTT, plus any time the request
+/// waited on its own resend (the integrator takes both from the connection
+/// record).
 pub fn diagnose(t: &HttpTransaction, rtt_ns: Option<i64>) -> Vec<Finding> {
     let mut out = Vec::new();
     let frames = evidence_frames(t);

@@ -704,6 +704,19 @@ impl ConnRecord {
         }
     }
 
+    /// How long after `last_byte` the client last resent the request whose
+    /// first segment is frame `first_frame` (0 when it was not resent, or the
+    /// connection does not know that request): the server could not answer
+    /// before it, so it is network time, not the server's.
+    pub fn request_resend_ns(&self, first_frame: u64, last_byte: Timestamp) -> i64 {
+        let resent = match (self.request, self.first_data[Side::Client as usize]) {
+            (Some(r), _) if r.frame == first_frame => r.last_resend,
+            (_, Some(f)) if f.frame == first_frame => f.resent,
+            _ => None,
+        };
+        resent.map_or(0, |(ts, _)| ts.since(last_byte).max(0))
+    }
+
     /// The latest transmission of request `r`: its latest resend, else its first.
     pub fn last_resend_or(&self, r: RequestStart) -> Timestamp {
         r.last_resend.map_or(r.ts, |(ts, _)| ts)

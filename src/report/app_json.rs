@@ -62,6 +62,10 @@ impl HttpJson {
         first: bool,
     ) -> HttpJson {
         let rtt = conn.path_rtt();
+        let resend = match (tx.request_first, tx.request_last) {
+            (Some(first), Some(last)) => conn.request_resend_ns(first.frame, last.ts),
+            _ => 0,
+        };
         let p = tx.phases_ms;
         let timing_ms = TimingMs {
             dns: dns_latency_ns.map(ms),
@@ -75,7 +79,11 @@ impl HttpJson {
                 .map(|e| e.handshake_ms),
             send: p.send,
             wait: p.wait,
-            server_think: p.wait.map(|w| (w - rtt.map_or(0.0, ms)).max(0.0)),
+            // Wait minus the round trip and any time the request waited on
+            // its own resend (the server could not answer before it).
+            server_think: p
+                .wait
+                .map(|w| (w - rtt.map_or(0.0, ms) - ms(resend)).max(0.0)),
             transfer: p.transfer,
             total: p.total,
         };

@@ -248,7 +248,14 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 }
             }
             self.counts.http += 1;
-            found.extend(diagnose_http::diagnose(&tx, record.path_rtt()));
+            // The wait holds the network's round trip, and any time the
+            // request waited on its own resend: neither is the server's.
+            let resend = match (tx.request_first, tx.request_last) {
+                (Some(first), Some(last)) => record.request_resend_ns(first.frame, last.ts),
+                _ => 0,
+            };
+            let network = record.path_rtt().map(|r| r + resend);
+            found.extend(diagnose_http::diagnose(&tx, network));
             found.extend(checked.unwrap_or_else(|| diagnose_expect::diagnose(&tx, &self.expect)));
             // The kept response is for the rules only: the records stay small.
             tx.response_data = None;
