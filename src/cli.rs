@@ -263,6 +263,9 @@ pub struct AnalyzeArgs {
     /// Idle time-out of established TCP connections
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub tcp_idle_timeout: Duration,
+    /// Text report: print every call with findings, every transaction and connection kept, instead of the grouped summary and the worst few
+    #[arg(long)]
+    pub all: bool,
     /// A request after this much quiet on its connection that meets an RST or silence is a dead pooled connection (idle_then_reset / idle_then_blackhole)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
     pub idle_gap: Duration,
@@ -524,6 +527,7 @@ impl AnalyzeArgs {
             tcp_rules: netsleuth::diagnose::tcp::TcpRules {
                 idle_gap_ns: ns(self.idle_gap),
             },
+            all: self.all,
         };
         let fail_on = match self.fail_on.as_deref() {
             Some("warning") => Some(Severity::Warning),

@@ -12,6 +12,7 @@ mod decrypt_live;
 mod demo;
 mod expect;
 mod follow;
+mod grouped_report;
 mod live_app;
 mod live_pool;
 mod live_tls;

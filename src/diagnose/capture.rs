@@ -61,6 +61,7 @@ pub fn diagnose(q: &CaptureQuality) -> Vec<Finding> {
         client: None,
         server: None,
         time: None,
+        endpoint: None,
     };
     if q.truncated > 0 {
         out.push(base(

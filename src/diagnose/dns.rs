@@ -50,6 +50,7 @@ pub fn diagnose(r: &DnsRecord) -> Vec<Finding> {
         client: Some(r.client),
         server: Some(r.server),
         time: Some(r.query_time),
+        endpoint: None,
     };
     let name = &r.qname;
     let qtype = &r.qtype;

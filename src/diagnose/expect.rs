@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use super::http::endpoint;
 use super::http::{call_text, evidence_frames};
 use super::{Finding, Severity};
 use crate::app::http::HttpTransaction;
@@ -57,6 +58,7 @@ pub fn diagnose(t: &HttpTransaction, rules: &Expectations) -> Vec<Finding> {
                 client: Some(t.client),
                 server: Some(t.server),
                 time: t.start,
+                endpoint: endpoint(t),
             }
         })
         .collect()

@@ -27,6 +27,16 @@ pub const SLOW_TRANSFER_FLOOR_BPS: f64 = 100_000.0;
 /// Longest path shown in a summary (characters, after escaping).
 const MAX_SHOWN_PATH: usize = 120;
 
+/// The endpoint template of a transaction, `GET /v1/orders/{id}`, for grouping.
+pub fn endpoint(t: &HttpTransaction) -> Option<String> {
+    let path = t.path.as_deref()?;
+    Some(format!(
+        "{} {}",
+        escape_str(t.method.as_deref().unwrap_or("?")),
+        escape_str(&super::group::path_template(path))
+    ))
+}
+
 /// Every HTTP finding for one transaction; `rtt_ns` is the network's share of
 /// the wait when known: the connection's RTT, plus any time the request
 /// waited on its own resend (the integrator takes both from the connection
@@ -44,6 +54,7 @@ pub fn diagnose(t: &HttpTransaction, rtt_ns: Option<i64>) -> Vec<Finding> {
         client: Some(t.client),
         server: Some(t.server),
         time: t.start,
+        endpoint: endpoint(t),
     };
     let call = call_text(t);
 

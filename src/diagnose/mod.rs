@@ -8,6 +8,7 @@
 pub mod capture;
 pub mod dns;
 pub mod expect;
+pub mod group;
 pub mod http;
 pub mod story;
 pub mod tcp;
@@ -67,6 +68,10 @@ pub struct Finding {
     /// When it happened (packet time), RFC 3339 in JSON.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ts")]
     pub time: Option<Timestamp>,
+    /// The endpoint template of an HTTP finding (`GET /v1/orders/{id}`), for
+    /// grouping; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {

@@ -181,6 +181,7 @@ mod tests {
             client: None,
             server: Some("10.0.0.2:443".parse().unwrap()),
             time: None,
+            endpoint: None,
         }
     }
 

@@ -106,6 +106,7 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
             client: Some(c.client),
             server: Some(c.server),
             time: Some(c.start),
+            endpoint: None,
         }
     };
     let server = c.server;

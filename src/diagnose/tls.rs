@@ -93,6 +93,7 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
             client: Some(r.client),
             server: Some(r.server),
             time: Some(time),
+            endpoint: None,
         });
     };
     let cert_sev = if failed {

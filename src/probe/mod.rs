@@ -415,6 +415,7 @@ fn finding(kind: &'static str, severity: Severity, summary: String, next: String
         client: None,
         server: None,
         time: None,
+        endpoint: None,
     }
 }
 

@@ -1,11 +1,17 @@
 //! The text report of `analyze`: findings first (by severity, grouped per
 //! connection, root cause first), then a connection table with the problems on top.
+//!
+//! It fits on a few screens whatever the capture: past [`TextLimits::SCREENS`]
+//! stories it opens with the findings grouped (kind, server, endpoint), then
+//! shows the worst stories, transactions and connections, each section saying
+//! how many more there are; `--all` ([`TextLimits::ALL`]) prints everything kept.
 
 use std::io::{self, Write};
 
 use super::app_json::{HttpJson, TimingMs};
 use super::conn_json::end_phrase;
 use super::escape::{escape_str, sanitize};
+use crate::diagnose::group::{span, thousands, Group};
 use crate::diagnose::story::Story;
 use crate::diagnose::{human_duration, Finding, Severity};
 use crate::flow::conn::ConnRecord;
@@ -13,18 +19,121 @@ use crate::flow::conn::ConnRecord;
 /// Evidence frames printed per finding; the JSON has them all.
 const FRAMES_SHOWN: usize = 12;
 
+/// How much of each section the text report prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextLimits {
+    /// Stories printed in full; beyond it the grouped summary comes first.
+    pub stories: usize,
+    /// Groups in the summary.
+    pub groups: usize,
+    /// Transactions in the table.
+    pub transactions: usize,
+    /// Connections in the table.
+    pub connections: usize,
+}
+
+impl TextLimits {
+    /// A few screens: the default.
+    pub const SCREENS: TextLimits = TextLimits {
+        stories: 8,
+        groups: 25,
+        transactions: 25,
+        connections: 40,
+    };
+    /// Everything kept (`--all`).
+    pub const ALL: TextLimits = TextLimits {
+        stories: usize::MAX,
+        groups: 0,
+        transactions: usize::MAX,
+        connections: usize::MAX,
+    };
+}
+
+/// Writes the grouped summary when there are more stories than the report
+/// shows: one group per line with its count, span, clients and examples.
+pub fn write_groups<W: Write + ?Sized>(
+    out: &mut W,
+    groups: &[Group],
+    stories: &[Story],
+    limits: TextLimits,
+) -> io::Result<()> {
+    if stories.len() <= limits.stories || limits.groups == 0 {
+        return Ok(());
+    }
+    let findings: u64 = groups.iter().map(|g| g.count).sum();
+    writeln!(
+        out,
+        "SUMMARY: {} findings in {} groups, {} calls with findings",
+        thousands(findings),
+        thousands(groups.len() as u64),
+        thousands(stories.len() as u64)
+    )?;
+    for g in groups.iter().take(limits.groups) {
+        let endpoint = g
+            .endpoint
+            .as_deref()
+            .map(|e| format!("  {}", sanitize(e)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{} {:<24} {}{}  x{}  {} client{}  {}",
+            severity_label(g.severity),
+            g.kind,
+            sanitize(&g.server),
+            endpoint,
+            thousands(g.count),
+            thousands(g.clients),
+            if g.clients == 1 { "" } else { "s" },
+            span(g)
+        )?;
+        writeln!(out, "        {}", sanitize(&g.summary))?;
+        if !g.example_conns.is_empty() {
+            let conns: Vec<String> = g.example_conns.iter().map(u64::to_string).collect();
+            let frames: Vec<String> = g.example_frames.iter().map(u64::to_string).collect();
+            writeln!(
+                out,
+                "        e.g. conn {}{}",
+                conns.join(", "),
+                if frames.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (frames {})", frames.join(", "))
+                }
+            )?;
+        }
+    }
+    if groups.len() > limits.groups {
+        writeln!(
+            out,
+            "... and {} more groups (--all prints every finding)",
+            thousands((groups.len() - limits.groups) as u64)
+        )?;
+    }
+    writeln!(out)
+}
+
 /// Writes the findings section: one headline per call (story), then its
-/// findings, root cause first.
+/// findings, root cause first; at most `limits.stories` stories, worst first.
 pub fn write_findings<W: Write + ?Sized>(
     out: &mut W,
     findings: &[Finding],
     stories: &[Story],
+    limits: TextLimits,
 ) -> io::Result<()> {
     if findings.is_empty() {
         return writeln!(out, "No problems found.");
     }
-    writeln!(out, "FINDINGS")?;
-    for story in stories {
+    if stories.len() > limits.stories {
+        writeln!(
+            out,
+            "FINDINGS (the worst {} of {} calls)",
+            limits.stories,
+            thousands(stories.len() as u64)
+        )?;
+    } else {
+        writeln!(out, "FINDINGS")?;
+    }
+    for story in stories.iter().take(limits.stories) {
         let label = severity_label(story.severity);
         writeln!(out, "{label} {}", sanitize(&story.headline))?;
         let group = findings
@@ -33,6 +142,13 @@ pub fn write_findings<W: Write + ?Sized>(
         for f in group {
             write_finding(out, f)?;
         }
+    }
+    if stories.len() > limits.stories {
+        writeln!(
+            out,
+            "... and {} more calls with findings (--all prints them; --json has every finding)",
+            thousands((stories.len() - limits.stories) as u64)
+        )?;
     }
     Ok(())
 }
@@ -95,12 +211,29 @@ const WATERFALL: usize = 32;
 /// Writes the HTTP transactions with their phases and a text waterfall:
 /// `d` dns, `c` connect, `t` tls, `s` send, `w` wait, `x` transfer, each
 /// scaled to the slowest transaction shown.
-pub fn write_transactions<W: Write + ?Sized>(out: &mut W, rows: &[HttpJson]) -> io::Result<()> {
+pub fn write_transactions<W: Write + ?Sized>(
+    out: &mut W,
+    rows: &[HttpJson],
+    total: u64,
+    limits: TextLimits,
+) -> io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
+    let rows = rows
+        .get(..limits.transactions.min(rows.len()))
+        .unwrap_or(rows);
     writeln!(out)?;
-    writeln!(out, "HTTP TRANSACTIONS ({})", rows.len())?;
+    if total > rows.len() as u64 {
+        writeln!(
+            out,
+            "HTTP TRANSACTIONS ({} of {})",
+            rows.len(),
+            thousands(total)
+        )?;
+    } else {
+        writeln!(out, "HTTP TRANSACTIONS ({})", rows.len())?;
+    }
     writeln!(
         out,
         "  {:>5} {:<40} {:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}  waterfall (d c t s w x)",
@@ -143,6 +276,13 @@ pub fn write_transactions<W: Write + ?Sized>(out: &mut W, rows: &[HttpJson]) -> 
                 + t.connect.unwrap_or(0.0)
                 + t.tls.unwrap_or(0.0))),
             waterfall(t, slowest)
+        )?;
+    }
+    if total > rows.len() as u64 {
+        writeln!(
+            out,
+            "  ... and {} more transactions (--all, or --json for every one)",
+            thousands(total - rows.len() as u64)
         )?;
     }
     Ok(())
@@ -194,10 +334,14 @@ pub fn write_connections<W: Write + ?Sized>(
     out: &mut W,
     rows: &[(ConnRecord, Option<Severity>)],
     total: u64,
+    limits: TextLimits,
 ) -> io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
+    let rows = rows
+        .get(..limits.connections.min(rows.len()))
+        .unwrap_or(rows);
     writeln!(out)?;
     writeln!(
         out,
@@ -252,6 +396,13 @@ pub fn write_connections<W: Write + ?Sized>(
             rtt,
             retx,
             end_phrase(c.ended)
+        )?;
+    }
+    if total > rows.len() as u64 {
+        writeln!(
+            out,
+            "  ... and {} more connections (--all, or --json for every one)",
+            thousands(total - rows.len() as u64)
         )?;
     }
     Ok(())

@@ -80,6 +80,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub expect: Expectations,
     /// Settings of the TCP rules (`--idle-gap`).
     pub tcp_rules: TcpRules,
+    /// Keep every connection and transaction for the text report (`--all`).
+    pub all: bool,
     /// Requests that died on dead pooled connections, waiting for a replay.
     replays: Replays,
     /// Lost SYNs judged against the other connections to their server.
@@ -130,6 +132,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             expect: Expectations::default(),
             tcp_rules: TcpRules::default(),
             replays: Replays::default(),
+            all: false,
             syn_loss: SynLoss::default(),
             checked_http: HashMap::new(),
         }
@@ -286,7 +289,8 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             );
             row.replay_of = replayed.map(|d| d.conn);
             self.emit("http", &row);
-            if self.format == AnalyzeFormat::Text && self.http_rows.len() < HTTP_ROWS {
+            if self.format == AnalyzeFormat::Text && (self.all || self.http_rows.len() < HTTP_ROWS)
+            {
                 self.http_rows.push(row);
             }
         }
@@ -316,14 +320,14 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
 
     fn keep_for_table(&mut self, record: ConnRecord, worst: Option<Severity>) {
         if worst.is_some_and(|w| w >= Severity::Warning) {
-            if self.problems.len() < PROBLEM_ROWS {
+            if self.all || self.problems.len() < PROBLEM_ROWS {
                 self.problems.push((record, worst));
             }
             return;
         }
         let total = |c: &ConnRecord| c.client_stats.bytes + c.server_stats.bytes;
         self.healthy.push((record, worst));
-        if self.healthy.len() > HEALTHY_ROWS {
+        if !self.all && self.healthy.len() > HEALTHY_ROWS {
             // Keep the busiest; ties keep the earlier connection.
             let smallest = self
                 .healthy

@@ -23,11 +23,13 @@ use crate::app::tls::TlsKeys;
 use crate::decode::{self, ProblemKind};
 use crate::decrypt::{KeyLog, KeyLogWarning};
 use crate::diagnose::capture::{diagnose as diagnose_capture, CaptureQuality};
-use crate::diagnose::story;
+use crate::diagnose::{group, story};
 use crate::diagnose::{Finding, Severity};
 use crate::expect::Expectations;
 use crate::flow::table::{FlowConfig, FlowTable, FlowTableStats};
-use crate::report::analysis_text::{write_connections, write_findings, write_transactions};
+use crate::report::analysis_text::{
+    write_connections, write_findings, write_groups, write_transactions, TextLimits,
+};
 use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
 use crate::source::{FrameSource, SourceError};
@@ -66,6 +68,9 @@ pub struct AnalyzeConfig {
     pub expect: Expectations,
     /// Settings of the TCP rules.
     pub tcp_rules: crate::diagnose::tcp::TcpRules,
+    /// Text report: every story, transaction and connection kept, not the
+    /// grouped summary with the worst few (`--all`).
+    pub all: bool,
 }
 
 /// The result, for the exit code.
@@ -224,6 +229,7 @@ pub fn run<W: Write + ?Sized>(
     sink.app.set_http_keep(config.expect.needs());
     sink.expect = config.expect.clone();
     sink.tcp_rules = config.tcp_rules;
+    sink.all = config.all;
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
@@ -283,6 +289,7 @@ pub fn run<W: Write + ?Sized>(
     let mut findings = std::mem::take(&mut sink.findings);
     findings.extend(diagnose_capture(&quality));
     let stories = story::build(&mut findings, &sink.targets);
+    let groups = group::group(&findings, &sink.targets);
     let mut rows = std::mem::take(&mut sink.problems);
     let healthy = std::mem::take(&mut sink.healthy);
     let http_rows = sink.take_http_rows();
@@ -298,8 +305,14 @@ pub fn run<W: Write + ?Sized>(
     let summary = summary(config, &quality, &stats, &findings, counts);
     match config.format {
         AnalyzeFormat::Text => {
-            write_findings(out, &findings, &stories)?;
-            write_transactions(out, &http_rows)?;
+            let limits = if config.all {
+                TextLimits::ALL
+            } else {
+                TextLimits::SCREENS
+            };
+            write_groups(out, &groups, &stories, limits)?;
+            write_findings(out, &findings, &stories, limits)?;
+            write_transactions(out, &http_rows, counts.http, limits)?;
             if !config.keylogs.is_empty() || counts.decrypted + counts.not_decrypted > 0 {
                 write_decryption(out, counts.decrypted, counts.not_decrypted, &undecrypted)?;
             }
@@ -307,7 +320,7 @@ pub fn run<W: Write + ?Sized>(
             let mut healthy = healthy;
             healthy.sort_by_key(|(c, _)| c.id);
             rows.extend(healthy);
-            write_connections(out, &rows, stats.connections)?;
+            write_connections(out, &rows, stats.connections, limits)?;
             writeln!(
                 out,
                 "\n{} frames, {} connections, {} DNS lookups, {} TLS handshakes, {} HTTP transactions; {} findings ({} errors, {} warnings)",
@@ -346,6 +359,8 @@ pub fn run<W: Write + ?Sized>(
             serde_json::to_writer(&mut *out, &findings).map_err(std::io::Error::from)?;
             out.write_all(b",\"stories\":")?;
             serde_json::to_writer(&mut *out, &stories).map_err(std::io::Error::from)?;
+            out.write_all(b",\"groups\":")?;
+            serde_json::to_writer(&mut *out, &groups).map_err(std::io::Error::from)?;
             out.write_all(b",\"summary\":")?;
             serde_json::to_writer(&mut *out, &summary).map_err(std::io::Error::from)?;
             out.write_all(b"}\n")?;
@@ -356,6 +371,9 @@ pub fn run<W: Write + ?Sized>(
             }
             for st in &stories {
                 write_tagged(out, "story", st)?;
+            }
+            for g in &groups {
+                write_tagged(out, "group", g)?;
             }
             write_tagged(out, "summary", &summary)?;
         }
