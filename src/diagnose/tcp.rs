@@ -36,7 +36,7 @@
 use std::fmt::Write as _;
 
 use super::{human_duration, Finding, Severity};
-use crate::flow::conn::ConnRecord;
+use crate::flow::conn::{ConnRecord, EndReason};
 use crate::flow::events::TcpEventKind;
 use crate::flow::key::Protocol;
 use crate::flow::Side;
@@ -150,10 +150,13 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
             } else {
                 (
                     Severity::Warning,
-                    format!(
-                        "SYN never answered (the capture ended {} after it, before any retransmission)",
-                        human_duration(c.duration_ns)
-                    ),
+                    match c.ended {
+                        EndReason::OpenAtEnd => {
+                            "SYN never answered; the capture ended before any retransmission"
+                                .to_string()
+                        }
+                        _ => "SYN never answered and never sent again (the client gave up, or its resends were not captured)".to_string(),
+                    },
                 )
             };
             out.push(finding(
