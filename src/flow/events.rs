@@ -106,9 +106,15 @@ impl TcpEvents {
 }
 
 /// How many of each flag one direction earned, and the first frames of each as
-/// evidence (bounded).
+/// evidence (bounded). Allocated at the first flag: most connections earn
+/// none, and a flow table of a million flows should not pay for them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TcpEventCounts {
+    inner: Option<Box<EventTally>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct EventTally {
     counts: [u64; 10],
     evidence: [Vec<u64>; 10],
 }
@@ -119,23 +125,29 @@ pub const EVIDENCE_FRAMES: usize = 20;
 impl TcpEventCounts {
     /// Records the flags of one segment.
     pub fn add(&mut self, events: TcpEvents, frame: u64) {
+        if events.iter().next().is_none() {
+            return;
+        }
+        let t = self.inner.get_or_insert_with(Box::default);
         for kind in events.iter() {
             let i = kind as usize;
-            self.counts[i] += 1;
-            if self.evidence[i].len() < EVIDENCE_FRAMES {
-                self.evidence[i].push(frame);
+            t.counts[i] += 1;
+            if t.evidence[i].len() < EVIDENCE_FRAMES {
+                t.evidence[i].push(frame);
             }
         }
     }
 
     /// How many segments earned `kind`.
     pub fn count(&self, kind: TcpEventKind) -> u64 {
-        self.counts[kind as usize]
+        self.inner.as_ref().map_or(0, |t| t.counts[kind as usize])
     }
 
     /// The first frames that earned `kind`.
     pub fn frames(&self, kind: TcpEventKind) -> &[u64] {
-        &self.evidence[kind as usize]
+        self.inner
+            .as_ref()
+            .map_or(&[][..], |t| &t.evidence[kind as usize])
     }
 
     /// All retransmissions, whatever their kind.
