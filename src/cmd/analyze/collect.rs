@@ -13,6 +13,7 @@ use crate::app::dns::DnsRecord;
 
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
+use crate::diagnose::capture::CaptureHoles;
 use crate::diagnose::{
     dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
     tls as diagnose_tls,
@@ -78,6 +79,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     /// With rules: transactions already checked (their kept responses dropped),
     /// with their findings, waiting for their connection's record.
     checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
+    /// Connections with holes the capture never saw, for `capture.drops`.
+    pub holes: CaptureHoles,
 }
 
 /// How many application records were seen.
@@ -120,6 +123,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             error: None,
             expect: Expectations::default(),
             checked_http: HashMap::new(),
+            holes: CaptureHoles::default(),
         }
     }
 
@@ -387,6 +391,7 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
     }
 
     fn connection(&mut self, record: ConnRecord) {
+        self.holes.note(&record);
         let app = self.app.connection_ended(&record);
         let mut found = diagnose_tcp::diagnose(&record);
         let (app_found, cut) = self.app_records(&record, app);
