@@ -16,5 +16,6 @@ mod follow;
 mod live_app;
 mod live_tls;
 mod probe;
+mod probe_local;
 mod read;
 mod tshark_compare;

@@ -22,6 +22,7 @@ pub mod connect;
 pub mod dns;
 pub mod http;
 pub mod http2;
+pub mod local;
 pub mod report;
 pub mod stats;
 pub mod target;
@@ -311,6 +312,7 @@ impl Prober {
                 addresses: Vec::new(),
                 ms: 0.0,
                 notes: Vec::new(),
+                local_error: None,
             },
             connect: None,
             tls: None,
@@ -421,6 +423,11 @@ fn finding(kind: &'static str, severity: Severity, summary: String, next: String
 /// The findings of one run, worst first.
 fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
+    // A lookup that never left this host says nothing about DNS.
+    if let Some(limit) = &run.dns.local_error {
+        out.push(local_finding(limit, "resolve the host name"));
+        return out;
+    }
     for q in &run.dns.queries {
         for mut f in diagnose::dns::diagnose(q) {
             f.frames.clear();
@@ -448,6 +455,12 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
                 } else {
                     String::new()
                 };
+                if let ConnectOutcome::ResourceExhausted(limit) = &a.outcome {
+                    let mut f = local_finding(limit, &format!("connect to {}", a.addr));
+                    f.server = server;
+                    out.push(f);
+                    return finish(out, run);
+                }
                 let (kind, summary, next) = match &a.outcome {
                     ConnectOutcome::Refused => (
                         "tcp.connect_refused",
@@ -469,7 +482,9 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
                         format!("connect to {} failed: {why}{also}", a.addr),
                         "check the local network configuration".to_string(),
                     ),
-                    ConnectOutcome::Cancelled | ConnectOutcome::Connected => (
+                    ConnectOutcome::Cancelled
+                    | ConnectOutcome::Connected
+                    | ConnectOutcome::ResourceExhausted(_) => (
                         "tcp.connect_timeout",
                         format!("no connection to any address within {}", human_duration(i64::try_from(limits.connect.as_nanos()).unwrap_or(i64::MAX))),
                         "check the path to the server".to_string(),
@@ -595,6 +610,11 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
             "raise --max-time if this server is expected to be this slow".into(),
         ));
     }
+    finish(out, run)
+}
+
+/// Endpoints on every finding that has a connection, worst first.
+fn finish(mut out: Vec<Finding>, run: &ProbeRun) -> Vec<Finding> {
     let client = run
         .connect
         .as_ref()
@@ -606,6 +626,20 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
+}
+
+/// `local.resource_exhausted`: this host could not `what`; names the limit to raise.
+fn local_finding(limit: &local::LocalLimit, what: &str) -> Finding {
+    finding(
+        "local.resource_exhausted",
+        Severity::Error,
+        format!(
+            "this host could not {what}: it ran out of {} ({}); the request never left the machine, so the server and the network are not to blame",
+            limit.resource.describe(),
+            crate::report::escape::escape_str(&limit.error)
+        ),
+        limit.resource.next_step().to_string(),
+    )
 }
 
 /// `--expect` rules on the response. A probe without a response head already
