@@ -12,6 +12,7 @@ mod decrypt_live;
 mod demo;
 mod drops;
 mod expect;
+mod expect_request;
 mod follow;
 mod live_app;
 mod live_tls;

@@ -39,7 +39,8 @@ pub fn diagnose(t: &HttpTransaction, rules: &Expectations) -> Vec<Finding> {
         t.response_data.as_deref(),
         t.total_ns().map(nanos),
         t.wait_ns().map(nanos),
-    );
+    )
+    .with_request(t.request_data.as_deref(), t.method.is_some());
     let call = call_text(t);
     let frames = evidence_frames(t);
     rules

@@ -334,6 +334,7 @@ impl Prober {
         // The kept response was for the rules only: runs stay small under -n.
         if let Some(h) = run.http.as_mut() {
             h.response = None;
+            h.request = None;
         }
         run.verdict = verdict(&run, &self.target, &self.config.limits);
         run
@@ -668,7 +669,8 @@ fn expectation_findings(run: &ProbeRun, expect: &Expectations) -> Vec<Finding> {
         h.response.as_deref(),
         total,
         h.ttfb_ms.and_then(dur),
-    );
+    )
+    .with_request(h.request.as_deref(), true);
     let call = format!(
         "{} {}",
         crate::report::escape::escape_str(&h.method),

@@ -238,6 +238,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             found.extend(checked.unwrap_or_else(|| diagnose_expect::diagnose(&tx, &self.expect)));
             // The kept response is for the rules only: the records stay small.
             tx.response_data = None;
+            tx.request_data = None;
             if target.is_none() {
                 target = tx.host.clone();
             }
@@ -279,6 +280,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         for mut tx in done {
             let found = diagnose_expect::diagnose(&tx, &self.expect);
             tx.response_data = None;
+            tx.request_data = None;
             held.push((tx, found));
         }
     }
