@@ -230,7 +230,9 @@ fn drops(q: &CaptureQuality, holes: &CaptureHoles) -> Option<Finding> {
         "the capture itself lost {lost} packets ({by}), {percent:.2}% of the {expected} it should have seen; "
     );
     if holes.conns == 0 {
-        summary.push_str("no TCP stream shows a hole, so the losses reported are the network's");
+        summary.push_str(
+            "no TCP stream has a hole the capture never saw, so any loss reported is the network's",
+        );
     } else {
         let named: Vec<String> = holes
             .ids
@@ -256,7 +258,12 @@ fn drops(q: &CaptureQuality, holes: &CaptureHoles) -> Option<Finding> {
         kind: "capture.drops",
         severity,
         summary,
-        next_step: "capture again with a larger buffer (--buffer-size), a narrower filter or a smaller snap length before blaming the network for loss in those connections".into(),
+        next_step: if holes.conns == 0 {
+            "capture with a larger buffer (--buffer-size), a narrower filter or a smaller snap length so the capture keeps up"
+        } else {
+            "capture again with a larger buffer (--buffer-size), a narrower filter or a smaller snap length before blaming the network for loss in those connections"
+        }
+        .into(),
         frames: Vec::new(),
         conn: None,
         client: None,
