@@ -6,6 +6,8 @@
 //!
 //! A request that got no response is not checked at all: `http.no_response`
 //! already reports it, and a rule about a response that never came adds nothing.
+//! `request ...` rules read the request's kept fields and body (a transaction
+//! whose request the capture missed leaves them unchecked, saying so).
 //! A response whose parsing was lost (no `gave_up`, no status) gets one
 //! unchecked finding per rule.
 
