@@ -424,26 +424,36 @@ fn finding(kind: &'static str, severity: Severity, summary: String, next: String
 /// The findings of one run, worst first.
 fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    // A lookup that never left this host says nothing about DNS.
+    // A lookup that never left this host says nothing about DNS: its queries'
+    // records are not diagnosed.
     if let Some(limit) = &run.dns.local_error {
-        out.push(local_finding(limit, "resolve the host name"));
-        return out;
-    }
-    for q in &run.dns.queries {
-        for mut f in diagnose::dns::diagnose(q) {
-            f.frames.clear();
-            f.conn = None;
+        let mut f = local_finding(limit, "resolve the host name");
+        if run.dns.addresses.is_empty() {
             out.push(f);
+            return out;
         }
-    }
-    // One of A/AAAA failing while the other gave addresses is not a failure,
-    // but it is worth a warning: an unanswered AAAA query is often where the
-    // DNS phase's time went.
-    if !run.dns.addresses.is_empty() {
-        for f in out.iter_mut().filter(|f| f.kind != "dns.slow") {
-            f.severity = f.severity.min(Severity::Warning);
-            f.summary
-                .push_str(" (the other address family answered, so the call went on)");
+        // One of A/AAAA could not be asked, the other answered: the call went on.
+        f.severity = Severity::Warning;
+        f.summary
+            .push_str(" (for one of its queries; the other answered, so the call went on)");
+        out.push(f);
+    } else {
+        for q in &run.dns.queries {
+            for mut f in diagnose::dns::diagnose(q) {
+                f.frames.clear();
+                f.conn = None;
+                out.push(f);
+            }
+        }
+        // One of A/AAAA failing while the other gave addresses is not a failure,
+        // but it is worth a warning: an unanswered AAAA query is often where the
+        // DNS phase's time went.
+        if !run.dns.addresses.is_empty() {
+            for f in out.iter_mut().filter(|f| f.kind != "dns.slow") {
+                f.severity = f.severity.min(Severity::Warning);
+                f.summary
+                    .push_str(" (the other address family answered, so the call went on)");
+            }
         }
     }
     if let Some(c) = &run.connect {
