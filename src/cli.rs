@@ -108,6 +108,8 @@ http.expectation_unchecked warning saying why):
   json PATH exists | missing | == JSON | != JSON | OP NUMBER | ~ TEXT | !~ TEXT
   body ~ TEXT | body !~ TEXT
   time < DURATION | ttfb < DURATION            also <= > >=; e.g. 500ms, 2s
+  request header|json|body ...                 the same tests on the request sent
+  response ...                                 (the default, made explicit)
 ~ means contains, ASCII case-insensitive. TEXT is a word or \"quoted text\". PATH is
 . (the whole body) or .a.b[0].c ([-1]: the last element; [\"odd key\"]); the body is
 parsed as JSON after gzip/deflate. time: request to last response byte; ttfb:

@@ -26,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
                     body: data.to_vec(),
                     body_state: BodyState::Complete,
                 };
-                let view = TxView::new(Some(200), Some(&response), None, None);
+                let view = TxView::new(Some(200), Some(&response), None, None)
+                    .with_request(Some(&response), true);
                 let _ = view.evaluate(&rule.check);
             }
         }

@@ -35,6 +35,8 @@ fuzz_target!(|data: &[u8]| {
     let keep = KeepConfig {
         headers: flags & 64 != 0,
         body: flags & 128 != 0,
+        request_headers: flags & 64 != 0,
+        request_body: flags & 128 != 0,
     };
     let mut conn = H2Conn::with_keep(ep, flags & 1 != 0, keep, None);
     let mut streams = [

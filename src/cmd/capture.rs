@@ -15,7 +15,7 @@ use crate::report::packet_json::{write_packet_json, PacketRecord};
 use crate::report::packet_line::write_packet_line;
 use crate::source::live::{CaptureStats, LiveOptions, LiveSource};
 use crate::source::writer::{CaptureWriter, OutputFormat, Rotation};
-use crate::source::FrameSource;
+use crate::source::{Frame, FrameSource, InterfaceStats, LinkType, Timestamp};
 
 /// Where captured packets go when they are written to disk.
 #[derive(Debug, Clone)]
@@ -71,6 +71,10 @@ pub fn run(
         )?),
         None => None,
     };
+    if let Some(w) = writer.as_mut().filter(|w| w.format_keeps_stats()) {
+        // Counters from the start, so size rotation keeps room for them.
+        w.set_stats(interface_stats(&source.stats()?));
+    }
     writeln!(
         status,
         "listening on {}, link-type {}, snapshot length {} bytes{}",
@@ -92,6 +96,12 @@ pub fn run(
         };
         captured += 1;
         match writer.as_mut() {
+            // The file being closed ends with the drop counters as they are now.
+            Some(w) if w.format_keeps_stats() && w.rotation_due(&frame) => {
+                let owned = OwnedFrame::from(&frame);
+                w.set_stats(interface_stats(&source.stats()?));
+                w.write(&owned.frame())?;
+            }
             Some(w) => w.write(&frame)?,
             None => {
                 let first_ts = *first.get_or_insert(frame.ts);
@@ -107,15 +117,15 @@ pub fn run(
             }
         }
     }
+    let stats = source.stats()?;
     let files = match writer.as_mut() {
         Some(w) => {
-            w.flush()?;
+            w.finish(Some(interface_stats(&stats)))?;
             w.files().to_vec()
         }
         None => Vec::new(),
     };
     out.flush()?;
-    let stats = source.stats()?;
     writeln!(status, "{captured} packets captured")?;
     writeln!(status, "{} packets received by filter", stats.received)?;
     writeln!(
@@ -137,4 +147,56 @@ pub fn run(
         stats,
         files,
     })
+}
+
+/// libpcap's counters as an Interface Statistics Block carries them, read now
+/// (wall-clock time: this is the capture itself). Linux libpcap counts the
+/// kernel's buffer drops in `ps_drop` (`isb_osdrop`) and the driver's in
+/// `ps_ifdrop` (`isb_ifdrop`).
+fn interface_stats(stats: &CaptureStats) -> InterfaceStats {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    InterfaceStats {
+        section: 0,
+        interface: 0,
+        taken: Timestamp(now),
+        received: Some(u64::from(stats.received)),
+        dropped_by_interface: Some(u64::from(stats.dropped_by_interface)),
+        dropped_by_os: Some(u64::from(stats.dropped_by_kernel)),
+    }
+}
+
+/// A frame copied out of the live source's buffer, so the source can be asked
+/// for its counters before the frame is written.
+struct OwnedFrame {
+    number: u64,
+    ts: Timestamp,
+    orig_len: u32,
+    link: LinkType,
+    data: Vec<u8>,
+}
+
+impl OwnedFrame {
+    fn from(f: &Frame<'_>) -> OwnedFrame {
+        OwnedFrame {
+            number: f.number,
+            ts: f.ts,
+            orig_len: f.orig_len,
+            link: f.link,
+            data: f.data.to_vec(),
+        }
+    }
+
+    fn frame(&self) -> Frame<'_> {
+        Frame {
+            number: self.number,
+            ts: self.ts,
+            orig_len: self.orig_len,
+            link: self.link,
+            interface: 0,
+            data: &self.data,
+        }
+    }
 }

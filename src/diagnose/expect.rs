@@ -6,6 +6,8 @@
 //!
 //! A request that got no response is not checked at all: `http.no_response`
 //! already reports it, and a rule about a response that never came adds nothing.
+//! `request ...` rules read the request's kept fields and body (a transaction
+//! whose request the capture missed leaves them unchecked, saying so).
 //! A response whose parsing was lost (no `gave_up`, no status) gets one
 //! unchecked finding per rule.
 
@@ -40,7 +42,8 @@ pub fn diagnose(t: &HttpTransaction, rules: &Expectations) -> Vec<Finding> {
         t.response_data.as_deref(),
         t.total_ns().map(nanos),
         t.wait_ns().map(nanos),
-    );
+    )
+    .with_request(t.request_data.as_deref(), t.method.is_some());
     let call = call_text(t);
     let frames = evidence_frames(t);
     rules

@@ -290,6 +290,7 @@ mod tests {
             response_first: complete.then_some(resp_first),
             response_last: complete.then_some(resp_last),
             response_data: None,
+            request_data: None,
         }
     }
 

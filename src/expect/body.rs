@@ -1,4 +1,4 @@
-//! The response body as rules read it: the kept prefix, its Content-Encoding
+//! The response (or request) body as rules read it: the kept prefix, its Content-Encoding
 //! undone (gzip and deflate, inflated with `flate2` to at most
 //! [`MAX_DECODED_BODY`] bytes), and why it may not be the whole body.
 
@@ -19,12 +19,13 @@ pub(crate) struct Body<'a> {
     pub partial: Option<String>,
 }
 
-/// The decoded body, or why it cannot be read at all.
-pub(crate) fn decode(data: &ResponseData) -> Result<Body<'_>, String> {
+/// The decoded body of a `message` (`"response"` or `"request"`), or why it
+/// cannot be read at all.
+pub(crate) fn decode<'a>(data: &'a ResponseData, message: &str) -> Result<Body<'a>, String> {
     if data.body_state == BodyState::NotKept {
-        return Err("the response body was not kept".into());
+        return Err(format!("the {message} body was not kept"));
     }
-    let partial = data.body_state.why_partial();
+    let partial = data.body_state.why_partial_of(message);
     let codings: Vec<String> = data
         .header("content-encoding")
         .flat_map(|v| v.split(','))
@@ -125,13 +126,13 @@ mod tests {
     #[test]
     fn plain_gzip_deflate_and_unknown() {
         let d = data(&[], b"hi".to_vec(), BodyState::Complete);
-        assert_eq!(decode(&d).unwrap().bytes.as_ref(), b"hi");
+        assert_eq!(decode(&d, "response").unwrap().bytes.as_ref(), b"hi");
         let d = data(
             &[("Content-Encoding", "GZIP")],
             gzip(b"{\"a\":1}"),
             BodyState::Complete,
         );
-        let b = decode(&d).unwrap();
+        let b = decode(&d, "response").unwrap();
         assert_eq!((b.bytes.as_ref(), b.partial), (&b"{\"a\":1}"[..], None));
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         z.write_all(b"zz").unwrap();
@@ -140,7 +141,7 @@ mod tests {
             z.finish().unwrap(),
             BodyState::Complete,
         );
-        assert_eq!(decode(&d).unwrap().bytes.as_ref(), b"zz");
+        assert_eq!(decode(&d, "response").unwrap().bytes.as_ref(), b"zz");
         let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         raw.write_all(b"rr").unwrap();
         let d = data(
@@ -148,15 +149,15 @@ mod tests {
             raw.finish().unwrap(),
             BodyState::Complete,
         );
-        assert_eq!(decode(&d).unwrap().bytes.as_ref(), b"rr");
+        assert_eq!(decode(&d, "response").unwrap().bytes.as_ref(), b"rr");
         let d = data(
             &[("content-encoding", "br")],
             vec![1, 2],
             BodyState::Complete,
         );
-        assert!(decode(&d).unwrap_err().contains("br-encoded"));
+        assert!(decode(&d, "response").unwrap_err().contains("br-encoded"));
         let d = data(&[], vec![], BodyState::NotKept);
-        assert!(decode(&d).unwrap_err().contains("not kept"));
+        assert!(decode(&d, "response").unwrap_err().contains("not kept"));
     }
 
     #[test]
@@ -166,7 +167,9 @@ mod tests {
             b"not gzip".to_vec(),
             BodyState::Complete,
         );
-        assert!(decode(&d).unwrap_err().contains("does not inflate"));
+        assert!(decode(&d, "response")
+            .unwrap_err()
+            .contains("does not inflate"));
         let whole = gzip(&vec![b'x'; 100_000]);
         let cut = whole[..whole.len() / 2].to_vec();
         let d = data(
@@ -174,12 +177,12 @@ mod tests {
             cut,
             BodyState::TooLarge { limit: 10 },
         );
-        let b = decode(&d).unwrap();
+        let b = decode(&d, "response").unwrap();
         assert!(b.partial.unwrap().contains("larger"));
         // A bomb stops at the bound.
         let bomb = gzip(&vec![0u8; MAX_DECODED_BODY + 10]);
         let d = data(&[("content-encoding", "gzip")], bomb, BodyState::Complete);
-        let b = decode(&d).unwrap();
+        let b = decode(&d, "response").unwrap();
         assert_eq!(b.bytes.len(), MAX_DECODED_BODY);
         assert!(b.partial.unwrap().contains("MiB"));
     }

@@ -28,7 +28,7 @@ pub enum Outcome {
     Unchecked(String),
 }
 
-/// One transaction's response as the rules see it.
+/// One transaction's response (and request) as the rules see it.
 #[derive(Debug, Default)]
 pub struct TxView<'a> {
     /// Final status, `None` when no response head was seen.
@@ -39,8 +39,15 @@ pub struct TxView<'a> {
     pub total: Option<Duration>,
     /// Request last byte → response first byte; `None` when not measurable.
     pub ttfb: Option<Duration>,
+    /// The request's kept header fields and body (`None`: nothing was kept).
+    pub request: Option<&'a ResponseData>,
+    /// Whether the request head was seen.
+    pub request_seen: bool,
+    /// This view is of the request (the inner view `request ...` rules read).
+    is_request: bool,
     body: OnceCell<Result<Body<'a>, String>>,
     json: OnceCell<Result<Value, String>>,
+    request_view: OnceCell<Box<TxView<'a>>>,
 }
 
 impl<'a> TxView<'a> {
@@ -60,6 +67,48 @@ impl<'a> TxView<'a> {
         }
     }
 
+    /// The same view with the request's kept data for `request ...` rules;
+    /// `seen`: the request head was in the capture.
+    pub fn with_request(mut self, data: Option<&'a ResponseData>, seen: bool) -> TxView<'a> {
+        self.request = data;
+        self.request_seen = seen;
+        self
+    }
+
+    /// `"request"` or `"response"`: what this view's header and body rules read.
+    fn message(&self) -> &'static str {
+        if self.is_request {
+            "request"
+        } else {
+            "response"
+        }
+    }
+
+    /// Whether the message this view reads was seen at all.
+    fn seen(&self) -> bool {
+        if self.is_request {
+            self.request_seen
+        } else {
+            self.status.is_some()
+        }
+    }
+
+    fn not_seen(&self) -> Outcome {
+        Outcome::Unchecked(format!("no {} was seen", self.message()))
+    }
+
+    /// The view `request ...` rules read: the request's data as the message.
+    fn request_view(&self) -> &TxView<'a> {
+        self.request_view.get_or_init(|| {
+            Box::new(TxView {
+                data: self.request,
+                request_seen: self.request_seen,
+                is_request: true,
+                ..TxView::default()
+            })
+        })
+    }
+
     /// Evaluates one check.
     pub fn evaluate(&self, check: &Check) -> Outcome {
         match check {
@@ -68,6 +117,16 @@ impl<'a> TxView<'a> {
             Check::Header { name, test } => self.header(name, test),
             Check::Json { path, test } => self.json(path, test),
             Check::Body(test) => self.body_text(test),
+            // Only header, json and body parse after `request`; a nested or
+            // other check has no request meaning.
+            Check::Request(inner) => match inner.as_ref() {
+                Check::Header { .. } | Check::Json { .. } | Check::Body(_) if !self.is_request => {
+                    self.request_view().evaluate(inner)
+                }
+                _ => Outcome::Unchecked(
+                    "only header, json and body rules apply to the request".into(),
+                ),
+            },
             Check::Time(cmp, d) => timing(
                 self.total,
                 *cmp,
@@ -94,11 +153,14 @@ impl<'a> TxView<'a> {
     }
 
     fn header(&self, name: &str, test: &HeaderTest) -> Outcome {
-        if self.status.is_none() {
-            return Outcome::Unchecked("no response was seen".into());
+        if !self.seen() {
+            return self.not_seen();
         }
         let Some(data) = self.data else {
-            return Outcome::Unchecked("the response's header fields were not kept".into());
+            return Outcome::Unchecked(format!(
+                "the {}'s header fields were not kept",
+                self.message()
+            ));
         };
         let values: Vec<&str> = data.header(name).collect();
         let shown = escape_str(name);
@@ -148,14 +210,14 @@ impl<'a> TxView<'a> {
 
     fn body(&self) -> &Result<Body<'a>, String> {
         self.body.get_or_init(|| match self.data {
-            None => Err("the response body was not kept".into()),
-            Some(d) => body::decode(d),
+            None => Err(format!("the {} body was not kept", self.message())),
+            Some(d) => body::decode(d, self.message()),
         })
     }
 
     fn body_text(&self, test: &TextTest) -> Outcome {
-        if self.status.is_none() {
-            return Outcome::Unchecked("no response was seen".into());
+        if !self.seen() {
+            return self.not_seen();
         }
         let body = match self.body() {
             Ok(b) => b,
@@ -187,8 +249,8 @@ impl<'a> TxView<'a> {
     }
 
     fn document(&self) -> Result<&Value, Outcome> {
-        if self.status.is_none() {
-            return Err(Outcome::Unchecked("no response was seen".into()));
+        if !self.seen() {
+            return Err(self.not_seen());
         }
         let body = match self.body() {
             Ok(b) => b,

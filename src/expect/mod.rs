@@ -6,11 +6,12 @@
 //! # The language
 //!
 //! ```text
-//! rule     = "status" status-test
-//!          | "header" NAME header-test
+//! rule     = ["response"] response-rule | "request" message-rule
+//! response-rule = "status" status-test | message-rule
+//!          | ("time" | "ttfb") order DURATION
+//! message-rule  = "header" NAME header-test
 //!          | "json" PATH json-test
 //!          | "body" text-op TEXT
-//!          | ("time" | "ttfb") order DURATION
 //! status-test = cmp INTEGER | "in" INTEGER ".." INTEGER      (inclusive range)
 //! header-test = "exists" | "missing" | ("==" | "!=") TEXT | text-op TEXT
 //! json-test   = "exists" | "missing" | ("==" | "!=") JSON | order NUMBER | text-op TEXT
@@ -38,6 +39,10 @@
 //! * `time`: request's first byte to the response's last; `ttfb`: request's last
 //!   byte to the response's first (the wait). Set-up (DNS, connect, TLS) is not
 //!   part of either.
+//! * `request header|json|body ...`: the same tests on the request the client
+//!   sent (its header fields, its body parsed as JSON after gzip/deflate): e.g.
+//!   `request json .amount > 0`, `request header authorization exists`.
+//!   `response ...` is the explicit form of the default.
 //!
 //! # Scope
 //!
@@ -67,6 +72,8 @@ mod eval;
 mod parse;
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod request_tests;
 mod scope;
 #[cfg(test)]
 mod tests;
@@ -226,20 +233,32 @@ pub enum Check {
     Time(Cmp, Duration),
     /// `ttfb OP D`: request last byte → response first byte.
     Ttfb(Cmp, Duration),
+    /// `request header|json|body ...`: the inner check (one of those three) on
+    /// the request rather than the response.
+    Request(Box<Check>),
 }
 
 impl Check {
-    /// What of the response this check reads.
+    /// What of the response (or request) this check reads.
     pub fn needs(&self) -> KeepConfig {
         match self {
             Check::Header { .. } => KeepConfig {
                 headers: true,
-                body: false,
+                ..KeepConfig::default()
             },
             Check::Json { .. } | Check::Body(_) => KeepConfig {
                 headers: true,
                 body: true,
+                ..KeepConfig::default()
             },
+            Check::Request(inner) => {
+                let of_response = inner.needs();
+                KeepConfig {
+                    request_headers: of_response.headers,
+                    request_body: of_response.body,
+                    ..KeepConfig::default()
+                }
+            }
             _ => KeepConfig::default(),
         }
     }
@@ -333,10 +352,7 @@ impl Expectations {
         self.items
             .iter()
             .map(|e| e.rule.check.needs())
-            .fold(KeepConfig::default(), |a, b| KeepConfig {
-                headers: a.headers || b.headers,
-                body: a.body || b.body,
-            })
+            .fold(KeepConfig::default(), KeepConfig::union)
     }
 
     /// Checks every rule whose scope matches `req` on `view`; returns those that

@@ -213,7 +213,37 @@ impl<'a> Cursor<'a> {
 pub(crate) fn rule(text: &str) -> Result<Rule, RuleError> {
     let trimmed = text.trim();
     let mut c = Cursor::new("--expect", text);
-    let (start, subject) = c.run(|ch| ch.is_ascii_alphabetic());
+    let (mut start, mut subject) = c.run(|ch| ch.is_ascii_alphabetic());
+    let mut request = false;
+    if subject.eq_ignore_ascii_case("response") || subject.eq_ignore_ascii_case("request") {
+        request = subject.eq_ignore_ascii_case("request");
+        let part = subject.to_ascii_lowercase();
+        (start, subject) = c.run(|ch| ch.is_ascii_alphabetic());
+        let allowed = if request {
+            "header, json or body"
+        } else {
+            "status, header, json, body, time or ttfb"
+        };
+        let ok = match subject.to_ascii_lowercase().as_str() {
+            "header" | "json" | "body" => true,
+            "status" | "time" | "ttfb" => !request,
+            _ => false,
+        };
+        if !ok {
+            let (at, w) = if subject.is_empty() {
+                c.word()
+            } else {
+                (start, subject)
+            };
+            return Err(c.err(
+                at,
+                format!(
+                    "{part} must be followed by {allowed}, not {:?}",
+                    escape_str(w)
+                ),
+            ));
+        }
+    }
     let check = match subject.to_ascii_lowercase().as_str() {
         "status" => status(&mut c)?,
         "header" => header(&mut c)?,
@@ -236,7 +266,7 @@ pub(crate) fn rule(text: &str) -> Result<Rule, RuleError> {
             return Err(c.err(
                 at,
                 format!(
-                    "unknown subject {:?}: a rule starts with status, header, json, body, time or ttfb",
+                    "unknown subject {:?}: a rule starts with status, header, json, body, time, ttfb, request or response",
                     escape_str(w)
                 ),
             ));
@@ -254,7 +284,11 @@ pub(crate) fn rule(text: &str) -> Result<Rule, RuleError> {
     }
     Ok(Rule {
         text: trimmed.to_string(),
-        check,
+        check: if request {
+            Check::Request(Box::new(check))
+        } else {
+            check
+        },
     })
 }
 

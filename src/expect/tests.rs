@@ -8,13 +8,13 @@ use serde_json::json;
 use super::*;
 use crate::app::http::{BodyState, ResponseData};
 
-fn check(rule: &str) -> Check {
+pub(super) fn check(rule: &str) -> Check {
     Rule::parse(rule)
         .unwrap_or_else(|e| panic!("{rule:?}: {e}"))
         .check
 }
 
-fn err(rule: &str) -> RuleError {
+pub(super) fn err(rule: &str) -> RuleError {
     Rule::parse(rule).expect_err(rule)
 }
 
@@ -255,7 +255,8 @@ fn scopes_bind_to_the_rules_after_them() {
         e.needs(),
         crate::app::http::KeepConfig {
             headers: true,
-            body: true
+            body: true,
+            ..Default::default()
         }
     );
     let only_status = Expectations::bind(&rules[..1], &[]).unwrap();
@@ -275,7 +276,7 @@ fn scopes_bind_to_the_rules_after_them() {
     assert_eq!(e.pos, 7);
 }
 
-fn data(headers: &[(&str, &str)], body: &[u8], state: BodyState) -> ResponseData {
+pub(super) fn data(headers: &[(&str, &str)], body: &[u8], state: BodyState) -> ResponseData {
     ResponseData {
         headers: headers
             .iter()
@@ -291,18 +292,18 @@ fn eval(rule: &str, view: &TxView<'_>) -> Outcome {
     view.evaluate(&check(rule))
 }
 
-fn pass(rule: &str, view: &TxView<'_>) {
+pub(super) fn pass(rule: &str, view: &TxView<'_>) {
     assert_eq!(eval(rule, view), Outcome::Pass, "{rule}");
 }
 
-fn fail(rule: &str, view: &TxView<'_>, found: &str) {
+pub(super) fn fail(rule: &str, view: &TxView<'_>, found: &str) {
     match eval(rule, view) {
         Outcome::Fail(f) => assert!(f.contains(found), "{rule}: {f}"),
         o => panic!("{rule}: {o:?}"),
     }
 }
 
-fn unchecked(rule: &str, view: &TxView<'_>, why: &str) {
+pub(super) fn unchecked(rule: &str, view: &TxView<'_>, why: &str) {
     match eval(rule, view) {
         Outcome::Unchecked(w) => assert!(w.contains(why), "{rule}: {w}"),
         o => panic!("{rule}: {o:?}"),

@@ -4,7 +4,9 @@
 //! A connect that returns has seen the SYN-ACK, so its time is one round trip
 //! plus the server's accept queue; a refusal is an RST (or an ICMP port
 //! unreachable), a time-out is SYNs nobody answered, and "unreachable" is an
-//! ICMP host/network unreachable or a missing route.
+//! ICMP host/network unreachable or a missing route. A socket this host could
+//! not create or connect for lack of descriptors, ports or buffers is
+//! `ResourceExhausted` (see `local.rs`), never a refusal.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -13,6 +15,8 @@ use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout, Instant};
+
+use super::local::{self, Call, LocalLimit};
 
 /// How one connection attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -28,6 +32,8 @@ pub enum ConnectOutcome {
     Unreachable(String),
     /// Stopped because another attempt connected first (happy eyeballs).
     Cancelled,
+    /// This host ran out of descriptors, ports or buffers: nothing was sent.
+    ResourceExhausted(LocalLimit),
     /// Any other socket error.
     Error(String),
 }
@@ -235,12 +241,12 @@ async fn attempt(addr: SocketAddr, limit: Duration) -> (ConnectAttempt, Option<T
     };
     let socket = socket.and_then(|s| s.bind(wildcard).map(|()| s));
     let (outcome, stream, local) = match socket {
-        Err(e) => (classify(&e), None, None),
+        Err(e) => (classify(&e, Call::Socket), None, None),
         Ok(socket) => {
             let local = socket.local_addr().ok();
             match timeout(limit, socket.connect(addr)).await {
                 Ok(Ok(s)) => (ConnectOutcome::Connected, Some(s), local),
-                Ok(Err(e)) => (classify(&e), None, local),
+                Ok(Err(e)) => (classify(&e, Call::Connect), None, local),
                 Err(_) => (ConnectOutcome::TimedOut, None, local),
             }
         }
@@ -255,7 +261,10 @@ async fn attempt(addr: SocketAddr, limit: Duration) -> (ConnectAttempt, Option<T
 }
 
 /// The kernel's errno, in the probe's terms.
-fn classify(e: &io::Error) -> ConnectOutcome {
+fn classify(e: &io::Error, call: Call) -> ConnectOutcome {
+    if let Some(limit) = local::exhausted(e, call) {
+        return ConnectOutcome::ResourceExhausted(limit);
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => ConnectOutcome::Refused,
         io::ErrorKind::TimedOut => ConnectOutcome::TimedOut,
@@ -288,16 +297,29 @@ mod tests {
     fn errors_are_told_apart() {
         let e = |k| io::Error::new(k, "x");
         assert_eq!(
-            classify(&e(io::ErrorKind::ConnectionRefused)),
+            classify(&e(io::ErrorKind::ConnectionRefused), Call::Connect),
             ConnectOutcome::Refused
         );
         assert!(matches!(
-            classify(&e(io::ErrorKind::HostUnreachable)),
+            classify(&e(io::ErrorKind::HostUnreachable), Call::Connect),
             ConnectOutcome::Unreachable(_)
         ));
         assert_eq!(
-            classify(&e(io::ErrorKind::TimedOut)),
+            classify(&e(io::ErrorKind::TimedOut), Call::Connect),
             ConnectOutcome::TimedOut
         );
+        for (errno, call) in [
+            (24, Call::Socket),
+            (99, Call::Connect),
+            (105, Call::Connect),
+        ] {
+            assert!(
+                matches!(
+                    classify(&io::Error::from_raw_os_error(errno), call),
+                    ConnectOutcome::ResourceExhausted(_)
+                ),
+                "errno {errno}"
+            );
+        }
     }
 }

@@ -28,6 +28,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{timeout, Instant};
 
 use super::clock::Clock;
+use super::local::{self, Call, LocalLimit};
 use crate::app::dns::{Asked, DnsRecord, DnsUnreachable, Response, Transport};
 
 /// Which address families to look up and connect to.
@@ -158,6 +159,10 @@ pub struct DnsPhase {
     pub ms: f64,
     /// Why a query attempt failed without an answer (refused by ICMP, socket errors).
     pub notes: Vec<String>,
+    /// This host could not open a socket to ask (descriptors, buffers): the
+    /// lookup never reached a server, so its queries say nothing about DNS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_error: Option<LocalLimit>,
 }
 
 /// Finds the addresses of `host` (an IP literal or a name).
@@ -176,14 +181,27 @@ pub async fn resolve(
         addresses,
         ms: 0.0,
         notes: Vec::new(),
+        local_error: None,
     };
     if let Some(ip) = literal {
         return done("address literal".into(), vec![ip]);
     }
     if config.use_hosts_file {
-        let from_file = std::fs::read_to_string("/etc/hosts")
-            .map(|t| hosts_lookup(&t, host))
-            .unwrap_or_default();
+        let from_file = match std::fs::read_to_string("/etc/hosts") {
+            Ok(text) => hosts_lookup(&text, host),
+            Err(e) => match local::exhausted(&e, Call::Socket) {
+                Some(limit) => {
+                    let mut phase = done("/etc/hosts".into(), Vec::new());
+                    phase
+                        .notes
+                        .push(format!("cannot read /etc/hosts: {}", limit.error));
+                    phase.local_error = Some(limit);
+                    phase.ms = ms(start.elapsed());
+                    return phase;
+                }
+                None => Vec::new(),
+            },
+        };
         let wanted: Vec<IpAddr> = from_file
             .into_iter()
             .filter(|ip| family_allows(family, ip))
@@ -208,9 +226,11 @@ pub async fn resolve(
     };
     let mut notes = Vec::new();
     let mut queries = Vec::new();
-    for (record, mut n) in asked {
+    let mut local_error = None;
+    for (record, mut n, local) in asked {
         queries.push(record);
         notes.append(&mut n);
+        local_error = local_error.or(local);
     }
     let mut addresses: Vec<IpAddr> = queries.iter().flat_map(|r| r.addresses()).collect();
     addresses.retain(|ip| family_allows(family, ip));
@@ -226,6 +246,7 @@ pub async fn resolve(
         addresses,
         ms: ms(start.elapsed()),
         notes,
+        local_error,
     }
 }
 
@@ -250,16 +271,19 @@ enum Attempt {
     Refused,
     /// The socket failed.
     Failed(String),
+    /// This host could not open or use a socket for lack of a resource.
+    Local(LocalLimit),
 }
 
-/// Asks one question of the servers in turn; returns its record and notes.
+/// Asks one question of the servers in turn; returns its record, notes and the
+/// local resource error that stopped it, if one did.
 async fn ask(
     host: &str,
     rtype: Rtype,
     config: &ResolverConfig,
     limits: DnsLimits,
     clock: &Clock,
-) -> (DnsRecord, Vec<String>) {
+) -> (DnsRecord, Vec<String>, Option<LocalLimit>) {
     let qtype = rtype.to_string();
     let first_time = clock.now();
     let mut notes = Vec::new();
@@ -283,6 +307,7 @@ async fn ask(
     };
     let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
     let mut last: Option<DnsRecord> = None;
+    let mut local_error = None;
     'servers: for &server in &config.servers {
         servers_tried.push(server);
         for _ in 0..limits.attempts.max(1) {
@@ -315,6 +340,15 @@ async fn ask(
                     r.timed_out = true;
                     last = Some(r);
                     continue;
+                }
+                Attempt::Local(limit) => {
+                    notes.push(format!(
+                        "{qtype} query to {server}: cannot open a socket: {}",
+                        limit.error
+                    ));
+                    local_error = Some(limit);
+                    last = Some(r);
+                    break 'servers;
                 }
                 Attempt::Failed(why) => {
                     notes.push(format!("{qtype} query to {server}: {why}"));
@@ -359,7 +393,7 @@ async fn ask(
     let mut r = last.unwrap_or_else(|| record(unspecified, unspecified, 0));
     r.retries = attempts.saturating_sub(1);
     r.servers_tried = servers_tried;
-    (r, notes)
+    (r, notes, local_error)
 }
 
 fn random_id() -> u16 {
@@ -405,14 +439,19 @@ async fn udp_attempt(
     let sock = match UdpSocket::bind(bind).await {
         Ok(s) => s,
         Err(e) => {
-            return (
-                None,
-                Attempt::Failed(format!("cannot open a UDP socket: {e}")),
-            )
+            let outcome = match local::exhausted(&e, Call::Socket) {
+                Some(limit) => Attempt::Local(limit),
+                None => Attempt::Failed(format!("cannot open a UDP socket: {e}")),
+            };
+            return (None, outcome);
         }
     };
     if let Err(e) = sock.connect(server).await {
-        return (None, Attempt::Failed(io_reason(&e)));
+        let outcome = match local::exhausted(&e, Call::Connect) {
+            Some(limit) => Attempt::Local(limit),
+            None => Attempt::Failed(io_reason(&e)),
+        };
+        return (None, outcome);
     }
     let local = sock.local_addr().ok();
     if let Err(e) = sock.send(query).await {

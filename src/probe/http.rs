@@ -12,7 +12,9 @@ use tokio::time::{timeout_at, Instant};
 
 use super::target::Target;
 use crate::app::http::framing::Body;
-use crate::app::http::head::{parse_response_keeping, response_length, Parsed, MAX_HEAD_BYTES};
+use crate::app::http::head::{
+    parse_request_keeping, parse_response_keeping, response_length, Parsed, MAX_HEAD_BYTES,
+};
 use crate::app::http::{KeepConfig, ResponseData};
 
 /// The request to send.
@@ -98,6 +100,10 @@ pub struct HttpPhase {
     /// for `--expect` rules and dropped once they ran; not serialized.
     #[serde(skip)]
     pub response: Option<Box<ResponseData>>,
+    /// The request as sent (header fields and body prefix), kept only for
+    /// `request ...` rules; not serialized.
+    #[serde(skip)]
+    pub request: Option<Box<ResponseData>>,
 }
 
 impl HttpPhase {
@@ -151,6 +157,12 @@ async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin>(
     let host = spec.authority(target);
     let mut phase = HttpPhase::new("HTTP/1.1", spec, target, &host);
     let request = render(spec, &target.path, &host);
+    if keep.request_any() {
+        // The fields as the passive parser would keep them from the wire.
+        if let Parsed::Done(head, _) = parse_request_keeping(&request, keep) {
+            phase.request = sent_request(head.kept, spec, keep);
+        }
+    }
     let send_start = Instant::now();
     let sent = timeout_at(deadline, async {
         stream.write_all(&request).await?;
@@ -318,6 +330,21 @@ fn is_tls_eof(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::UnexpectedEof
 }
 
+/// The request's kept data with its body (the probe's own, so complete) added.
+pub(super) fn sent_request(
+    kept: Option<Box<ResponseData>>,
+    spec: &RequestSpec,
+    keep: KeepConfig,
+) -> Option<Box<ResponseData>> {
+    let mut d = kept?;
+    if keep.request_body {
+        if let Some(body) = &spec.body {
+            d.push_body(body, None);
+        }
+    }
+    Some(d)
+}
+
 fn render(spec: &RequestSpec, path: &str, host: &str) -> Vec<u8> {
     let mut out = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", spec.method, path, host);
     let has = |name: &str| {
@@ -408,6 +435,7 @@ mod tests {
         let keep = KeepConfig {
             headers: true,
             body: true,
+            ..KeepConfig::default()
         };
         let (phase, ()) = tokio::join!(
             exchange(

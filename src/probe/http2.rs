@@ -72,6 +72,16 @@ async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
             return phase;
         }
     };
+    if keep.request_any() {
+        let mut d = ResponseData::new(keep.request_body);
+        d.keep_fields(
+            request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes())),
+        );
+        phase.request = super::http::sent_request(Some(Box::new(d)), spec, keep);
+    }
     let send_start = Instant::now();
     let has_body = spec.body.is_some();
     let sent = client.send_request(request, !has_body);
@@ -127,7 +137,7 @@ async fn exchange_inner<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         .headers()
         .get(http::header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    if keep.any() {
+    if keep.response_any() {
         let mut d = ResponseData::new(keep.body);
         d.keep_fields(
             response

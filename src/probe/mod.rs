@@ -22,6 +22,7 @@ pub mod connect;
 pub mod dns;
 pub mod http;
 pub mod http2;
+pub mod local;
 pub mod report;
 pub mod stats;
 pub mod target;
@@ -311,6 +312,7 @@ impl Prober {
                 addresses: Vec::new(),
                 ms: 0.0,
                 notes: Vec::new(),
+                local_error: None,
             },
             connect: None,
             tls: None,
@@ -332,6 +334,7 @@ impl Prober {
         // The kept response was for the rules only: runs stay small under -n.
         if let Some(h) = run.http.as_mut() {
             h.response = None;
+            h.request = None;
         }
         run.verdict = verdict(&run, &self.target, &self.config.limits);
         run
@@ -422,21 +425,36 @@ fn finding(kind: &'static str, severity: Severity, summary: String, next: String
 /// The findings of one run, worst first.
 fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
-    for q in &run.dns.queries {
-        for mut f in diagnose::dns::diagnose(q) {
-            f.frames.clear();
-            f.conn = None;
+    // A lookup that never left this host says nothing about DNS: its queries'
+    // records are not diagnosed.
+    if let Some(limit) = &run.dns.local_error {
+        let mut f = local_finding(limit, "resolve the host name");
+        if run.dns.addresses.is_empty() {
             out.push(f);
+            return out;
         }
-    }
-    // One of A/AAAA failing while the other gave addresses is not a failure,
-    // but it is worth a warning: an unanswered AAAA query is often where the
-    // DNS phase's time went.
-    if !run.dns.addresses.is_empty() {
-        for f in out.iter_mut().filter(|f| f.kind != "dns.slow") {
-            f.severity = f.severity.min(Severity::Warning);
-            f.summary
-                .push_str(" (the other address family answered, so the call went on)");
+        // One of A/AAAA could not be asked, the other answered: the call went on.
+        f.severity = Severity::Warning;
+        f.summary
+            .push_str(" (for one of its queries; the other answered, so the call went on)");
+        out.push(f);
+    } else {
+        for q in &run.dns.queries {
+            for mut f in diagnose::dns::diagnose(q) {
+                f.frames.clear();
+                f.conn = None;
+                out.push(f);
+            }
+        }
+        // One of A/AAAA failing while the other gave addresses is not a failure,
+        // but it is worth a warning: an unanswered AAAA query is often where the
+        // DNS phase's time went.
+        if !run.dns.addresses.is_empty() {
+            for f in out.iter_mut().filter(|f| f.kind != "dns.slow") {
+                f.severity = f.severity.min(Severity::Warning);
+                f.summary
+                    .push_str(" (the other address family answered, so the call went on)");
+            }
         }
     }
     if let Some(c) = &run.connect {
@@ -449,6 +467,12 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
                 } else {
                     String::new()
                 };
+                if let ConnectOutcome::ResourceExhausted(limit) = &a.outcome {
+                    let mut f = local_finding(limit, &format!("connect to {}", a.addr));
+                    f.server = server;
+                    out.push(f);
+                    return finish(out, run);
+                }
                 let (kind, summary, next) = match &a.outcome {
                     ConnectOutcome::Refused => (
                         "tcp.connect_refused",
@@ -470,7 +494,9 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
                         format!("connect to {} failed: {why}{also}", a.addr),
                         "check the local network configuration".to_string(),
                     ),
-                    ConnectOutcome::Cancelled | ConnectOutcome::Connected => (
+                    ConnectOutcome::Cancelled
+                    | ConnectOutcome::Connected
+                    | ConnectOutcome::ResourceExhausted(_) => (
                         "tcp.connect_timeout",
                         format!("no connection to any address within {}", human_duration(i64::try_from(limits.connect.as_nanos()).unwrap_or(i64::MAX))),
                         "check the path to the server".to_string(),
@@ -596,6 +622,11 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
             "raise --max-time if this server is expected to be this slow".into(),
         ));
     }
+    finish(out, run)
+}
+
+/// Endpoints on every finding that has a connection, worst first.
+fn finish(mut out: Vec<Finding>, run: &ProbeRun) -> Vec<Finding> {
     let client = run
         .connect
         .as_ref()
@@ -607,6 +638,20 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
+}
+
+/// `local.resource_exhausted`: this host could not `what`; names the limit to raise.
+fn local_finding(limit: &local::LocalLimit, what: &str) -> Finding {
+    finding(
+        "local.resource_exhausted",
+        Severity::Error,
+        format!(
+            "this host could not {what}: it ran out of {} ({}); the request never left the machine, so the server and the network are not to blame",
+            limit.resource.describe(),
+            crate::report::escape::escape_str(&limit.error)
+        ),
+        limit.resource.next_step().to_string(),
+    )
 }
 
 /// `--expect` rules on the response. A probe without a response head already
@@ -635,7 +680,8 @@ fn expectation_findings(run: &ProbeRun, expect: &Expectations) -> Vec<Finding> {
         h.response.as_deref(),
         total,
         h.ttfb_ms.and_then(dur),
-    );
+    )
+    .with_request(h.request.as_deref(), true);
     let call = format!(
         "{} {}",
         crate::report::escape::escape_str(&h.method),

@@ -49,6 +49,9 @@ pub fn write_run<W: Write + ?Sized>(out: &mut W, run: &ProbeRun) -> io::Result<(
                 }
                 super::connect::ConnectOutcome::Unreachable(w)
                 | super::connect::ConnectOutcome::Error(w) => w.clone(),
+                super::connect::ConnectOutcome::ResourceExhausted(l) => {
+                    format!("failed locally: {}", l.error)
+                }
             };
             writeln!(out, "  tcp       {} {outcome} in {:.1} ms", a.addr, a.ms)?;
         }

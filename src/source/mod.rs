@@ -9,12 +9,16 @@
 //! * [`live`]: live capture through libpcap.
 //! * [`filter`]: BPF filters compiled by libpcap, applied to frames from any source.
 //! * [`writer`]: pcap / pcapng output with size and time rotation.
+//! * [`stats`]: the capture's own drop counters (pcapng Interface Statistics Blocks).
 
 pub mod file;
 pub mod filter;
 pub mod live;
 pub mod recorder;
+pub mod stats;
 pub mod writer;
+
+pub use stats::InterfaceStats;
 
 use std::fmt;
 

@@ -268,6 +268,27 @@ impl PcapNgBuilder {
         self.block(block_type::ISB, &body)
     }
 
+    /// An interface statistics block with a raw timestamp and 64-bit counter options
+    /// (code, value), e.g. `(4, recv)`, `(5, ifdrop)`, `(7, osdrop)`, as dumpcap writes.
+    pub fn isb_counters(&mut self, if_id: u32, ts: u64, counters: &[(u16, u64)]) -> &mut Self {
+        let mut body = Vec::new();
+        body.extend_from_slice(&self.e32(if_id));
+        body.extend_from_slice(&self.e32((ts >> 32) as u32));
+        body.extend_from_slice(&self.e32(ts as u32));
+        let mut opts = Vec::new();
+        for (code, v) in counters {
+            let v = if self.big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            };
+            opts.extend(self.option(*code, &v));
+        }
+        self.end_of_options(&mut opts);
+        body.extend_from_slice(&opts);
+        self.block(block_type::ISB, &body)
+    }
+
     /// A decryption secrets block.
     pub fn dsb(&mut self, secrets_type: u32, data: &[u8]) -> &mut Self {
         let mut body = Vec::new();

@@ -3,7 +3,7 @@
 
 use etherparse::PacketBuilder;
 
-use super::capture_builder::PcapBuilder;
+use super::capture_builder::{PcapBuilder, PcapNgBuilder};
 use super::{MAC_A, MAC_B};
 
 pub const CLIENT: [u8; 4] = [10, 1, 0, 1];
@@ -158,6 +158,20 @@ impl Conv {
             );
         }
         b.bytes()
+    }
+}
+
+impl Conv {
+    /// The conversation as pcapng (one Ethernet interface, microseconds), for the
+    /// caller to append more blocks to (an ISB, say).
+    pub fn pcapng(&self) -> PcapNgBuilder {
+        let mut b = PcapNgBuilder::new(false);
+        b.idb(1, 65_535, None, None);
+        for (t, f) in &self.frames {
+            let micros = u64::from(BASE_SECS) * 1_000_000 + (t * 1e6).round() as u64;
+            b.epb(0, micros, f.len() as u32, f);
+        }
+        b
     }
 }
 

@@ -1,6 +1,8 @@
-//! Bounded keeping of a response's header fields and body prefix, for the
-//! `--expect` rules (`crate::expect`). Off unless asked for ([`KeepConfig`]), so
-//! a plain analysis pays nothing: bodies are otherwise only counted.
+//! Bounded keeping of a response's (and, for `request ...` rules, a request's)
+//! header fields and body prefix, for the `--expect` rules (`crate::expect`).
+//! Off unless asked for ([`KeepConfig`]), so a plain analysis pays nothing:
+//! bodies are otherwise only counted. Requests and responses are kept with the
+//! same [`ResponseData`] type, under the same bounds and budget.
 //!
 //! Bounds (each hit is recorded, never silent):
 //! * header fields: the first [`MAX_KEPT_FIELDS`] fields of the final response,
@@ -25,19 +27,43 @@ pub const MAX_KEPT_BODY: usize = 1 << 20;
 /// Most body bytes kept at once over all open connections of an analysis.
 pub const BODY_BUDGET: usize = 256 << 20;
 
-/// What of a response to keep.
+/// What of a response (and of its request) to keep.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct KeepConfig {
     /// The final response's header fields.
     pub headers: bool,
     /// The response body prefix (implies the headers, for Content-Encoding).
     pub body: bool,
+    /// The request's header fields.
+    pub request_headers: bool,
+    /// The request body prefix (implies the request's headers).
+    pub request_body: bool,
 }
 
 impl KeepConfig {
     /// True when anything is kept.
     pub fn any(self) -> bool {
+        self.response_any() || self.request_any()
+    }
+
+    /// True when anything of the response is kept.
+    pub fn response_any(self) -> bool {
         self.headers || self.body
+    }
+
+    /// True when anything of the request is kept.
+    pub fn request_any(self) -> bool {
+        self.request_headers || self.request_body
+    }
+
+    /// Both sets of needs together.
+    pub fn union(self, other: KeepConfig) -> KeepConfig {
+        KeepConfig {
+            headers: self.headers || other.headers,
+            body: self.body || other.body,
+            request_headers: self.request_headers || other.request_headers,
+            request_body: self.request_body || other.request_body,
+        }
     }
 }
 
@@ -68,17 +94,22 @@ pub enum BodyState {
 impl BodyState {
     /// Why the kept bytes are not the whole body, in words; `None` when complete.
     pub fn why_partial(&self) -> Option<String> {
+        self.why_partial_of("response")
+    }
+
+    /// [`BodyState::why_partial`] for a `message` (`"response"` or `"request"`).
+    pub fn why_partial_of(&self, message: &str) -> Option<String> {
         match self {
             BodyState::Complete => None,
-            BodyState::NotKept => Some("the response body was not kept".into()),
+            BodyState::NotKept => Some(format!("the {message} body was not kept")),
             BodyState::TooLarge { limit } => Some(format!(
-                "the response body is larger than the {} KiB netsleuth keeps",
+                "the {message} body is larger than the {} KiB netsleuth keeps",
                 limit / 1024
             )),
             BodyState::Missing { bytes } => Some(format!(
-                "{bytes} bytes of the response body are missing from the capture"
+                "{bytes} bytes of the {message} body are missing from the capture"
             )),
-            BodyState::Cut => Some("the response was cut short".into()),
+            BodyState::Cut => Some(format!("the {message} was cut short")),
             BodyState::OverBudget => Some(format!(
                 "netsleuth's {} MiB budget for kept bodies was in use by other connections",
                 BODY_BUDGET >> 20
@@ -87,7 +118,7 @@ impl BodyState {
     }
 }
 
-/// A response's kept header fields and body prefix.
+/// A response's (or request's) kept header fields and body prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseData {
     /// Header fields in order, names as sent, values trimmed (lossy UTF-8; raw:

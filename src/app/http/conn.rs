@@ -111,8 +111,13 @@ impl HttpConn {
 
     /// Gives a leaving record's kept body bytes back to the budget.
     fn release(&self, rec: &HttpTransaction) {
-        if let (Some(b), Some(d)) = (&self.budget, &rec.response_data) {
-            b.give(d.body.len());
+        if let Some(b) = &self.budget {
+            for d in [&rec.response_data, &rec.request_data]
+                .into_iter()
+                .flatten()
+            {
+                b.give(d.body.len());
+            }
         }
     }
 
@@ -174,6 +179,9 @@ impl HttpConn {
                             Side::Client => {
                                 ex.req_body += n;
                                 ex.req_missing += n;
+                                if let Some(d) = ex.req_data.as_deref_mut() {
+                                    d.gap(n);
+                                }
                             }
                             Side::Server => {
                                 ex.resp_body += n;
@@ -352,12 +360,19 @@ impl HttpConn {
             }
             Phase::Head => self.head_step(side, input, mark),
             Phase::Body(body) => {
-                // Keep the response body's payload when asked (and budgeted).
-                let keeping = if side == Side::Server && self.keep.body {
+                // Keep the body's payload when asked (and budgeted).
+                let wanted = match side {
+                    Side::Client => self.keep.request_body,
+                    Side::Server => self.keep.body,
+                };
+                let keeping = if wanted {
                     d.current
                         .and_then(|s| s.checked_sub(self.base))
                         .and_then(|i| self.exchanges.get_mut(usize::try_from(i).ok()?))
-                        .and_then(|ex| ex.resp_data.as_deref_mut())
+                        .and_then(|ex| match side {
+                            Side::Client => ex.req_data.as_deref_mut(),
+                            Side::Server => ex.resp_data.as_deref_mut(),
+                        })
                 } else {
                     None
                 };
@@ -410,7 +425,7 @@ impl HttpConn {
         let what = side_noun(side);
         if find_head_end(&d.buf, d.scanned).is_some() {
             let parsed = match side {
-                Side::Client => head::parse_request(&d.buf).map(Head::Request),
+                Side::Client => head::parse_request_keeping(&d.buf, self.keep).map(Head::Request),
                 Side::Server => head::parse_response_keeping(&d.buf, self.keep).map(Head::Response),
             };
             match parsed {
@@ -454,7 +469,7 @@ impl HttpConn {
         take
     }
 
-    fn on_request(&mut self, r: RequestHead, start: ByteMark, end: ByteMark) {
+    fn on_request(&mut self, mut r: RequestHead, start: ByteMark, end: ByteMark) {
         self.stats.requests += 1;
         if self.exchanges.len() >= MAX_PENDING {
             self.stop(
@@ -471,6 +486,7 @@ impl HttpConn {
             req_first: Some(start),
             req_last: Some(end),
             req_chunked: length == Ok(Length::Chunked),
+            req_data: r.kept.take(),
             req: Some(r),
             ..Exchange::default()
         };

@@ -37,6 +37,8 @@ pub(crate) struct Exchange {
     pub(crate) notes: Vec<String>,
     /// Kept header fields and body prefix (only when asked for).
     pub(crate) resp_data: Option<Box<ResponseData>>,
+    /// The request's, for `request ...` rules (only when asked for).
+    pub(crate) req_data: Option<Box<ResponseData>>,
 }
 
 impl Exchange {
@@ -71,6 +73,12 @@ impl Exchange {
         };
         let frames = |a: Option<ByteMark>, b: Option<ByteMark>| Some([a?.frame, b?.frame]);
         let (req, resp) = (ex.req, ex.resp);
+        let mut request_data = ex.req_data;
+        if !ex.req_done {
+            if let Some(d) = request_data.as_deref_mut() {
+                d.cut();
+            }
+        }
         let mut response_data = ex.resp_data;
         if !ex.resp_complete {
             if let Some(d) = response_data.as_deref_mut() {
@@ -118,6 +126,7 @@ impl Exchange {
             response_first: ex.resp_first,
             response_last: ex.resp_last,
             response_data,
+            request_data,
         }
     }
 }

@@ -50,6 +50,8 @@ pub(crate) struct RequestHead {
     pub host: Option<String>,
     pub content_type: Option<String>,
     pub framing: Framing,
+    /// Header fields (and an empty body) kept for `request ...` rules, when asked.
+    pub kept: Option<Box<ResponseData>>,
 }
 
 /// The owned facts of a response head.
@@ -168,8 +170,9 @@ fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> 
         .map(|h| h.value)
 }
 
-/// Parses a request head at the start of `buf`.
-pub(crate) fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
+/// Parses a request head at the start of `buf`, keeping its header fields
+/// (bounded) in `kept` when `keep` asks for anything of requests.
+pub(crate) fn parse_request_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<RequestHead> {
     let cfg = config();
     let mut n = INITIAL_HEADERS;
     loop {
@@ -185,6 +188,11 @@ pub(crate) fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
                     host: header(headers, "host").map(text),
                     content_type: header(headers, "content-type").map(text),
                     framing: framing_of(headers),
+                    kept: keep.request_any().then(|| {
+                        let mut d = ResponseData::new(keep.request_body);
+                        d.keep_fields(headers.iter().map(|h| (h.name, h.value)));
+                        Box::new(d)
+                    }),
                 };
                 return Parsed::Done(head, len);
             }
@@ -212,7 +220,7 @@ pub(crate) fn parse_response_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<Res
                     version: version(resp.version),
                     content_type: header(headers, "content-type").map(text),
                     framing: framing_of(headers),
-                    kept: keep.any().then(|| {
+                    kept: keep.response_any().then(|| {
                         let mut d = ResponseData::new(keep.body);
                         d.keep_fields(headers.iter().map(|h| (h.name, h.value)));
                         Box::new(d)

@@ -214,6 +214,10 @@ pub struct HttpTransaction {
     /// when `--expect` rules need them; not serialized.
     #[serde(skip)]
     pub response_data: Option<Box<ResponseData>>,
+    /// The request's header fields and body prefix, kept (bounded) only when
+    /// `request ...` rules need them; not serialized.
+    #[serde(skip)]
+    pub request_data: Option<Box<ResponseData>>,
 }
 
 impl HttpTransaction {

@@ -156,7 +156,7 @@ proptest! {
         specs in prop::collection::vec(spec(), 1..5),
         cuts in prop::collection::vec(1usize..40, 1..20),
     ) {
-        let keep = KeepConfig { headers: true, body: true };
+        let keep = KeepConfig { headers: true, body: true, ..KeepConfig::default() };
         let (client, server, sizes) = build(&specs);
         let whole = run_cuts_keeping(&client, &server, &[usize::MAX], keep);
         for ((t, sp), size) in whole.iter().zip(&specs).zip(&sizes) {

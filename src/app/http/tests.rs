@@ -474,6 +474,7 @@ fn keeping(budget: Option<BodyBudget>) -> Feeder {
         KeepConfig {
             headers: true,
             body: true,
+            ..KeepConfig::default()
         },
         budget,
     );
@@ -555,6 +556,64 @@ fn kept_bodies_record_gaps_cuts_and_the_budget() {
     let tx = f.finish(3, None);
     assert_eq!(
         tx[0].response_data.as_deref().unwrap().body_state,
+        BodyState::Cut
+    );
+}
+
+#[test]
+fn kept_request_fields_and_body_with_gaps_and_cuts() {
+    let keep = KeepConfig {
+        request_headers: true,
+        request_body: true,
+        ..KeepConfig::default()
+    };
+    let client = b"POST /pay HTTP/1.1\r\nHost: h\r\nX-Key: k\r\nContent-Length: 12\r\n\r\n{\"amount\":0}GET /b HTTP/1.1\r\n\r\n";
+    let server = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    for chunk in [1, 7, usize::MAX] {
+        let mut f = Feeder::new();
+        f.c = HttpConn::with_keep(ep(), false, keep, None);
+        f.chunks(Side::Client, client, chunk, 0);
+        f.chunks(Side::Server, server, chunk, 10);
+        let tx = f.finish(20, None);
+        let d = tx[0].request_data.as_deref().unwrap();
+        assert_eq!(
+            d.header("x-key").collect::<Vec<_>>(),
+            ["k"],
+            "chunk {chunk}"
+        );
+        assert_eq!(
+            (&d.body[..], &d.body_state),
+            (&b"{\"amount\":0}"[..], &BodyState::Complete)
+        );
+        assert!(tx[1].request_data.as_deref().unwrap().body.is_empty());
+        assert!(tx.iter().all(|t| t.response_data.is_none()));
+    }
+    // A hole in the request body, then a request cut short.
+    let mut f = Feeder::new();
+    f.c = HttpConn::with_keep(ep(), false, keep, None);
+    f.seg(
+        Side::Client,
+        b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nab",
+        0,
+    );
+    f.gap(Side::Client, 3);
+    f.seg(Side::Client, b"cd", 1);
+    let tx = f.finish(3, None);
+    let d = tx[0].request_data.as_deref().unwrap();
+    assert_eq!(
+        (&d.body[..], &d.body_state),
+        (&b"ab"[..], &BodyState::Missing { bytes: 3 })
+    );
+    let mut f = Feeder::new();
+    f.c = HttpConn::with_keep(ep(), false, keep, None);
+    f.seg(
+        Side::Client,
+        b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nab",
+        0,
+    );
+    let tx = f.finish(3, None);
+    assert_eq!(
+        tx[0].request_data.as_deref().unwrap().body_state,
         BodyState::Cut
     );
 }

@@ -233,6 +233,9 @@ impl H2Conn {
                     if side == Side::Client {
                         ex.req_body += len;
                         ex.req_missing += len;
+                        if let Some(d) = ex.req_data.as_deref_mut() {
+                            d.gap(len);
+                        }
                     } else {
                         ex.resp_body += len;
                         ex.resp_missing += len;
@@ -353,8 +356,13 @@ impl H2Conn {
         let mut rec = ex.into_record(&self.ep, self.decrypted, gave_up);
         // HTTP/2 has no reason phrase.
         rec.reason = None;
-        if let (Some(b), Some(d)) = (&self.budget, &rec.response_data) {
-            b.give(d.body.len());
+        if let Some(b) = &self.budget {
+            for d in [&rec.response_data, &rec.request_data]
+                .into_iter()
+                .flatten()
+            {
+                b.give(d.body.len());
+            }
         }
         rec
     }
@@ -612,7 +620,11 @@ impl H2Conn {
     /// A whole header block: decode it (always, to keep the HPACK table in
     /// step), then apply it to its stream.
     fn end_block(&mut self, side: Side, block: Block, end: ByteMark) {
-        let keep = side == Side::Server && self.keep.any() && !block.push;
+        let keep = !block.push
+            && match side {
+                Side::Client => self.keep.request_any(),
+                Side::Server => self.keep.response_any(),
+            };
         let mut fields = Fields::new(keep);
         let mut seen = 0usize;
         let decoded = self.decoders[side.index()].decode_with_cb(&block.bytes, |name, value| {

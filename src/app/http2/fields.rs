@@ -1,6 +1,6 @@
 //! What the rest of the parser needs from one decoded header block: pseudo
-//! headers, Host, Content-Type, and (when `--expect` rules ask) the response's
-//! regular fields, all bounded while decoding.
+//! headers, Host, Content-Type, and (when `--expect` rules ask) the regular
+//! fields of the response or the request, all bounded while decoding.
 
 use crate::app::http::capture::{MAX_KEPT_FIELDS, MAX_KEPT_FIELD_BYTES};
 use crate::app::http::head::text;
@@ -46,7 +46,8 @@ impl Fields {
         if slot.is_none() {
             *slot = Some(text(value));
         }
-        if name == b"content-type" {
+        // Rules read these too (`request header host exists`).
+        if name == b"content-type" || name == b"host" {
             self.keep_field(name, value);
         }
     }

@@ -585,6 +585,7 @@ fn kept_headers_and_body_for_expect() {
     let keep = KeepConfig {
         headers: true,
         body: true,
+        ..KeepConfig::default()
     };
     let budget = BodyBudget::new(1 << 20);
     let mut f = Feeder::with(H2Conn::with_keep(ep(), true, keep, Some(budget.clone())));
@@ -623,4 +624,46 @@ fn preface_detection() {
     assert!(!looks_like_h2_preface(b"PRI"));
     assert!(!looks_like_h2_preface(b"GET / HTTP/1.1\r\n"));
     assert!(!looks_like_h2_preface(b"PRI * HTTP/1.1\r\n"));
+}
+
+#[test]
+fn kept_request_fields_and_body_for_request_rules() {
+    let keep = KeepConfig {
+        request_headers: true,
+        request_body: true,
+        ..KeepConfig::default()
+    };
+    let budget = BodyBudget::new(1 << 20);
+    let mut f = Feeder::with(H2Conn::with_keep(ep(), true, keep, Some(budget.clone())));
+    let mut client = client_start();
+    client.extend(Peer::new().headers(
+        1,
+        &[
+            (":method", "POST"),
+            (":path", "/pay"),
+            (":scheme", "https"),
+            (":authority", "api"),
+            ("content-type", "application/json"),
+            ("idempotency-key", "k-1"),
+        ],
+        0,
+    ));
+    client.extend(build(DATA, 0, 1, b"{\"amount\":"));
+    client.extend(build(DATA, ES, 1, b"0}"));
+    f.seg(Side::Client, &client, 0);
+    let mut server = server_start();
+    server.extend(resp(&mut Peer::new(), 1, "201", ES));
+    f.seg(Side::Server, &server, 5);
+    let t = f.c.take_transactions();
+    let d = t[0].request_data.as_deref().unwrap();
+    assert_eq!(d.header("Idempotency-Key").collect::<Vec<_>>(), ["k-1"]);
+    assert_eq!(
+        (&d.body[..], &d.body_state),
+        (&b"{\"amount\":0}"[..], &BodyState::Complete)
+    );
+    assert!(
+        t[0].response_data.is_none(),
+        "only the request was asked for"
+    );
+    assert_eq!(budget.left(), 1 << 20, "given back as the record left");
 }

@@ -15,6 +15,7 @@ use super::replay::{self, Replays, DEAD_POOL_KINDS};
 use super::syn_loss::SynLoss;
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
+use crate::diagnose::capture::CaptureHoles;
 use crate::diagnose::tcp::TcpRules;
 use crate::diagnose::{
     dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
@@ -89,6 +90,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     /// With rules: transactions already checked (their kept responses dropped),
     /// with their findings, waiting for their connection's record.
     checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
+    /// Connections with holes the capture never saw, for `capture.drops`.
+    pub holes: CaptureHoles,
 }
 
 /// How many application records were seen.
@@ -135,6 +138,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             all: false,
             syn_loss: SynLoss::default(),
             checked_http: HashMap::new(),
+            holes: CaptureHoles::default(),
         }
     }
 
@@ -271,6 +275,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             if tx.status.is_none() && tx.method.is_some() {
                 unanswered = Some(tx.clone());
             }
+            tx.request_data = None;
             if target.is_none() {
                 target = tx.host.clone();
             }
@@ -314,6 +319,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         for mut tx in done {
             let found = diagnose_expect::diagnose(&tx, &self.expect);
             tx.response_data = None;
+            tx.request_data = None;
             held.push((tx, found));
         }
     }
@@ -432,6 +438,7 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
     }
 
     fn connection(&mut self, record: ConnRecord) {
+        self.holes.note(&record);
         let app = self.app.connection_ended(&record);
         let mut found = diagnose_tcp::diagnose(&record, &self.tcp_rules);
         let (app_found, cut, unanswered) = self.app_records(&record, app);

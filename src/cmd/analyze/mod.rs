@@ -22,7 +22,9 @@ use super::CommandError;
 use crate::app::tls::TlsKeys;
 use crate::decode::{self, ProblemKind};
 use crate::decrypt::{KeyLog, KeyLogWarning};
-use crate::diagnose::capture::{diagnose as diagnose_capture, CaptureQuality};
+use crate::diagnose::capture::{
+    annotate_losses, diagnose as diagnose_capture, CaptureDrops, CaptureQuality,
+};
 use crate::diagnose::{group, story};
 use crate::diagnose::{Finding, Severity};
 use crate::expect::Expectations;
@@ -98,6 +100,9 @@ struct Summary<'a> {
     warnings: usize,
     truncated_frames: u64,
     malformed_frames: u64,
+    /// The capture's own counters, when a pcapng carried them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture_stats: Option<CaptureDrops>,
     flows_evicted: u64,
     flows_timed_out: u64,
     peak_open_flows: usize,
@@ -277,6 +282,7 @@ pub fn run<W: Write + ?Sized>(
             table.on_packet(&frame, &packet, &mut sink);
         }
         frame_offset += last_number;
+        quality.interface_stats(source.interface_stats());
         progress.set(file_start + source.bytes_consumed(), source.is_gzip());
     }
     progress.finish();
@@ -287,7 +293,8 @@ pub fn run<W: Write + ?Sized>(
     }
     let stats = table.stats();
     let mut findings = std::mem::take(&mut sink.findings);
-    findings.extend(diagnose_capture(&quality));
+    annotate_losses(&mut findings, &quality, &sink.holes);
+    findings.extend(diagnose_capture(&quality, &sink.holes));
     let stories = story::build(&mut findings, &sink.targets);
     let groups = group::group(&findings, &sink.targets);
     let mut rows = std::mem::take(&mut sink.problems);
@@ -421,6 +428,7 @@ fn summary<'a>(
             .count(),
         truncated_frames: q.truncated,
         malformed_frames: q.malformed,
+        capture_stats: (q.drops.interfaces > 0).then_some(q.drops),
         flows_evicted: stats.evicted,
         flows_timed_out: stats.timed_out,
         peak_open_flows: stats.peak_open,

@@ -2,12 +2,13 @@
 //! pcapng block into frame metadata, keeping per-section state (interfaces, byte order,
 //! the last timestamp for SPBs, decryption secrets) up to date.
 
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{Block, InterfaceStatisticsBlock};
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::PcapBlockOwned;
 
 use super::{read_u32, FileFormat, Meta, State, MAX_INTERFACES, MAX_SECRETS, NANOS};
-use crate::source::{LinkType, Timestamp};
+use crate::source::stats::isb_option;
+use crate::source::{InterfaceStats, LinkType, Timestamp};
 
 /// One pcapng interface, as far as reading packets needs it.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +69,9 @@ pub(super) fn handle_block(
         Block::SectionHeader(shb) => {
             st.big_endian = shb.big_endian();
             st.ifaces.clear();
+            st.sections = st.sections.saturating_add(1);
         }
+        Block::InterfaceStatistics(isb) => interface_stats(&isb, st),
         Block::InterfaceDescription(idb) => {
             let id = st.ifaces.len();
             if id >= MAX_INTERFACES {
@@ -146,6 +149,46 @@ pub(super) fn handle_block(
         _ => {}
     }
     Ok(None)
+}
+
+/// Keeps the counters of one ISB, replacing the interface's earlier ones. Options
+/// that are not 8 bytes long are ignored rather than guessed at.
+fn interface_stats(isb: &InterfaceStatisticsBlock<'_>, st: &mut State) {
+    let be = st.big_endian;
+    let counter = |code: u16| {
+        isb.options
+            .iter()
+            .find(|o| o.code.0 == code)
+            .and_then(|o| o.as_bytes().ok())
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(|b| {
+                if be {
+                    u64::from_be_bytes(b)
+                } else {
+                    u64::from_le_bytes(b)
+                }
+            })
+    };
+    let taken = st
+        .ifaces
+        .get(isb.if_id as usize)
+        .map(|i| i.ts(u64::from(isb.ts_high) << 32 | u64::from(isb.ts_low)))
+        .unwrap_or_default();
+    let stats = InterfaceStats {
+        section: st.sections.saturating_sub(1),
+        interface: isb.if_id,
+        taken,
+        received: counter(isb_option::IF_RECV).or(counter(isb_option::FILTER_ACCEPT)),
+        dropped_by_interface: counter(isb_option::IF_DROP),
+        dropped_by_os: counter(isb_option::OS_DROP),
+    };
+    let same =
+        |s: &&mut InterfaceStats| s.section == stats.section && s.interface == stats.interface;
+    if let Some(old) = st.stats.iter_mut().find(same) {
+        *old = stats;
+    } else if st.stats.len() < MAX_INTERFACES {
+        st.stats.push(stats);
+    }
 }
 
 /// Units per second for an `if_tsresol` byte: 10^n, or 2^n when the high bit is set.

@@ -32,7 +32,7 @@ use pcap_parser::{LegacyPcapReader, PcapError, PcapNGReader};
 
 use self::blocks::{handle_block, Iface};
 use self::input::{ErrSlot, StreamReader};
-use super::{Frame, FrameSource, LinkType, SourceError, Timestamp};
+use super::{Frame, FrameSource, InterfaceStats, LinkType, SourceError, Timestamp};
 
 /// Parse buffer for real files. Reading starts with [`SMALL_BUF`] and moves up to this at
 /// the first refill, so tiny inputs (tests, fuzzing, short pipes) stay cheap.
@@ -90,6 +90,10 @@ struct State {
     last_ts: Timestamp,
     secrets: Vec<(u32, Vec<u8>)>,
     secrets_bytes: usize,
+    /// pcapng: sections started so far.
+    sections: u32,
+    /// pcapng: the latest Interface Statistics Block per (section, interface).
+    stats: Vec<InterfaceStats>,
 }
 
 /// What one parser step produced, owned so the parser's borrow can end.
@@ -169,6 +173,8 @@ impl FileSource {
             last_ts: Timestamp::default(),
             secrets: Vec::new(),
             secrets_bytes: 0,
+            sections: 0,
+            stats: Vec::new(),
         };
         if let Some((nanos, big_endian)) = pcap {
             if head.len() < 24 {
@@ -282,6 +288,13 @@ impl FileSource {
     /// total are kept; later blocks beyond that are skipped.
     pub fn decryption_secrets(&self) -> &[(u32, Vec<u8>)] {
         &self.st.secrets
+    }
+
+    /// The capture's own counters from the pcapng Interface Statistics Blocks read so
+    /// far: the latest block per interface (counters are cumulative), in order of
+    /// section and interface. Empty for pcap files and pcapng files without ISBs.
+    pub fn interface_stats(&self) -> &[InterfaceStats] {
+        &self.st.stats
     }
 
     fn malformed(&self, reason: String) -> SourceError {

@@ -589,3 +589,51 @@ fn throughput() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+/// Interface Statistics Blocks as other tools write them: both byte orders,
+/// several sections and interfaces, the last block per interface winning.
+#[test]
+fn interface_statistics_blocks_last_one_wins_per_interface() {
+    let mut b = PcapNgBuilder::new(false);
+    b.idb(1, 0, None, None).idb(1, 0, Some(9), None);
+    b.epb(0, 1_700_000_000_000_000, 3, &[1, 2, 3]);
+    b.isb_counters(0, 1_700_000_000_500_000, &[(4, 10), (5, 1)]);
+    b.isb_counters(1, 0, &[(4, 7)]);
+    b.isb_counters(0, 1_700_000_001_000_000, &[(4, 20), (5, 4), (7, 2)]);
+    let mut be = PcapNgBuilder::new(true);
+    be.idb(1, 0, None, None);
+    be.isb_counters(0, 5, &[(4, 99), (7, 9), (2, 0)]);
+    // An ISB for an interface never described is still counted, without a time.
+    be.isb_counters(3, 5, &[(5, 1)]);
+    b.raw(&be.bytes());
+    let mut src = source(b.bytes()).unwrap();
+    let (frames, err) = drain(&mut src);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(frames.len(), 1);
+    let s = src.interface_stats();
+    assert_eq!(s.len(), 4, "{s:?}");
+    let first = s[0];
+    assert_eq!((first.section, first.interface), (0, 0));
+    assert_eq!(first.received, Some(20));
+    assert_eq!(first.dropped_by_interface, Some(4));
+    assert_eq!(first.dropped_by_os, Some(2));
+    assert_eq!(first.taken.0, 1_700_000_001_000_000_000);
+    assert_eq!(
+        (s[1].interface, s[1].received, s[1].dropped()),
+        (1, Some(7), 0)
+    );
+    assert_eq!(
+        (s[2].section, s[2].received, s[2].dropped_by_os),
+        (1, Some(99), Some(9))
+    );
+    assert_eq!((s[3].section, s[3].interface, s[3].dropped()), (1, 3, 1));
+    assert_eq!(s[3].taken.0, 0);
+}
+
+#[test]
+fn pcap_files_have_no_interface_statistics() {
+    let (bytes, _) = sample_pcap(false, false);
+    let mut src = source(bytes).unwrap();
+    let _ = drain(&mut src);
+    assert!(src.interface_stats().is_empty());
+}

@@ -10,7 +10,11 @@
 //! * pcapng: one Section Header Block (section length -1, `shb_userappl` "netsleuth"), one
 //!   Interface Description Block (link type, snap length, `if_tsresol` = 9 so timestamps
 //!   keep nanoseconds), then one Enhanced Packet Block per frame, data padded to 32 bits
-//!   and the block length repeated at both ends.
+//!   and the block length repeated at both ends. Each file ends with an Interface
+//!   Statistics Block holding the capture's drop counters when the caller gives them
+//!   ([`CaptureWriter::set_stats`] before a rotation, [`CaptureWriter::finish`] at the
+//!   end; see `isb.rs`); once counters are set, size rotation leaves room for that
+//!   block. pcap has no place for them.
 //!
 //! Frames longer than the snap length are cut to it (a snap length of 0 means 262144);
 //! `orig_len` is written as the frame says. Writes go through a 1 MiB `BufWriter`;
@@ -37,7 +41,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Frame, LinkType, SourceError};
+use super::{Frame, InterfaceStats, LinkType, SourceError, Timestamp};
+
+mod isb;
 
 /// Write buffer per open file.
 const WRITE_BUF: usize = 1 << 20;
@@ -85,6 +91,11 @@ pub struct CaptureWriter {
     /// Files started so far (the next file's sequence number).
     started: u64,
     files: Vec<PathBuf>,
+    /// Counters written at the end of the current file when it rotates.
+    stats: Option<InterfaceStats>,
+    /// Packet times of the capture's first and latest packet, for the ISB.
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
 }
 
 impl CaptureWriter {
@@ -116,6 +127,9 @@ impl CaptureWriter {
             period_start: None,
             started: 1,
             files: vec![first],
+            stats: None,
+            first_ts: None,
+            last_ts: None,
         };
         w.write_header()?;
         Ok(w)
@@ -125,13 +139,12 @@ impl CaptureWriter {
     pub fn write(&mut self, frame: &Frame<'_>) -> Result<(), SourceError> {
         let caplen = frame.data.len().min(self.snaplen as usize);
         let data = frame.data.get(..caplen).unwrap_or_default();
-        let record = match self.format {
-            OutputFormat::Pcap => PCAP_RECORD_HEADER + caplen as u64,
-            OutputFormat::PcapNg => EPB_OVERHEAD + padded(caplen) as u64,
-        };
+        let record = self.record_len(frame);
         if self.should_rotate(frame, record) {
             self.rotate()?;
         }
+        self.first_ts.get_or_insert(frame.ts);
+        self.last_ts = Some(frame.ts);
         let secs = frame.ts.secs();
         self.period_start.get_or_insert(secs);
         let res = match self.format {
@@ -176,6 +189,56 @@ impl CaptureWriter {
         Ok(())
     }
 
+    /// True when `frame` will start a new file: a caller holding drop counters
+    /// refreshes them with [`CaptureWriter::set_stats`] first, so the file being
+    /// closed ends with current ones.
+    pub fn rotation_due(&self, frame: &Frame<'_>) -> bool {
+        self.should_rotate(frame, self.record_len(frame))
+    }
+
+    /// True when the output format can carry drop counters (pcapng).
+    pub fn format_keeps_stats(&self) -> bool {
+        self.format == OutputFormat::PcapNg
+    }
+
+    /// Counters (cumulative since the capture began) written as an Interface
+    /// Statistics Block at the end of the current file when it rotates (pcapng only).
+    pub fn set_stats(&mut self, stats: InterfaceStats) {
+        self.stats = Some(stats);
+    }
+
+    /// Ends the capture: writes `stats` (or the last ones set) as an Interface
+    /// Statistics Block into the current file (pcapng only), then flushes. Call it
+    /// once; later writes would follow the statistics block.
+    pub fn finish(&mut self, stats: Option<InterfaceStats>) -> Result<(), SourceError> {
+        if let Some(s) = stats {
+            self.stats = Some(s);
+        }
+        self.write_stats()?;
+        self.flush()
+    }
+
+    /// Bytes `frame` takes in the file, headers included.
+    fn record_len(&self, frame: &Frame<'_>) -> u64 {
+        let caplen = frame.data.len().min(self.snaplen as usize);
+        match self.format {
+            OutputFormat::Pcap => PCAP_RECORD_HEADER + caplen as u64,
+            OutputFormat::PcapNg => EPB_OVERHEAD + padded(caplen) as u64,
+        }
+    }
+
+    fn write_stats(&mut self) -> Result<(), SourceError> {
+        let (OutputFormat::PcapNg, Some(stats)) = (self.format, self.stats) else {
+            return Ok(());
+        };
+        let block = isb::encode(&stats, self.first_ts, self.last_ts);
+        self.out
+            .write_all(&block)
+            .map_err(|e| write_err(&self.cur_path, &e))?;
+        self.cur_bytes += block.len() as u64;
+        Ok(())
+    }
+
     /// Flushes buffered bytes so the files on disk are complete and valid.
     pub fn flush(&mut self) -> Result<(), SourceError> {
         self.out.flush().map_err(|e| write_err(&self.cur_path, &e))
@@ -192,10 +255,15 @@ impl CaptureWriter {
         if self.cur_packets == 0 {
             return false;
         }
+        // Room for the statistics block that will close the file.
+        let reserve = match (self.format, self.stats) {
+            (OutputFormat::PcapNg, Some(_)) => isb::MAX_LEN,
+            _ => 0,
+        };
         let by_size = self
             .rotation
             .max_bytes
-            .is_some_and(|max| self.cur_bytes.saturating_add(record) > max);
+            .is_some_and(|max| self.cur_bytes.saturating_add(record + reserve) > max);
         let by_time = match (self.rotation.max_seconds, self.period_start) {
             (Some(max), Some(start)) => {
                 frame.ts.secs().saturating_sub(start) >= i64::try_from(max).unwrap_or(i64::MAX)
@@ -206,6 +274,7 @@ impl CaptureWriter {
     }
 
     fn rotate(&mut self) -> Result<(), SourceError> {
+        self.write_stats()?;
         self.flush()?;
         let next = file_name(&self.base, &self.rotation, self.started);
         self.out = open(&next)?;

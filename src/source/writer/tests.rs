@@ -312,3 +312,104 @@ proptest! {
         prop_assert_eq!(read_back(&p, LinkType::ETHERNET), want);
     }
 }
+
+fn counters(received: u64, os: u64, iface: u64) -> InterfaceStats {
+    InterfaceStats {
+        taken: Timestamp(1_700_000_100_000_000_000),
+        received: Some(received),
+        dropped_by_os: Some(os),
+        dropped_by_interface: Some(iface),
+        ..InterfaceStats::default()
+    }
+}
+
+#[test]
+fn pcapng_ends_with_the_drop_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("isb.pcapng");
+    let frames = sample();
+    let mut w = CaptureWriter::create(
+        &p,
+        OutputFormat::PcapNg,
+        LinkType::ETHERNET,
+        65535,
+        Rotation::default(),
+    )
+    .unwrap();
+    for (ts, orig, data) in &frames {
+        w.write(&frame(*ts, *orig, data)).unwrap();
+    }
+    w.finish(Some(counters(60, 7, 3))).unwrap();
+    let mut src = FileSource::open(p.to_str().unwrap()).unwrap();
+    let mut n = 0;
+    while src.next_frame().unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, frames.len());
+    let stats = src.interface_stats();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0], counters(60, 7, 3));
+    assert_eq!(stats[0].dropped(), 10);
+}
+
+#[test]
+fn pcap_has_no_room_for_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("isb.pcap");
+    let mut w = CaptureWriter::create(
+        &p,
+        OutputFormat::Pcap,
+        LinkType::ETHERNET,
+        65535,
+        Rotation::default(),
+    )
+    .unwrap();
+    w.write(&frame(1, 3, &[1, 2, 3])).unwrap();
+    w.finish(Some(counters(1, 1, 1))).unwrap();
+    let mut src = FileSource::open(p.to_str().unwrap()).unwrap();
+    while src.next_frame().unwrap().is_some() {}
+    assert!(src.interface_stats().is_empty());
+    assert_eq!(read_back(&p, LinkType::ETHERNET).len(), 1);
+}
+
+#[test]
+fn every_rotated_file_ends_with_counters_within_the_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("rot.pcapng");
+    let frames: Vec<_> = (0..10)
+        .map(|i| (i64::from(i) * 1_000_000_000, 100, vec![i as u8; 100]))
+        .collect();
+    let rotation = Rotation {
+        max_bytes: Some(600),
+        ..Rotation::default()
+    };
+    let mut w =
+        CaptureWriter::create(&p, OutputFormat::PcapNg, LinkType::ETHERNET, 0, rotation).unwrap();
+    w.set_stats(counters(0, 0, 0));
+    for (i, (ts, orig, data)) in frames.iter().enumerate() {
+        let f = frame(*ts, *orig, data);
+        if w.rotation_due(&f) {
+            w.set_stats(counters(i as u64, i as u64, 0));
+        }
+        w.write(&f).unwrap();
+    }
+    w.finish(Some(counters(10, 10, 0))).unwrap();
+    let files = w.files().to_vec();
+    assert!(files.len() > 2, "{files:?}");
+    let mut all = Vec::new();
+    let mut last_drops = Vec::new();
+    for f in &files {
+        assert!(std::fs::metadata(f).unwrap().len() <= 600);
+        let mut src = FileSource::open(f.to_str().unwrap()).unwrap();
+        while let Some(fr) = src.next_frame().unwrap() {
+            all.push(fr.ts.0);
+        }
+        let stats = src.interface_stats();
+        assert_eq!(stats.len(), 1, "{f:?}");
+        last_drops.push(stats[0].dropped_by_os.unwrap());
+        // Each file's counters were read when its last packet had been written.
+        assert_eq!(stats[0].dropped_by_os, Some(all.len() as u64));
+    }
+    assert_eq!(all.len(), frames.len());
+    assert_eq!(*last_drops.last().unwrap(), 10);
+}

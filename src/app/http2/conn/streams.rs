@@ -58,6 +58,12 @@ impl H2Conn {
                 host: f.authority.or(f.host),
                 content_type: f.content_type,
                 framing: Framing::default(),
+                kept: None,
+            }),
+            req_data: self.keep.request_any().then(|| {
+                let mut data = ResponseData::new(self.keep.request_body);
+                data.keep_fields(f.kept.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+                Box::new(data)
             }),
             req_first: Some(block.start),
             req_last: Some(end),
@@ -132,7 +138,7 @@ impl H2Conn {
         self.stats.responses += 1;
         ex.resp_first = Some(block.start);
         ex.resp_last = Some(end);
-        if self.keep.any() {
+        if self.keep.response_any() {
             let mut data = ResponseData::new(self.keep.body);
             data.keep_fields(f.kept.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
             ex.resp_data = Some(Box::new(data));
@@ -161,6 +167,11 @@ impl H2Conn {
             Side::Client => {
                 ex.req_body += n;
                 ex.req_last = Some(mark);
+                if self.keep.request_body {
+                    if let Some(d) = ex.req_data.as_deref_mut() {
+                        d.push_body(data, self.budget.as_ref());
+                    }
+                }
             }
             Side::Server => {
                 ex.resp_body += n;
