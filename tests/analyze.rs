@@ -13,16 +13,7 @@ fn jsonl(conv: &Conv, extra: &[&str]) -> Vec<Value> {
 
 /// Runs `analyze --jsonl` on capture bytes; returns every record.
 fn jsonl_of(pcap: &[u8], extra: &[&str]) -> Vec<Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "c.pcap", pcap);
-    let mut args = vec!["analyze", "--jsonl"];
-    args.extend_from_slice(extra);
-    args.push(path.to_str().unwrap());
-    let (code, out, err) = run(&args);
-    assert_eq!(code, 0, "{err}");
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
-        .collect()
+    crate::util::analyze_pcap(pcap, extra)
 }
 
 fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {

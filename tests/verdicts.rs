@@ -6,31 +6,12 @@
 
 use serde_json::Value;
 
+use crate::util::analyze_pcap;
 use crate::util::conv::{segment, Conv, End};
-use crate::util::{run, write_file};
+use crate::util::live::{findings, of_type};
 
 fn jsonl(conv: &Conv, extra: &[&str]) -> Vec<Value> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "c.pcap", &conv.pcap());
-    let mut args = vec!["analyze", "--jsonl"];
-    args.extend_from_slice(extra);
-    args.push(path.to_str().unwrap());
-    let (code, out, err) = run(&args);
-    assert_eq!(code, 0, "{err}");
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
-        .collect()
-}
-
-fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {
-    records.iter().filter(|r| r["type"] == t).collect()
-}
-
-fn findings<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    of_type(records, "finding")
-        .into_iter()
-        .filter(|f| f["kind"] == kind)
-        .collect()
+    analyze_pcap(&conv.pcap(), extra)
 }
 
 fn kinds(records: &[Value]) -> Vec<String> {
@@ -200,29 +181,14 @@ fn a_request_after_idle_met_by_an_rst_at_once_is_idle_then_reset() {
 }
 
 #[test]
-fn the_idle_gap_threshold_is_a_flag() {
-    let conv = pooled_then_reset(5.0, 57);
-    let records = jsonl(&conv, &["--idle-gap", "10s"]);
-    assert!(findings(&records, "tcp.idle_then_reset").is_empty());
-    assert_eq!(
-        findings(&records, "tcp.reset_by_server").len(),
-        1,
-        "{:?}",
-        kinds(&records)
-    );
-}
-
-#[test]
-fn a_busy_connection_reset_is_still_the_servers() {
-    let conv = pooled_then_reset(0.2, 57);
-    let records = jsonl(&conv, &[]);
-    assert!(findings(&records, "tcp.idle_then_reset").is_empty());
-    assert_eq!(
-        findings(&records, "tcp.reset_by_server").len(),
-        1,
-        "{:?}",
-        kinds(&records)
-    );
+fn below_the_idle_gap_a_reset_is_still_the_servers() {
+    // A 5 s gap under `--idle-gap 10s`, and a busy connection (0.2 s) by default.
+    for (idle, extra) in [(5.0, &["--idle-gap", "10s"][..]), (0.2, &[][..])] {
+        let records = jsonl(&pooled_then_reset(idle, 57), extra);
+        assert!(findings(&records, "tcp.idle_then_reset").is_empty());
+        let reset = findings(&records, "tcp.reset_by_server");
+        assert_eq!(reset.len(), 1, "{idle} s: {:?}", kinds(&records));
+    }
 }
 
 #[test]

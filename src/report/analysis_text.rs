@@ -49,6 +49,21 @@ impl TextLimits {
     };
 }
 
+/// `... and 2,042 more calls with findings (--all prints them)`.
+fn write_more<W: Write + ?Sized>(
+    out: &mut W,
+    indent: &str,
+    more: u64,
+    what: &str,
+    hint: &str,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{indent}... and {} more {what} ({hint})",
+        thousands(more)
+    )
+}
+
 /// Writes the grouped summary when there are more stories than the report
 /// shows: one group per line with its count, span, clients and examples.
 pub fn write_groups<W: Write + ?Sized>(
@@ -103,10 +118,12 @@ pub fn write_groups<W: Write + ?Sized>(
         }
     }
     if groups.len() > limits.groups {
-        writeln!(
+        write_more(
             out,
-            "... and {} more groups (--all prints every finding)",
-            thousands((groups.len() - limits.groups) as u64)
+            "",
+            (groups.len() - limits.groups) as u64,
+            "groups",
+            "--all prints every finding",
         )?;
     }
     writeln!(out)
@@ -144,10 +161,12 @@ pub fn write_findings<W: Write + ?Sized>(
         }
     }
     if stories.len() > limits.stories {
-        writeln!(
+        write_more(
             out,
-            "... and {} more calls with findings (--all prints them; --json has every finding)",
-            thousands((stories.len() - limits.stories) as u64)
+            "",
+            (stories.len() - limits.stories) as u64,
+            "calls with findings",
+            "--all prints them; --json has every finding",
         )?;
     }
     Ok(())
@@ -279,10 +298,12 @@ pub fn write_transactions<W: Write + ?Sized>(
         )?;
     }
     if total > rows.len() as u64 {
-        writeln!(
+        write_more(
             out,
-            "  ... and {} more transactions (--all, or --json for every one)",
-            thousands(total - rows.len() as u64)
+            "  ",
+            total - rows.len() as u64,
+            "transactions",
+            "--all, or --json for every one",
         )?;
     }
     Ok(())
@@ -399,10 +420,12 @@ pub fn write_connections<W: Write + ?Sized>(
         )?;
     }
     if total > rows.len() as u64 {
-        writeln!(
+        write_more(
             out,
-            "  ... and {} more connections (--all, or --json for every one)",
-            thousands(total - rows.len() as u64)
+            "  ",
+            total - rows.len() as u64,
+            "connections",
+            "--all, or --json for every one",
         )?;
     }
     Ok(())

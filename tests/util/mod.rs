@@ -204,6 +204,13 @@ pub fn stat(stderr: &str, what: &str) -> u64 {
         .unwrap_or_else(|| panic!("no '{what}' line in:\n{stderr}"))
 }
 
+/// `analyze --jsonl EXTRA...` on capture bytes (written to a temporary file).
+pub fn analyze_pcap(pcap: &[u8], extra: &[&str]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_file(dir.path(), "c.pcap", pcap);
+    analyze_records(&path, extra)
+}
+
 /// `analyze --jsonl EXTRA... FILE`, one record per line; fails the test with
 /// analyze's stderr when it does not exit 0.
 pub fn analyze_records(file: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
