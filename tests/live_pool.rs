@@ -24,26 +24,41 @@ use crate::util::{analyze_records, can_capture};
 const PORT: u16 = 8080;
 
 /// Builds the Go programs once per test process; `None` when Go is missing.
+/// They go to a folder named after their sources' hash, shared by the test
+/// processes (each builds to a temporary name, then renames), with one Go
+/// build cache beside it.
 fn go_programs() -> Option<&'static (PathBuf, PathBuf)> {
     static BUILT: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("netsleuth-go-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).ok()?;
+            use std::hash::{Hash, Hasher};
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go");
+            let mut hash = std::collections::hash_map::DefaultHasher::new();
+            for name in ["httpclient", "httpserver"] {
+                std::fs::read(src.join(name).join("main.go"))
+                    .ok()?
+                    .hash(&mut hash);
+            }
+            let root = std::env::temp_dir().join("netsleuth-go");
+            let dir = root.join(format!("{:016x}", hash.finish()));
+            std::fs::create_dir_all(&dir).ok()?;
             let build = |name: &str| -> Option<PathBuf> {
                 let out = dir.join(name);
+                if out.exists() {
+                    return Some(out);
+                }
+                let tmp = dir.join(format!("{name}.{}", std::process::id()));
                 let status = Command::new("go")
                     .args(["build", "-o"])
-                    .arg(&out)
+                    .arg(&tmp)
                     .arg(src.join(name).join("main.go"))
-                    .env("HOME", &dir)
-                    .env("GOCACHE", dir.join("cache"))
+                    .env("HOME", &root)
+                    .env("GOCACHE", root.join("cache"))
                     .env("GO111MODULE", "off")
                     .env("GOFLAGS", "")
                     .status()
                     .ok()?;
-                status.success().then_some(out)
+                (status.success() && std::fs::rename(&tmp, &out).is_ok()).then_some(out)
             };
             Some((build("httpclient")?, build("httpserver")?))
         })
@@ -76,6 +91,7 @@ struct Trace {
     status: u64,
     error: String,
     connect_ms: f64,
+    tls_ms: f64,
     wait_ms: f64,
 }
 
@@ -87,6 +103,7 @@ fn traces(stdout: &str) -> Vec<Trace> {
             status: v["status"].as_u64().unwrap_or(0),
             error: v["error"].as_str().unwrap_or("").to_string(),
             connect_ms: v["connect_ms"].as_f64().unwrap_or(0.0),
+            tls_ms: v["tls_ms"].as_f64().unwrap_or(0.0),
             wait_ms: v["wait_ms"].as_f64().unwrap_or(0.0),
         })
         .collect()
@@ -229,6 +246,16 @@ fn lost_first_syn_is_a_second_lost_at_connect() {
 /// what it no longer knows with `verdict` (`REJECT --reject-with tcp-reset`
 /// or `DROP`).
 fn forgetful_path(tag: &str, verdict: &str, server: &Path) -> (TwoHosts, crate::util::netns::Proc) {
+    forgetful_server(tag, verdict, server, &[])
+}
+
+/// [`forgetful_path`] with more server flags (`-tls`).
+fn forgetful_server(
+    tag: &str,
+    verdict: &str,
+    server: &Path,
+    flags: &[&str],
+) -> (TwoHosts, crate::util::netns::Proc) {
     let mut net = TwoHosts::new(tag);
     let sns = net.server.name.clone();
     net.drop_rule(
@@ -244,9 +271,9 @@ fn forgetful_path(tag: &str, verdict: &str, server: &Path) -> (TwoHosts, crate::
     net.server
         .exec(&["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0"]);
     let listen = format!("0.0.0.0:{PORT}");
-    let mut srv = net
-        .server
-        .spawn(&[server.to_str().unwrap(), "-listen", &listen]);
+    let mut cmd = vec![server.to_str().unwrap(), "-listen", &listen];
+    cmd.extend_from_slice(flags);
+    let mut srv = net.server.spawn(&cmd);
     srv.wait_for_stdout("listening", Duration::from_secs(10));
     (net, srv)
 }
@@ -513,4 +540,80 @@ fn go_client_healthy_keep_alive_and_server_idle_close_get_no_finding() {
             tr.wait_ms,
         );
     }
+}
+
+#[test]
+fn https_pooled_connection_forgotten_is_idle_then_reset_with_or_without_keys() {
+    let Some((client, server)) =
+        lab("https_pooled_connection_forgotten_is_idle_then_reset_with_or_without_keys")
+    else {
+        return;
+    };
+    let (net, _srv) = forgetful_server("tls", "REJECT --reject-with tcp-reset", server, &["-tls"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tls.pcap");
+    let keys = dir.path().join("keys.log");
+    let cap = NsCapture::start(&net.client.name, CLIENT_IF, &file, "tcp port 8080");
+    let url = format!("https://{}:{PORT}/v1/items", net.server_ip);
+    let t = go_client(
+        &net.client.name,
+        client,
+        &[
+            "-url",
+            &url,
+            "-n",
+            "2",
+            "-wait",
+            "3s",
+            "-insecure",
+            "-keylog",
+            keys.to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    cap.finish();
+    keep(&file, "tls");
+    assert!(
+        t.iter().all(|t| t.status == 200),
+        "Go replays the GET: {t:?}"
+    );
+
+    // Without keys the request is not visible: the next connection is named.
+    let records = analyze_records(&file, &[]);
+    let f = findings(&records, "tcp.idle_then_reset");
+    assert_eq!(f.len(), 1, "{:?}", problems(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.contains("likely its retry (the server answered on it"),
+        "{s}"
+    );
+    let tls = of_type(&records, "tls");
+    assert!(!tls.is_empty());
+    // With Go's key log (tls.Config.KeyLogWriter) the replay is the same GET.
+    let records = analyze_records(&file, &["--keylog", keys.to_str().unwrap()]);
+    let f = findings(&records, "tcp.idle_then_reset");
+    assert_eq!(f.len(), 1, "{:?}", problems(&records));
+    let s = summary(f[0]);
+    assert!(s.contains("GET /v1/items was replayed on conn"), "{s}");
+    assert_eq!(f[0]["severity"], "warning");
+    let h = http(&records);
+    let first = h
+        .iter()
+        .find(|r| !r["timing_ms"]["connect"].is_null())
+        .unwrap();
+    assert_close(
+        "connect (https)",
+        first["timing_ms"]["connect"].as_f64().unwrap(),
+        t[0].connect_ms,
+    );
+    assert_close(
+        "tls (https)",
+        first["timing_ms"]["tls"].as_f64().unwrap(),
+        t[0].tls_ms,
+    );
+    assert_close(
+        "wait (https)",
+        first["timing_ms"]["wait"].as_f64().unwrap(),
+        t[0].wait_ms,
+    );
 }

@@ -43,6 +43,8 @@ func main() {
 	body := flag.String("body", "", "request body")
 	timeout := flag.Duration("timeout", 10*time.Second, "per-request time-out")
 	idle := flag.Duration("idle-conn-timeout", 90*time.Second, "Transport.IdleConnTimeout")
+	insecure := flag.Bool("insecure", false, "accept any server certificate (the lab's own)")
+	keylog := flag.String("keylog", "", "write TLS secrets here (tls.Config.KeyLogWriter)")
 	flag.Parse()
 
 	// Go sets up its network poller at the first socket: do it before the
@@ -50,7 +52,17 @@ func main() {
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 		ln.Close()
 	}
-	tr := &http.Transport{IdleConnTimeout: *idle, DisableCompression: true}
+	tlsConf := &tls.Config{InsecureSkipVerify: *insecure}
+	if *keylog != "" {
+		f, err := os.OpenFile(*keylog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		defer f.Close()
+		tlsConf.KeyLogWriter = f
+	}
+	tr := &http.Transport{IdleConnTimeout: *idle, DisableCompression: true, TLSClientConfig: tlsConf}
 	client := &http.Client{Transport: tr, Timeout: *timeout}
 	enc := json.NewEncoder(os.Stdout)
 	for i := 0; i < *n; i++ {
