@@ -448,3 +448,53 @@ fn a_request_that_waited_on_its_resend_is_not_a_slow_server() {
     let think = t["server_think"].as_f64().unwrap();
     assert!(think < 5.0, "{t}");
 }
+
+#[test]
+fn a_write_after_a_connection_close_response_is_not_a_stale_pool() {
+    let mut conv = Conv::new(41090, 80);
+    conv.handshake(0.002);
+    conv.at(0.01)
+        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.02).s(
+        "FP.",
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+    );
+    conv.at(0.0201).c("P.", b"\r\n");
+    conv.at(0.0202).s("R", &[]);
+    let records = jsonl(&conv, &[]);
+    assert!(
+        findings(&records, "http.stale_connection").is_empty(),
+        "{:?}",
+        kinds(&records)
+    );
+}
+
+#[test]
+fn a_request_after_the_servers_keep_alive_close_is_a_stale_connection() {
+    let mut conv = Conv::new(41091, 80);
+    conv.handshake(0.002);
+    conv.at(0.01)
+        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.02)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    conv.at(0.021).c(".", &[]);
+    // The server's 5 s keep-alive time-out; the client writes 0.3 s later.
+    conv.at(5.021).s("F.", &[]);
+    conv.at(5.0211).c(".", &[]);
+    conv.at(5.3)
+        .c("P.", b"GET /v1/b HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(5.3002).s("R", &[]);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "http.stale_connection");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.starts_with("the server closed this idle keep-alive connection (FIN after 5.00 s idle"),
+        "{s}"
+    );
+    assert!(
+        s.contains("and 279.0 ms later the client sent a request on it, answered by RST"),
+        "{s}"
+    );
+    assert!(f[0]["next_step"].as_str().unwrap().contains("below 5.00 s"));
+}

@@ -17,8 +17,10 @@
 //!   server's application never saw it, the connection's state was gone
 //!   (`tcp.idle_then_reset`, whatever the RST's TTL unless it differs from the
 //!   server's: then `tcp.reset_by_middlebox`). When the server had closed its side
-//!   (FIN) while idle before that request, it is `http.stale_connection`: the
-//!   server's keep-alive time-out, measured as the quiet time before its FIN. A
+//!   (FIN) after at least the same quiet gap, before that request, it is
+//!   `http.stale_connection`: the server's keep-alive time-out, measured as the
+//!   quiet time before its FIN (a FIN right after a response is a
+//!   `Connection: close`, not a time-out). A
 //!   request after such a gap sent again and never answered by anything is
 //!   `tcp.idle_then_blackhole`. A healthy server answers a request after any idle
 //!   gap with data, so the gap threshold can be short.
@@ -263,9 +265,16 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
         ));
     }
     // The server closed its side while idle and the client then wrote on it.
-    let stale = idle_request
-        .or(c.request.filter(|_| outstanding.is_some()))
-        .filter(|r| r.after_server_fin && r.server_data_after == 0 && blackhole.is_none());
+    // Only a FIN after a quiet gap is a keep-alive time-out: one right after
+    // a response ("Connection: close") is not.
+    let keepalive_close = c.fin_idle_ns[1].is_some_and(|n| n >= rules.idle_gap_ns);
+    let stale = c.request.filter(|r| {
+        outstanding.is_some()
+            && keepalive_close
+            && r.after_server_fin
+            && r.server_data_after == 0
+            && blackhole.is_none()
+    });
     if let Some(r) = stale {
         let keepalive = c.fin_idle_ns[1].unwrap_or(0);
         let fin_to_request = c.fin[1].map_or(0, |(ts, _)| r.ts.since(ts));
