@@ -2,30 +2,47 @@
 //! query they repeat, time-outs decided by packet time.
 //!
 //! Contract:
-//! * Input: UDP datagrams where either port is 53 ([`is_dns_port`]) through
-//!   [`DnsTracker::on_datagram`], and the reassembled streams of TCP connections to
-//!   port 53 through [`DnsTracker::on_tcp_data`] / [`on_tcp_gap`](DnsTracker::on_tcp_gap)
+//! * Input: UDP datagrams of DNS flows (port 53, 5353 or 5355
+//!   ([`is_dns_port`]), or any port when the flow's first client datagram is a
+//!   plausible DNS query ([`looks_like_dns_query`])) through
+//!   [`DnsTracker::on_datagram`], and the reassembled streams of TCP DNS
+//!   connections (port 53, or any port by the same check on the first message) through [`DnsTracker::on_tcp_data`] / [`on_tcp_gap`](DnsTracker::on_tcp_gap)
 //!   / [`on_tcp_end`](DnsTracker::on_tcp_end). The sender of a query (QR = 0) is the
 //!   DNS client, whatever the flow table called it.
 //! * Matching: a response matches a pending query with the same client endpoint,
 //!   server endpoint, transport and message id, and the same question (name
 //!   compared case-insensitively, type, class) when the response carries one.
-//! * Retries: a query for a question (name, type, class) that the same client
-//!   *address* already has pending is a retry of it, whatever its id, source port,
-//!   server or transport (stub resolvers retry with new ids, new ports and the next
-//!   server in resolv.conf). It adds to `retries`/`retry_frames`; an answer to any of
-//!   the attempts answers the transaction, and `latency_ms` runs from the first
-//!   query. Two programs on one host asking the same question at once are folded
-//!   together the same way; passively they cannot be told apart.
+//! * Lookups: a query is its own lookup unless it provably belongs to one
+//!   already pending, the way stub resolvers resend (glibc, musl, Go):
+//!   - a *retry*: the same client socket (address and port) sends the same id
+//!     and question again;
+//!   - a *failover*: the same client address sends the same id and question to
+//!     another server (glibc keeps the id and opens one socket per nameserver),
+//!     or to the same server from a new socket after an ICMP error closed the
+//!     old one, while the lookup is still pending (that is, within the
+//!     time-out schedule: `timeout_ns` after its latest attempt).
+//!
+//!   A query from another socket with another id, even for the same name at the
+//!   same moment, is another lookup: eight stub clients on one host asking for
+//!   the same name are eight lookups. (Go's resolver retries with a new socket
+//!   and id; each of its attempts is therefore a lookup of its own, and
+//!   `ops` groups them into one resolver operation.) A retry or failover adds
+//!   to `retries`/`retry_frames` and `servers_tried`; an answer to any attempt
+//!   answers the lookup, and `latency_ms` runs from the first query.
 //! * Truncation: a UDP answer with TC set stays open for `timeout_ns`; a TCP query
 //!   for the same question from the same client address in that window sets
 //!   `tcp_retry` on it (the TCP exchange gets its own record).
 //! * ICMP: a destination-unreachable error quoting a UDP query
-//!   ([`DnsTracker::on_unreachable`]) is noted on the pending lookups between
-//!   those two endpoints (the newest [`UNREACHABLE_SCAN`] open ones: the error
-//!   comes within a round trip of its query). The lookup stays pending, since the
-//!   client may retry or ask another server, but the record says the server
-//!   could not be reached (`unreachable`).
+//!   ([`DnsTracker::on_unreachable`]) is noted on the pending lookups that sent
+//!   a query on that socket pair and, when the error quotes the DNS id (the
+//!   first payload bytes, as almost every ICMP error does), with that id (the
+//!   newest [`UNREACHABLE_SCAN`] open ones: the error comes within a round trip
+//!   of its query). The lookup stays pending, since the client may retry or fail
+//!   over to another server; a lookup can then be both `unreachable` (its first
+//!   server) and answered (by the next one), never by an error about another
+//!   lookup's query.
+//! * Protocol: every record says `dns`, `mdns` (port 5353 with a multicast
+//!   address or 5353 on both ends) or `llmnr` (port 5355); see [`DnsProtocol`].
 //! * Time-outs: a query unanswered for `timeout_ns` after its latest attempt is
 //!   finalised by [`DnsTracker::expire`] as `timed_out`. The expiry queue is ordered
 //!   by packet time (stale entries are skipped), so expiry is O(expired).
@@ -45,6 +62,7 @@
 //!   printable ASCII is a `\DDD` escape, so they are safe to print as they are.
 
 mod framing;
+mod sniff;
 mod wire;
 
 use std::collections::{HashMap, VecDeque};
@@ -53,6 +71,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 
 use self::framing::Framer;
+pub use self::sniff::{looks_like_dns_query, looks_like_dns_tcp};
 use self::wire::{Msg, QKey};
 use super::{Endpoints, Origin};
 use crate::flow::conn::IcmpNote;
@@ -69,10 +88,41 @@ pub const UNREACHABLE_SCAN: usize = 256;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Whether a UDP or TCP port is the DNS port (53). mDNS (5353) is not DNS
-/// request/response traffic and is deliberately not included.
+/// Whether a UDP port is one whose datagrams are DNS messages whatever their
+/// content: DNS (53), mDNS (5353) and LLMNR (5355). Other ports are DNS when
+/// their first query looks like one ([`looks_like_dns_query`]).
 pub fn is_dns_port(port: u16) -> bool {
-    port == 53
+    matches!(port, 53 | 5353 | 5355)
+}
+
+/// Which protocol of the DNS family an exchange speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsProtocol {
+    /// Unicast DNS (RFC 1035), on port 53 or any other port.
+    #[default]
+    Dns,
+    /// Multicast DNS (RFC 6762): port 5353 with a multicast address, or 5353
+    /// on both ends. A unicast resolver on port 5353 (a local dnsmasq) is `Dns`.
+    Mdns,
+    /// Link-Local Multicast Name Resolution (RFC 4795): port 5355.
+    Llmnr,
+}
+
+impl DnsProtocol {
+    /// The protocol of an exchange between `client` and `server`.
+    pub fn of(client: SocketAddr, server: SocketAddr) -> DnsProtocol {
+        let ports = (client.port(), server.port());
+        if ports.0 == 5355 || ports.1 == 5355 {
+            DnsProtocol::Llmnr
+        } else if (ports.0 == 5353 || ports.1 == 5353)
+            && (ports == (5353, 5353) || client.ip().is_multicast() || server.ip().is_multicast())
+        {
+            DnsProtocol::Mdns
+        } else {
+            DnsProtocol::Dns
+        }
+    }
 }
 
 /// Tracker limits.
@@ -172,6 +222,8 @@ pub struct DnsRecord {
     pub server: SocketAddr,
     /// Transport of that exchange.
     pub transport: Transport,
+    /// `dns`, `mdns` or `llmnr` (see [`DnsProtocol`]).
+    pub protocol: DnsProtocol,
     /// Message id of the first query.
     pub id: u16,
     /// Queried name, presentation format (non-printable bytes as `\DDD`).
@@ -256,6 +308,7 @@ impl DnsRecord {
             client: a.client,
             server: a.server,
             transport: a.transport,
+            protocol: DnsProtocol::of(a.client, a.server),
             id: a.id,
             qname: a.qname,
             qtype: a.qtype,
@@ -329,6 +382,19 @@ struct Txn {
     exchanges: Vec<ExKey>,
 }
 
+impl Txn {
+    /// Whether a query with this lookup's client address, id and question,
+    /// sent as `ex`, is a retry or failover of it (see the module doc).
+    fn same_operation(&self, ex: &ExKey) -> bool {
+        let same_socket = self
+            .exchanges
+            .iter()
+            .any(|e| e.client == ex.client && e.transport == ex.transport);
+        let new_server = !self.exchanges.iter().any(|e| e.server == ex.server);
+        same_socket || new_server || self.rec.unreachable.is_some()
+    }
+}
+
 /// Matches DNS queries and responses of one analysis; see the module doc.
 pub struct DnsTracker {
     config: DnsConfig,
@@ -339,6 +405,9 @@ pub struct DnsTracker {
     /// Transactions not yet `Done`.
     open: usize,
     by_exchange: Map<ExKey, Vec<u64>>,
+    /// Pending lookups by (client address, id, question): retries and failovers.
+    by_attempt: Map<(IpAddr, u16, QKey), u64>,
+    /// Lookups answered with TC over UDP, by (client address, question).
     by_question: Map<(IpAddr, QKey), u64>,
     /// (deadline, sequence), in order of packet time.
     queue: VecDeque<(Timestamp, u64)>,
@@ -356,6 +425,7 @@ impl DnsTracker {
             base: 0,
             open: 0,
             by_exchange: Map::default(),
+            by_attempt: Map::default(),
             by_question: Map::default(),
             queue: VecDeque::new(),
             framers: Map::default(),
@@ -436,6 +506,7 @@ impl DnsTracker {
             ex.transport == Transport::Udp
                 && ((ex.client == ep.client && ex.server == ep.server)
                     || (ex.client == ep.server && ex.server == ep.client))
+                && note.quoted_udp_head.is_none_or(|id| id == ex.id)
         };
         for txn in self.slots.iter_mut().rev().take(UNREACHABLE_SCAN) {
             if txn.state != State::Pending || !txn.exchanges.iter().any(pair) {
@@ -566,40 +637,40 @@ impl DnsTracker {
         let Some(key) = msg.key else { return };
         let timeout = self.config.timeout_ns;
         let deadline = Timestamp(origin.ts.0.saturating_add(timeout));
-        let qk = (ex.client.ip(), key);
-        if let Some(&seq) = self.by_question.get(&qk) {
-            let mut add_exchange = false;
-            if let Some(txn) = self.txn(seq) {
-                match txn.state {
-                    State::Pending => {
-                        let r = &mut txn.rec;
-                        r.retries = r.retries.saturating_add(1);
-                        if r.retry_frames.len() < MAX_RETRY_FRAMES {
-                            r.retry_frames.push(origin.frame);
-                            add_exchange = !txn.exchanges.contains(&ex);
-                        }
-                        if !r.servers_tried.contains(&ex.server)
-                            && r.servers_tried.len() < MAX_SERVERS
-                        {
-                            r.servers_tried.push(ex.server);
-                        }
-                        txn.deadline = deadline;
-                        if add_exchange {
-                            txn.exchanges.push(ex);
-                        }
-                        self.queue.push_back((deadline, seq));
-                        if add_exchange {
-                            self.by_exchange.entry(ex).or_default().push(seq);
-                        }
-                        return;
-                    }
-                    State::AwaitTcp => {
-                        if ex.transport == Transport::Tcp {
-                            txn.rec.tcp_retry = true;
-                        }
+        let client_ip = ex.client.ip();
+        if ex.transport == Transport::Tcp {
+            // A TCP query after a truncated UDP answer closes that lookup.
+            if let Some(&seq) = self.by_question.get(&(client_ip, key.clone())) {
+                if let Some(txn) = self.txn(seq) {
+                    if txn.state == State::AwaitTcp {
+                        txn.rec.tcp_retry = true;
                         self.finalise(seq);
                     }
-                    State::Done => {}
+                }
+            }
+        }
+        let attempt = (client_ip, msg.id, key);
+        if let Some(&seq) = self.by_attempt.get(&attempt) {
+            if let Some(txn) = self.txn(seq) {
+                if txn.state == State::Pending && txn.same_operation(&ex) {
+                    let r = &mut txn.rec;
+                    r.retries = r.retries.saturating_add(1);
+                    let mut add_exchange = false;
+                    if r.retry_frames.len() < MAX_RETRY_FRAMES {
+                        r.retry_frames.push(origin.frame);
+                        add_exchange = !txn.exchanges.contains(&ex);
+                    }
+                    if !r.servers_tried.contains(&ex.server) && r.servers_tried.len() < MAX_SERVERS
+                    {
+                        r.servers_tried.push(ex.server);
+                    }
+                    txn.deadline = deadline;
+                    if add_exchange {
+                        txn.exchanges.push(ex);
+                        self.by_exchange.entry(ex).or_default().push(seq);
+                    }
+                    self.queue.push_back((deadline, seq));
+                    return;
                 }
             }
         }
@@ -607,7 +678,7 @@ impl DnsTracker {
             self.stats.pending_cap_hits += 1;
             return;
         }
-        let (client_ip, key) = qk;
+        let (_, _, key) = attempt;
         let seq = self.base + self.slots.len() as u64;
         self.slots.push_back(Txn {
             rec: DnsRecord::asked(
@@ -631,7 +702,7 @@ impl DnsTracker {
             exchanges: vec![ex],
         });
         self.open += 1;
-        self.by_question.insert((client_ip, key), seq);
+        self.by_attempt.insert((client_ip, msg.id, key), seq);
         self.by_exchange.entry(ex).or_default().push(seq);
         self.queue.push_back((deadline, seq));
     }
@@ -667,7 +738,13 @@ impl DnsTracker {
             txn.state = State::AwaitTcp;
             txn.deadline = deadline;
             let exchanges = std::mem::take(&mut txn.exchanges);
+            let attempt = (txn.client_ip, txn.rec.id, txn.key.clone());
+            let question = (txn.client_ip, txn.key.clone());
             self.unlink_exchanges(seq, &exchanges);
+            if self.by_attempt.get(&attempt) == Some(&seq) {
+                self.by_attempt.remove(&attempt);
+            }
+            self.by_question.insert(question, seq);
             self.queue.push_back((deadline, seq));
         } else {
             self.finalise(seq);
@@ -694,10 +771,14 @@ impl DnsTracker {
         txn.state = State::Done;
         let exchanges = std::mem::take(&mut txn.exchanges);
         let qk = (txn.client_ip, txn.key.clone());
+        let attempt = (txn.client_ip, txn.rec.id, txn.key.clone());
         self.open = self.open.saturating_sub(1);
         self.unlink_exchanges(seq, &exchanges);
         if self.by_question.get(&qk) == Some(&seq) {
             self.by_question.remove(&qk);
+        }
+        if self.by_attempt.get(&attempt) == Some(&seq) {
+            self.by_attempt.remove(&attempt);
         }
     }
 }
