@@ -26,7 +26,7 @@
 //!   same moment, is another lookup: eight stub clients on one host asking for
 //!   the same name are eight lookups. (Go's resolver retries with a new socket
 //!   and id; each of its attempts is therefore a lookup of its own, and
-//!   `ops` groups them into one resolver operation.) A retry or failover adds
+//!   [`ops`] groups them into one resolver operation.) A retry or failover adds
 //!   to `retries`/`retry_frames` and `servers_tried`; an answer to any attempt
 //!   answers the lookup, and `latency_ms` runs from the first query.
 //! * Truncation: a UDP answer with TC set stays open for `timeout_ns`; a TCP query
@@ -62,6 +62,7 @@
 //!   printable ASCII is a `\DDD` escape, so they are safe to print as they are.
 
 mod framing;
+pub mod ops;
 mod sniff;
 mod wire;
 

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::AnalyzeFormat;
-use crate::app::dns::DnsRecord;
+use crate::app::dns::{ops as dns_ops, DnsRecord};
 
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
@@ -47,7 +47,8 @@ struct LearnedName {
     address: IpAddr,
     name: String,
     answered: Timestamp,
-    latency_ns: Option<i64>,
+    /// The lookup's first query frame: its record among `dns_records`.
+    query_frame: u64,
 }
 
 pub(super) struct Collector<'w, W: Write + ?Sized> {
@@ -169,7 +170,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                         address,
                         name: r.qname.clone(),
                         answered,
-                        latency_ns: r.latency_ns(),
+                        query_frame: r.query_frame,
                     });
                 }
             }
@@ -193,7 +194,11 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     fn app_records(&mut self, record: &ConnRecord, app: AppRecords) -> (Vec<Finding>, Vec<String>) {
         let mut found = Vec::new();
         let mut cut = Vec::new();
-        let learned = self.learned(record).map(|n| (n.name.clone(), n.latency_ns));
+        let learned = self.learned(record).map(|n| {
+            // The DNS phase: the resolver operation that produced the address.
+            let phase = dns_ops::phase_ns(&self.dns_records, n.client, n.query_frame, record.start);
+            (n.name.clone(), phase)
+        });
         let mut target = learned.as_ref().map(|(n, _)| n.clone());
         if let Some(tls) = &app.tls {
             self.counts.tls += 1;
