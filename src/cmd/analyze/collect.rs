@@ -312,7 +312,12 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         let rest = self.app.finish();
         self.drain_dns(rest);
         let records = std::mem::take(&mut self.dns_records);
-        self.findings.extend(diagnose_dns::diagnose_all(&records));
+        let (found, names) = diagnose_dns::diagnose_all_named(&records);
+        self.findings.extend(found);
+        // A DNS flow's story is named after its leading finding's lookup.
+        for (conn, name) in names {
+            self.targets.insert(conn, name);
+        }
         for r in &records {
             self.targets
                 .entry(r.conn)
