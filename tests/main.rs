@@ -10,6 +10,7 @@ mod capture;
 mod decrypt_h2;
 mod decrypt_live;
 mod demo;
+mod dns_ops;
 mod expect;
 mod follow;
 mod live_app;
