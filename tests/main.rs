@@ -14,6 +14,7 @@ mod dns_ops;
 mod expect;
 mod follow;
 mod live_app;
+mod live_dns;
 mod live_tls;
 mod probe;
 mod read;

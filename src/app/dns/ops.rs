@@ -34,7 +34,8 @@
 //! packet; an older answer means the client's cache served the call (`null`).
 //!
 //! Bounds: at most [`MAX_OPEN`] operations are open at once (the oldest is
-//! closed first); [`phase_ns`] looks at most [`PHASE_LOOKBACK`] records back.
+//! closed first); [`phase_ns`] groups at most [`PHASE_LOOKBACK`] records around
+//! the lookup it is asked about.
 
 use std::net::IpAddr;
 
@@ -63,7 +64,7 @@ pub const PHASE_WINDOW_NS: i64 = 1_000_000_000;
 /// Most operations open at once while grouping.
 pub const MAX_OPEN: usize = 256;
 /// Most records [`phase_ns`] groups around the lookup it is asked about.
-pub const PHASE_LOOKBACK: usize = 512;
+pub const PHASE_LOOKBACK: usize = 128;
 
 /// One resolver operation: indexes of its records (in the slice given to
 /// [`group`]), in order of first query.
@@ -149,39 +150,41 @@ impl Operation {
         }
     }
 
-    /// Whether `r` (sent after every member) belongs to this operation.
-    fn admits(&self, recs: &[&DnsRecord], r: &DnsRecord) -> bool {
+    /// Whether `r` (sent after every member; `names[i]` is record `i`'s
+    /// normal name) belongs to this operation.
+    fn admits(&self, recs: &[&DnsRecord], names: &[String], r: &DnsRecord, name: &str) -> bool {
         let sent = r.query_time.0;
         if self.client != r.client.ip() || sent > self.open_until.saturating_add(OP_GAP_NS) {
             return false;
         }
-        let name = normal_name(&r.qname);
-        let members = || self.members.iter().filter_map(|&i| recs.get(i).copied());
-        let same_name: Vec<&DnsRecord> = members()
-            .filter(|m| normal_name(&m.qname) == name)
-            .collect();
-        if !same_name.is_empty() {
-            let same_type: Vec<&&DnsRecord> =
-                same_name.iter().filter(|m| m.qtype == r.qtype).collect();
-            let Some(latest) = same_type.iter().map(|m| m.query_time.0).max() else {
+        let members = || {
+            self.members
+                .iter()
+                .filter_map(|&i| Some((recs.get(i).copied()?, names.get(i)?.as_str())))
+        };
+        if members().any(|(_, n)| n == name) {
+            let same_type = || {
+                members()
+                    .filter(|(m, n)| *n == name && m.qtype == r.qtype)
+                    .map(|(m, _)| m)
+            };
+            let Some(latest) = same_type().map(|m| m.query_time.0).max() else {
                 return true; // the other address family
             };
-            let truncated = same_type.iter().any(|m| m.truncated);
-            let waiting = same_type
-                .iter()
-                .all(|m| m.response_time.is_none_or(|t| t.0 > sent));
+            let truncated = same_type().any(|m| m.truncated);
+            let waiting = same_type().all(|m| m.response_time.is_none_or(|t| t.0 > sent));
             return truncated || (waiting && sent.saturating_sub(latest) >= RETRY_MIN_GAP_NS);
         }
-        let Some(first) = self.members.first().and_then(|&i| recs.get(i)) else {
+        let Some(first) = self.members.first().and_then(|&i| names.get(i)) else {
             return false;
         };
-        if first_label(&normal_name(&first.qname)) != first_label(&name) {
+        if first_label(first) != first_label(name) {
             return false;
         }
         let answered_before =
-            members().any(|m| is_positive(m) && m.response_time.is_some_and(|t| t.0 <= sent));
+            members().any(|(m, _)| is_positive(m) && m.response_time.is_some_and(|t| t.0 <= sent));
         !answered_before
-            && members().any(|m| {
+            && members().any(|(m, _)| {
                 is_negative(m)
                     && m.response_time
                         .is_some_and(|t| t.0 <= sent && sent <= t.0.saturating_add(OP_GAP_NS))
@@ -215,6 +218,7 @@ pub fn group(recs: &[DnsRecord]) -> Vec<Operation> {
 }
 
 fn group_refs(recs: &[&DnsRecord]) -> Vec<Operation> {
+    let names: Vec<String> = recs.iter().map(|r| normal_name(&r.qname)).collect();
     let mut done: Vec<Operation> = Vec::new();
     let mut open: Vec<Operation> = Vec::new();
     for (i, &r) in recs.iter().enumerate() {
@@ -233,7 +237,11 @@ fn group_refs(recs: &[&DnsRecord]) -> Vec<Operation> {
         }
         let candidates: Vec<usize> = (0..open.len())
             .rev()
-            .filter(|&k| open.get(k).is_some_and(|op| op.admits(recs, r)))
+            .filter(|&k| {
+                open.get(k).is_some_and(|op| {
+                    op.admits(recs, &names, r, names.get(i).map_or("", String::as_str))
+                })
+            })
             .collect();
         let chosen = candidates
             .iter()

@@ -194,11 +194,9 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     fn app_records(&mut self, record: &ConnRecord, app: AppRecords) -> (Vec<Finding>, Vec<String>) {
         let mut found = Vec::new();
         let mut cut = Vec::new();
-        let learned = self.learned(record).map(|n| {
-            // The DNS phase: the resolver operation that produced the address.
-            let phase = dns_ops::phase_ns(&self.dns_records, n.client, n.query_frame, record.start);
-            (n.name.clone(), phase)
-        });
+        let learned = self
+            .learned(record)
+            .map(|n| (n.name.clone(), (n.client, n.query_frame)));
         let mut target = learned.as_ref().map(|(n, _)| n.clone());
         if let Some(tls) = &app.tls {
             self.counts.tls += 1;
@@ -249,7 +247,10 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 record,
                 if first { app.tls.as_ref() } else { None },
                 if first {
-                    learned.as_ref().and_then(|(_, l)| *l)
+                    // The DNS phase: the resolver operation that produced the address.
+                    learned.as_ref().and_then(|(_, (client, frame))| {
+                        dns_ops::phase_ns(&self.dns_records, *client, *frame, record.start)
+                    })
                 } else {
                     None
                 },
