@@ -280,6 +280,91 @@ fn live_dns_search_walk_go_on_port_15353() {
     assert!(findings(&records, "dns.timeout").is_empty());
 }
 
+/// A DNS responder for one A address: A answered at once, AAAA (NOERROR, no
+/// data) after `aaaa_delay` seconds, each on its own thread. Exits after
+/// `idle` seconds without a query.
+const SLOW_AAAA_PY: &str = r#"
+import socket, struct, sys, threading, time
+ip, port, addr, delay, idle = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((ip, port)); s.settimeout(idle)
+print("ready", flush=True)
+def answer(q, peer):
+    i = 12
+    while q[i]: i += 1 + q[i]
+    qtype = struct.unpack("!H", q[i+1:i+3])[0]
+    question = q[12:i+5]
+    if qtype == 1:
+        rr = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton(addr)
+        an = 1
+    else:
+        time.sleep(delay); rr = b""; an = 0
+    s.sendto(q[:2] + b"\x85\x80" + struct.pack("!HHHH", 1, an, 0, 0) + question + rr, peer)
+while True:
+    try: q, peer = s.recvfrom(512)
+    except socket.timeout: break
+    threading.Thread(target=answer, args=(q, peer)).start()
+"#;
+
+/// Issue 11: AAAA answered 300 ms after A (Go waits for both): `dns.slow`
+/// names the family and the gap, and the call's DNS phase holds it. Then two
+/// calls to a fully qualified name on a healthy resolver: no DNS finding.
+#[test]
+fn live_dns_slow_aaaa_and_healthy_calls() {
+    if !ready("live_dns_slow_aaaa_and_healthy_calls", true) {
+        return;
+    }
+    let lab = Lab::new("dnss", 53, true);
+    let client = build_client(&go().expect("go"), lab.dir.path());
+    let client = client.to_str().expect("utf-8 path");
+    let ip = lab.hosts.server_ip.clone();
+    let mut slow = lab.hosts.server.spawn(&[
+        "python3",
+        "-c",
+        SLOW_AAAA_PY,
+        &ip,
+        "15353",
+        &ip,
+        "0.3",
+        "20",
+    ]);
+    slow.wait_for_stdout("ready", Duration::from_secs(10));
+    let dns = format!("{ip}:15353");
+    let (_, records) = lab.capture(
+        &[client, "calls", &dns, "http://api.example.:8080/", "1"],
+        Duration::from_secs(30),
+    );
+    let found = findings(&records, "dns.slow");
+    assert_eq!(found.len(), 1, "{:#?}", of_type(&records, "finding"));
+    let s = text(&found[0]["summary"]);
+    assert!(
+        s.starts_with("lookup of api.example waited for AAAA: AAAA answered "),
+        "{s}"
+    );
+    let gap = ms_before(s, "after A");
+    assert!((290.0..400.0).contains(&gap), "{s}");
+    let phase = of_type(&records, "http")[0]["timing_ms"]["dns"]
+        .as_f64()
+        .expect("a DNS phase");
+    assert!(phase >= gap, "the phase waits for AAAA: {phase} ms");
+    drop(slow);
+
+    // Healthy: dnsmasq on 53, a fully qualified name, two calls.
+    let dns = format!("{ip}:53");
+    let (_, records) = lab.capture(
+        &[client, "calls", &dns, "http://api.example.:8080/", "2"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(of_type(&records, "dns").len(), 4);
+    let dns_findings: Vec<&Value> = of_type(&records, "finding")
+        .into_iter()
+        .filter(|f| text(&f["kind"]).starts_with("dns."))
+        .collect();
+    assert!(dns_findings.is_empty(), "{dns_findings:#?}");
+    assert!(of_type(&records, "http")
+        .iter()
+        .all(|h| h["timing_ms"]["dns"].as_f64().is_some()));
+}
+
 /// Issue 11: 8 goroutines, each lookup on new sockets with new ids (Go's
 /// resolver), all for the same name at once: every query is one lookup.
 #[test]

@@ -43,6 +43,10 @@
 //!   lookup's query.
 //! * Protocol: every record says `dns`, `mdns` (port 5353 with a multicast
 //!   address or 5353 on both ends) or `llmnr` (port 5355); see [`DnsProtocol`].
+//!   Multicast questions are recorded as asked; answers that come from a
+//!   responder's own address (or go to the group) match no question and are
+//!   counted as unmatched, a documented limitation: those protocols are named
+//!   so they are not mistaken for unicast DNS, not analysed.
 //! * Time-outs: a query unanswered for `timeout_ns` after its latest attempt is
 //!   finalised by [`DnsTracker::expire`] as `timed_out`. The expiry queue is ordered
 //!   by packet time (stale entries are skipped), so expiry is O(expired).

@@ -219,3 +219,58 @@ fn other_hosts_and_unrelated_names_stay_apart() {
     ];
     assert_eq!(sizes(&group(&recs)), [1, 1, 1]);
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 5] = [
+        "api.svc.cluster.local",
+        "api.cluster.local",
+        "api",
+        "db",
+        "API.",
+    ];
+    const RCODES: [&str; 3] = ["NOERROR", "NXDOMAIN", "SERVFAIL"];
+
+    proptest! {
+        /// Any records: every record lands in exactly one operation, members
+        /// in order, phases never negative.
+        #[test]
+        fn every_record_in_one_operation(
+            spec in proptest::collection::vec(
+                (0u16..3, 0usize..5, any::<bool>(), 0i64..200, proptest::option::of((0i64..6000, 0usize..3, any::<bool>()))),
+                0..60,
+            ),
+            syn in 0i64..20_000,
+        ) {
+            let mut t = 0;
+            let recs: Vec<DnsRecord> = spec
+                .iter()
+                .map(|&(c, n, aaaa, gap, answer)| {
+                    t += gap;
+                    let client = format!("10.0.0.{}:{}", 5 + c % 2, 40000 + c);
+                    let answer = answer.map(|(after, rc, addr)| {
+                        (t + after, RCODES[rc], addr.then_some("10.0.0.80"))
+                    });
+                    rec(&client, NAMES[n], if aaaa { "AAAA" } else { "A" }, t, answer)
+                })
+                .collect();
+            let ops = group(&recs);
+            let mut seen = vec![0u32; recs.len()];
+            for op in &ops {
+                prop_assert!(op.members.windows(2).all(|w| w[0] < w[1]));
+                for &i in &op.members {
+                    seen[i] += 1;
+                }
+                if let Some(p) = op.phase_ns(Timestamp(T0 + syn * MS)) {
+                    prop_assert!(p >= 0);
+                }
+            }
+            prop_assert!(seen.iter().all(|&n| n == 1), "{seen:?}");
+            for r in &recs {
+                let _ = phase_ns(&recs, r.client.ip(), r.query_frame, Timestamp(T0 + syn * MS));
+            }
+        }
+    }
+}
