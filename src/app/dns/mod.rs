@@ -47,14 +47,17 @@
 //!   responder's own address (or go to the group) match no question and are
 //!   counted as unmatched, a documented limitation: those protocols are named
 //!   so they are not mistaken for unicast DNS, not analysed.
-//! * Time-outs: a query unanswered for `timeout_ns` after its latest attempt is
-//!   finalised by [`DnsTracker::expire`] as `timed_out`. The expiry queue is ordered
-//!   by packet time (stale entries are skipped), so expiry is O(expired).
+//! * Time-outs: a query unanswered for `timeout_ns` after its latest attempt
+//!   stops taking answers, and after [`FAILOVER_GRACE_NS`] more without a
+//!   failover or retry (which the resolver sends the moment its own time-out
+//!   fires) it is finalised by [`DnsTracker::expire`] as `timed_out`. The
+//!   expiry queues are ordered by packet time (stale entries are skipped), so
+//!   expiry is O(expired).
 //!   [`DnsTracker::finish`] finalises the rest: `timed_out` when the capture went
 //!   on `timeout_ns` past the latest attempt, `unanswered_at_end` otherwise.
 //! * Output: [`DnsTracker::take_records`] yields finished records in the order of
 //!   their first query (a record waits for every earlier query to finish, at most
-//!   about `timeout_ns` of packet time).
+//!   about `timeout_ns` + [`FAILOVER_GRACE_NS`] of packet time).
 //! * Bounds: at most `max_pending` open transactions (further queries are counted
 //!   in [`DnsStats::pending_cap_hits`] and not tracked), at most
 //!   `max_tcp_streams` TCP directions buffered, each holding at most one
@@ -88,6 +91,12 @@ use crate::source::Timestamp;
 const MAX_RETRY_FRAMES: usize = 32;
 /// Most servers listed in `servers_tried`.
 const MAX_SERVERS: usize = 16;
+/// How long after its time-out a lookup still takes a failover or retry: a
+/// stub resolver sends to its next nameserver the moment its own time-out
+/// (the same 5 s by default) fires, so that query arrives just after the
+/// tracker's deadline; 1 s covers a loaded host. Answers in this window are
+/// late (unmatched), and a lookup that gets no failover in it is `timed_out`.
+pub const FAILOVER_GRACE_NS: i64 = 1_000_000_000;
 /// How many of the newest transactions an ICMP error is matched against.
 pub const UNREACHABLE_SCAN: usize = 256;
 
@@ -371,6 +380,9 @@ struct ExKey {
 enum State {
     /// Waiting for an answer.
     Pending,
+    /// Unanswered past the time-out: timed out unless a failover or retry
+    /// comes within [`FAILOVER_GRACE_NS`].
+    Expiring,
     /// Answered with TC over UDP: waiting for a TCP retry.
     AwaitTcp,
     /// Finished; waits in `slots` until every earlier one is finished too.
@@ -416,6 +428,8 @@ pub struct DnsTracker {
     by_question: Map<(IpAddr, QKey), u64>,
     /// (deadline, sequence), in order of packet time.
     queue: VecDeque<(Timestamp, u64)>,
+    /// (end of the failover grace, sequence) of `Expiring` lookups, in order.
+    grace: VecDeque<(Timestamp, u64)>,
     framers: Map<(u64, Side), Framer>,
     now: Option<Timestamp>,
 }
@@ -433,6 +447,7 @@ impl DnsTracker {
             by_attempt: Map::default(),
             by_question: Map::default(),
             queue: VecDeque::new(),
+            grace: VecDeque::new(),
             framers: Map::default(),
             now: None,
         }
@@ -544,11 +559,24 @@ impl DnsTracker {
             }
             match txn.state {
                 State::Pending => {
-                    txn.rec.timed_out = true;
-                    self.finalise(seq);
+                    let end = Timestamp(deadline.0.saturating_add(FAILOVER_GRACE_NS));
+                    txn.state = State::Expiring;
+                    txn.deadline = end;
+                    self.grace.push_back((end, seq));
                 }
                 State::AwaitTcp => self.finalise(seq),
-                State::Done => {}
+                State::Expiring | State::Done => {}
+            }
+        }
+        while let Some(&(end, seq)) = self.grace.front() {
+            if now.since(end) < 0 {
+                break;
+            }
+            self.grace.pop_front();
+            let Some(txn) = self.txn(seq) else { continue };
+            if txn.state == State::Expiring && txn.deadline == end {
+                txn.rec.timed_out = true;
+                self.finalise(seq);
             }
         }
     }
@@ -566,6 +594,10 @@ impl DnsTracker {
                     txn.rec.unanswered_at_end = !waited_out;
                     self.finalise(seq);
                 }
+                State::Expiring => {
+                    txn.rec.timed_out = true;
+                    self.finalise(seq);
+                }
                 State::AwaitTcp => self.finalise(seq),
                 State::Done => {}
             }
@@ -576,6 +608,7 @@ impl DnsTracker {
             }
         }
         self.queue.clear();
+        self.grace.clear();
     }
 
     /// Drains the finished records, in order of first query.
@@ -657,7 +690,9 @@ impl DnsTracker {
         let attempt = (client_ip, msg.id, key);
         if let Some(&seq) = self.by_attempt.get(&attempt) {
             if let Some(txn) = self.txn(seq) {
-                if txn.state == State::Pending && txn.same_operation(&ex) {
+                let open = matches!(txn.state, State::Pending | State::Expiring);
+                if open && txn.same_operation(&ex) {
+                    txn.state = State::Pending;
                     let r = &mut txn.rec;
                     r.retries = r.retries.saturating_add(1);
                     let mut add_exchange = false;

@@ -335,6 +335,48 @@ fn failover_with_same_id_to_next_server_is_one_lookup() {
     assert_eq!(t.pending(), 2);
 }
 
+/// Issue 11: glibc's failover when its first nameserver is silent: the next
+/// server gets the same id from another socket just after the 5 s time-out
+/// fired. One lookup, answered by the second server, not a time-out.
+#[test]
+fn failover_after_a_full_time_out_is_one_lookup() {
+    let mut t = tracker();
+    let e1 = ep(1, CLIENT, SERVER);
+    let e2 = ep(2, "10.0.0.5:40001", "10.0.0.54:53");
+    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(9, "a.example", 1));
+    t.expire(Timestamp(T0 + 5_000 * MS));
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Client, 2, 5_001),
+        &query(9, "a.example", 1),
+    );
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Server, 3, 5_003),
+        &response(9, "a.example", 1, 0, false, &[[1, 1, 1, 1]]),
+    );
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    assert_eq!((recs[0].retries, recs[0].timed_out), (1, false));
+    assert_eq!(recs[0].servers_tried, [sa(SERVER), sa("10.0.0.54:53")]);
+    assert_eq!(recs[0].latency_ms, Some(5_003.0));
+    // Without a failover the lookup times out once the grace is over, and a
+    // late answer in the grace matches nothing.
+    let mut t = tracker();
+    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(9, "a.example", 1));
+    t.expire(Timestamp(T0 + 5_500 * MS)); // the pipeline expires at every packet
+    t.on_datagram(
+        &e1,
+        at(&e1, Side::Server, 2, 5_500),
+        &response(9, "a.example", 1, 0, false, &[]),
+    );
+    t.expire(Timestamp(T0 + 5_000 * MS + FAILOVER_GRACE_NS));
+    let recs = t.take_records();
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].timed_out && recs[0].rcode.is_none());
+    assert_eq!(t.stats().unmatched_responses, 1);
+}
+
 /// Issue 11: the same socket resending the same id is a retry; the same name
 /// from another socket or with another id is a lookup of its own (Go retries
 /// with a new socket and id; concurrent stub clients ask at once).
@@ -491,6 +533,11 @@ fn timeout_by_packet_time_via_expire() {
     );
     assert_eq!(t.pending(), 1);
     t.expire(Timestamp(T0 + 6_000 * MS));
+    assert!(
+        t.take_records().is_empty(),
+        "a failover may still come within the grace"
+    );
+    t.expire(Timestamp(T0 + 6_000 * MS + FAILOVER_GRACE_NS));
     let recs = t.take_records();
     assert_eq!(recs.len(), 1);
     assert!(recs[0].timed_out && !recs[0].unanswered_at_end);
@@ -500,7 +547,7 @@ fn timeout_by_packet_time_via_expire() {
     // A late answer is unmatched.
     t.on_datagram(
         &e,
-        at(&e, Side::Server, 3, 7000),
+        at(&e, Side::Server, 3, 8000),
         &response(1, "slow.example", 1, 0, false, &[]),
     );
     assert_eq!(t.stats().unmatched_responses, 1);
