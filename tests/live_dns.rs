@@ -72,16 +72,20 @@ struct ResolvConf {
 
 impl ResolvConf {
     fn new(ns: &str, nameserver: &str) -> ResolvConf {
-        let dir = PathBuf::from("/etc/netns").join(ns);
-        std::fs::create_dir_all(&dir).expect("create /etc/netns/NS");
-        let guard = ResolvConf { dir };
-        std::fs::write(
-            guard.dir.join("resolv.conf"),
-            format!(
+        ResolvConf::with(
+            ns,
+            &format!(
                 "nameserver {nameserver}\nsearch svc.cluster.local cluster.local\noptions ndots:5 timeout:2 attempts:1\n"
             ),
         )
-        .expect("write resolv.conf");
+    }
+
+    /// Replaces (or writes) the namespace's resolv.conf with `content`.
+    fn with(ns: &str, content: &str) -> ResolvConf {
+        let dir = PathBuf::from("/etc/netns").join(ns);
+        std::fs::create_dir_all(&dir).expect("create /etc/netns/NS");
+        let guard = ResolvConf { dir };
+        std::fs::write(guard.dir.join("resolv.conf"), content).expect("write resolv.conf");
         guard
     }
 }
@@ -363,6 +367,66 @@ fn live_dns_slow_aaaa_and_healthy_calls() {
     assert!(of_type(&records, "http")
         .iter()
         .all(|h| h["timing_ms"]["dns"].as_f64().is_some()));
+}
+
+/// Issue 11: glibc's failover. The first nameserver is silent (its packets
+/// dropped); glibc's own 5 s time-out fires and it asks the second with the
+/// same ids from a new socket. Each question is one lookup with one retry,
+/// both servers tried, answered: no time-out finding.
+#[test]
+fn live_dns_glibc_failover_after_time_out() {
+    if !ready("live_dns_glibc_failover_after_time_out", false) {
+        return;
+    }
+    let mut lab = Lab::new("dnsf", 53, false);
+    let ip = lab.hosts.server_ip.clone();
+    let silent = format!("{}.3", ip.rsplit_once('.').map_or("", |(net, _)| net));
+    let server_ns = lab.hosts.server.name.clone();
+    lab.hosts.server.exec(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{silent}/24"),
+        "dev",
+        "veth-s",
+    ]);
+    lab.hosts.drop_rule(
+        &server_ns,
+        "INPUT",
+        &format!("-d {silent} -p udp --dport 53 -j DROP"),
+    );
+    let _resolv = ResolvConf::with(
+        &lab.hosts.client.name,
+        &format!("nameserver {silent}\nnameserver {ip}\n"),
+    );
+    let (out, records) = lab.capture(
+        &["getent", "ahosts", "api.example."],
+        Duration::from_secs(30),
+    );
+    assert!(out.contains(&ip), "{out}");
+    let lookups = of_type(&records, "dns");
+    assert_eq!(lookups.len(), 2, "A and AAAA: {lookups:#?}");
+    let first = format!("{silent}:53");
+    let second = format!("{ip}:53");
+    for r in &lookups {
+        assert_eq!(r["retries"], 1, "{r}");
+        assert_eq!(
+            r["servers_tried"],
+            serde_json::json!([first, second]),
+            "{r}"
+        );
+        assert_eq!(r["timed_out"], false, "{r}");
+        assert_eq!(r["server"], second.as_str());
+        let ms = r["latency_ms"].as_f64().unwrap_or(0.0);
+        assert!((4900.0..7000.0).contains(&ms), "glibc waited its 5 s: {r}");
+    }
+    assert!(findings(&records, "dns.timeout").is_empty());
+    let slow = findings(&records, "dns.slow");
+    assert!(
+        slow.iter()
+            .all(|f| text(&f["summary"]).contains("after 1 retry")),
+        "{slow:#?}"
+    );
 }
 
 /// Issue 11: 8 goroutines, each lookup on new sockets with new ids (Go's
