@@ -859,3 +859,24 @@ proptest! {
         }
     }
 }
+
+/// Issue 11: the protocol of the DNS family an exchange speaks.
+#[test]
+fn protocol_is_named_by_port_and_address() {
+    let of = |c: &str, s: &str| DnsProtocol::of(sa(c), sa(s));
+    assert_eq!(of(CLIENT, SERVER), DnsProtocol::Dns);
+    // A local dnsmasq on 5353 is unicast DNS.
+    assert_eq!(of("127.0.0.1:40000", "127.0.0.1:5353"), DnsProtocol::Dns);
+    assert_eq!(of("10.0.0.5:5353", "224.0.0.251:5353"), DnsProtocol::Mdns);
+    assert_eq!(of("10.0.0.5:40000", "224.0.0.251:5353"), DnsProtocol::Mdns);
+    assert_eq!(of("[fe80::1]:5353", "[ff02::fb]:5353"), DnsProtocol::Mdns);
+    assert_eq!(of("10.0.0.5:5353", "10.0.0.6:5353"), DnsProtocol::Mdns);
+    assert_eq!(of("10.0.0.5:40000", "224.0.0.252:5355"), DnsProtocol::Llmnr);
+    assert_eq!(of("10.0.0.6:5355", "10.0.0.5:40000"), DnsProtocol::Llmnr);
+    let mut t = tracker();
+    let e = ep(1, "10.0.0.5:40000", "224.0.0.252:5355");
+    t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(3, "fileserver", 1));
+    let recs = drain(&mut t);
+    assert_eq!(recs[0].protocol, DnsProtocol::Llmnr);
+    assert_eq!(serde_json::to_value(&recs[0]).unwrap()["protocol"], "llmnr");
+}
