@@ -369,6 +369,37 @@ fn live_dns_slow_aaaa_and_healthy_calls() {
         .all(|h| h["timing_ms"]["dns"].as_f64().is_some()));
 }
 
+/// glibc with two nameservers, the first at an extra address of the server
+/// namespace where nothing answers: `silent` drops its queries, otherwise it
+/// answers ICMP port unreachable. Returns the records of `getent ahosts
+/// api.example.` and the two servers.
+fn glibc_failover(tag: &str, silent: bool) -> (Vec<Value>, String, String) {
+    let mut lab = Lab::new(tag, 53, false);
+    let ip = lab.hosts.server_ip.clone();
+    let dead = format!("{}.3", ip.rsplit_once('.').map_or("", |(net, _)| net));
+    let server_ns = lab.hosts.server.name.clone();
+    lab.hosts
+        .server
+        .exec(&["ip", "addr", "add", &format!("{dead}/24"), "dev", "veth-s"]);
+    if silent {
+        lab.hosts.drop_rule(
+            &server_ns,
+            "INPUT",
+            &format!("-d {dead} -p udp --dport 53 -j DROP"),
+        );
+    }
+    let _resolv = ResolvConf::with(
+        &lab.hosts.client.name,
+        &format!("nameserver {dead}\nnameserver {ip}\n"),
+    );
+    let (out, records) = lab.capture(
+        &["getent", "ahosts", "api.example."],
+        Duration::from_secs(30),
+    );
+    assert!(out.contains(&ip), "{out}");
+    (records, format!("{dead}:53"), format!("{ip}:53"))
+}
+
 /// Issue 11: glibc's failover. The first nameserver is silent (its packets
 /// dropped); glibc's own 5 s time-out fires and it asks the second with the
 /// same ids from a new socket. Each question is one lookup with one retry,
@@ -378,36 +409,9 @@ fn live_dns_glibc_failover_after_time_out() {
     if !ready("live_dns_glibc_failover_after_time_out", false) {
         return;
     }
-    let mut lab = Lab::new("dnsf", 53, false);
-    let ip = lab.hosts.server_ip.clone();
-    let silent = format!("{}.3", ip.rsplit_once('.').map_or("", |(net, _)| net));
-    let server_ns = lab.hosts.server.name.clone();
-    lab.hosts.server.exec(&[
-        "ip",
-        "addr",
-        "add",
-        &format!("{silent}/24"),
-        "dev",
-        "veth-s",
-    ]);
-    lab.hosts.drop_rule(
-        &server_ns,
-        "INPUT",
-        &format!("-d {silent} -p udp --dport 53 -j DROP"),
-    );
-    let _resolv = ResolvConf::with(
-        &lab.hosts.client.name,
-        &format!("nameserver {silent}\nnameserver {ip}\n"),
-    );
-    let (out, records) = lab.capture(
-        &["getent", "ahosts", "api.example."],
-        Duration::from_secs(30),
-    );
-    assert!(out.contains(&ip), "{out}");
+    let (records, first, second) = glibc_failover("dnsf", true);
     let lookups = of_type(&records, "dns");
     assert_eq!(lookups.len(), 2, "A and AAAA: {lookups:#?}");
-    let first = format!("{silent}:53");
-    let second = format!("{ip}:53");
     for r in &lookups {
         assert_eq!(r["retries"], 1, "{r}");
         assert_eq!(
@@ -427,6 +431,33 @@ fn live_dns_glibc_failover_after_time_out() {
             .all(|f| text(&f["summary"]).contains("after 1 retry")),
         "{slow:#?}"
     );
+}
+
+/// Issue 11: the first nameserver answers ICMP port unreachable; glibc fails
+/// over at once. One lookup per question, answered by the second server and
+/// so not `unreachable` (never both), no DNS finding.
+#[test]
+fn live_dns_glibc_failover_after_icmp() {
+    if !ready("live_dns_glibc_failover_after_icmp", false) {
+        return;
+    }
+    let (records, first, second) = glibc_failover("dnsi", false);
+    let lookups = of_type(&records, "dns");
+    assert_eq!(lookups.len(), 2, "A and AAAA: {lookups:#?}");
+    for r in &lookups {
+        assert_eq!(
+            r["servers_tried"],
+            serde_json::json!([first, second]),
+            "{r}"
+        );
+        assert!(r["unreachable"].is_null() && !r["rcode"].is_null(), "{r}");
+        assert!(r["latency_ms"].as_f64().unwrap_or(1e9) < 1000.0, "{r}");
+    }
+    let dns_findings: Vec<&Value> = of_type(&records, "finding")
+        .into_iter()
+        .filter(|f| text(&f["kind"]).starts_with("dns."))
+        .collect();
+    assert!(dns_findings.is_empty(), "{dns_findings:#?}");
 }
 
 /// Issue 11: 8 goroutines, each lookup on new sockets with new ids (Go's

@@ -38,9 +38,9 @@
 //!   first payload bytes, as almost every ICMP error does), with that id (the
 //!   newest [`UNREACHABLE_SCAN`] open ones: the error comes within a round trip
 //!   of its query). The lookup stays pending, since the client may retry or fail
-//!   over to another server; a lookup can then be both `unreachable` (its first
-//!   server) and answered (by the next one), never by an error about another
-//!   lookup's query.
+//!   over to another server; an answer (from the next server, say) clears it,
+//!   so a lookup is never both `unreachable` and answered, and never marked by
+//!   an error about another lookup's query.
 //! * Protocol: every record says `dns`, `mdns` (port 5353 with a multicast
 //!   address or 5353 on both ends) or `llmnr` (port 5355); see [`DnsProtocol`].
 //!   Multicast questions are recorded as asked; answers that come from a
@@ -562,6 +562,9 @@ impl DnsTracker {
         r.rcode = Some(wire::rcode_name(msg.rcode));
         r.answers = msg.answers;
         r.truncated = msg.tc;
+        // Answered: an ICMP error about an earlier attempt (the server it
+        // failed over from) is not this lookup's outcome.
+        r.unreachable = None;
         if msg.tc && ex.transport == Transport::Udp {
             let deadline = Timestamp(origin.ts.0.saturating_add(timeout));
             txn.state = State::AwaitTcp;

@@ -358,6 +358,7 @@ fn failover_after_a_full_time_out_is_one_lookup() {
     let recs = drain(&mut t);
     assert_eq!(recs.len(), 1, "{recs:#?}");
     assert_eq!((recs[0].retries, recs[0].timed_out), (1, false));
+    assert_eq!(recs[0].unreachable, None);
     assert_eq!(recs[0].servers_tried, [sa(SERVER), sa("10.0.0.54:53")]);
     assert_eq!(recs[0].latency_ms, Some(5_003.0));
     // Without a failover the lookup times out once the grace is over, and a
@@ -375,6 +376,40 @@ fn failover_after_a_full_time_out_is_one_lookup() {
     assert_eq!(recs.len(), 1);
     assert!(recs[0].timed_out && recs[0].rcode.is_none());
     assert_eq!(t.stats().unmatched_responses, 1);
+}
+
+/// Issue 11: glibc moves to its next nameserver at once when the first
+/// answers ICMP port unreachable (same id, new socket): one lookup, answered,
+/// so not `unreachable` (a lookup is never both).
+#[test]
+fn failover_after_icmp_is_answered_not_unreachable() {
+    let mut t = tracker();
+    let e1 = ep(1, CLIENT, SERVER);
+    let e2 = ep(2, "10.0.0.5:40001", "10.0.0.54:53");
+    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(9, "a.example", 1));
+    let note = IcmpNote {
+        frame: 2,
+        ts: Timestamp(T0 + MS),
+        from: "10.0.0.53".parse().unwrap(),
+        description: "port unreachable".to_string(),
+        unreachable: true,
+        quoted_udp_head: Some(9),
+    };
+    t.on_unreachable(&e1, &note);
+    t.on_datagram(&e2, at(&e2, Side::Client, 3, 2), &query(9, "a.example", 1));
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Server, 4, 3),
+        &response(9, "a.example", 1, 0, false, &[[1, 1, 1, 1]]),
+    );
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].rcode.as_deref(), Some("NOERROR"));
+    assert_eq!(recs[0].unreachable, None);
+    assert_eq!(
+        (recs[0].retries, recs[0].retry_frames.as_slice()),
+        (1, &[3][..])
+    );
 }
 
 /// Issue 11: the same socket resending the same id is a retry; the same name
