@@ -26,7 +26,11 @@
 //! Among several candidates a record joins one sent from its own socket
 //! first, else the newest. Concurrent lookups of the same name and type from
 //! one host never merge: the second query of a type is only a member after
-//! the first went unanswered for [`RETRY_MIN_GAP_NS`].
+//! the first went unanswered for [`RETRY_MIN_GAP_NS`]. Limitation: a lookup
+//! of another name with the same first label (`www.a.example` after
+//! `www.b.example` got NXDOMAIN) sent by another program on the same host
+//! within [`OP_GAP_NS`] of that answer is taken for the next search name;
+//! passively the two cannot be told apart.
 //!
 //! The DNS phase of a connection ([`phase_ns`]) is the operation that produced
 //! its server address, from its first query to its last answer, when that
