@@ -1,9 +1,10 @@
 //! DNS tracker fuzz target: the input as a UDP datagram (both directions), then as
-//! a TCP stream split at an input-chosen point, each half in one direction.
+//! a TCP stream split at an input-chosen point, each half in one direction; the
+//! by-content check on it, and resolver-operation grouping of what came out.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netsleuth::app::dns::{DnsConfig, DnsTracker};
+use netsleuth::app::dns::{looks_like_dns_query, looks_like_dns_tcp, ops, DnsConfig, DnsTracker};
 use netsleuth::app::{Endpoints, Origin};
 use netsleuth::flow::Side;
 use netsleuth::source::Timestamp;
@@ -24,6 +25,8 @@ fuzz_target!(|data: &[u8]| {
         max_pending: 4,
         ..DnsConfig::default()
     });
+    let _ = looks_like_dns_query(data);
+    let _ = looks_like_dns_tcp(data);
     t.on_datagram(&ep, at(Side::Client, 1, 0), data);
     t.on_datagram(&ep, at(Side::Server, 2, 1), data);
     let split = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
@@ -35,9 +38,12 @@ fuzz_target!(|data: &[u8]| {
     t.on_tcp_end(&tcp, Side::Client);
     t.expire(Timestamp(10_000_000_000));
     t.finish();
-    for r in t.take_records() {
+    let records = t.take_records();
+    for r in &records {
         assert!(r.qname.bytes().all(|b| (0x20..0x7f).contains(&b)));
         let _ = r.addresses();
     }
+    let grouped: usize = ops::group(&records).iter().map(|o| o.members.len()).sum();
+    assert_eq!(grouped, records.len());
     assert_eq!(t.pending(), 0);
 });

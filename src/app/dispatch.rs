@@ -1,9 +1,13 @@
 //! Routes flow output to the application parsers and collects their records.
 //!
 //! Which parser a TCP connection gets is decided by content at the first bytes
-//! the client sends (TLS record header, HTTP request line, HTTP/2 preface), or by port 53 for
-//! DNS over TCP; UDP datagrams to or from port 53 go to the DNS tracker. A
-//! connection whose first client bytes are neither is left alone. The first
+//! the client sends (TLS record header, HTTP request line, HTTP/2 preface, a
+//! length-prefixed DNS query), or by port 53 for DNS over TCP. UDP datagrams
+//! to or from ports 53, 5353 (mDNS) and 5355 (LLMNR) go to the DNS tracker; a
+//! UDP flow on any other port goes there when its first client datagram is a
+//! plausible DNS query (`dns::looks_like_dns_query`), decided once per flow
+//! (other UDP flows are forgotten at that datagram). A connection whose first
+//! client bytes are none of these is left alone. The first
 //! segment almost always carries a whole request line or ClientHello header; a
 //! stream that starts with fewer bytes than the check needs is decided on what
 //! is there (documented limitation).
@@ -32,6 +36,10 @@ enum Parser {
     Http(Http),
     /// DNS over TCP (handled by the shared tracker).
     DnsTcp,
+    /// A UDP flow before its first client datagram.
+    UdpUndecided,
+    /// DNS over UDP (handled by the shared tracker).
+    DnsUdp,
     /// Something else: ignored.
     Other,
 }
@@ -212,19 +220,14 @@ impl AppLayer {
             client,
             server,
         };
-        let parser = if protocol == Protocol::Tcp
-            && (super::dns::is_dns_port(server.port()) || super::dns::is_dns_port(client.port()))
-        {
-            Parser::DnsTcp
-        } else {
-            Parser::Undecided
+        let dns_port = |p: u16| super::dns::is_dns_port(p);
+        let parser = match protocol {
+            Protocol::Tcp if server.port() == 53 || client.port() == 53 => Parser::DnsTcp,
+            Protocol::Tcp => Parser::Undecided,
+            Protocol::Udp if dns_port(server.port()) || dns_port(client.port()) => Parser::DnsUdp,
+            Protocol::Udp => Parser::UdpUndecided,
         };
-        if protocol == Protocol::Tcp
-            || super::dns::is_dns_port(server.port())
-            || super::dns::is_dns_port(client.port())
-        {
-            self.conns.insert(conn, AppConn { ep, parser });
-        }
+        self.conns.insert(conn, AppConn { ep, parser });
     }
 
     /// The HTTP transactions of `conn` completed so far, in request order (the
@@ -246,7 +249,20 @@ impl AppLayer {
     /// A UDP datagram.
     pub fn datagram(&mut self, conn: u64, side: Side, payload: &[u8], frame: u64, ts: Timestamp) {
         self.advance(ts);
-        if let Some(c) = self.conns.get(&conn) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if matches!(c.parser, Parser::UdpUndecided) {
+            if side != Side::Client {
+                return; // decided by the client's first datagram
+            }
+            if !super::dns::looks_like_dns_query(payload) {
+                self.conns.remove(&conn);
+                return;
+            }
+            c.parser = Parser::DnsUdp;
+        }
+        if matches!(c.parser, Parser::DnsUdp) {
             let origin = Origin {
                 conn,
                 side,
@@ -281,6 +297,8 @@ impl AppLayer {
             c.parser = if side != Side::Client || offset != 0 {
                 // The server spoke first, or the capture missed the start.
                 Parser::Other
+            } else if super::dns::looks_like_dns_tcp(bytes) {
+                Parser::DnsTcp
             } else if looks_like_tls(bytes) {
                 let tls = match &self.keys {
                     Some(keys) => TlsConn::with_keys(c.ep, keys.clone()),
@@ -314,7 +332,7 @@ impl AppLayer {
             }
             Parser::Http(h) => h.on_data(origin, offset, bytes),
             Parser::DnsTcp => self.dns.on_tcp_data(&c.ep, origin, offset, bytes),
-            Parser::Undecided | Parser::Other => {}
+            Parser::Undecided | Parser::Other | Parser::UdpUndecided | Parser::DnsUdp => {}
         }
     }
 
@@ -327,7 +345,7 @@ impl AppLayer {
             Parser::Tls(t, _) => t.on_gap(side, offset, len),
             Parser::Http(h) => h.on_gap(side, offset, len),
             Parser::DnsTcp => self.dns.on_tcp_gap(&c.ep, side, offset, len),
-            Parser::Undecided | Parser::Other => {}
+            Parser::Undecided | Parser::Other | Parser::UdpUndecided | Parser::DnsUdp => {}
         }
     }
 
@@ -346,7 +364,7 @@ impl AppLayer {
             }
             Parser::Http(h) => h.on_end(side, how, ts),
             Parser::DnsTcp => self.dns.on_tcp_end(&c.ep, side),
-            Parser::Undecided | Parser::Other => {}
+            Parser::Undecided | Parser::Other | Parser::UdpUndecided | Parser::DnsUdp => {}
         }
     }
 
@@ -358,7 +376,7 @@ impl AppLayer {
             return;
         }
         if let Some(c) = self.conns.get(&conn) {
-            if matches!(c.parser, Parser::Undecided) {
+            if matches!(c.parser, Parser::DnsUdp) {
                 self.dns.on_unreachable(&c.ep, note);
             }
         }

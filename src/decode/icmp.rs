@@ -190,6 +190,10 @@ pub struct QuotedPacket {
     pub dst_port: Option<u16>,
     /// Quoted TCP sequence number, when at least 8 TCP bytes were quoted.
     pub tcp_seq: Option<SeqNum>,
+    /// The first two bytes of a quoted UDP datagram's payload (a DNS message
+    /// id, for DNS), when the error quoted that far (most do: RFC 1812 asks
+    /// routers to quote as much as fits).
+    pub udp_payload_head: Option<u16>,
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -323,6 +327,11 @@ fn parse_quoted(q: &[u8]) -> Option<QuotedPacket> {
     } else {
         None
     };
+    let udp_payload_head = if has_ports && protocol == 17 {
+        be16(transport, 8)
+    } else {
+        None
+    };
     Some(QuotedPacket {
         src,
         dst,
@@ -330,6 +339,7 @@ fn parse_quoted(q: &[u8]) -> Option<QuotedPacket> {
         src_port,
         dst_port,
         tcp_seq,
+        udp_payload_head,
     })
 }
 
@@ -488,6 +498,14 @@ mod tests {
         assert_eq!(q.protocol, 17);
         assert_eq!((q.src_port, q.dst_port), (Some(0xc000), Some(53)));
         assert_eq!(q.tcp_seq, None);
+        assert_eq!(q.udp_payload_head, None, "only the UDP header was quoted");
+        m.extend_from_slice(&[0xab, 0xcd, 0x01]);
+        let q = msg(4, &m).quoted().expect("quoted");
+        assert_eq!(
+            q.udp_payload_head,
+            Some(0xabcd),
+            "the DNS id of a quoted query"
+        );
 
         let mut m = vec![11, 0, 0, 0, 0, 0, 0, 0];
         m.extend(v4_header(6));

@@ -15,24 +15,62 @@
 //!   is a search-list expansion: the same client address got NOERROR for a shorter
 //!   name that this name extends by whole labels (`api.example.com.svc.cluster.local`
 //!   NXDOMAIN, `api.example.com` NOERROR) within [`SEARCH_LIST_WINDOW_NS`] (30 s)
-//!   either way. Stub resolvers with `ndots` try the search domains first; those
-//!   NXDOMAINs are expected noise, not the failure.
+//!   either way, or a member of a search walk (below). Stub resolvers with
+//!   `ndots` try the search domains first; those NXDOMAINs are not the failure.
+//! * Per resolver operation (`app::dns::ops`: the lookups one resolver made
+//!   for one name), by [`diagnose_all`]:
+//!   - `dns.search_walk` (warning): before the name that answered, the
+//!     resolver asked search-list names that got NXDOMAIN. Numbers: N queries
+//!     in the operation (retries included), M NXDOMAIN for the other names,
+//!     the time lost (first query to the first query of the name that
+//!     answered). One finding per client address and name, with how many
+//!     operations walked and the time lost in all.
+//!   - `dns.repeated_lookup` (warning): one client address resolved the same
+//!     name [`REPEAT_MIN`] (3) or more times in a row, each from the network,
+//!     each while the previous answer's TTL was still valid: a cache would
+//!     have answered (no cache in the client). A TTL of 0 never counts.
+//!   - `dns.slow` for one address family: A and AAAA asked together, and one
+//!     answered [`SLOW_FAMILY_NS`] (100 ms) or more after the other and took
+//!     at least twice as long: the resolver waited for the slow family before
+//!     the call could connect ("AAAA answered 480 ms after A"). It replaces
+//!     that record's own `dns.slow`. Kept under `dns.slow` (no new kind): it is
+//!     a slow answer, and the summary names the family.
+//! * mDNS and LLMNR records get no findings: unanswered multicast questions
+//!   are how those protocols work.
+//! * Story names: each DNS flow's story is named after the lookup whose
+//!   finding leads it ([`diagnose_all_named`]), not the flow's first query.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+mod operations;
+
+use self::operations::{repeated_lookups, search_walks, slow_families};
 use super::{human_duration, Finding, Severity};
-use crate::app::dns::DnsRecord;
+use crate::app::dns::ops;
+use crate::app::dns::{DnsProtocol, DnsRecord};
 
 /// Latency at or above which an answered lookup is `dns.slow`.
 pub const SLOW_NS: i64 = 200_000_000;
 /// How far apart a search-list NXDOMAIN and its NOERROR may be.
 pub const SEARCH_LIST_WINDOW_NS: i64 = 30_000_000_000;
+/// Lookups of one name in a row, each within the previous answer's TTL, that
+/// make `dns.repeated_lookup`: two could be a cache's refresh race; three
+/// resolved while an answer was valid is a pattern.
+pub const REPEAT_MIN: usize = 3;
+/// How much later one address family's answer must come than the other's to
+/// be named as the slow one.
+pub const SLOW_FAMILY_NS: i64 = 100_000_000;
+/// Most evidence frames on a finding that spans several lookups.
+const MAX_FRAMES: usize = 64;
 
 /// Every DNS finding for one record, without cross-record rules (see
 /// [`diagnose_all`]).
 pub fn diagnose(r: &DnsRecord) -> Vec<Finding> {
     let mut out = Vec::new();
+    if r.protocol != DnsProtocol::Dns {
+        return out;
+    }
     let mut frames: Vec<u64> = std::iter::once(r.query_frame)
         .chain(r.retry_frames.iter().copied())
         .chain(r.response_frame)
@@ -165,9 +203,16 @@ pub fn diagnose(r: &DnsRecord) -> Vec<Finding> {
     out
 }
 
-/// Every DNS finding for a batch of records, with the cross-record rule: an
-/// NXDOMAIN that is a search-list expansion is `info` (see the module doc).
+/// Every DNS finding for a batch of records (in order of first query), with
+/// the cross-record rules (see the module doc).
 pub fn diagnose_all(records: &[DnsRecord]) -> Vec<Finding> {
+    diagnose_all_named(records).0
+}
+
+/// [`diagnose_all`], plus the name each DNS flow's story should carry: the
+/// qname of the lookup whose finding leads that flow's story (worst severity,
+/// then kind, then first), as `(conn, name)` in order of first appearance.
+pub fn diagnose_all_named(records: &[DnsRecord]) -> (Vec<Finding>, Vec<(u64, String)>) {
     // (client address, lower-cased name) -> times of NOERROR answers.
     let mut noerror: HashMap<(IpAddr, String), Vec<i64>> = HashMap::new();
     for r in records {
@@ -178,10 +223,18 @@ pub fn diagnose_all(records: &[DnsRecord]) -> Vec<Finding> {
                 .push(r.query_time.0);
         }
     }
-    let mut out = Vec::new();
-    for r in records {
+    let operations = ops::group(records);
+    let mut walked = vec![false; records.len()];
+    let mut slow_family = vec![false; records.len()];
+    let mut named: Vec<(Finding, String)> = Vec::new();
+    named.extend(search_walks(records, &operations, &mut walked));
+    named.extend(slow_families(records, &operations, &mut slow_family));
+    named.extend(repeated_lookups(records, &operations));
+    let mut out: Vec<(Finding, String)> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
         let mut found = diagnose(r);
-        if r.rcode.as_deref() == Some("NXDOMAIN") && is_search_expansion(r, &noerror) {
+        let expansion = walked.get(i).copied().unwrap_or(false) || is_search_expansion(r, &noerror);
+        if r.rcode.as_deref() == Some("NXDOMAIN") && expansion {
             for f in found.iter_mut().filter(|f| f.kind == "dns.nxdomain") {
                 f.severity = Severity::Info;
                 f.summary
@@ -190,9 +243,26 @@ pub fn diagnose_all(records: &[DnsRecord]) -> Vec<Finding> {
                     "nothing to fix; to save the round trips, use a fully qualified name (trailing dot) or lower ndots".to_string();
             }
         }
-        out.extend(found);
+        if slow_family.get(i).copied().unwrap_or(false) {
+            found.retain(|f| f.kind != "dns.slow");
+        }
+        out.extend(found.into_iter().map(|f| (f, r.qname.clone())));
     }
-    out
+    out.extend(named);
+    let mut leaders: Vec<(u64, Severity, &'static str, String)> = Vec::new();
+    for (f, name) in &out {
+        let Some(conn) = f.conn else { continue };
+        match leaders.iter_mut().find(|l| l.0 == conn) {
+            Some(l) => {
+                if (f.severity, std::cmp::Reverse(f.kind)) > (l.1, std::cmp::Reverse(l.2)) {
+                    *l = (conn, f.severity, f.kind, name.clone());
+                }
+            }
+            None => leaders.push((conn, f.severity, f.kind, name.clone())),
+        }
+    }
+    let names = leaders.into_iter().map(|(c, _, _, n)| (c, n)).collect();
+    (out.into_iter().map(|(f, _)| f).collect(), names)
 }
 
 fn is_search_expansion(r: &DnsRecord, noerror: &HashMap<(IpAddr, String), Vec<i64>>) -> bool {
@@ -226,169 +296,4 @@ fn is_search_expansion(r: &DnsRecord, noerror: &HashMap<(IpAddr, String), Vec<i6
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::app::dns::{Asked, Transport};
-    use crate::source::Timestamp;
-
-    const T0: i64 = 1_700_000_000_000_000_000;
-
-    fn rec(name: &str, rcode: Option<&str>, latency_ms: Option<i64>) -> DnsRecord {
-        let server: std::net::SocketAddr = "10.0.0.53:53".parse().unwrap();
-        let mut r = DnsRecord::asked(
-            Asked {
-                conn: 7,
-                client: "10.0.0.5:40000".parse().unwrap(),
-                server,
-                transport: Transport::Udp,
-                id: 1,
-                qname: name.to_string(),
-                qtype: "A".to_string(),
-                frame: 1,
-                time: Timestamp(T0),
-            },
-            vec![server],
-        );
-        r.response_frame = rcode.map(|_| 2);
-        r.response_time = latency_ms.map(|ms| Timestamp(T0 + ms * 1_000_000));
-        r.latency_ms = latency_ms.map(|ms| ms as f64);
-        r.rcode = rcode.map(str::to_string);
-        r
-    }
-
-    fn kinds(f: &[Finding]) -> Vec<(&'static str, Severity)> {
-        f.iter().map(|f| (f.kind, f.severity)).collect()
-    }
-
-    #[test]
-    fn rcodes() {
-        let f = diagnose(&rec("a.example", Some("NXDOMAIN"), Some(3)));
-        assert_eq!(kinds(&f), [("dns.nxdomain", Severity::Warning)]);
-        assert!(f[0].summary.contains("a.example") && f[0].summary.contains("10.0.0.53:53"));
-        assert_eq!(f[0].frames, [1, 2]);
-        let f = diagnose(&rec("a.example", Some("SERVFAIL"), Some(3)));
-        assert_eq!(kinds(&f), [("dns.servfail", Severity::Error)]);
-        assert!(f[0].next_step.contains("DNSSEC"), "{}", f[0].next_step);
-        assert!(f[0].summary.contains("3.0 ms"), "{}", f[0].summary);
-        let f = diagnose(&rec("a.example", Some("REFUSED"), Some(3)));
-        assert_eq!(kinds(&f), [("dns.refused", Severity::Error)]);
-        assert!(diagnose(&rec("a.example", Some("NOERROR"), Some(3))).is_empty());
-    }
-
-    #[test]
-    fn slow_at_threshold() {
-        assert!(diagnose(&rec("a.example", Some("NOERROR"), Some(199))).is_empty());
-        let f = diagnose(&rec("a.example", Some("NOERROR"), Some(200)));
-        assert_eq!(kinds(&f), [("dns.slow", Severity::Warning)]);
-        assert!(f[0].summary.contains("10.0.0.53:53"));
-        // SERVFAIL states its own time: no extra slow finding.
-        let f = diagnose(&rec("a.example", Some("SERVFAIL"), Some(900)));
-        assert_eq!(kinds(&f), [("dns.servfail", Severity::Error)]);
-    }
-
-    #[test]
-    fn timeout_counts_retries_and_servers() {
-        let mut r = rec("a.example", None, None);
-        r.timed_out = true;
-        r.retries = 2;
-        r.retry_frames = vec![5, 9];
-        r.servers_tried.push("10.0.0.54:53".parse().unwrap());
-        let f = diagnose(&r);
-        assert_eq!(kinds(&f), [("dns.timeout", Severity::Error)]);
-        assert!(f[0].summary.contains("3 queries"), "{}", f[0].summary);
-        assert!(f[0].summary.contains("10.0.0.54:53"), "{}", f[0].summary);
-        assert!(f[0]
-            .next_step
-            .starts_with("check that the resolvers answer on port 53"));
-        assert_eq!(f[0].frames, [1, 5, 9]);
-        // Unanswered at the end: only worth a finding once the client retried.
-        let mut r = rec("a.example", None, None);
-        r.unanswered_at_end = true;
-        assert!(diagnose(&r).is_empty());
-        r.retries = 1;
-        r.retry_frames = vec![4];
-        assert_eq!(kinds(&diagnose(&r)), [("dns.timeout", Severity::Warning)]);
-    }
-
-    /// Found on real traffic: queries answered by ICMP port unreachable are an
-    /// error naming the ICMP, with its frames as evidence, even when the capture
-    /// ended before the time-out.
-    #[test]
-    fn icmp_unreachable_lookup() {
-        let mut r = rec("a.example", None, None);
-        r.unanswered_at_end = true;
-        r.retries = 1;
-        r.retry_frames = vec![3];
-        r.unreachable = Some(crate::app::dns::DnsUnreachable {
-            from: "10.0.0.53".parse().unwrap(),
-            description: "port unreachable".into(),
-            frames: vec![2, 4],
-            count: 2,
-        });
-        let f = diagnose(&r);
-        assert_eq!(kinds(&f), [("dns.timeout", Severity::Error)]);
-        assert_eq!(
-            f[0].summary,
-            "no answer for a.example (A): 2 queries to 10.0.0.53:53, answered by ICMP port unreachable from 10.0.0.53 (2 times)"
-        );
-        assert!(f[0]
-            .next_step
-            .starts_with("nothing listens on port 53 at 10.0.0.53"));
-        assert_eq!(f[0].frames, [1, 2, 3, 4]);
-        // A single query counts too: the ICMP is the answer.
-        r.retries = 0;
-        r.retry_frames.clear();
-        if let Some(u) = r.unreachable.as_mut() {
-            u.description = "host unreachable".into();
-            u.count = 1;
-        }
-        let f = diagnose(&r);
-        assert_eq!(kinds(&f), [("dns.timeout", Severity::Error)]);
-        assert!(
-            f[0].summary.ends_with(
-                "1 query to 10.0.0.53:53, answered by ICMP host unreachable from 10.0.0.53"
-            ),
-            "{}",
-            f[0].summary
-        );
-        assert!(f[0].next_step.contains("cannot be reached"));
-    }
-
-    #[test]
-    fn search_list_nxdomain_is_info() {
-        let a = rec(
-            "api.example.com.svc.cluster.local",
-            Some("NXDOMAIN"),
-            Some(1),
-        );
-        let b = rec("api.example.com", Some("NOERROR"), Some(1));
-        let f = diagnose_all(&[a.clone(), b.clone()]);
-        assert_eq!(kinds(&f), [("dns.nxdomain", Severity::Info)]);
-        // Without the NOERROR for the shorter name it stays a warning.
-        assert_eq!(
-            kinds(&diagnose_all(std::slice::from_ref(&a))),
-            [("dns.nxdomain", Severity::Warning)]
-        );
-        // Another client's NOERROR does not count.
-        let mut other = b.clone();
-        other.client = "10.0.0.6:40000".parse().unwrap();
-        assert_eq!(
-            kinds(&diagnose_all(&[a.clone(), other])),
-            [("dns.nxdomain", Severity::Warning)]
-        );
-        // A name that merely shares a textual suffix is not an expansion.
-        let c = rec("xapi.example.com", Some("NOERROR"), Some(1));
-        let d = rec("api.example.com.corp", Some("NXDOMAIN"), Some(1));
-        let e = rec("i.example.com", Some("NOERROR"), Some(1));
-        assert_eq!(
-            kinds(&diagnose_all(&[c, d.clone()])),
-            [("dns.nxdomain", Severity::Warning)]
-        );
-        let mut far = b;
-        far.query_time = Timestamp(T0 + SEARCH_LIST_WINDOW_NS + 1);
-        assert_eq!(
-            kinds(&diagnose_all(&[d, far, e])),
-            [("dns.nxdomain", Severity::Warning)]
-        );
-    }
-}
+mod tests;

@@ -45,6 +45,8 @@ pub struct IcmpNote {
     pub description: String,
     /// True for destination-unreachable messages.
     pub unreachable: bool,
+    /// For a quoted UDP datagram: its first two payload bytes (the DNS id).
+    pub quoted_udp_head: Option<u16>,
 }
 
 /// How a connection ended.

@@ -294,6 +294,7 @@ impl FlowTable {
                             description: icmp.kind().to_string(),
                             unreachable: icmp.icmp_type()
                                 == if icmp.version() == 6 { 1 } else { 3 },
+                            quoted_udp_head: q.udp_payload_head,
                         };
                         sink.icmp_error(entry.conn.id, &note);
                         if entry.conn.icmp.len() < 16 {

@@ -16,7 +16,8 @@ fn ms(nanos: i64) -> f64 {
 /// cannot show it (set-up phases appear on a connection's first transaction).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct TimingMs {
-    /// The DNS lookup that named the server's address (matched by address).
+    /// The resolver operation that named the server's address: its first query
+    /// to the last answer the resolver waited for (`null`: a cache served it).
     pub dns: Option<f64>,
     /// The first SYN to the SYN-ACK the client acknowledged, as seen at the
     /// capture point: resent SYNs and SYN-ACKs are inside it.

@@ -2,38 +2,62 @@
 //! query they repeat, time-outs decided by packet time.
 //!
 //! Contract:
-//! * Input: UDP datagrams where either port is 53 ([`is_dns_port`]) through
-//!   [`DnsTracker::on_datagram`], and the reassembled streams of TCP connections to
-//!   port 53 through [`DnsTracker::on_tcp_data`] / [`on_tcp_gap`](DnsTracker::on_tcp_gap)
+//! * Input: UDP datagrams of DNS flows (port 53, 5353 or 5355
+//!   ([`is_dns_port`]), or any port when the flow's first client datagram is a
+//!   plausible DNS query ([`looks_like_dns_query`])) through
+//!   [`DnsTracker::on_datagram`], and the reassembled streams of TCP DNS
+//!   connections (port 53, or any port by the same check on the first message) through [`DnsTracker::on_tcp_data`] / [`on_tcp_gap`](DnsTracker::on_tcp_gap)
 //!   / [`on_tcp_end`](DnsTracker::on_tcp_end). The sender of a query (QR = 0) is the
 //!   DNS client, whatever the flow table called it.
 //! * Matching: a response matches a pending query with the same client endpoint,
 //!   server endpoint, transport and message id, and the same question (name
 //!   compared case-insensitively, type, class) when the response carries one.
-//! * Retries: a query for a question (name, type, class) that the same client
-//!   *address* already has pending is a retry of it, whatever its id, source port,
-//!   server or transport (stub resolvers retry with new ids, new ports and the next
-//!   server in resolv.conf). It adds to `retries`/`retry_frames`; an answer to any of
-//!   the attempts answers the transaction, and `latency_ms` runs from the first
-//!   query. Two programs on one host asking the same question at once are folded
-//!   together the same way; passively they cannot be told apart.
+//! * Lookups: a query is its own lookup unless it provably belongs to one
+//!   already pending, the way stub resolvers resend (glibc, musl, Go):
+//!   - a *retry*: the same client socket (address and port) sends the same id
+//!     and question again;
+//!   - a *failover*: the same client address sends the same id and question to
+//!     another server (glibc keeps the id and opens one socket per nameserver),
+//!     or to the same server from a new socket after an ICMP error closed the
+//!     old one, while the lookup is still pending (that is, within the
+//!     time-out schedule: `timeout_ns` after its latest attempt).
+//!
+//!   A query from another socket with another id, even for the same name at the
+//!   same moment, is another lookup: eight stub clients on one host asking for
+//!   the same name are eight lookups. (Go's resolver retries with a new socket
+//!   and id; each of its attempts is therefore a lookup of its own, and
+//!   [`ops`] groups them into one resolver operation.) A retry or failover adds
+//!   to `retries`/`retry_frames` and `servers_tried`; an answer to any attempt
+//!   answers the lookup, and `latency_ms` runs from the first query.
 //! * Truncation: a UDP answer with TC set stays open for `timeout_ns`; a TCP query
 //!   for the same question from the same client address in that window sets
 //!   `tcp_retry` on it (the TCP exchange gets its own record).
 //! * ICMP: a destination-unreachable error quoting a UDP query
-//!   ([`DnsTracker::on_unreachable`]) is noted on the pending lookups between
-//!   those two endpoints (the newest [`UNREACHABLE_SCAN`] open ones: the error
-//!   comes within a round trip of its query). The lookup stays pending, since the
-//!   client may retry or ask another server, but the record says the server
-//!   could not be reached (`unreachable`).
-//! * Time-outs: a query unanswered for `timeout_ns` after its latest attempt is
-//!   finalised by [`DnsTracker::expire`] as `timed_out`. The expiry queue is ordered
-//!   by packet time (stale entries are skipped), so expiry is O(expired).
+//!   ([`DnsTracker::on_unreachable`]) is noted on the pending lookups that sent
+//!   a query on that socket pair and, when the error quotes the DNS id (the
+//!   first payload bytes, as almost every ICMP error does), with that id (the
+//!   newest [`UNREACHABLE_SCAN`] open ones: the error comes within a round trip
+//!   of its query). The lookup stays pending, since the client may retry or fail
+//!   over to another server; an answer (from the next server, say) clears it,
+//!   so a lookup is never both `unreachable` and answered, and never marked by
+//!   an error about another lookup's query.
+//! * Protocol: every record says `dns`, `mdns` (port 5353 with a multicast
+//!   address or 5353 on both ends) or `llmnr` (port 5355); see [`DnsProtocol`].
+//!   Multicast questions are recorded as asked; answers that come from a
+//!   responder's own address (or go to the group) match no question and are
+//!   counted as unmatched, a documented limitation: those protocols are named
+//!   so they are not mistaken for unicast DNS, not analysed.
+//! * Time-outs: a query unanswered for `timeout_ns` after its latest attempt
+//!   stops taking answers, and after [`FAILOVER_GRACE_NS`] more without a
+//!   failover or retry (which the resolver sends the moment its own time-out
+//!   fires) it is finalised by [`DnsTracker::expire`] as `timed_out`. The
+//!   expiry queues are ordered by packet time (stale entries are skipped), so
+//!   expiry is O(expired).
 //!   [`DnsTracker::finish`] finalises the rest: `timed_out` when the capture went
 //!   on `timeout_ns` past the latest attempt, `unanswered_at_end` otherwise.
 //! * Output: [`DnsTracker::take_records`] yields finished records in the order of
 //!   their first query (a record waits for every earlier query to finish, at most
-//!   about `timeout_ns` of packet time).
+//!   about `timeout_ns` + [`FAILOVER_GRACE_NS`] of packet time).
 //! * Bounds: at most `max_pending` open transactions (further queries are counted
 //!   in [`DnsStats::pending_cap_hits`] and not tracked), at most
 //!   `max_tcp_streams` TCP directions buffered, each holding at most one
@@ -45,6 +69,9 @@
 //!   printable ASCII is a `\DDD` escape, so they are safe to print as they are.
 
 mod framing;
+pub mod ops;
+mod record;
+mod sniff;
 mod wire;
 
 use std::collections::{HashMap, VecDeque};
@@ -53,6 +80,10 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 
 use self::framing::Framer;
+pub use self::record::{
+    Asked, DnsAnswer, DnsProtocol, DnsRecord, DnsUnreachable, Response, Transport,
+};
+pub use self::sniff::{looks_like_dns_query, looks_like_dns_tcp};
 use self::wire::{Msg, QKey};
 use super::{Endpoints, Origin};
 use crate::flow::conn::IcmpNote;
@@ -64,15 +95,22 @@ use crate::source::Timestamp;
 const MAX_RETRY_FRAMES: usize = 32;
 /// Most servers listed in `servers_tried`.
 const MAX_SERVERS: usize = 16;
+/// How long after its time-out a lookup still takes a failover or retry: a
+/// stub resolver sends to its next nameserver the moment its own time-out
+/// (the same 5 s by default) fires, so that query arrives just after the
+/// tracker's deadline; 1 s covers a loaded host. Answers in this window are
+/// late (unmatched), and a lookup that gets no failover in it is `timed_out`.
+pub const FAILOVER_GRACE_NS: i64 = 1_000_000_000;
 /// How many of the newest transactions an ICMP error is matched against.
 pub const UNREACHABLE_SCAN: usize = 256;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Whether a UDP or TCP port is the DNS port (53). mDNS (5353) is not DNS
-/// request/response traffic and is deliberately not included.
+/// Whether a UDP port is one whose datagrams are DNS messages whatever their
+/// content: DNS (53), mDNS (5353) and LLMNR (5355). Other ports are DNS when
+/// their first query looks like one ([`looks_like_dns_query`]).
 pub fn is_dns_port(port: u16) -> bool {
-    port == 53
+    matches!(port, 53 | 5353 | 5355)
 }
 
 /// Tracker limits.
@@ -118,188 +156,6 @@ pub struct DnsStats {
     pub tcp_stream_cap_hits: u64,
 }
 
-/// The transport a DNS exchange used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// DNS over UDP.
-    Udp,
-    /// DNS over TCP (length-prefixed messages).
-    Tcp,
-}
-
-/// One resource record of an answer section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum DnsAnswer {
-    /// An A, AAAA or CNAME record in full.
-    Record {
-        /// Owner name (presentation format).
-        name: String,
-        /// `A`, `AAAA` or `CNAME`.
-        #[serde(rename = "type")]
-        rtype: String,
-        /// Time to live in seconds.
-        ttl: u32,
-        /// The address, or the canonical name.
-        data: String,
-    },
-    /// Records of another type, counted.
-    Summary {
-        /// The type's mnemonic (`MX`, `TYPE65534`).
-        #[serde(rename = "type")]
-        rtype: String,
-        /// How many.
-        count: u32,
-    },
-}
-
-impl DnsAnswer {
-    fn is_record(&self) -> bool {
-        matches!(self, DnsAnswer::Record { .. })
-    }
-}
-
-/// One DNS transaction: a question, its attempts, and its outcome. Field names
-/// are part of the JSON contract.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DnsRecord {
-    /// Connection id of the answered exchange (of the first query when unanswered).
-    pub conn: u64,
-    /// The DNS client (the query's sender) of that exchange.
-    pub client: SocketAddr,
-    /// The DNS server of that exchange (the one that answered, if any).
-    pub server: SocketAddr,
-    /// Transport of that exchange.
-    pub transport: Transport,
-    /// Message id of the first query.
-    pub id: u16,
-    /// Queried name, presentation format (non-printable bytes as `\DDD`).
-    pub qname: String,
-    /// Query type mnemonic: `A`, `AAAA`, `HTTPS`, or `TYPEn` for unknown types.
-    pub qtype: String,
-    /// Frame of the first query.
-    pub query_frame: u64,
-    /// Time of the first query.
-    #[serde(serialize_with = "ser_ts")]
-    pub query_time: Timestamp,
-    /// How many times the question was asked again before an answer.
-    pub retries: u32,
-    /// Frames of the retries (at most 32).
-    pub retry_frames: Vec<u64>,
-    /// Every server asked, in order (at most 16).
-    pub servers_tried: Vec<SocketAddr>,
-    /// Frame of the answer.
-    pub response_frame: Option<u64>,
-    /// Time of the answer.
-    #[serde(serialize_with = "ser_opt_ts")]
-    pub response_time: Option<Timestamp>,
-    /// From the first query to the answer, in milliseconds.
-    pub latency_ms: Option<f64>,
-    /// Response code mnemonic (`NOERROR`, `NXDOMAIN`, `RCODE12`); `null` when unanswered.
-    pub rcode: Option<String>,
-    /// The answer section: A, AAAA, CNAME in full, other types counted.
-    pub answers: Vec<DnsAnswer>,
-    /// The answer had the TC (truncated) bit.
-    pub truncated: bool,
-    /// A truncated UDP answer was followed by a TCP query for the same question.
-    pub tcp_retry: bool,
-    /// No answer within the time-out.
-    pub timed_out: bool,
-    /// No answer, but the capture ended before the time-out.
-    pub unanswered_at_end: bool,
-    /// ICMP destination-unreachable errors for the queries, before any answer.
-    pub unreachable: Option<DnsUnreachable>,
-}
-
-/// ICMP errors that said a lookup's server could not be reached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DnsUnreachable {
-    /// Who sent the first one (the server's host, or a router on the way).
-    pub from: IpAddr,
-    /// What the first one said, e.g. `port unreachable`.
-    pub description: String,
-    /// Frames of the ICMP errors (at most 32).
-    pub frames: Vec<u64>,
-    /// How many there were.
-    pub count: u32,
-}
-
-/// Who asked what, where and when: the start of a [`DnsRecord`].
-#[derive(Debug, Clone)]
-pub struct Asked {
-    /// Connection id.
-    pub conn: u64,
-    /// The query's sender.
-    pub client: SocketAddr,
-    /// Where it went.
-    pub server: SocketAddr,
-    /// UDP or TCP.
-    pub transport: Transport,
-    /// Message id.
-    pub id: u16,
-    /// Queried name (presentation format).
-    pub qname: String,
-    /// Query type mnemonic.
-    pub qtype: String,
-    /// Frame of the query (0 when not from a capture).
-    pub frame: u64,
-    /// When it was sent.
-    pub time: Timestamp,
-}
-
-impl DnsRecord {
-    /// A record for a query not answered yet, with `servers_tried` so far.
-    pub fn asked(a: Asked, servers_tried: Vec<SocketAddr>) -> DnsRecord {
-        DnsRecord {
-            conn: a.conn,
-            client: a.client,
-            server: a.server,
-            transport: a.transport,
-            id: a.id,
-            qname: a.qname,
-            qtype: a.qtype,
-            query_frame: a.frame,
-            query_time: a.time,
-            retries: 0,
-            retry_frames: Vec::new(),
-            servers_tried,
-            response_frame: None,
-            response_time: None,
-            latency_ms: None,
-            rcode: None,
-            answers: Vec::new(),
-            truncated: false,
-            tcp_retry: false,
-            timed_out: false,
-            unanswered_at_end: false,
-            unreachable: None,
-        }
-    }
-
-    /// The addresses of the A and AAAA answers: later connections to one of them
-    /// are linked to this lookup.
-    pub fn addresses(&self) -> Vec<IpAddr> {
-        wire::addresses(&self.answers)
-    }
-
-    /// Latency in nanoseconds (first query to answer), when answered.
-    pub fn latency_ns(&self) -> Option<i64> {
-        self.response_time.map(|t| t.since(self.query_time))
-    }
-}
-
-fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::report::packet_json::rfc3339(*ts))
-}
-
-fn ser_opt_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
-    match ts {
-        Some(t) => ser_ts(t, s),
-        None => s.serialize_none(),
-    }
-}
-
 /// One attempt's identity: a response must come back on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ExKey {
@@ -313,6 +169,9 @@ struct ExKey {
 enum State {
     /// Waiting for an answer.
     Pending,
+    /// Unanswered past the time-out: timed out unless a failover or retry
+    /// comes within [`FAILOVER_GRACE_NS`].
+    Expiring,
     /// Answered with TC over UDP: waiting for a TCP retry.
     AwaitTcp,
     /// Finished; waits in `slots` until every earlier one is finished too.
@@ -329,6 +188,19 @@ struct Txn {
     exchanges: Vec<ExKey>,
 }
 
+impl Txn {
+    /// Whether a query with this lookup's client address, id and question,
+    /// sent as `ex`, is a retry or failover of it (see the module doc).
+    fn same_operation(&self, ex: &ExKey) -> bool {
+        let same_socket = self
+            .exchanges
+            .iter()
+            .any(|e| e.client == ex.client && e.transport == ex.transport);
+        let new_server = !self.exchanges.iter().any(|e| e.server == ex.server);
+        same_socket || new_server || self.rec.unreachable.is_some()
+    }
+}
+
 /// Matches DNS queries and responses of one analysis; see the module doc.
 pub struct DnsTracker {
     config: DnsConfig,
@@ -339,9 +211,14 @@ pub struct DnsTracker {
     /// Transactions not yet `Done`.
     open: usize,
     by_exchange: Map<ExKey, Vec<u64>>,
+    /// Pending lookups by (client address, id, question): retries and failovers.
+    by_attempt: Map<(IpAddr, u16, QKey), u64>,
+    /// Lookups answered with TC over UDP, by (client address, question).
     by_question: Map<(IpAddr, QKey), u64>,
     /// (deadline, sequence), in order of packet time.
     queue: VecDeque<(Timestamp, u64)>,
+    /// (end of the failover grace, sequence) of `Expiring` lookups, in order.
+    grace: VecDeque<(Timestamp, u64)>,
     framers: Map<(u64, Side), Framer>,
     now: Option<Timestamp>,
 }
@@ -356,8 +233,10 @@ impl DnsTracker {
             base: 0,
             open: 0,
             by_exchange: Map::default(),
+            by_attempt: Map::default(),
             by_question: Map::default(),
             queue: VecDeque::new(),
+            grace: VecDeque::new(),
             framers: Map::default(),
             now: None,
         }
@@ -436,6 +315,7 @@ impl DnsTracker {
             ex.transport == Transport::Udp
                 && ((ex.client == ep.client && ex.server == ep.server)
                     || (ex.client == ep.server && ex.server == ep.client))
+                && note.quoted_udp_head.is_none_or(|id| id == ex.id)
         };
         for txn in self.slots.iter_mut().rev().take(UNREACHABLE_SCAN) {
             if txn.state != State::Pending || !txn.exchanges.iter().any(pair) {
@@ -468,11 +348,24 @@ impl DnsTracker {
             }
             match txn.state {
                 State::Pending => {
-                    txn.rec.timed_out = true;
-                    self.finalise(seq);
+                    let end = Timestamp(deadline.0.saturating_add(FAILOVER_GRACE_NS));
+                    txn.state = State::Expiring;
+                    txn.deadline = end;
+                    self.grace.push_back((end, seq));
                 }
                 State::AwaitTcp => self.finalise(seq),
-                State::Done => {}
+                State::Expiring | State::Done => {}
+            }
+        }
+        while let Some(&(end, seq)) = self.grace.front() {
+            if now.since(end) < 0 {
+                break;
+            }
+            self.grace.pop_front();
+            let Some(txn) = self.txn(seq) else { continue };
+            if txn.state == State::Expiring && txn.deadline == end {
+                txn.rec.timed_out = true;
+                self.finalise(seq);
             }
         }
     }
@@ -490,6 +383,10 @@ impl DnsTracker {
                     txn.rec.unanswered_at_end = !waited_out;
                     self.finalise(seq);
                 }
+                State::Expiring => {
+                    txn.rec.timed_out = true;
+                    self.finalise(seq);
+                }
                 State::AwaitTcp => self.finalise(seq),
                 State::Done => {}
             }
@@ -500,6 +397,7 @@ impl DnsTracker {
             }
         }
         self.queue.clear();
+        self.grace.clear();
     }
 
     /// Drains the finished records, in order of first query.
@@ -566,40 +464,42 @@ impl DnsTracker {
         let Some(key) = msg.key else { return };
         let timeout = self.config.timeout_ns;
         let deadline = Timestamp(origin.ts.0.saturating_add(timeout));
-        let qk = (ex.client.ip(), key);
-        if let Some(&seq) = self.by_question.get(&qk) {
-            let mut add_exchange = false;
-            if let Some(txn) = self.txn(seq) {
-                match txn.state {
-                    State::Pending => {
-                        let r = &mut txn.rec;
-                        r.retries = r.retries.saturating_add(1);
-                        if r.retry_frames.len() < MAX_RETRY_FRAMES {
-                            r.retry_frames.push(origin.frame);
-                            add_exchange = !txn.exchanges.contains(&ex);
-                        }
-                        if !r.servers_tried.contains(&ex.server)
-                            && r.servers_tried.len() < MAX_SERVERS
-                        {
-                            r.servers_tried.push(ex.server);
-                        }
-                        txn.deadline = deadline;
-                        if add_exchange {
-                            txn.exchanges.push(ex);
-                        }
-                        self.queue.push_back((deadline, seq));
-                        if add_exchange {
-                            self.by_exchange.entry(ex).or_default().push(seq);
-                        }
-                        return;
-                    }
-                    State::AwaitTcp => {
-                        if ex.transport == Transport::Tcp {
-                            txn.rec.tcp_retry = true;
-                        }
+        let client_ip = ex.client.ip();
+        if ex.transport == Transport::Tcp {
+            // A TCP query after a truncated UDP answer closes that lookup.
+            if let Some(&seq) = self.by_question.get(&(client_ip, key.clone())) {
+                if let Some(txn) = self.txn(seq) {
+                    if txn.state == State::AwaitTcp {
+                        txn.rec.tcp_retry = true;
                         self.finalise(seq);
                     }
-                    State::Done => {}
+                }
+            }
+        }
+        let attempt = (client_ip, msg.id, key);
+        if let Some(&seq) = self.by_attempt.get(&attempt) {
+            if let Some(txn) = self.txn(seq) {
+                let open = matches!(txn.state, State::Pending | State::Expiring);
+                if open && txn.same_operation(&ex) {
+                    txn.state = State::Pending;
+                    let r = &mut txn.rec;
+                    r.retries = r.retries.saturating_add(1);
+                    let mut add_exchange = false;
+                    if r.retry_frames.len() < MAX_RETRY_FRAMES {
+                        r.retry_frames.push(origin.frame);
+                        add_exchange = !txn.exchanges.contains(&ex);
+                    }
+                    if !r.servers_tried.contains(&ex.server) && r.servers_tried.len() < MAX_SERVERS
+                    {
+                        r.servers_tried.push(ex.server);
+                    }
+                    txn.deadline = deadline;
+                    if add_exchange {
+                        txn.exchanges.push(ex);
+                        self.by_exchange.entry(ex).or_default().push(seq);
+                    }
+                    self.queue.push_back((deadline, seq));
+                    return;
                 }
             }
         }
@@ -607,7 +507,7 @@ impl DnsTracker {
             self.stats.pending_cap_hits += 1;
             return;
         }
-        let (client_ip, key) = qk;
+        let (_, _, key) = attempt;
         let seq = self.base + self.slots.len() as u64;
         self.slots.push_back(Txn {
             rec: DnsRecord::asked(
@@ -631,7 +531,7 @@ impl DnsTracker {
             exchanges: vec![ex],
         });
         self.open += 1;
-        self.by_question.insert((client_ip, key), seq);
+        self.by_attempt.insert((client_ip, msg.id, key), seq);
         self.by_exchange.entry(ex).or_default().push(seq);
         self.queue.push_back((deadline, seq));
     }
@@ -662,12 +562,21 @@ impl DnsTracker {
         r.rcode = Some(wire::rcode_name(msg.rcode));
         r.answers = msg.answers;
         r.truncated = msg.tc;
+        // Answered: an ICMP error about an earlier attempt (the server it
+        // failed over from) is not this lookup's outcome.
+        r.unreachable = None;
         if msg.tc && ex.transport == Transport::Udp {
             let deadline = Timestamp(origin.ts.0.saturating_add(timeout));
             txn.state = State::AwaitTcp;
             txn.deadline = deadline;
             let exchanges = std::mem::take(&mut txn.exchanges);
+            let attempt = (txn.client_ip, txn.rec.id, txn.key.clone());
+            let question = (txn.client_ip, txn.key.clone());
             self.unlink_exchanges(seq, &exchanges);
+            if self.by_attempt.get(&attempt) == Some(&seq) {
+                self.by_attempt.remove(&attempt);
+            }
+            self.by_question.insert(question, seq);
             self.queue.push_back((deadline, seq));
         } else {
             self.finalise(seq);
@@ -694,54 +603,17 @@ impl DnsTracker {
         txn.state = State::Done;
         let exchanges = std::mem::take(&mut txn.exchanges);
         let qk = (txn.client_ip, txn.key.clone());
+        let attempt = (txn.client_ip, txn.rec.id, txn.key.clone());
         self.open = self.open.saturating_sub(1);
         self.unlink_exchanges(seq, &exchanges);
         if self.by_question.get(&qk) == Some(&seq) {
             self.by_question.remove(&qk);
+        }
+        if self.by_attempt.get(&attempt) == Some(&seq) {
+            self.by_attempt.remove(&attempt);
         }
     }
 }
 
 #[cfg(test)]
 mod tests;
-
-/// The facts of one DNS response, for a client that made the query itself (the
-/// probe): the same parser and answer records as the passive tracker.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    /// Message id.
-    pub id: u16,
-    /// The TC (truncated) bit.
-    pub truncated: bool,
-    /// Response code mnemonic (`NOERROR`, `NXDOMAIN` ...).
-    pub rcode: String,
-    /// The question's name (presentation format, lower-cased), if present.
-    pub qname: Option<String>,
-    /// The question's type code, if present.
-    pub qtype: Option<u16>,
-    /// The answer section: A, AAAA, CNAME in full, others counted.
-    pub answers: Vec<DnsAnswer>,
-}
-
-impl Response {
-    /// Parses a response message; `None` for a query or an unusable message.
-    pub fn parse(bytes: &[u8]) -> Option<Response> {
-        let msg = wire::parse(bytes).ok()?;
-        if !msg.qr {
-            return None;
-        }
-        Some(Response {
-            id: msg.id,
-            truncated: msg.tc,
-            rcode: wire::rcode_name(msg.rcode),
-            qname: msg.key.as_ref().map(|k| k.name.clone()),
-            qtype: msg.key.as_ref().map(|k| k.qtype),
-            answers: msg.answers,
-        })
-    }
-
-    /// The A and AAAA addresses of the answer, in answer order.
-    pub fn addresses(&self) -> Vec<IpAddr> {
-        wire::addresses(&self.answers)
-    }
-}

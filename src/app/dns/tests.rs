@@ -285,8 +285,10 @@ fn output_waits_for_earlier_queries() {
     assert_eq!(names, ["a.example", "b.example"]);
 }
 
+/// Issue 11: a resolver's failover to its next nameserver keeps the id (glibc
+/// opens one socket per nameserver): one lookup with a retry.
 #[test]
-fn retry_with_new_id_port_and_server_is_counted() {
+fn failover_with_same_id_to_next_server_is_one_lookup() {
     let mut t = tracker();
     let e1 = ep(1, CLIENT, SERVER);
     let e2 = ep(2, "10.0.0.5:40001", "10.0.0.54:53");
@@ -298,12 +300,12 @@ fn retry_with_new_id_port_and_server_is_counted() {
     t.on_datagram(
         &e2,
         at(&e2, Side::Client, 5, 1000),
-        &query(200, "API.example", 1),
+        &query(100, "API.example", 1),
     );
     t.on_datagram(
         &e2,
         at(&e2, Side::Server, 6, 1030),
-        &response(200, "api.example", 1, 0, false, &[[1, 1, 1, 1]]),
+        &response(100, "api.example", 1, 0, false, &[[1, 1, 1, 1]]),
     );
     let recs = drain(&mut t);
     assert_eq!(recs.len(), 1);
@@ -333,6 +335,222 @@ fn retry_with_new_id_port_and_server_is_counted() {
     assert_eq!(t.pending(), 2);
 }
 
+/// Issue 11: glibc's failover when its first nameserver is silent: the next
+/// server gets the same id from another socket just after the 5 s time-out
+/// fired. One lookup, answered by the second server, not a time-out.
+#[test]
+fn failover_after_a_full_time_out_is_one_lookup() {
+    let mut t = tracker();
+    let e1 = ep(1, CLIENT, SERVER);
+    let e2 = ep(2, "10.0.0.5:40001", "10.0.0.54:53");
+    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(9, "a.example", 1));
+    t.expire(Timestamp(T0 + 5_000 * MS));
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Client, 2, 5_001),
+        &query(9, "a.example", 1),
+    );
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Server, 3, 5_003),
+        &response(9, "a.example", 1, 0, false, &[[1, 1, 1, 1]]),
+    );
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    assert_eq!((recs[0].retries, recs[0].timed_out), (1, false));
+    assert_eq!(recs[0].unreachable, None);
+    assert_eq!(recs[0].servers_tried, [sa(SERVER), sa("10.0.0.54:53")]);
+    assert_eq!(recs[0].latency_ms, Some(5_003.0));
+    // Without a failover the lookup times out once the grace is over, and a
+    // late answer in the grace matches nothing.
+    let mut t = tracker();
+    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(9, "a.example", 1));
+    t.expire(Timestamp(T0 + 5_500 * MS)); // the pipeline expires at every packet
+    t.on_datagram(
+        &e1,
+        at(&e1, Side::Server, 2, 5_500),
+        &response(9, "a.example", 1, 0, false, &[]),
+    );
+    t.expire(Timestamp(T0 + 5_000 * MS + FAILOVER_GRACE_NS));
+    let recs = t.take_records();
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].timed_out && recs[0].rcode.is_none());
+    assert_eq!(t.stats().unmatched_responses, 1);
+}
+
+/// Issue 11: glibc moves to its next nameserver at once when the first
+/// answers ICMP port unreachable (same id, new socket): one lookup, answered,
+/// so not `unreachable` (a lookup is never both).
+#[test]
+fn failover_after_icmp_is_answered_not_unreachable() {
+    let mut t = tracker();
+    let e1 = ep(1, CLIENT, SERVER);
+    let e2 = ep(2, "10.0.0.5:40001", "10.0.0.54:53");
+    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(9, "a.example", 1));
+    let note = IcmpNote {
+        frame: 2,
+        ts: Timestamp(T0 + MS),
+        from: "10.0.0.53".parse().unwrap(),
+        description: "port unreachable".to_string(),
+        unreachable: true,
+        quoted_udp_head: Some(9),
+    };
+    t.on_unreachable(&e1, &note);
+    t.on_datagram(&e2, at(&e2, Side::Client, 3, 2), &query(9, "a.example", 1));
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Server, 4, 3),
+        &response(9, "a.example", 1, 0, false, &[[1, 1, 1, 1]]),
+    );
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].rcode.as_deref(), Some("NOERROR"));
+    assert_eq!(recs[0].unreachable, None);
+    assert_eq!(
+        (recs[0].retries, recs[0].retry_frames.as_slice()),
+        (1, &[3][..])
+    );
+}
+
+/// Issue 11: the same socket resending the same id is a retry; the same name
+/// from another socket or with another id is a lookup of its own (Go retries
+/// with a new socket and id; concurrent stub clients ask at once).
+#[test]
+fn retry_needs_same_socket_or_id() {
+    let mut t = tracker();
+    let e1 = ep(1, CLIENT, SERVER);
+    let e2 = ep(2, "10.0.0.5:40001", SERVER);
+    t.on_datagram(&e1, at(&e1, Side::Client, 1, 0), &query(7, "a.example", 1));
+    t.on_datagram(
+        &e1,
+        at(&e1, Side::Client, 2, 1000),
+        &query(7, "a.example", 1),
+    );
+    // Same name, another socket, another id, at once: its own lookup.
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Client, 3, 1001),
+        &query(8, "a.example", 1),
+    );
+    // Same id and server from another socket without an ICMP error: a
+    // concurrent client that happened to pick the same id.
+    let e3 = ep(3, "10.0.0.5:40002", SERVER);
+    t.on_datagram(
+        &e3,
+        at(&e3, Side::Client, 4, 1002),
+        &query(7, "a.example", 1),
+    );
+    t.on_datagram(
+        &e2,
+        at(&e2, Side::Server, 5, 1003),
+        &response(8, "a.example", 1, 0, false, &[[1, 1, 1, 1]]),
+    );
+    t.on_datagram(
+        &e1,
+        at(&e1, Side::Server, 6, 1004),
+        &response(7, "a.example", 1, 0, false, &[[1, 1, 1, 1]]),
+    );
+    t.on_datagram(
+        &e3,
+        at(&e3, Side::Server, 7, 1005),
+        &response(7, "a.example", 1, 3, false, &[]),
+    );
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), 3, "{recs:#?}");
+    assert_eq!(
+        (recs[0].retries, recs[0].retry_frames.as_slice()),
+        (1, &[2][..])
+    );
+    assert_eq!(recs[0].response_frame, Some(6));
+    assert_eq!((recs[1].query_frame, recs[1].response_frame), (3, Some(5)));
+    assert_eq!(recs[1].retries, 0);
+    assert_eq!(
+        (recs[2].query_frame, recs[2].rcode.as_deref()),
+        (4, Some("NXDOMAIN"))
+    );
+    assert_eq!(t.stats().unmatched_responses, 0);
+}
+
+/// Issue 11: 8 concurrent stub clients, one socket and one random id per
+/// lookup, all asking for the same name: every query is a lookup, every
+/// time-out stays one, and an ICMP error marks only the query it quotes.
+#[test]
+fn concurrent_sockets_are_separate_lookups() {
+    let mut t = tracker();
+    let mut frame = 0;
+    let mut sent = 0;
+    let mut next = || {
+        frame += 1;
+        frame
+    };
+    let server2 = "10.0.0.54:53";
+    for round in 0..50u16 {
+        for client in 0..8u16 {
+            let port = 30000 + round * 8 + client;
+            let id = round.wrapping_mul(7919).wrapping_add(client * 131);
+            let name = "api.example";
+            let ms = i64::from(round) * 10 + i64::from(client);
+            let server = if client == 7 { server2 } else { SERVER };
+            let e = ep(u64::from(port), &format!("10.0.0.5:{port}"), server);
+            t.on_datagram(&e, at(&e, Side::Client, next(), ms), &query(id, name, 1));
+            sent += 1;
+            match client {
+                // Client 6's queries time out; client 7's server is down.
+                6 => {}
+                7 => {
+                    let note = IcmpNote {
+                        frame: next(),
+                        ts: Timestamp(T0 + (ms + 1) * MS),
+                        from: "10.0.0.54".parse().unwrap(),
+                        description: "port unreachable".to_string(),
+                        unreachable: true,
+                        quoted_udp_head: Some(id),
+                    };
+                    t.on_unreachable(&e, &note);
+                }
+                _ => t.on_datagram(
+                    &e,
+                    at(&e, Side::Server, next(), ms + 2),
+                    &response(id, name, 1, 0, false, &[[1, 2, 3, 4]]),
+                ),
+            }
+        }
+    }
+    t.expire(Timestamp(T0 + 10_000 * MS));
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), sent);
+    let timed_out = recs.iter().filter(|r| r.timed_out).count();
+    let unreachable = recs.iter().filter(|r| r.unreachable.is_some()).count();
+    let both = recs
+        .iter()
+        .filter(|r| r.unreachable.is_some() && r.rcode.is_some())
+        .count();
+    assert_eq!((timed_out, unreachable, both), (100, 50, 0));
+    assert!(recs.iter().all(|r| r.retries == 0));
+}
+
+/// The ICMP error quotes the DNS id: on a socket with two pending lookups
+/// (glibc sends A and AAAA on one socket) it marks only the quoted one.
+#[test]
+fn icmp_error_marks_the_quoted_id_only() {
+    let mut t = tracker();
+    let e = ep(1, CLIENT, SERVER);
+    t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(1, "a.example", 1));
+    t.on_datagram(&e, at(&e, Side::Client, 2, 0), &query(2, "a.example", 28));
+    let note = IcmpNote {
+        frame: 3,
+        ts: Timestamp(T0 + MS),
+        from: "10.0.0.53".parse().unwrap(),
+        description: "port unreachable".to_string(),
+        unreachable: true,
+        quoted_udp_head: Some(2),
+    };
+    t.on_unreachable(&e, &note);
+    let recs = drain(&mut t);
+    assert_eq!(recs[0].unreachable, None);
+    assert_eq!(recs[1].unreachable.as_ref().map(|u| u.count), Some(1));
+}
+
 #[test]
 fn timeout_by_packet_time_via_expire() {
     let mut t = tracker();
@@ -341,7 +559,7 @@ fn timeout_by_packet_time_via_expire() {
     t.on_datagram(
         &e,
         at(&e, Side::Client, 2, 1000),
-        &query(2, "slow.example", 1),
+        &query(1, "slow.example", 1),
     );
     t.expire(Timestamp(T0 + 5_999 * MS));
     assert!(
@@ -350,6 +568,11 @@ fn timeout_by_packet_time_via_expire() {
     );
     assert_eq!(t.pending(), 1);
     t.expire(Timestamp(T0 + 6_000 * MS));
+    assert!(
+        t.take_records().is_empty(),
+        "a failover may still come within the grace"
+    );
+    t.expire(Timestamp(T0 + 6_000 * MS + FAILOVER_GRACE_NS));
     let recs = t.take_records();
     assert_eq!(recs.len(), 1);
     assert!(recs[0].timed_out && !recs[0].unanswered_at_end);
@@ -359,8 +582,8 @@ fn timeout_by_packet_time_via_expire() {
     // A late answer is unmatched.
     t.on_datagram(
         &e,
-        at(&e, Side::Server, 3, 7000),
-        &response(2, "slow.example", 1, 0, false, &[]),
+        at(&e, Side::Server, 3, 8000),
+        &response(1, "slow.example", 1, 0, false, &[]),
     );
     assert_eq!(t.stats().unmatched_responses, 1);
     let json = serde_json::to_value(&recs[0]).unwrap();
@@ -381,6 +604,7 @@ fn icmp_unreachable_is_noted_on_the_pending_lookup() {
         from: "10.0.0.53".parse().unwrap(),
         description: "port unreachable".to_string(),
         unreachable: true,
+        quoted_udp_head: None,
     };
     t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(1, "a.example", 1));
     t.on_datagram(
@@ -617,7 +841,7 @@ fn pending_cap_is_counted() {
     }
     assert_eq!(t.pending(), 2);
     assert_eq!(t.stats().pending_cap_hits, 1);
-    assert!(is_dns_port(53) && !is_dns_port(5353));
+    assert!(is_dns_port(53) && is_dns_port(5353) && is_dns_port(5355) && !is_dns_port(15353));
 }
 
 proptest! {
@@ -669,4 +893,25 @@ proptest! {
             prop_assert!(serde_json::to_string(r).is_ok());
         }
     }
+}
+
+/// Issue 11: the protocol of the DNS family an exchange speaks.
+#[test]
+fn protocol_is_named_by_port_and_address() {
+    let of = |c: &str, s: &str| DnsProtocol::of(sa(c), sa(s));
+    assert_eq!(of(CLIENT, SERVER), DnsProtocol::Dns);
+    // A local dnsmasq on 5353 is unicast DNS.
+    assert_eq!(of("127.0.0.1:40000", "127.0.0.1:5353"), DnsProtocol::Dns);
+    assert_eq!(of("10.0.0.5:5353", "224.0.0.251:5353"), DnsProtocol::Mdns);
+    assert_eq!(of("10.0.0.5:40000", "224.0.0.251:5353"), DnsProtocol::Mdns);
+    assert_eq!(of("[fe80::1]:5353", "[ff02::fb]:5353"), DnsProtocol::Mdns);
+    assert_eq!(of("10.0.0.5:5353", "10.0.0.6:5353"), DnsProtocol::Mdns);
+    assert_eq!(of("10.0.0.5:40000", "224.0.0.252:5355"), DnsProtocol::Llmnr);
+    assert_eq!(of("10.0.0.6:5355", "10.0.0.5:40000"), DnsProtocol::Llmnr);
+    let mut t = tracker();
+    let e = ep(1, "10.0.0.5:40000", "224.0.0.252:5355");
+    t.on_datagram(&e, at(&e, Side::Client, 1, 0), &query(3, "fileserver", 1));
+    let recs = drain(&mut t);
+    assert_eq!(recs[0].protocol, DnsProtocol::Llmnr);
+    assert_eq!(serde_json::to_value(&recs[0]).unwrap()["protocol"], "llmnr");
 }

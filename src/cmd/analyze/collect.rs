@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::AnalyzeFormat;
-use crate::app::dns::DnsRecord;
+use crate::app::dns::{ops as dns_ops, DnsRecord};
 
 use super::replay::{self, Replays, DEAD_POOL_KINDS};
 use super::syn_loss::SynLoss;
@@ -51,7 +51,8 @@ struct LearnedName {
     address: IpAddr,
     name: String,
     answered: Timestamp,
-    latency_ns: Option<i64>,
+    /// The lookup's first query frame: its record among `dns_records`.
+    query_frame: u64,
 }
 
 pub(super) struct Collector<'w, W: Write + ?Sized> {
@@ -188,7 +189,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                         address,
                         name: r.qname.clone(),
                         answered,
-                        latency_ns: r.latency_ns(),
+                        query_frame: r.query_frame,
                     });
                 }
             }
@@ -218,7 +219,9 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         let mut found = Vec::new();
         let mut cut = Vec::new();
         let mut unanswered = None;
-        let learned = self.learned(record).map(|n| (n.name.clone(), n.latency_ns));
+        let learned = self
+            .learned(record)
+            .map(|n| (n.name.clone(), (n.client, n.query_frame)));
         let mut target = learned.as_ref().map(|(n, _)| n.clone());
         if let Some(tls) = &app.tls {
             self.counts.tls += 1;
@@ -286,7 +289,10 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 record,
                 if first { app.tls.as_ref() } else { None },
                 if first {
-                    learned.as_ref().and_then(|(_, l)| *l)
+                    // The DNS phase: the resolver operation that produced the address.
+                    learned.as_ref().and_then(|(_, (client, frame))| {
+                        dns_ops::phase_ns(&self.dns_records, *client, *frame, record.start)
+                    })
                 } else {
                     None
                 },
@@ -358,7 +364,12 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             }
         }
         let records = std::mem::take(&mut self.dns_records);
-        self.findings.extend(diagnose_dns::diagnose_all(&records));
+        let (found, names) = diagnose_dns::diagnose_all_named(&records);
+        self.findings.extend(found);
+        // A DNS flow's story is named after its leading finding's lookup.
+        for (conn, name) in names {
+            self.targets.insert(conn, name);
+        }
         for r in &records {
             self.targets
                 .entry(r.conn)
