@@ -498,3 +498,123 @@ fn a_request_after_the_servers_keep_alive_close_is_a_stale_connection() {
     );
     assert!(f[0]["next_step"].as_str().unwrap().contains("below 5.00 s"));
 }
+
+/// A TLS-looking record of `len` bytes (content type 23, application data).
+fn record(len: usize, fill: u8) -> Vec<u8> {
+    let mut r = vec![0x17, 0x03, 0x03, 0, 0];
+    r[3..5].copy_from_slice(&((len - 5) as u16).to_be_bytes());
+    r.resize(len, fill);
+    r
+}
+
+/// One TLS exchange on a fresh connection, then `idle` seconds of quiet.
+fn tls_exchange(idle: f64) -> Conv {
+    let mut conv = Conv::new(41100, 443);
+    conv.handshake(0.002);
+    conv.at(0.01).c("P.", &record(300, 1));
+    conv.at(0.02).s("P.", &record(900, 2));
+    conv.at(0.021).c(".", &[]);
+    conv.at(0.021 + idle);
+    conv
+}
+
+#[test]
+fn a_tls_keep_alive_close_is_healthy() {
+    // The server's close_notify and FIN after 5 s idle, the client's own
+    // close_notify and FIN, and the server's kernel answering with an RST.
+    let mut conv = tls_exchange(5.0);
+    let t = conv.t;
+    conv.at(t).s("P.", &record(31, 3));
+    conv.at(t + 0.0001).s("F.", &[]);
+    conv.at(t + 0.001).c("P.", &record(31, 4));
+    conv.at(t + 0.0011).c("F.", &[]);
+    conv.at(t + 0.0012).s("R", &[]);
+    let records = jsonl(&conv, &[]);
+    assert!(kinds(&records).is_empty(), "{:?}", kinds(&records));
+}
+
+#[test]
+fn a_request_after_a_tls_keep_alive_close_is_stale_with_the_servers_time_out() {
+    let mut conv = tls_exchange(5.0);
+    let t = conv.t;
+    conv.at(t).s("P.", &record(31, 3));
+    conv.at(t + 0.0001).s("F.", &[]);
+    conv.at(t + 0.0002).c(".", &[]);
+    conv.at(t + 0.4).c("P.", &record(400, 5));
+    conv.at(t + 0.4003).s("R", &[]);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "http.stale_connection");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.starts_with("the server closed this idle keep-alive connection (FIN after 5.00 s idle"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_pooled_connection_first_seen_at_its_request_counts_the_quiet_before_the_capture() {
+    // The capture starts with other traffic; the pooled connection's first
+    // captured packet is its request 3 s later, answered by an RST.
+    let mut other = Conv::new(41110, 53);
+    other.at(0.0).c(".", &[]);
+    let mut conv = Conv::new(41111, 80);
+    conv.at(3.0)
+        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(3.0005).s("R", &[]);
+    for (ts, f) in conv.frames().to_vec() {
+        other.at(ts).raw(f);
+    }
+    let records = jsonl(&other, &[]);
+    let f = findings(&records, "tcp.idle_then_reset");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    assert!(
+        summary(f[0]).starts_with("a request sent after 3.00 s idle"),
+        "{}",
+        summary(f[0])
+    );
+}
+
+#[test]
+fn a_two_segment_request_reset_twice_is_still_a_dead_pooled_connection() {
+    let mut conv = Conv::new(41120, 80);
+    conv.handshake(0.002);
+    conv.at(0.01)
+        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.02)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    conv.at(0.021).c(".", &[]);
+    conv.at(4.0).c(
+        "P.",
+        b"POST /v1/b HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\n\r\n",
+    );
+    conv.at(4.0001).c("P.", b"hello");
+    conv.at(4.0004).s("R", &[]);
+    conv.at(4.0005).s("R", &[]);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.idle_then_reset");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    assert_eq!(f[0]["severity"], "error");
+    assert!(
+        summary(f[0]).contains("POST /v1/b was not sent again"),
+        "{}",
+        summary(f[0])
+    );
+}
+
+#[test]
+fn a_syn_ack_crossing_the_clients_ack_is_not_a_full_accept_queue() {
+    let mut conv = Conv::new(41130, 80);
+    conv.at(0.0).c("S", &[]);
+    conv.at(1.0).c_at_seq(1_000, "S", &[]);
+    conv.at(1.002).s("S.", &[]);
+    conv.at(1.0021).c(".", &[]);
+    // The server's answer to the resent SYN arrives right after the ACK.
+    conv.at(1.0025);
+    syn_ack_again(&mut conv);
+    get_and_answer(&mut conv);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.syn_retransmit");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    assert!(!summary(f[0]).contains("accept queue"), "{}", summary(f[0]));
+}

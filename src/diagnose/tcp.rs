@@ -38,7 +38,7 @@
 use std::fmt::Write as _;
 
 use super::{human_duration, Finding, Severity};
-use crate::flow::conn::{ConnRecord, EndReason};
+use crate::flow::conn::{ConnRecord, EndReason, CLOSE_RECORD_GAP_NS, CLOSE_RECORD_MAX};
 use crate::flow::events::TcpEventKind;
 use crate::flow::key::Protocol;
 use crate::flow::Side;
@@ -64,6 +64,18 @@ pub const SYN_LOSS_ERROR_NS: i64 = 3_000_000_000;
 /// A first data segment resent this long after it was sent waited on a time-out.
 pub const FIRST_DATA_RESEND_NS: i64 = 200_000_000;
 
+/// How the summaries of the findings about a request that died on a dead
+/// pooled connection begin (`tcp.idle_then_reset` from a request,
+/// `tcp.idle_then_blackhole`); the older idle-RST rule's do not.
+pub const DEAD_REQUEST: &str = "a request sent after ";
+
+/// True when `f` says a request died on a dead pooled connection.
+pub fn is_dead_request(f: &Finding) -> bool {
+    f.kind == "http.stale_connection"
+        || (matches!(f.kind, "tcp.idle_then_reset" | "tcp.idle_then_blackhole")
+            && f.summary.starts_with(DEAD_REQUEST))
+}
+
 /// Settings of the TCP rules that come from the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpRules {
@@ -84,7 +96,9 @@ impl Default for TcpRules {
 /// once (about one round trip).
 fn quick_rst_window(rtt: Option<i64>) -> i64 {
     match rtt {
-        Some(r) => r * QUICK_RST_RTTS + QUICK_RST_SLACK_NS,
+        Some(r) => r
+            .saturating_mul(QUICK_RST_RTTS)
+            .saturating_add(QUICK_RST_SLACK_NS),
         None => QUICK_RST_SLACK_NS + 200_000_000,
     }
 }
@@ -240,7 +254,15 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
         ));
     }
 
-    let outstanding = c.last_payload.filter(|(side, _, _)| *side == Side::Client);
+    // A small record the client sent just before its own FIN is its closing
+    // alert (a TLS close_notify), not a request waiting for an answer.
+    let closing_alert = c.request.is_some_and(|r| {
+        r.first_len <= CLOSE_RECORD_MAX
+            && c.fin[0].is_some_and(|(ts, _)| ts >= r.ts && ts.since(r.ts) <= CLOSE_RECORD_GAP_NS)
+    });
+    let outstanding = c
+        .last_payload
+        .filter(|(side, _, _)| *side == Side::Client && !closing_alert);
     // The client's latest request when it came after a long quiet gap and was
     // the last data on the connection.
     let idle_request = c
@@ -255,7 +277,7 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
             "tcp.idle_then_blackhole",
             Severity::Error,
             format!(
-                "a request sent after {} idle was sent {} times over {} and nothing came back: the connection's state was dropped silently on the path (a NAT, firewall or load balancer idle time-out)",
+                "{DEAD_REQUEST}{} idle was sent {} times over {} and nothing came back: the connection's state was dropped silently on the path (a NAT, firewall or load balancer idle time-out)",
                 human_duration(r.idle_before_ns),
                 r.resends + 1,
                 human_duration(sent_for),
@@ -354,7 +376,7 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
             // between: the server's application never saw it.
             let dead = idle_request.filter(|r| {
                 rst.by == Side::Server
-                    && r.server_packets_after == 1
+                    && r.server_non_rst_after == 0
                     && rst.ts.since(c.last_resend_or(*r)) <= quick_rst_window(c.path_rtt())
             });
             let mut frames = vec![rst.frame];
@@ -385,7 +407,7 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
                     "tcp.idle_then_reset",
                     Severity::Error,
                     format!(
-                        "a request sent after {} idle was answered by an RST {} later, with nothing from the server's application in between: the connection's state was gone (a NAT, firewall, load balancer or conntrack idle time-out, or a restarted server host) while the client's pool still held it",
+                        "{DEAD_REQUEST}{} idle was answered by an RST {} later, with nothing from the server's application in between: the connection's state was gone (a NAT, firewall, load balancer or conntrack idle time-out, or a restarted server host) while the client's pool still held it",
                         human_duration(r.idle_before_ns),
                         human_duration(rst.ts.since(r.ts)),
                     ),

@@ -16,6 +16,14 @@ use crate::source::Timestamp;
 
 /// SYN frames kept as evidence per connection.
 const SYN_FRAMES: usize = 10;
+/// A record this small sent just before a FIN is a closing alert (a TLS
+/// close_notify is 24 to 31 bytes), not application data.
+pub const CLOSE_RECORD_MAX: u32 = 64;
+/// A SYN-ACK at least this long after the client's ACK is a resend by the
+/// server's timer (Linux's minimum RTO): it did not take the ACK.
+pub const IGNORED_ACK_MIN_NS: i64 = 200_000_000;
+/// "Just before": within this long of the FIN.
+pub const CLOSE_RECORD_GAP_NS: i64 = 50_000_000;
 
 /// Counters of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -91,7 +99,8 @@ pub struct TcpConn {
     pub syn: Option<SynInfo>,
     /// First SYN-ACK from the server: time and frame.
     pub syn_ack: Option<(Timestamp, u64)>,
-    /// SYN-ACKs the server sent (more than one: the first was resent).
+    /// SYN-ACKs the server sent before the client's ACK (more than one: the
+    /// first was resent).
     pub syn_acks: u32,
     /// The SYN-ACK the client acknowledged (the latest before the handshake
     /// ACK): the end of the connect phase.
@@ -130,6 +139,9 @@ pub struct TcpConn {
     pub client_isn: Option<SeqNum>,
     /// The latest segment carrying payload: sender, time, frame.
     pub last_payload: Option<(Side, Timestamp, u64)>,
+    /// The two latest segments carrying payload (newest first): sender, time,
+    /// length; for the quiet time before a close.
+    recent_payload: [Option<(Side, Timestamp, u32)>; 2],
     /// When each side last reported a hole in what it received (duplicate ACK
     /// or SACK): a resend needs one, a reordering does not.
     last_report: [Option<Timestamp>; 2],
@@ -186,6 +198,10 @@ pub struct RequestStart {
     pub server_packets_after: u64,
     /// Server segments carrying data after it.
     pub server_data_after: u64,
+    /// Server packets after it other than RSTs.
+    pub server_non_rst_after: u64,
+    /// Payload bytes of its first segment (a TLS close_notify is under 64).
+    pub first_len: u32,
     /// The server had closed its side (FIN) before this request.
     pub after_server_fin: bool,
 }
@@ -243,6 +259,9 @@ pub struct Connection {
     pub tcp: Option<Box<TcpConn>>,
     /// ICMP errors quoting this flow.
     pub icmp: Vec<IcmpNote>,
+    /// Quiet since when before its first packet: that packet for a connection
+    /// seen from its handshake, the capture's start for one seen mid-stream.
+    pub quiet_since: Timestamp,
 }
 
 /// How client and server were told apart.
@@ -295,6 +314,7 @@ impl Connection {
             stats: [DirStats::default(); 2],
             tcp,
             icmp: Vec::new(),
+            quiet_since: ts,
         }
     }
 
@@ -328,7 +348,9 @@ impl Connection {
         payload: &[u8],
         sink: &mut impl FlowSink,
     ) -> TcpEvents {
-        let idle_before = p.seg.ts.since(self.last.0).max(0);
+        let seen = self.stats[0].packets + self.stats[1].packets > 0;
+        let quiet_from = if seen { self.last.0 } else { self.quiet_since };
+        let idle_before = p.seg.ts.since(quiet_from).max(0);
         let Some(t) = self.tcp.as_mut() else {
             return TcpEvents::default();
         };
@@ -436,14 +458,16 @@ impl Connection {
         }
         if seg.len > 0 && !flags.contains(TcpFlags::RST) {
             if !retransmission {
-                t.note_data(from, seg.seq, seg.ts, p.frame, idle_before);
+                t.note_data(from, seg.seq, seg.len, seg.ts, p.frame, idle_before);
             }
             t.last_payload = Some((from, seg.ts, p.frame));
+            t.recent_payload = [Some((from, seg.ts, seg.len)), t.recent_payload[0]];
         }
         if from == Side::Server {
             if let Some(r) = t.request.as_mut() {
                 r.server_packets_after += 1;
                 r.server_data_after += u64::from(seg.len > 0);
+                r.server_non_rst_after += u64::from(!flags.contains(TcpFlags::RST));
             }
         }
         let id = self.id;
@@ -481,7 +505,7 @@ impl Connection {
         }
         if flags.contains(TcpFlags::FIN) && t.fin[i].is_none() {
             t.fin[i] = Some((seg.ts, p.frame));
-            t.fin_idle_ns[i] = Some(idle_before);
+            t.fin_idle_ns[i] = Some(t.quiet_before_close(from, seg.ts, self.first.0));
         }
         if flags.contains(TcpFlags::RST) && t.rst.is_none() {
             let peer = t.analyzer.direction(1 - i);
@@ -631,13 +655,19 @@ impl Connection {
 impl TcpConn {
     /// A SYN-ACK from the server.
     fn on_syn_ack(&mut self, ts: Timestamp, frame: u64) {
-        self.syn_acks += 1;
         self.syn_ack.get_or_insert((ts, frame));
-        if self.handshake_ack.is_none() {
-            self.answering_syn_ack = Some((ts, frame));
-        } else {
-            self.syn_acks_after_ack += 1;
-            self.last_syn_ack_after_ack = Some((ts, frame));
+        match self.handshake_ack {
+            None => {
+                self.syn_acks += 1;
+                self.answering_syn_ack = Some((ts, frame));
+            }
+            // A SYN-ACK crossing the client's ACK answers a resent SYN; one a
+            // retransmission time-out later means the server dropped the ACK.
+            Some((ack, _)) if ts.since(ack) >= IGNORED_ACK_MIN_NS => {
+                self.syn_acks_after_ack += 1;
+                self.last_syn_ack_after_ack = Some((ts, frame));
+            }
+            Some(_) => {}
         }
         if let Some(syn) = &self.syn {
             // The first SYN-ACK after the latest SYN times one round trip.
@@ -648,8 +678,34 @@ impl TcpConn {
         }
     }
 
+    /// The application's quiet time before `from` closed at `ts`: since the
+    /// latest payload of either side, not counting a small record `from` sent
+    /// just before its FIN (a TLS close_notify), nor keep-alive probes.
+    fn quiet_before_close(&self, from: Side, ts: Timestamp, first: Timestamp) -> i64 {
+        let quiet = match self.recent_payload {
+            [Some((side, at, len)), before]
+                if side == from
+                    && len <= CLOSE_RECORD_MAX
+                    && ts.since(at) <= CLOSE_RECORD_GAP_NS =>
+            {
+                at.since(before.map_or(first, |(_, t, _)| t))
+            }
+            [Some((_, at, _)), _] => ts.since(at),
+            [None, _] => ts.since(first),
+        };
+        quiet.max(0)
+    }
+
     /// A new (not resent) data segment from `from`.
-    fn note_data(&mut self, from: Side, seq: SeqNum, ts: Timestamp, frame: u64, idle: i64) {
+    fn note_data(
+        &mut self,
+        from: Side,
+        seq: SeqNum,
+        len: u32,
+        ts: Timestamp,
+        frame: u64,
+        idle: i64,
+    ) {
         self.first_data[from as usize].get_or_insert(FirstData {
             ts,
             frame,
@@ -668,6 +724,8 @@ impl TcpConn {
                 last_resend: None,
                 server_packets_after: 0,
                 server_data_after: 0,
+                server_non_rst_after: 0,
+                first_len: len,
                 after_server_fin: self.fin[Side::Server as usize].is_some(),
             });
         }

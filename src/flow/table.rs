@@ -144,6 +144,8 @@ struct List {
 /// The table of open flows.
 pub struct FlowTable {
     config: FlowConfig,
+    /// The first frame's time: the capture's start.
+    first_ts: Option<Timestamp>,
     index: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
@@ -158,6 +160,7 @@ impl FlowTable {
     pub fn new(config: FlowConfig) -> FlowTable {
         FlowTable {
             config,
+            first_ts: None,
             index: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -180,6 +183,7 @@ impl FlowTable {
 
     /// Feeds one decoded packet.
     pub fn on_packet(&mut self, frame: &Frame<'_>, packet: &Packet<'_>, sink: &mut impl FlowSink) {
+        self.first_ts.get_or_insert(frame.ts);
         if frame.ts > self.now {
             self.now = frame.ts;
             self.expire(sink);
@@ -380,7 +384,7 @@ impl FlowTable {
                 self.end(oldest, EndReason::Evicted, sink);
             }
         }
-        let conn = Connection::new(
+        let mut conn = Connection::new(
             self.next_id,
             key,
             client,
@@ -389,6 +393,11 @@ impl FlowTable {
             frame.ts,
             frame.number,
         );
+        // A connection first seen mid-stream was quiet at least since the
+        // capture began: a pooled connection's first request after idle.
+        if roles != RoleSource::Syn && roles != RoleSource::SynAck {
+            conn.quiet_since = self.first_ts.unwrap_or(frame.ts).min(frame.ts);
+        }
         sink.opened(conn.id, key.protocol, client, server);
         self.next_id += 1;
         self.stats.connections += 1;

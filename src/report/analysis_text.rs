@@ -24,6 +24,9 @@ const FRAMES_SHOWN: usize = 12;
 pub struct TextLimits {
     /// Stories printed in full; beyond it the grouped summary comes first.
     pub stories: usize,
+    /// Findings printed per story (one connection can carry thousands, e.g.
+    /// HTTP/2 streams); beyond it the grouped summary comes first too.
+    pub per_story: usize,
     /// Groups in the summary.
     pub groups: usize,
     /// Transactions in the table.
@@ -36,6 +39,7 @@ impl TextLimits {
     /// A few screens: the default.
     pub const SCREENS: TextLimits = TextLimits {
         stories: 8,
+        per_story: 6,
         groups: 25,
         transactions: 25,
         connections: 40,
@@ -43,6 +47,7 @@ impl TextLimits {
     /// Everything kept (`--all`).
     pub const ALL: TextLimits = TextLimits {
         stories: usize::MAX,
+        per_story: usize::MAX,
         groups: 0,
         transactions: usize::MAX,
         connections: usize::MAX,
@@ -72,7 +77,8 @@ pub fn write_groups<W: Write + ?Sized>(
     stories: &[Story],
     limits: TextLimits,
 ) -> io::Result<()> {
-    if stories.len() <= limits.stories || limits.groups == 0 {
+    let cut = stories.len() > limits.stories || stories.iter().any(|s| s.len > limits.per_story);
+    if !cut || limits.groups == 0 {
         return Ok(());
     }
     let findings: u64 = groups.iter().map(|g| g.count).sum();
@@ -156,8 +162,17 @@ pub fn write_findings<W: Write + ?Sized>(
         let group = findings
             .get(story.first..story.first + story.len)
             .unwrap_or_default();
-        for f in group {
+        for f in group.iter().take(limits.per_story) {
             write_finding(out, f)?;
+        }
+        if group.len() > limits.per_story {
+            write_more(
+                out,
+                "  ",
+                (group.len() - limits.per_story) as u64,
+                "findings on this call",
+                "in the summary above; --all prints them",
+            )?;
         }
     }
     if stories.len() > limits.stories {

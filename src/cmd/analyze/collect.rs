@@ -11,12 +11,12 @@ use serde::Serialize;
 use super::AnalyzeFormat;
 use crate::app::dns::{ops as dns_ops, DnsRecord};
 
-use super::replay::{self, Replays, DEAD_POOL_KINDS};
+use super::replay::{self, Replays};
 use super::syn_loss::SynLoss;
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
 use crate::diagnose::capture::CaptureHoles;
-use crate::diagnose::tcp::TcpRules;
+use crate::diagnose::tcp::{is_dead_request, TcpRules};
 use crate::diagnose::{
     dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
     tls as diagnose_tls,
@@ -456,7 +456,7 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         found.extend(app_found);
         // The request a dead pooled connection swallowed is that finding's
         // evidence, not a server that aborted it.
-        if found.iter().any(|f| DEAD_POOL_KINDS.contains(&f.kind)) {
+        if found.iter().any(is_dead_request) {
             found.retain(|f| f.kind != "http.no_response");
         }
         let done = self.app.take_dns();
@@ -473,10 +473,11 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
                 replay::link_opaque(f, &retried, &record);
             }
         }
-        if let Some(pos) = found.iter().position(|f| DEAD_POOL_KINDS.contains(&f.kind)) {
-            let died = record
-                .rst
-                .map_or(Timestamp(record.start.0 + record.duration_ns), |r| r.ts);
+        if let Some(pos) = found.iter().position(is_dead_request) {
+            let died = record.rst.map_or(
+                Timestamp(record.start.0.saturating_add(record.duration_ns)),
+                |r| r.ts,
+            );
             let at = self.findings.len() + pos;
             match unanswered {
                 Some(tx) => self.replays.note_dead(&tx, died, at),

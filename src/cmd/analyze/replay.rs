@@ -26,13 +26,6 @@ pub const REPLAY_WINDOW_NS: i64 = 5_000_000_000;
 /// Dead requests remembered while waiting for their replay.
 const MAX_DEAD: usize = 1024;
 
-/// Finding kinds that mean "the request died on a dead pooled connection".
-pub const DEAD_POOL_KINDS: [&str; 3] = [
-    "tcp.idle_then_reset",
-    "tcp.idle_then_blackhole",
-    "http.stale_connection",
-];
-
 /// A request that died, waiting for its replay.
 #[derive(Debug, Clone)]
 pub struct Dead {
@@ -121,7 +114,7 @@ impl Replays {
                 && d.server == tx.server
                 && tx.method.as_deref() == Some(d.method.as_str())
                 && tx.path.as_deref() == Some(d.path.as_str())
-                && start >= d.sent
+                && start >= d.died
                 && start.since(d.died) <= REPLAY_WINDOW_NS
         })?;
         self.dead.remove(pos)
@@ -136,7 +129,7 @@ impl Replays {
 /// Says on `f` (the dead request's finding) that `replay` sent it again, and
 /// sets the severity from what the caller saw.
 pub fn link(f: &mut Finding, dead: &Dead, replay: &HttpTransaction) {
-    let ok = replay.complete && replay.status.is_some_and(|s| s < 500);
+    let answered = replay.complete && replay.status.is_some_and(|s| s < 500);
     let outcome = match replay.status {
         Some(s) => format!("answered {s}"),
         None => "not answered".to_string(),
@@ -146,23 +139,32 @@ pub fn link(f: &mut Finding, dead: &Dead, replay: &HttpTransaction) {
         .map(|m| m.ts)
         .or(replay.start)
         .unwrap_or(dead.died);
-    if ok {
-        f.severity = Severity::Warning;
-        f.summary = format!(
-            "{}; {} {} was replayed on conn {}, {outcome}: the caller saw no error, only the delay ({} from the first attempt to the answer)",
-            f.summary,
-            dead.method,
-            dead.path,
-            replay.conn,
-            human_duration(end.since(dead.sent)),
-        );
+    let (severity, meaning) = match (answered, is_idempotent(&dead.method)) {
+        (true, true) => (
+            Severity::Warning,
+            format!(
+                "the caller saw no error, only the delay ({} from the first attempt to the answer)",
+                human_duration(end.since(dead.sent))
+            ),
+        ),
+        // A client library does not replay a POST by itself: the application
+        // saw the error and sent it again.
+        (true, false) => (
+            Severity::Error,
+            "the application saw the error and retried".to_string(),
+        ),
+        (false, _) => (Severity::Error, "the call failed".to_string()),
+    };
+    let verb = if is_idempotent(&dead.method) {
+        "was replayed"
     } else {
-        f.severity = Severity::Error;
-        f.summary = format!(
-            "{}; {} {} was replayed on conn {}, {outcome}: the call failed",
-            f.summary, dead.method, dead.path, replay.conn,
-        );
-    }
+        "was sent again"
+    };
+    f.severity = severity;
+    f.summary = format!(
+        "{}; {} {} {verb} on conn {}, {outcome}: {meaning}",
+        f.summary, dead.method, dead.path, replay.conn,
+    );
 }
 
 /// Says on `f` (an opaque dead connection's finding) that `retry` followed.

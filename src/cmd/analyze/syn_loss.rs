@@ -15,7 +15,9 @@ use crate::source::Timestamp;
 /// Answer times kept per server (the newest).
 const PER_SERVER: usize = 4096;
 /// Servers followed; later ones are not (the note is then left out).
-const SERVERS: usize = 65_536;
+const SERVERS: usize = 4096;
+/// Answer times kept in all (about 16 MB); beyond it no new ones are kept.
+const ANSWERS: usize = 1 << 20;
 /// Lost SYNs waiting for the end of the input.
 const PENDING: usize = 10_000;
 
@@ -31,6 +33,8 @@ struct Pending {
 #[derive(Default)]
 pub struct SynLoss {
     answered: HashMap<SocketAddr, VecDeque<(Timestamp, u64)>>,
+    /// Answer times kept over all servers.
+    kept: usize,
     pending: Vec<Pending>,
 }
 
@@ -41,12 +45,15 @@ impl SynLoss {
         let (Some(syn), Some(h)) = (&c.syn, c.handshake) else {
             return;
         };
-        if self.answered.len() < SERVERS || self.answered.contains_key(&c.server) {
+        let room = self.kept < ANSWERS;
+        if room && (self.answered.len() < SERVERS || self.answered.contains_key(&c.server)) {
             let times = self.answered.entry(c.server).or_default();
             if times.len() == PER_SERVER {
                 times.pop_front();
+            } else {
+                self.kept += 1;
             }
-            times.push_back((Timestamp(syn.first.0 + h.connect_ns), c.id));
+            times.push_back((Timestamp(syn.first.0.saturating_add(h.connect_ns)), c.id));
         }
         let lost_syn = syn.count > 1 && h.syn_acks == 1 && !h.syn_ack_before_resend;
         if let (Some(finding), true) = (finding, lost_syn) {
