@@ -618,3 +618,45 @@ fn a_syn_ack_crossing_the_clients_ack_is_not_a_full_accept_queue() {
     assert_eq!(f.len(), 1, "{:?}", kinds(&records));
     assert!(!summary(f[0]).contains("accept queue"), "{}", summary(f[0]));
 }
+
+#[test]
+fn a_retry_seen_before_the_black_holed_connection_ends_is_linked() {
+    let mut conv = Conv::new(41140, 80);
+    conv.handshake(0.002);
+    conv.at(0.01)
+        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.02)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    conv.at(0.021).c(".", &[]);
+    let seq = conv.client.seq;
+    let req = b"GET /v1/b HTTP/1.1\r\nHost: api\r\n\r\n";
+    conv.at(5.0).c("P.", req);
+    conv.at(5.3).c_at_seq(seq, "P.", req);
+    conv.at(5.9).c_at_seq(seq, "P.", req);
+    // The client gives up and closes; its FIN goes into the hole too.
+    conv.at(7.0).c("F.", &[]);
+    let mut retry = Conv::new(41141, 80);
+    retry.at(7.01).handshake(0.002);
+    let t = retry.t;
+    retry.at(t + 0.001).c("P.", req);
+    retry
+        .at(t + 0.01)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    retry.at(t + 0.02).c("F.", &[]);
+    retry.at(t + 0.03).s("F.", &[]);
+    retry.at(t + 0.031).c(".", &[]);
+    for (ts, f) in retry.frames().to_vec() {
+        conv.at(ts).raw(f);
+    }
+    let fin_seq = conv.client.seq.wrapping_sub(1);
+    conv.at(9.0).c_at_seq(fin_seq, "F.", &[]);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.idle_then_blackhole");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    let s = summary(f[0]);
+    assert!(
+        s.contains("GET /v1/b was replayed on conn 2, answered 200"),
+        "{s}"
+    );
+    assert_eq!(f[0]["severity"], "warning");
+}

@@ -168,7 +168,7 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
                     Severity::Warning,
                     match c.ended {
                         EndReason::OpenAtEnd => {
-                            "SYN never answered; the capture ended before any retransmission"
+                            "SYN never answered, and not sent again before the capture ended (it ended within the first resend's 1 s, or the client gave up)"
                                 .to_string()
                         }
                         _ => "SYN never answered and never sent again (the client gave up, or its resends were not captured)".to_string(),

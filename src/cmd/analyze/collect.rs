@@ -269,12 +269,12 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             found.extend(checked.unwrap_or_else(|| diagnose_expect::diagnose(&tx, &self.expect)));
             // The kept response is for the rules only: the records stay small.
             tx.response_data = None;
-            let replayed = self.replays.take_replayed(&tx);
-            if let Some(dead) = &replayed {
+            let replayed = self.replays.take_replayed(&tx).map(|(dead, seen)| {
                 if let Some(f) = self.findings.get_mut(dead.finding) {
-                    replay::link(f, dead, &tx);
+                    replay::link(f, &dead, &seen);
                 }
-            }
+                dead
+            });
             if tx.status.is_none() && tx.method.is_some() {
                 unanswered = Some(tx.clone());
             }
@@ -474,14 +474,24 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
             }
         }
         if let Some(pos) = found.iter().position(is_dead_request) {
-            let died = record.rst.map_or(
-                Timestamp(record.start.0.saturating_add(record.duration_ns)),
-                |r| r.ts,
-            );
-            let at = self.findings.len() + pos;
+            // When the connection gave out: its RST, else the client's FIN
+            // (it gave up on a black hole), else its last packet.
+            let died = record
+                .rst
+                .map(|r| r.ts)
+                .or(record.fin[0].map(|(ts, _)| ts))
+                .unwrap_or(Timestamp(record.start.0.saturating_add(record.duration_ns)));
             match unanswered {
-                Some(tx) => self.replays.note_dead(&tx, died, at),
-                None => self.replays.note_opaque(&record, died, at),
+                Some(tx) => {
+                    if let Some((dead, seen)) =
+                        self.replays.note_dead(&tx, died, self.findings.len() + pos)
+                    {
+                        replay::link(&mut found[pos], &dead, &seen);
+                    }
+                }
+                None => self
+                    .replays
+                    .note_opaque(&record, died, self.findings.len() + pos),
             }
         }
         // A reset that cut a response short failed the call, whatever TCP saw

@@ -43,10 +43,57 @@ pub struct Dead {
     pub finding: usize,
 }
 
-/// Dead requests waiting for a replay.
+/// What linking needs of a transaction.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    conn: u64,
+    client: IpAddr,
+    server: SocketAddr,
+    method: Option<String>,
+    path: Option<String>,
+    start: Option<Timestamp>,
+    status: Option<u16>,
+    complete: bool,
+    end: Option<Timestamp>,
+}
+
+impl Seen {
+    /// The parts of `tx` linking needs.
+    pub fn of(tx: &HttpTransaction) -> Seen {
+        Seen {
+            conn: tx.conn,
+            client: tx.client.ip(),
+            server: tx.server,
+            method: tx.method.clone(),
+            path: tx.path.clone(),
+            start: tx.start,
+            status: tx.status,
+            complete: tx.complete,
+            end: tx.response_last.map(|m| m.ts),
+        }
+    }
+
+    /// True when this is `d`'s request sent again on another connection soon
+    /// after `d` died.
+    fn replays(&self, d: &Dead) -> bool {
+        self.conn != d.conn
+            && self.client == d.client
+            && self.server == d.server
+            && self.method.as_deref() == Some(d.method.as_str())
+            && self.path.as_deref() == Some(d.path.as_str())
+            && self
+                .start
+                .is_some_and(|s| s >= d.died && s.since(d.died) <= REPLAY_WINDOW_NS)
+    }
+}
+
+/// Dead requests waiting for a replay, and recent transactions for a dead
+/// connection whose record comes after its replay's (a black-holed one ends
+/// only when its last resend times out).
 #[derive(Debug, Default)]
 pub struct Replays {
     dead: VecDeque<Dead>,
+    recent: VecDeque<Seen>,
     /// Dead connections whose request could not be read, waiting for the next
     /// connection to the same server.
     opaque: VecDeque<Dead>,
@@ -54,15 +101,18 @@ pub struct Replays {
 
 impl Replays {
     /// Remembers the unanswered request `tx` whose connection died at `died`;
-    /// its finding is `finding` in the finding list.
-    pub fn note_dead(&mut self, tx: &HttpTransaction, died: Timestamp, finding: usize) {
+    /// its finding is `finding` in the finding list. Returns it with its
+    /// replay when that was already seen.
+    pub fn note_dead(
+        &mut self,
+        tx: &HttpTransaction,
+        died: Timestamp,
+        finding: usize,
+    ) -> Option<(Dead, Seen)> {
         let (Some(method), Some(path), Some(sent)) = (&tx.method, &tx.path, tx.start) else {
-            return;
+            return None;
         };
-        if self.dead.len() == MAX_DEAD {
-            self.dead.pop_front();
-        }
-        self.dead.push_back(Dead {
+        let dead = Dead {
             conn: tx.conn,
             client: tx.client.ip(),
             server: tx.server,
@@ -71,7 +121,16 @@ impl Replays {
             sent,
             died,
             finding,
-        });
+        };
+        if let Some(pos) = self.recent.iter().position(|s| s.replays(&dead)) {
+            let seen = self.recent.remove(pos)?;
+            return Some((dead, seen));
+        }
+        if self.dead.len() == MAX_DEAD {
+            self.dead.pop_front();
+        }
+        self.dead.push_back(dead);
+        None
     }
 
     /// Remembers a dead connection whose request could not be read (no HTTP
@@ -105,19 +164,21 @@ impl Replays {
         self.opaque.remove(pos)
     }
 
-    /// The dead request `tx` replays, if any (removed from the waiting list).
-    pub fn take_replayed(&mut self, tx: &HttpTransaction) -> Option<Dead> {
-        let start = tx.start?;
-        let pos = self.dead.iter().position(|d| {
-            d.conn != tx.conn
-                && d.client == tx.client.ip()
-                && d.server == tx.server
-                && tx.method.as_deref() == Some(d.method.as_str())
-                && tx.path.as_deref() == Some(d.path.as_str())
-                && start >= d.died
-                && start.since(d.died) <= REPLAY_WINDOW_NS
-        })?;
-        self.dead.remove(pos)
+    /// The dead request `tx` replays, if any (removed from the waiting list);
+    /// otherwise `tx` is remembered for a while.
+    pub fn take_replayed(&mut self, tx: &HttpTransaction) -> Option<(Dead, Seen)> {
+        let seen = Seen::of(tx);
+        if let Some(pos) = self.dead.iter().position(|d| seen.replays(d)) {
+            let dead = self.dead.remove(pos)?;
+            return Some((dead, seen));
+        }
+        if seen.method.is_some() && seen.start.is_some() {
+            if self.recent.len() == MAX_DEAD {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(seen);
+        }
+        None
     }
 
     /// The requests never replayed (at the end of the input).
@@ -128,17 +189,13 @@ impl Replays {
 
 /// Says on `f` (the dead request's finding) that `replay` sent it again, and
 /// sets the severity from what the caller saw.
-pub fn link(f: &mut Finding, dead: &Dead, replay: &HttpTransaction) {
+pub fn link(f: &mut Finding, dead: &Dead, replay: &Seen) {
     let answered = replay.complete && replay.status.is_some_and(|s| s < 500);
     let outcome = match replay.status {
         Some(s) => format!("answered {s}"),
         None => "not answered".to_string(),
     };
-    let end = replay
-        .response_last
-        .map(|m| m.ts)
-        .or(replay.start)
-        .unwrap_or(dead.died);
+    let end = replay.end.or(replay.start).unwrap_or(dead.died);
     let (severity, meaning) = match (answered, is_idempotent(&dead.method)) {
         (true, true) => (
             Severity::Warning,
