@@ -117,7 +117,7 @@ fn assert_close(what: &str, tool: f64, client: f64) {
     );
     assert!(
         diff <= 1.0 + 0.05 * client,
-        "{what}: the tool says {tool} ms, httptrace {client} ms"
+        "{what}: the tool says {tool} ms, the client's own clock {client} ms"
     );
 }
 
@@ -616,4 +616,69 @@ fn https_pooled_connection_forgotten_is_idle_then_reset_with_or_without_keys() {
         first["timing_ms"]["wait"].as_f64().unwrap(),
         t[0].wait_ms,
     );
+}
+
+#[test]
+fn lost_first_syn_with_curl_matches_curls_own_timing() {
+    let Some((_, server)) = lab("lost_first_syn_with_curl_matches_curls_own_timing") else {
+        return;
+    };
+    let mut net = Routed::new("curl");
+    let router = net.router.name.clone();
+    net.drop_rule(
+        &router,
+        "FORWARD",
+        &format!(
+            "-p tcp --dport {PORT} --syn -m statistic --mode nth --every 2 --packet 0 -j DROP"
+        ),
+    );
+    let listen = format!("0.0.0.0:{PORT}");
+    let mut srv = net.server.spawn(&[
+        server.to_str().unwrap(),
+        "-listen",
+        &listen,
+        "-think",
+        "30ms",
+    ]);
+    srv.wait_for_stdout("listening", Duration::from_secs(10));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("curl.pcap");
+    let cap = NsCapture::start(&net.client.name, CLIENT_IF, &file, "tcp port 8080");
+    let url = format!("http://{}:{PORT}/v1/orders", net.server_ip);
+    let mut cmd = Vec::new();
+    if Path::new("/usr/bin/chrt").exists() {
+        cmd.extend(["/usr/bin/chrt", "-f", "20"]);
+    }
+    cmd.extend([
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_connect} %{time_pretransfer} %{time_starttransfer}",
+        url.as_str(),
+    ]);
+    let (ok, out, err) = exec_bounded(&net.client.name, &cmd, Duration::from_secs(20));
+    cap.finish();
+    keep(&file, "curl");
+    assert!(ok, "curl failed: {err}");
+    let secs: Vec<f64> = out
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(secs.len(), 3, "{out}");
+    let (connect, wait) = (secs[0] * 1e3, (secs[2] - secs[1]) * 1e3);
+
+    let records = analyze_records(&file, &[]);
+    let f = findings(&records, "tcp.syn_retransmit");
+    assert_eq!(f.len(), 1, "{:?}", problems(&records));
+    let h = http(&records);
+    assert_eq!(h.len(), 1);
+    let timing = &h[0]["timing_ms"];
+    assert_close(
+        "connect (curl, lost SYN)",
+        timing["connect"].as_f64().unwrap(),
+        connect,
+    );
+    assert_close("wait (curl)", timing["wait"].as_f64().unwrap(), wait);
 }
