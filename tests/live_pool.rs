@@ -113,7 +113,7 @@ fn traces(stdout: &str) -> Vec<Trace> {
 fn assert_close(what: &str, tool: f64, client: f64) {
     let diff = (tool - client).abs();
     eprintln!(
-        "phase-diff {what}: tool {tool:.3} ms, httptrace {client:.3} ms, |diff| {diff:.3} ms"
+        "phase-diff {what}: tool {tool:.3} ms, client clock {client:.3} ms, |diff| {diff:.3} ms"
     );
     assert!(
         diff <= 1.0 + 0.05 * client,
