@@ -12,7 +12,6 @@
 //! Skipped, with the reason printed, when not root or without go/dnsmasq.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,31 +21,9 @@ use crate::util::{analyze_records, can_capture};
 
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 
-/// The Go toolchain, if installed.
-fn go() -> Option<PathBuf> {
-    ["/usr/bin/go", "/usr/lib/go/bin/go"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// Builds `tests/go/dnsclient` into `dir` (caches and HOME in `dir` too).
-fn build_client(go: &Path, dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/dnsclient/main.go");
-    let out = dir.join("dnsclient");
-    let status = Command::new(go)
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .env("GOCACHE", dir.join("gocache"))
-        .env("HOME", dir)
-        .env("GOPATH", dir.join("gopath"))
-        .env("GO111MODULE", "off")
-        .env("GOFLAGS", "-mod=mod")
-        .status()
-        .expect("run go build");
-    assert!(status.success(), "go build of {} failed", src.display());
-    out
+/// The Go DNS client, built once.
+fn dns_client() -> PathBuf {
+    crate::util::go::program("dnsclient").expect("go build of tests/go/dnsclient")
 }
 
 /// Whether this test can run; prints why not.
@@ -58,7 +35,7 @@ fn ready(test: &str, need_go: bool) -> bool {
         eprintln!("skipping {test}: {DNSMASQ} is not installed (apt-get install dnsmasq-base)");
         return false;
     }
-    if need_go && go().is_none() {
+    if need_go && crate::util::go::toolchain().is_none() {
         eprintln!("skipping {test}: no Go toolchain (apt-get install golang-go)");
         return false;
     }
@@ -220,7 +197,7 @@ fn live_dns_search_walk_go_on_port_15353() {
         return;
     }
     let lab = Lab::new("dnsw", 15353, true);
-    let client = build_client(&go().expect("go"), lab.dir.path());
+    let client = dns_client();
     let dns = format!("{}:15353", lab.hosts.server_ip);
     let client = client.to_str().expect("utf-8 path");
     let (out, records) = lab.capture(
@@ -318,7 +295,7 @@ fn live_dns_slow_aaaa_and_healthy_calls() {
         return;
     }
     let lab = Lab::new("dnss", 53, true);
-    let client = build_client(&go().expect("go"), lab.dir.path());
+    let client = dns_client();
     let client = client.to_str().expect("utf-8 path");
     let ip = lab.hosts.server_ip.clone();
     let mut slow = lab.hosts.server.spawn(&[
@@ -470,7 +447,7 @@ fn live_dns_concurrent_go_lookups_are_counted() {
         return;
     }
     let lab = Lab::new("dnsc", 15353, false);
-    let client = build_client(&go().expect("go"), lab.dir.path());
+    let client = dns_client();
     let dns = format!("{}:15353", lab.hosts.server_ip);
     let client = client.to_str().expect("utf-8 path");
     let (out, records) = lab.capture(

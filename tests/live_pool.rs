@@ -11,57 +11,23 @@
 //! Tests skip, with the reason printed, when not root or without Go.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::util::go;
 use crate::util::live::{findings, of_type, problems};
 use crate::util::netns::{exec_bounded, NsCapture, Routed, TwoHosts, CLIENT_IF};
 use crate::util::{analyze_records, can_capture};
 
 const PORT: u16 = 8080;
 
-/// Builds the Go programs once per test process; `None` when Go is missing.
-/// They go to a folder named after their sources' hash, shared by the test
-/// processes (each builds to a temporary name, then renames), with one Go
-/// build cache beside it.
+/// The Go lab client and server; `None` when Go is missing.
 fn go_programs() -> Option<&'static (PathBuf, PathBuf)> {
     static BUILT: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            use std::hash::{Hash, Hasher};
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go");
-            let mut hash = std::collections::hash_map::DefaultHasher::new();
-            for name in ["httpclient", "httpserver"] {
-                std::fs::read(src.join(name).join("main.go"))
-                    .ok()?
-                    .hash(&mut hash);
-            }
-            let root = std::env::temp_dir().join("netsleuth-go");
-            let dir = root.join(format!("{:016x}", hash.finish()));
-            std::fs::create_dir_all(&dir).ok()?;
-            let build = |name: &str| -> Option<PathBuf> {
-                let out = dir.join(name);
-                if out.exists() {
-                    return Some(out);
-                }
-                let tmp = dir.join(format!("{name}.{}", std::process::id()));
-                let status = Command::new("go")
-                    .args(["build", "-o"])
-                    .arg(&tmp)
-                    .arg(src.join(name).join("main.go"))
-                    .env("HOME", &root)
-                    .env("GOCACHE", root.join("cache"))
-                    .env("GO111MODULE", "off")
-                    .env("GOFLAGS", "")
-                    .status()
-                    .ok()?;
-                (status.success() && std::fs::rename(&tmp, &out).is_ok()).then_some(out)
-            };
-            Some((build("httpclient")?, build("httpserver")?))
-        })
+        .get_or_init(|| Some((go::program("httpclient")?, go::program("httpserver")?)))
         .as_ref()
 }
 

@@ -4,6 +4,7 @@
 
 pub mod capture_builder;
 pub mod conv;
+pub mod go;
 pub mod live;
 pub mod netns;
 pub mod servers;
