@@ -26,6 +26,15 @@ fn dns_client() -> PathBuf {
     crate::util::go::program("dnsclient").expect("go build of tests/go/dnsclient")
 }
 
+/// The DNS phase of each call on Go's own clock (httptrace DNSStart to
+/// DNSDone), from the client's `dns_ms` lines.
+fn go_dns_ms(out: &str) -> Vec<f64> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("dns_ms "))
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
 /// Whether this test can run; prints why not.
 fn ready(test: &str, need_go: bool) -> bool {
     if !can_capture(test) {
@@ -204,11 +213,7 @@ fn live_dns_search_walk_go_on_port_15353() {
         &[client, "calls", &dns, "http://api.example:8080/", "3"],
         Duration::from_secs(30),
     );
-    let go_ms: Vec<f64> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("dns_ms "))
-        .filter_map(|n| n.parse().ok())
-        .collect();
+    let go_ms = go_dns_ms(&out);
     assert_eq!(go_ms.len(), 3, "{out}");
 
     let lookups = of_type(&records, "dns");
@@ -240,16 +245,12 @@ fn live_dns_search_walk_go_on_port_15353() {
     );
     assert!(text(&repeated[0]["summary"]).contains("(TTL 60 s)"));
 
-    // The DNS phase of each call: the whole walk, never longer than what
-    // Go's own trace measured around it.
+    // The DNS phase of each call: the whole walk, as Go's own trace measured it.
     let http = of_type(&records, "http");
     assert_eq!(http.len(), 3);
     for (h, go) in http.iter().zip(&go_ms) {
         let phase = h["timing_ms"]["dns"].as_f64().expect("a DNS phase");
-        assert!(
-            phase > 0.0 && phase <= go + 2.0,
-            "passive {phase} ms, Go {go} ms"
-        );
+        crate::util::live::assert_close("dns (search walk)", phase, *go);
         assert!(
             phase >= lost.min(*go) * 0.1,
             "passive {phase} ms covers the walk"
@@ -310,10 +311,12 @@ fn live_dns_slow_aaaa_and_healthy_calls() {
     ]);
     slow.wait_for_stdout("ready", Duration::from_secs(10));
     let dns = format!("{ip}:15353");
-    let (_, records) = lab.capture(
+    let (out, records) = lab.capture(
         &[client, "calls", &dns, "http://api.example.:8080/", "1"],
         Duration::from_secs(30),
     );
+    let go_ms = go_dns_ms(&out);
+    assert_eq!(go_ms.len(), 1, "{out}");
     let found = findings(&records, "dns.slow");
     assert_eq!(found.len(), 1, "{:#?}", of_type(&records, "finding"));
     let s = text(&found[0]["summary"]);
@@ -327,23 +330,28 @@ fn live_dns_slow_aaaa_and_healthy_calls() {
         .as_f64()
         .expect("a DNS phase");
     assert!(phase >= gap, "the phase waits for AAAA: {phase} ms");
+    crate::util::live::assert_close("dns (slow AAAA)", phase, go_ms[0]);
     drop(slow);
 
     // Healthy: dnsmasq on 53, a fully qualified name, two calls.
     let dns = format!("{ip}:53");
-    let (_, records) = lab.capture(
+    let (out, records) = lab.capture(
         &[client, "calls", &dns, "http://api.example.:8080/", "2"],
         Duration::from_secs(30),
     );
+    let go_ms = go_dns_ms(&out);
     assert_eq!(of_type(&records, "dns").len(), 4);
     let dns_findings: Vec<&Value> = of_type(&records, "finding")
         .into_iter()
         .filter(|f| text(&f["kind"]).starts_with("dns."))
         .collect();
     assert!(dns_findings.is_empty(), "{dns_findings:#?}");
-    assert!(of_type(&records, "http")
-        .iter()
-        .all(|h| h["timing_ms"]["dns"].as_f64().is_some()));
+    let http = of_type(&records, "http");
+    assert_eq!((http.len(), go_ms.len()), (2, 2), "{out}");
+    for (h, go) in http.iter().zip(&go_ms) {
+        let phase = h["timing_ms"]["dns"].as_f64().expect("a DNS phase");
+        crate::util::live::assert_close("dns (healthy)", phase, *go);
+    }
 }
 
 /// glibc with two nameservers, the first at an extra address of the server

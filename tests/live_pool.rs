@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::util::go;
-use crate::util::live::{findings, of_type, problems};
+use crate::util::live::{assert_close, findings, of_type, problems};
 use crate::util::netns::{exec_bounded, NsCapture, Routed, TwoHosts, CLIENT_IF};
 use crate::util::{analyze_records, can_capture};
 
@@ -73,18 +73,6 @@ fn traces(stdout: &str) -> Vec<Trace> {
             wait_ms: v["wait_ms"].as_f64().unwrap_or(0.0),
         })
         .collect()
-}
-
-/// `|tool - client|` within 1 ms + 5% of the client's figure.
-fn assert_close(what: &str, tool: f64, client: f64) {
-    let diff = (tool - client).abs();
-    eprintln!(
-        "phase-diff {what}: tool {tool:.3} ms, client clock {client:.3} ms, |diff| {diff:.3} ms"
-    );
-    assert!(
-        diff <= 1.0 + 0.05 * client,
-        "{what}: the tool says {tool} ms, the client's own clock {client} ms"
-    );
 }
 
 /// The HTTP records, in order of their connection and start.

@@ -232,3 +232,17 @@ pub fn response(status: &str, body: &str) -> String {
         body.len()
     )
 }
+
+/// A phase the tool measured against the client's own clock (httptrace,
+/// curl -w): within 1 ms + 5% of the client's figure, as issue 11 asks.
+/// Prints a `phase-diff` line either way, for the record.
+pub fn assert_close(what: &str, tool: f64, client: f64) {
+    let diff = (tool - client).abs();
+    eprintln!(
+        "phase-diff {what}: tool {tool:.3} ms, client clock {client:.3} ms, |diff| {diff:.3} ms"
+    );
+    assert!(
+        diff <= 1.0 + 0.05 * client,
+        "{what}: the tool says {tool} ms, the client's own clock {client} ms"
+    );
+}
