@@ -13,6 +13,7 @@ use serde::Serialize;
 mod collect;
 mod progress;
 mod replay;
+mod spill;
 mod syn_loss;
 
 use collect::{AppCounts, Collector};
@@ -350,18 +351,7 @@ pub fn run<W: Write + ?Sized>(
         }
         AnalyzeFormat::Json => {
             out.write_all(b"\n]")?;
-            for tag in ["dns", "tls", "http"] {
-                write!(out, ",\"{tag}\":[")?;
-                let mut first = true;
-                for (_, v) in held.iter().filter(|(t, _)| *t == tag) {
-                    if !first {
-                        out.write_all(b",")?;
-                    }
-                    first = false;
-                    serde_json::to_writer(&mut *out, v).map_err(std::io::Error::from)?;
-                }
-                out.write_all(b"]")?;
-            }
+            held.write_arrays(out)?;
             out.write_all(b",\"findings\":")?;
             serde_json::to_writer(&mut *out, &findings).map_err(std::io::Error::from)?;
             out.write_all(b",\"stories\":")?;
