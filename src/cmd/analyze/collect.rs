@@ -481,6 +481,13 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
                 f.summary = format!("{} mid-response: {}", f.summary, cut.join("; "));
             }
         }
+        // Stories and groups name calls by their findings' connections only:
+        // the name of a TCP call without findings is not kept (memory stays
+        // bounded by the findings, not the connections). A DNS flow's
+        // findings come later, from its records.
+        if found.is_empty() && record.protocol == Protocol::Tcp {
+            self.targets.remove(&record.id);
+        }
         let worst = found.iter().map(|f| f.severity).max();
         if self.format == AnalyzeFormat::Text {
             self.keep_for_table(record, worst);
