@@ -2,9 +2,10 @@
 //! every conversation, and reports findings with evidence, then a connection
 //! table (text), or the same records as one JSON document or JSON lines.
 //!
-//! Memory stays bounded: records stream out as flows end (JSON lines, and the
-//! `connections` array of the JSON document is written as it grows); the text
-//! table keeps only connections with findings (capped) and the busiest healthy ones.
+//! Memory stays bounded: records stream out as flows end (JSON lines; in the
+//! JSON document the `connections` array is written as it grows and the
+//! dns/tls/http records wait in temporary files, `spill.rs`); the text table
+//! keeps only connections with findings (capped) and the busiest healthy ones.
 
 use std::io::Write;
 
