@@ -16,6 +16,7 @@ mod expect;
 mod expect_request;
 mod follow;
 mod grouped_report;
+mod json_document;
 mod live_app;
 mod live_dns;
 mod live_pool;

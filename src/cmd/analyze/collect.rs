@@ -12,6 +12,7 @@ use super::AnalyzeFormat;
 use crate::app::dns::{ops as dns_ops, DnsRecord};
 
 use super::replay::{self, Replays};
+use super::spill::Spill;
 use super::syn_loss::SynLoss;
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
@@ -71,8 +72,9 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub targets: HashMap<u64, String>,
     /// HTTP transactions for the text report, with their full timing.
     pub http_rows: Vec<HttpJson>,
-    /// Records held for the JSON document's arrays (`--json` only).
-    pub held: Vec<(&'static str, serde_json::Value)>,
+    /// Records for the JSON document's dns/tls/http arrays, spilled to
+    /// temporary files until the connections are written (`--json` only).
+    pub held: Spill,
     pub dns_records: Vec<DnsRecord>,
     names: VecDeque<LearnedName>,
     pub connections_written: u64,
@@ -127,7 +129,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             healthy: Vec::new(),
             targets: HashMap::new(),
             http_rows: Vec::new(),
-            held: Vec::new(),
+            held: Spill::default(),
             dns_records: Vec::new(),
             names: VecDeque::new(),
             connections_written: 0,
@@ -144,28 +146,22 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     }
 
     /// Writes one record: a JSON line, or an element of the streamed
-    /// `connections` array, or (other types, `--json`) held for the end.
+    /// `connections` array, or (other types, `--json`) spilled for the end.
     fn emit<T: Serialize>(&mut self, tag: &'static str, value: &T) {
         if self.error.is_some() || self.format == AnalyzeFormat::Text {
             return;
         }
         let result = (|| -> std::io::Result<()> {
-            if self.format == AnalyzeFormat::Jsonl {
-                return super::write_tagged(&mut *self.out, tag, value);
-            }
-            let v = serde_json::to_value(value)?;
             match self.format {
-                AnalyzeFormat::Json if tag == "connection" => {
+                AnalyzeFormat::Jsonl => super::write_tagged(&mut *self.out, tag, value),
+                _ if tag == "connection" => {
                     if self.connections_written > 0 {
                         self.out.write_all(b",\n")?;
                     }
-                    serde_json::to_writer(&mut *self.out, &v)?;
+                    serde_json::to_writer(&mut *self.out, value)?;
                     Ok(())
                 }
-                _ => {
-                    self.held.push((tag, v));
-                    Ok(())
-                }
+                _ => self.held.push(tag, value),
             }
         })();
         if let Err(e) = result {
@@ -506,6 +502,13 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
                 f.severity = Severity::Error;
                 f.summary = format!("{} mid-response: {}", f.summary, cut.join("; "));
             }
+        }
+        // Stories and groups name calls by their findings' connections only:
+        // the name of a TCP call without findings is not kept (memory stays
+        // bounded by the findings, not the connections). A DNS flow's
+        // findings come later, from its records.
+        if found.is_empty() && record.protocol == Protocol::Tcp {
+            self.targets.remove(&record.id);
         }
         let worst = found.iter().map(|f| f.severity).max();
         if self.format == AnalyzeFormat::Text {

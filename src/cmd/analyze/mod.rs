@@ -2,9 +2,10 @@
 //! every conversation, and reports findings with evidence, then a connection
 //! table (text), or the same records as one JSON document or JSON lines.
 //!
-//! Memory stays bounded: records stream out as flows end (JSON lines, and the
-//! `connections` array of the JSON document is written as it grows); the text
-//! table keeps only connections with findings (capped) and the busiest healthy ones.
+//! Memory stays bounded: records stream out as flows end (JSON lines; in the
+//! JSON document the `connections` array is written as it grows and the
+//! dns/tls/http records wait in temporary files, `spill.rs`); the text table
+//! keeps only connections with findings (capped) and the busiest healthy ones.
 
 use std::io::Write;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 mod collect;
 mod progress;
 mod replay;
+mod spill;
 mod syn_loss;
 
 use collect::{AppCounts, Collector};
@@ -350,18 +352,7 @@ pub fn run<W: Write + ?Sized>(
         }
         AnalyzeFormat::Json => {
             out.write_all(b"\n]")?;
-            for tag in ["dns", "tls", "http"] {
-                write!(out, ",\"{tag}\":[")?;
-                let mut first = true;
-                for (_, v) in held.iter().filter(|(t, _)| *t == tag) {
-                    if !first {
-                        out.write_all(b",")?;
-                    }
-                    first = false;
-                    serde_json::to_writer(&mut *out, v).map_err(std::io::Error::from)?;
-                }
-                out.write_all(b"]")?;
-            }
+            held.write_arrays(out)?;
             out.write_all(b",\"findings\":")?;
             serde_json::to_writer(&mut *out, &findings).map_err(std::io::Error::from)?;
             out.write_all(b",\"stories\":")?;
