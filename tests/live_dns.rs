@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::util::live::{findings, of_type};
 use crate::util::netns::{exec_bounded, NsCapture, Proc, TwoHosts, CLIENT_IF};
 use crate::util::{analyze_records, can_capture};
 
@@ -147,22 +148,12 @@ impl Lab {
     fn capture(&self, traffic: &[&str], limit: Duration) -> (String, Vec<Value>) {
         let file = self.dir.path().join("live.pcap");
         let cap = NsCapture::start(&self.hosts.client.name, CLIENT_IF, &file, "");
-        let (ok, out, err) = exec_bounded(&self.hosts.client.name, traffic, limit);
+        let traffic = crate::util::live::realtime(traffic);
+        let (ok, out, err) = exec_bounded(&self.hosts.client.name, &traffic, limit);
         cap.finish();
         assert!(ok, "{traffic:?} failed: {out}\n{err}");
         (out, analyze_records(&file, &[]))
     }
-}
-
-fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {
-    records.iter().filter(|r| r["type"] == t).collect()
-}
-
-fn findings<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    records
-        .iter()
-        .filter(|r| r["type"] == "finding" && r["kind"] == kind)
-        .collect()
 }
 
 fn text(v: &Value) -> &str {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::util::go;
-use crate::util::live::{assert_close, findings, of_type, problems};
+use crate::util::live::{assert_close, findings, of_type, problems, realtime};
 use crate::util::netns::{exec_bounded, NsCapture, Routed, TwoHosts, CLIENT_IF};
 use crate::util::{analyze_records, can_capture};
 
@@ -112,12 +112,9 @@ fn seconds_after(text: &str, after: &str) -> f64 {
 /// should hold the network, not the time a loaded test machine took to wake
 /// its goroutines (seen: 8 ms on a connect of 60 µs while tests ran beside).
 fn go_client(ns: &str, client: &Path, args: &[&str], limit: Duration) -> Vec<Trace> {
-    let mut cmd = Vec::new();
-    if Path::new("/usr/bin/chrt").exists() {
-        cmd.extend(["/usr/bin/chrt", "-f", "20"]);
-    }
-    cmd.push(client.to_str().expect("utf-8 path"));
+    let mut cmd = vec![client.to_str().expect("utf-8 path")];
     cmd.extend_from_slice(args);
+    let cmd = realtime(&cmd);
     let (_, out, err) = exec_bounded(ns, &cmd, limit);
     let t = traces(&out);
     assert!(!t.is_empty(), "the Go client printed nothing: {err}");
@@ -599,11 +596,7 @@ fn lost_first_syn_with_curl_matches_curls_own_timing() {
     let file = dir.path().join("curl.pcap");
     let cap = NsCapture::start(&net.client.name, CLIENT_IF, &file, "tcp port 8080");
     let url = format!("http://{}:{PORT}/v1/orders", net.server_ip);
-    let mut cmd = Vec::new();
-    if Path::new("/usr/bin/chrt").exists() {
-        cmd.extend(["/usr/bin/chrt", "-f", "20"]);
-    }
-    cmd.extend([
+    let cmd = realtime(&[
         "curl",
         "-s",
         "-o",

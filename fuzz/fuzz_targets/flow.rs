@@ -18,7 +18,7 @@ struct Sink {
 impl FlowSink for Sink {
     fn connection(&mut self, record: ConnRecord) {
         self.records += 1;
-        let _ = diagnose(&record);
+        let _ = diagnose(&record, &netsleuth::diagnose::tcp::TcpRules::default());
     }
 }
 
