@@ -660,3 +660,32 @@ fn a_retry_seen_before_the_black_holed_connection_ends_is_linked() {
     );
     assert_eq!(f[0]["severity"], "warning");
 }
+
+#[test]
+fn one_byte_keep_alive_probes_are_not_requests() {
+    // Windows-style probes (one byte below the next sequence number) while
+    // the pooled connection idles; then the real request meets the RST.
+    let mut conv = Conv::new(41150, 80);
+    conv.handshake(0.002);
+    conv.at(0.01)
+        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.02)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    conv.at(0.021).c(".", &[]);
+    let probe_seq = conv.client.seq.wrapping_sub(1);
+    conv.at(2.0).c_at_seq(probe_seq, ".", &[0]);
+    conv.at(2.001).s(".", &[]);
+    conv.at(5.0)
+        .c("P.", b"GET /v1/b HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(5.0005).s("R", &[]);
+    let records = jsonl(&conv, &[]);
+    let f = findings(&records, "tcp.idle_then_reset");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&records));
+    // The probe and its ACK count as traffic: 3 s of quiet, not 5.
+    assert!(
+        summary(f[0]).starts_with("a request sent after 3.00 s idle"),
+        "{}",
+        summary(f[0])
+    );
+    assert!(summary(f[0]).contains("GET /v1/b"), "{}", summary(f[0]));
+}

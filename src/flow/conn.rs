@@ -456,7 +456,11 @@ impl Connection {
         {
             t.handshake_ack = Some((seg.ts, p.frame));
         }
-        if seg.len > 0 && !flags.contains(TcpFlags::RST) {
+        // A keep-alive probe (Windows sends one garbage byte below the next
+        // sequence number) is no application data: not a request, not the
+        // last payload before a close.
+        let probe = events.contains(TcpEventKind::KeepAlive);
+        if seg.len > 0 && !flags.contains(TcpFlags::RST) && !probe {
             if !retransmission {
                 t.note_data(from, seg.seq, seg.len, seg.ts, p.frame, idle_before);
             }
