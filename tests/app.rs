@@ -37,13 +37,7 @@ fn udp(from_client: bool, payload: &[u8]) -> Vec<u8> {
     } else {
         (resolver, CLIENT, 53, 5353)
     };
-    let mut out = Vec::new();
-    etherparse::PacketBuilder::ethernet2([2; 6], [3; 6])
-        .ipv4(src, dst, 64)
-        .udp(sp, dp)
-        .write(&mut out, payload)
-        .unwrap();
-    out
+    crate::util::eth_udp(src, sp, dst, dp, payload)
 }
 
 fn analyze_jsonl(conv: &Conv) -> Vec<Value> {

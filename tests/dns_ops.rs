@@ -15,13 +15,7 @@ const RESOLVER: [u8; 4] = [10, 1, 0, 53];
 
 /// Ethernet + IPv4 + UDP.
 fn udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    etherparse::PacketBuilder::ethernet2([2; 6], [3; 6])
-        .ipv4(src, dst, 64)
-        .udp(sport, dport)
-        .write(&mut out, payload)
-        .unwrap();
-    out
+    crate::util::eth_udp(src, sport, dst, dport, payload)
 }
 
 /// A DNS response with no answers (`rcode`), or one A record.

@@ -38,13 +38,7 @@ fn udp(from_client: bool, port: u16, payload: &[u8]) -> Vec<u8> {
     } else {
         (resolver, CLIENT, 53, port)
     };
-    let mut out = Vec::new();
-    etherparse::PacketBuilder::ethernet2([2; 6], [3; 6])
-        .ipv4(src, dst, 64)
-        .udp(sp, dp)
-        .write(&mut out, payload)
-        .unwrap();
-    out
+    crate::util::eth_udp(src, sp, dst, dp, payload)
 }
 
 /// A TLS 1.2 record holding a minimal ClientHello with `sni`.

@@ -85,6 +85,17 @@ pub fn eth_tcp(
     out
 }
 
+/// Ethernet + IPv4 + UDP.
+pub fn eth_udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4(src, dst, 64)
+        .udp(sport, dport)
+        .write(&mut out, payload)
+        .expect("build frame");
+    out
+}
+
 /// Ethernet + IPv6 + UDP.
 pub fn eth_udp6(src: [u8; 16], sport: u16, dst: [u8; 16], dport: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
