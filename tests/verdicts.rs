@@ -33,6 +33,17 @@ fn syn_ack_again(conv: &mut Conv) {
     conv.raw(f);
 }
 
+/// A pooled connection's first call: handshake, GET /v1/a answered 200 at
+/// 20 ms, the client's ACK at 21 ms; the connection then stays open.
+fn first_call(conv: &mut Conv) {
+    conv.handshake(0.002);
+    conv.at(0.01)
+        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
+    conv.at(0.02)
+        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    conv.at(0.021).c(".", &[]);
+}
+
 /// A GET and its 200 after the handshake, then FINs.
 fn get_and_answer(conv: &mut Conv) {
     let t = conv.t;
@@ -138,12 +149,7 @@ fn a_prompt_handshake_has_no_syn_finding() {
 /// request answered only by an RST 2 ms later from `rst_ttl`.
 fn pooled_then_reset(idle: f64, rst_ttl: u8) -> Conv {
     let mut conv = Conv::new(41010, 80);
-    conv.handshake(0.002);
-    conv.at(0.01)
-        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
-    conv.at(0.02)
-        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-    conv.at(0.021).c(".", &[]);
+    first_call(&mut conv);
     conv.at(0.021 + idle)
         .c("P.", b"GET /v1/b HTTP/1.1\r\nHost: api\r\n\r\n");
     let mut from: End = conv.server;
@@ -472,12 +478,7 @@ fn a_write_after_a_connection_close_response_is_not_a_stale_pool() {
 #[test]
 fn a_request_after_the_servers_keep_alive_close_is_a_stale_connection() {
     let mut conv = Conv::new(41091, 80);
-    conv.handshake(0.002);
-    conv.at(0.01)
-        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
-    conv.at(0.02)
-        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-    conv.at(0.021).c(".", &[]);
+    first_call(&mut conv);
     // The server's 5 s keep-alive time-out; the client writes 0.3 s later.
     conv.at(5.021).s("F.", &[]);
     conv.at(5.0211).c(".", &[]);
@@ -578,12 +579,7 @@ fn a_pooled_connection_first_seen_at_its_request_counts_the_quiet_before_the_cap
 #[test]
 fn a_two_segment_request_reset_twice_is_still_a_dead_pooled_connection() {
     let mut conv = Conv::new(41120, 80);
-    conv.handshake(0.002);
-    conv.at(0.01)
-        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
-    conv.at(0.02)
-        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-    conv.at(0.021).c(".", &[]);
+    first_call(&mut conv);
     conv.at(4.0).c(
         "P.",
         b"POST /v1/b HTTP/1.1\r\nHost: api\r\nContent-Length: 5\r\n\r\n",
@@ -622,12 +618,7 @@ fn a_syn_ack_crossing_the_clients_ack_is_not_a_full_accept_queue() {
 #[test]
 fn a_retry_seen_before_the_black_holed_connection_ends_is_linked() {
     let mut conv = Conv::new(41140, 80);
-    conv.handshake(0.002);
-    conv.at(0.01)
-        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
-    conv.at(0.02)
-        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-    conv.at(0.021).c(".", &[]);
+    first_call(&mut conv);
     let seq = conv.client.seq;
     let req = b"GET /v1/b HTTP/1.1\r\nHost: api\r\n\r\n";
     conv.at(5.0).c("P.", req);
@@ -666,12 +657,7 @@ fn one_byte_keep_alive_probes_are_not_requests() {
     // Windows-style probes (one byte below the next sequence number) while
     // the pooled connection idles; then the real request meets the RST.
     let mut conv = Conv::new(41150, 80);
-    conv.handshake(0.002);
-    conv.at(0.01)
-        .c("P.", b"GET /v1/a HTTP/1.1\r\nHost: api\r\n\r\n");
-    conv.at(0.02)
-        .s("P.", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
-    conv.at(0.021).c(".", &[]);
+    first_call(&mut conv);
     let probe_seq = conv.client.seq.wrapping_sub(1);
     conv.at(2.0).c_at_seq(probe_seq, ".", &[0]);
     conv.at(2.001).s(".", &[]);
