@@ -211,7 +211,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         &mut self,
         record: &ConnRecord,
         app: AppRecords,
-    ) -> (Vec<Finding>, Vec<String>, Option<HttpTransaction>) {
+    ) -> (Vec<Finding>, Vec<String>, Option<replay::Seen>) {
         let mut found = Vec::new();
         let mut cut = Vec::new();
         let mut unanswered = None;
@@ -272,7 +272,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 dead
             });
             if tx.status.is_none() && tx.method.is_some() {
-                unanswered = Some(tx.clone());
+                unanswered = Some(replay::Seen::of(&tx));
             }
             tx.request_data = None;
             if target.is_none() {
@@ -480,7 +480,7 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
             match unanswered {
                 Some(tx) => {
                     if let Some((dead, seen)) =
-                        self.replays.note_dead(&tx, died, self.findings.len() + pos)
+                        self.replays.note_dead(tx, died, self.findings.len() + pos)
                     {
                         replay::link(&mut found[pos], &dead, &seen);
                     }

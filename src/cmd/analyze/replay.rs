@@ -100,24 +100,19 @@ pub struct Replays {
 }
 
 impl Replays {
-    /// Remembers the unanswered request `tx` whose connection died at `died`;
+    /// Remembers the unanswered request `tx` (see [`Seen::of`]) whose connection died at `died`;
     /// its finding is `finding` in the finding list. Returns it with its
     /// replay when that was already seen.
-    pub fn note_dead(
-        &mut self,
-        tx: &HttpTransaction,
-        died: Timestamp,
-        finding: usize,
-    ) -> Option<(Dead, Seen)> {
-        let (Some(method), Some(path), Some(sent)) = (&tx.method, &tx.path, tx.start) else {
+    pub fn note_dead(&mut self, tx: Seen, died: Timestamp, finding: usize) -> Option<(Dead, Seen)> {
+        let (Some(method), Some(path), Some(sent)) = (tx.method, tx.path, tx.start) else {
             return None;
         };
         let dead = Dead {
             conn: tx.conn,
-            client: tx.client.ip(),
+            client: tx.client,
             server: tx.server,
-            method: method.clone(),
-            path: path.clone(),
+            method,
+            path,
             sent,
             died,
             finding,
