@@ -259,9 +259,12 @@ pub struct AnalyzeArgs {
     /// Exit with code 1 when a finding of this severity or worse was found
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
-    /// Most connections tracked at once; the least recently active is evicted beyond it
-    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_flows: u64,
+    /// Memory for open connections (e.g. 256M, 1G): sets how many are tracked at once (about 3 KB each; a quarter of it for unanswered SYNs, so a SYN flood stays bounded)
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory, default_value = "256M")]
+    pub memory: u64,
+    /// Most connections tracked at once (instead of the cap --memory sets); the least recently active is evicted beyond it
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flows: Option<u64>,
     /// Idle time-out of established TCP connections
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub tcp_idle_timeout: Duration,
@@ -522,8 +525,10 @@ impl AnalyzeArgs {
                 established_timeout_ns: ns(self.tcp_idle_timeout),
                 closed_timeout_ns: ns(self.closed_timeout),
                 udp_timeout_ns: ns(self.udp_timeout),
-                max_flows: usize::try_from(self.max_flows).unwrap_or(usize::MAX),
-            },
+                ..FlowConfig::default()
+            }
+            .with_memory(usize::try_from(self.memory).unwrap_or(usize::MAX))
+            .with_max_flows(self.max_flows),
             keylogs: self.keylog,
             expect,
             tcp_rules: netsleuth::diagnose::tcp::TcpRules {
@@ -735,6 +740,31 @@ impl CaptureArgs {
 
 /// Parses `500ms`, `30s`, `5m`, `2h`, `1d`, or a bare number of seconds (the
 /// library's one implementation, shared with `--expect` timing rules).
+/// `256M`, `1G`, `512MB`, `64k`: bytes (powers of 1024); a bare number is megabytes.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let upper = t.to_ascii_uppercase();
+    let digits = upper.trim_end_matches(['B', 'I']);
+    let (number, unit) = match digits.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => digits.split_at(i),
+        None => (digits, "M"),
+    };
+    let scale: u64 = match unit.trim() {
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M")),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M"))?;
+    let bytes = n.saturating_mul(scale);
+    if bytes < 1 << 20 {
+        return Err(format!("--memory {s} is too small: give at least 1M"));
+    }
+    Ok(bytes)
+}
+
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     netsleuth::duration::parse_duration(s)
 }

@@ -353,7 +353,7 @@ fn flow_cap_evicts_and_says_so() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("connections were evicted by --max-flows 1"),
+        out.contains("connections were evicted: more than 1 were open at once"),
         "{out}"
     );
     let (_, out, _) = run(&[

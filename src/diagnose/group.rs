@@ -66,21 +66,39 @@ struct Building {
     group: Group,
     clients: HashSet<IpAddr>,
     server_addr: Option<SocketAddr>,
+    /// The example connections and their first evidence frames, by id.
+    examples: Vec<(u64, Option<u64>)>,
 }
 
 /// Groups `findings`, worst first, then the largest; `targets` names calls
 /// by connection.
 pub fn group(findings: &[Finding], targets: &HashMap<u64, String>) -> Vec<Group> {
-    let mut index: HashMap<(&'static str, String, Option<String>), usize> = HashMap::new();
-    let mut building: Vec<Building> = Vec::new();
+    let mut grouper = Grouper::default();
     for f in findings {
+        grouper.add(f, targets);
+    }
+    grouper.finish()
+}
+
+/// Groups built one finding at a time, so findings need not be held to be
+/// counted: memory grows with the groups, not with the findings.
+#[derive(Debug, Default)]
+pub struct Grouper {
+    index: HashMap<(&'static str, String, Option<String>), usize>,
+    building: Vec<Building>,
+}
+
+impl Grouper {
+    /// Counts `f` into its group; `targets` names calls by connection.
+    pub fn add(&mut self, f: &Finding, targets: &HashMap<u64, String>) {
         let server = f
             .conn
             .and_then(|c| targets.get(&c).cloned())
             .or_else(|| f.server.map(|s| s.to_string()))
             .unwrap_or_else(|| "-".to_string());
         let key = (f.kind, server, f.endpoint.clone());
-        let i = *index.entry(key.clone()).or_insert_with(|| {
+        let building = &mut self.building;
+        let i = *self.index.entry(key).or_insert_with_key(|key| {
             building.push(Building {
                 group: Group {
                     kind: f.kind,
@@ -97,35 +115,43 @@ pub fn group(findings: &[Finding], targets: &HashMap<u64, String>) -> Vec<Group>
                 },
                 clients: HashSet::new(),
                 server_addr: f.server.filter(|s| targets_miss(f, targets, s)),
+                examples: Vec::new(),
             });
             building.len() - 1
         });
-        let b = &mut building[i];
-        add(b, f);
+        add(&mut building[i], f);
     }
-    let mut groups = fold_ports(building);
-    for g in &mut groups {
-        if g.kind == "tcp.connect_timeout" && g.count >= FLOOD {
-            g.summary = format!(
-                "{} SYNs from {}{} sources to {}, none answered: a SYN flood or a scan",
-                thousands(g.count),
-                thousands(g.clients),
-                if g.clients >= CLIENTS_COUNTED as u64 {
-                    "+"
-                } else {
-                    ""
-                },
-                g.server
-            );
+
+    /// The groups, worst first, then the largest.
+    pub fn finish(mut self) -> Vec<Group> {
+        for b in &mut self.building {
+            b.group.example_conns = b.examples.iter().map(|&(c, _)| c).collect();
+            b.group.example_frames = b.examples.iter().filter_map(|&(_, f)| f).collect();
         }
+        let mut groups = fold_ports(self.building);
+        for g in &mut groups {
+            if g.kind == "tcp.connect_timeout" && g.count >= FLOOD {
+                g.summary = format!(
+                    "{} SYNs from {}{} sources to {}, none answered: a SYN flood or a scan",
+                    thousands(g.count),
+                    thousands(g.clients),
+                    if g.clients >= CLIENTS_COUNTED as u64 {
+                        "+"
+                    } else {
+                        ""
+                    },
+                    g.server
+                );
+            }
+        }
+        groups.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.count.cmp(&a.count))
+                .then(a.first.cmp(&b.first))
+        });
+        groups
     }
-    groups.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.count.cmp(&a.count))
-            .then(a.first.cmp(&b.first))
-    });
-    groups
 }
 
 /// True when the finding is named by its address (no call name), so its
@@ -150,10 +176,14 @@ fn add(b: &mut Building, f: &Finding) {
         }
     }
     g.clients = b.clients.len() as u64;
-    if let (Some(conn), true) = (f.conn, g.example_conns.len() < EXAMPLES) {
-        g.example_conns.push(conn);
-        if let Some(&frame) = f.frames.first() {
-            g.example_frames.push(frame);
+    // The earliest connections are the examples, whatever order findings
+    // arrive in (the held ones join the groups last).
+    if let Some(conn) = f.conn {
+        let e = &mut b.examples;
+        if e.len() < EXAMPLES || e.last().is_some_and(|&(c, _)| conn < c) {
+            let at = e.partition_point(|&(c, _)| c < conn);
+            e.insert(at, (conn, f.frames.first().copied()));
+            e.truncate(EXAMPLES);
         }
     }
 }

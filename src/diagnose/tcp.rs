@@ -171,6 +171,7 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
                             "SYN never answered, and not sent again before the capture ended (it ended within the first resend's 1 s, or the client gave up)"
                                 .to_string()
                         }
+                        EndReason::Evicted => "SYN never answered while this many unanswered SYNs were open that the oldest were let go (a SYN flood or a scan; see the note on --memory)".to_string(),
                         _ => "SYN never answered and never sent again (the client gave up, or its resends were not captured)".to_string(),
                     },
                 )

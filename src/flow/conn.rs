@@ -556,6 +556,25 @@ impl Connection {
             .is_some_and(|t| t.rst.is_some() || (t.fin[0].is_some() && t.fin[1].is_some()))
     }
 
+    /// True once the close is over: an RST, or FINs both ways and a packet
+    /// after the second (its ACK). What follows is late, not new.
+    pub fn is_close_complete(&self) -> bool {
+        self.tcp.as_ref().is_some_and(|t| {
+            t.rst.is_some()
+                || matches!(t.fin, [Some((_, a)), Some((_, b))] if self.last.1 > a.max(b))
+        })
+    }
+
+    /// True while the flow is only SYNs from the client, none answered: the
+    /// state a SYN flood or a scan leaves by the million.
+    pub fn is_syn_only(&self) -> bool {
+        self.tcp.as_ref().is_some_and(|t| {
+            t.syn.is_some() && t.syn_ack.is_none() && t.rst.is_none() && t.fin == [None, None]
+        }) && self.stats[1].packets == 0
+            && self.stats[0].payload_bytes == 0
+            && self.stats[0].packets == self.tcp.as_ref().and_then(|t| t.syn.as_ref()).map_or(0, |s| u64::from(s.count))
+    }
+
     /// True once the handshake completed or data flowed both ways.
     pub fn is_established(&self) -> bool {
         match &self.tcp {

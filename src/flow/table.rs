@@ -15,7 +15,7 @@
 //! Output order follows packet order (records are emitted when flows end), never
 //! hash-map iteration.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use super::conn::{ConnRecord, Connection, EndReason, IcmpNote, RoleSource, TcpPacket};
@@ -42,6 +42,37 @@ pub struct FlowConfig {
     pub udp_timeout_ns: i64,
     /// Most flows open at once.
     pub max_flows: usize,
+    /// Most TCP flows open at once that are only SYNs nobody answered (a
+    /// flood or a scan makes millions): past it the oldest is ended as
+    /// unanswered, and counted in [`FlowTableStats::syn_only_ended_early`].
+    pub max_syn_only: usize,
+}
+
+/// Memory one open flow costs, all layers included (flow state, the
+/// application parser's, the table's index), measured on a SYN flood.
+pub const FLOW_BYTES: usize = 3_000;
+
+impl FlowConfig {
+    /// The caps that keep open flows within `bytes` of memory: a quarter of
+    /// it for flows that are only unanswered SYNs, all of it for the rest.
+    pub fn with_memory(self, bytes: usize) -> FlowConfig {
+        FlowConfig {
+            max_flows: (bytes / FLOW_BYTES).max(1),
+            max_syn_only: (bytes / 4 / FLOW_BYTES).max(1),
+            ..self
+        }
+    }
+
+    /// `max_flows` set by hand (`--max-flows`), when given.
+    pub fn with_max_flows(self, max_flows: Option<u64>) -> FlowConfig {
+        match max_flows {
+            Some(n) => FlowConfig {
+                max_flows: usize::try_from(n).unwrap_or(usize::MAX).max(1),
+                ..self
+            },
+            None => self,
+        }
+    }
 }
 
 impl Default for FlowConfig {
@@ -53,6 +84,7 @@ impl Default for FlowConfig {
             closed_timeout_ns: 10 * S,
             udp_timeout_ns: 60 * S,
             max_flows: 1_000_000,
+            max_syn_only: 1_000_000,
         }
     }
 }
@@ -64,6 +96,12 @@ pub struct FlowTableStats {
     pub connections: u64,
     /// Connections evicted by the cap.
     pub evicted: u64,
+    /// Packets that came after their connection was closed and reported
+    /// (a resent FIN, a last ACK, more RSTs): counted, not followed.
+    pub late_after_close: u64,
+    /// Unanswered SYN-only flows ended before their time-out because more
+    /// than `max_syn_only` were open (a SYN flood or a scan).
+    pub syn_only_ended_early: u64,
     /// Connections ended by idle time-out.
     pub timed_out: u64,
     /// Most flows open at once.
@@ -126,7 +164,18 @@ enum Class {
     Established = 1,
     Closed = 2,
     Udp = 3,
+    /// TCP flows that are only SYNs, none answered.
+    SynOnly = 4,
 }
+
+/// The classes, in the order time-outs are checked.
+const CLASSES: [Class; 5] = [
+    Class::HalfOpen,
+    Class::SynOnly,
+    Class::Established,
+    Class::Closed,
+    Class::Udp,
+];
 
 struct Entry {
     conn: Connection,
@@ -139,6 +188,7 @@ struct Entry {
 struct List {
     head: Option<usize>,
     tail: Option<usize>,
+    len: usize,
 }
 
 /// The table of open flows.
@@ -149,10 +199,15 @@ pub struct FlowTable {
     index: HashMap<FlowKey, usize, foldhash::fast::RandomState>,
     slots: Vec<Option<Entry>>,
     free: Vec<usize>,
-    lists: [List; 4],
+    lists: [List; CLASSES.len()],
     next_id: u64,
     stats: FlowTableStats,
     now: Timestamp,
+    /// Connections closed and reported, by key, with when: their late
+    /// packets are not mistaken for a new connection (`closed_timeout_ns`).
+    tombstones: HashMap<FlowKey, Timestamp, foldhash::fast::RandomState>,
+    /// The tombstones in order of closing, for their expiry.
+    tomb_order: VecDeque<(Timestamp, FlowKey)>,
 }
 
 impl FlowTable {
@@ -164,10 +219,12 @@ impl FlowTable {
             index: HashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
-            lists: [List::default(); 4],
+            lists: [List::default(); CLASSES.len()],
             next_id: 1,
             stats: FlowTableStats::default(),
             now: Timestamp::default(),
+            tombstones: HashMap::default(),
+            tomb_order: VecDeque::new(),
         }
     }
 
@@ -241,7 +298,7 @@ impl FlowTable {
                 if !events.is_empty() {
                     sink.tcp_events(id, frame.number, side, events);
                 }
-                self.reclassify_and_touch(slot);
+                self.reclassify_and_touch(slot, sink);
             }
             Transport::Udp(udp) => {
                 let src = (ip.src, udp.src_port());
@@ -267,7 +324,7 @@ impl FlowTable {
                     frame.ts,
                     frame.number,
                 );
-                self.reclassify_and_touch(slot);
+                self.reclassify_and_touch(slot, sink);
             }
             Transport::Icmp(icmp) => {
                 let Some(q) = icmp.quoted() else {
@@ -352,6 +409,14 @@ impl FlowTable {
                 EndReason::OpenAtEnd
             };
             self.end(slot, reason, sink);
+        } else if self.tombstones.contains_key(&key) {
+            if !syn || ack {
+                // A late packet of a connection already reported.
+                self.stats.late_after_close += 1;
+                return None;
+            }
+            // Port reuse: a new connection on the same four-tuple.
+            self.tombstones.remove(&key);
         }
         let (client, server, roles) = if syn && !ack {
             (sock(src), sock(dst), RoleSource::Syn)
@@ -431,6 +496,8 @@ impl FlowTable {
     fn class_of(conn: &Connection) -> Class {
         if conn.key.protocol == Protocol::Udp {
             Class::Udp
+        } else if conn.is_syn_only() {
+            Class::SynOnly
         } else if conn.is_closed() {
             Class::Closed
         } else if conn.is_established() {
@@ -442,7 +509,7 @@ impl FlowTable {
 
     fn timeout(&self, class: Class) -> i64 {
         match class {
-            Class::HalfOpen => self.config.half_open_timeout_ns,
+            Class::HalfOpen | Class::SynOnly => self.config.half_open_timeout_ns,
             Class::Established => self.config.established_timeout_ns,
             Class::Closed => self.config.closed_timeout_ns,
             Class::Udp => self.config.udp_timeout_ns,
@@ -450,21 +517,43 @@ impl FlowTable {
     }
 
     /// Moves a flow to the tail of its (possibly new) class list.
-    fn reclassify_and_touch(&mut self, slot: usize) {
+    fn reclassify_and_touch(&mut self, slot: usize, sink: &mut impl FlowSink) {
         self.unlink(slot);
         if let Some(entry) = self.slots[slot].as_mut() {
             entry.class = Self::class_of(&entry.conn);
         }
         self.push_back(slot);
+        if let Some(entry) = self.slots[slot].as_ref() {
+            if entry.class == Class::Closed && entry.conn.is_close_complete() {
+                // Reported now, not after the closed time-out: a busy
+                // capture closes thousands a second, each holding state.
+                let (key, reason) = (entry.conn.key, closed_reason(&entry.conn));
+                self.end(slot, reason, sink);
+                self.tombstones.insert(key, self.now);
+                self.tomb_order.push_back((self.now, key));
+                return;
+            }
+        }
+        let syn_only = &self.lists[Class::SynOnly as usize];
+        if syn_only.len > self.config.max_syn_only.max(1) {
+            if let Some(oldest) = syn_only.head.filter(|&h| h != slot) {
+                self.stats.syn_only_ended_early += 1;
+                self.end(oldest, EndReason::Evicted, sink);
+            }
+        }
     }
 
     fn expire(&mut self, sink: &mut impl FlowSink) {
-        for class in [
-            Class::HalfOpen,
-            Class::Established,
-            Class::Closed,
-            Class::Udp,
-        ] {
+        while let Some(&(closed, key)) = self.tomb_order.front() {
+            if self.now.since(closed) <= self.config.closed_timeout_ns {
+                break;
+            }
+            self.tomb_order.pop_front();
+            if self.tombstones.get(&key) == Some(&closed) {
+                self.tombstones.remove(&key);
+            }
+        }
+        for class in CLASSES {
             let timeout = self.timeout(class);
             while let Some(head) = self.lists[class as usize].head {
                 let Some(entry) = self.slots[head].as_ref() else {
@@ -513,6 +602,7 @@ impl FlowTable {
             return;
         };
         let list = &mut self.lists[class as usize];
+        list.len += 1;
         let old_tail = list.tail;
         list.tail = Some(slot);
         if list.head.is_none() {
@@ -535,6 +625,8 @@ impl FlowTable {
         else {
             return;
         };
+        let list = &mut self.lists[class as usize];
+        list.len = list.len.saturating_sub(1);
         match prev {
             Some(p) => {
                 if let Some(e) = self.slots[p].as_mut() {

@@ -75,9 +75,12 @@ pub fn write_groups<W: Write + ?Sized>(
     out: &mut W,
     groups: &[Group],
     stories: &[Story],
+    calls: u64,
     limits: TextLimits,
 ) -> io::Result<()> {
-    let cut = stories.len() > limits.stories || stories.iter().any(|s| s.len > limits.per_story);
+    let cut = calls > stories.len() as u64
+        || stories.len() > limits.stories
+        || stories.iter().any(|s| s.len > limits.per_story);
     if !cut || limits.groups == 0 {
         return Ok(());
     }
@@ -87,7 +90,7 @@ pub fn write_groups<W: Write + ?Sized>(
         "SUMMARY: {} findings in {} groups, {} calls with findings",
         thousands(findings),
         thousands(groups.len() as u64),
-        thousands(stories.len() as u64)
+        thousands(calls)
     )?;
     for g in groups.iter().take(limits.groups) {
         let endpoint = g
@@ -141,17 +144,28 @@ pub fn write_findings<W: Write + ?Sized>(
     out: &mut W,
     findings: &[Finding],
     stories: &[Story],
+    calls: u64,
     limits: TextLimits,
 ) -> io::Result<()> {
-    if findings.is_empty() {
+    if findings.is_empty() && calls == 0 {
         return writeln!(out, "No problems found.");
     }
-    if stories.len() > limits.stories {
+    let shown = stories.len().min(limits.stories);
+    if (stories.len() as u64) < calls {
+        // Past the held limit: stories exist for the first calls only.
+        writeln!(
+            out,
+            "FINDINGS (the worst {} of the first {} calls with findings; all {} are counted in the summary above)",
+            shown,
+            thousands(stories.len() as u64),
+            thousands(calls)
+        )?;
+    } else if (shown as u64) < calls {
         writeln!(
             out,
             "FINDINGS (the worst {} of {} calls)",
-            limits.stories,
-            thousands(stories.len() as u64)
+            shown,
+            thousands(calls)
         )?;
     } else {
         writeln!(out, "FINDINGS")?;
@@ -175,11 +189,11 @@ pub fn write_findings<W: Write + ?Sized>(
             )?;
         }
     }
-    if stories.len() > limits.stories {
+    if (shown as u64) < calls {
         write_more(
             out,
             "",
-            (stories.len() - limits.stories) as u64,
+            calls - shown as u64,
             "calls with findings",
             "--all prints them; --json has every finding",
         )?;

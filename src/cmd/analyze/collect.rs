@@ -12,7 +12,8 @@ use super::AnalyzeFormat;
 use crate::app::dns::{ops as dns_ops, DnsRecord};
 
 use super::replay::{self, Replays};
-use super::spill::Spill;
+use super::overflow::{Overflowed, HELD};
+use super::spill::{Spill, SpillArray};
 use super::syn_loss::SynLoss;
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
@@ -22,6 +23,7 @@ use crate::diagnose::{
     dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
     tls as diagnose_tls,
 };
+use crate::diagnose::group::Grouper;
 use crate::diagnose::{Finding, Severity};
 use crate::expect::Expectations;
 use crate::flow::conn::{ConnRecord, IcmpNote};
@@ -95,6 +97,12 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
     /// Connections with holes the capture never saw, for `capture.drops`.
     pub holes: CaptureHoles,
+    /// Groups of the findings not held (the held ones join at the end).
+    pub grouper: Grouper,
+    /// Findings past [`HELD`]: counted here, grouped, written, not held.
+    pub overflowed: Overflowed,
+    /// `--json`: the overflowed findings, after the held ones in `findings`.
+    pub overflow_json: SpillArray,
 }
 
 /// How many application records were seen.
@@ -142,6 +150,32 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             syn_loss: SynLoss::default(),
             checked_http: HashMap::new(),
             holes: CaptureHoles::default(),
+            grouper: Grouper::default(),
+            overflowed: Overflowed::default(),
+            overflow_json: SpillArray::default(),
+        }
+    }
+
+    /// Adds one call's findings: held, unless [`HELD`] are held already and
+    /// no later rule will amend them (`pinned`); then counted, grouped and
+    /// written at once (see `overflow.rs`).
+    fn add_findings(&mut self, batch: Vec<Finding>, pinned: bool) {
+        if pinned || self.all || self.findings.len() < HELD {
+            self.findings.extend(batch);
+            return;
+        }
+        self.overflowed.count(&batch);
+        for f in &batch {
+            self.grouper.add(f, &self.targets);
+            match self.format {
+                AnalyzeFormat::Text => {}
+                AnalyzeFormat::Jsonl => self.emit("finding", f),
+                AnalyzeFormat::Json => {
+                    if let Err(e) = self.overflow_json.push(f) {
+                        self.error.get_or_insert(e);
+                    }
+                }
+            }
         }
     }
 
@@ -191,7 +225,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             }
             if self.dns_records.len() == DNS_RECORDS {
                 let old = self.dns_records.remove(0);
-                self.findings.extend(diagnose_dns::diagnose(&old));
+                self.add_findings(diagnose_dns::diagnose(&old), false);
             }
             self.dns_records.push(r);
         }
@@ -361,7 +395,6 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         }
         let records = std::mem::take(&mut self.dns_records);
         let (found, names) = diagnose_dns::diagnose_all_named(&records);
-        self.findings.extend(found);
         // A DNS flow's story is named after its leading finding's lookup.
         for (conn, name) in names {
             self.targets.insert(conn, name);
@@ -371,6 +404,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 .entry(r.conn)
                 .or_insert_with(|| r.qname.clone());
         }
+        self.add_findings(found, false);
     }
 }
 
@@ -446,6 +480,7 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
 
     fn connection(&mut self, record: ConnRecord) {
         self.holes.note(&record);
+        let record_is_tcp = record.protocol == Protocol::Tcp;
         let app = self.app.connection_ended(&record);
         let mut found = diagnose_tcp::diagnose(&record, &self.tcp_rules);
         let (app_found, cut, unanswered) = self.app_records(&record, app);
@@ -469,7 +504,8 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
                 replay::link_opaque(f, &retried, &record);
             }
         }
-        if let Some(pos) = found.iter().position(is_dead_request) {
+        let dead_request = found.iter().position(is_dead_request);
+        if let Some(pos) = dead_request {
             // When the connection gave out: its RST, else the client's FIN
             // (it gave up on a black hole), else its last packet.
             let died = record
@@ -511,13 +547,19 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
             self.targets.remove(&record.id);
         }
         let worst = found.iter().map(|f| f.severity).max();
+        let id = record.id;
         if self.format == AnalyzeFormat::Text {
             self.keep_for_table(record, worst);
         } else {
             self.emit("connection", &ConnJson::new(&record));
             self.connections_written += 1;
         }
-        self.findings.extend(found);
+        let held = self.findings.len();
+        self.add_findings(found, syn_finding.is_some() || dead_request.is_some());
+        if self.findings.len() == held && record_is_tcp {
+            // Overflowed: grouped already, so its name is not needed again.
+            self.targets.remove(&id);
+        }
     }
 }
 

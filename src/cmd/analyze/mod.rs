@@ -14,10 +14,12 @@ use serde::Serialize;
 mod collect;
 mod progress;
 mod replay;
+mod overflow;
 mod spill;
 mod syn_loss;
 
 use collect::{AppCounts, Collector};
+use overflow::Overflowed;
 use progress::{Progress, PROGRESS_EVERY};
 
 use super::CommandError;
@@ -98,6 +100,9 @@ struct Summary<'a> {
     frames: u64,
     connections: u64,
     findings: usize,
+    /// Findings past the held limit: in the groups and the findings list,
+    /// without a story (`overflow.rs`).
+    findings_without_story: u64,
     errors: usize,
     warnings: usize,
     truncated_frames: u64,
@@ -106,6 +111,8 @@ struct Summary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     capture_stats: Option<CaptureDrops>,
     flows_evicted: u64,
+    syn_only_ended_early: u64,
+    late_after_close: u64,
     flows_timed_out: u64,
     peak_open_flows: usize,
     icmp_matched: u64,
@@ -298,7 +305,15 @@ pub fn run<W: Write + ?Sized>(
     annotate_losses(&mut findings, &quality, &sink.holes);
     findings.extend(diagnose_capture(&quality, &sink.holes));
     let stories = story::build(&mut findings, &sink.targets);
-    let groups = group::group(&findings, &sink.targets);
+    let mut grouper = std::mem::take(&mut sink.grouper);
+    for f in &findings {
+        grouper.add(f, &sink.targets);
+    }
+    let groups = grouper.finish();
+    let overflowed = sink.overflowed;
+    let overflow_json = std::mem::take(&mut sink.overflow_json);
+    // Every call with findings: the held ones have stories.
+    let calls = stories.len() as u64 + overflowed.calls;
     let mut rows = std::mem::take(&mut sink.problems);
     let healthy = std::mem::take(&mut sink.healthy);
     let http_rows = sink.take_http_rows();
@@ -307,11 +322,15 @@ pub fn run<W: Write + ?Sized>(
     let counts = sink.counts;
     drop(sink);
     let outcome = AnalyzeOutcome {
-        worst: findings.iter().map(|f| f.severity).max(),
-        findings: findings.len(),
+        worst: findings
+            .iter()
+            .map(|f| f.severity)
+            .max()
+            .max(overflowed.worst),
+        findings: findings.len() + overflowed.findings as usize,
         connections: stats.connections,
     };
-    let summary = summary(config, &quality, &stats, &findings, counts);
+    let summary = summary(config, &quality, &stats, &findings, overflowed, counts);
     match config.format {
         AnalyzeFormat::Text => {
             let limits = if config.all {
@@ -319,8 +338,8 @@ pub fn run<W: Write + ?Sized>(
             } else {
                 TextLimits::SCREENS
             };
-            write_groups(out, &groups, &stories, limits)?;
-            write_findings(out, &findings, &stories, limits)?;
+            write_groups(out, &groups, &stories, calls, limits)?;
+            write_findings(out, &findings, &stories, calls, limits)?;
             write_transactions(out, &http_rows, counts.http, limits)?;
             if !config.keylogs.is_empty() || counts.decrypted + counts.not_decrypted > 0 {
                 write_decryption(out, counts.decrypted, counts.not_decrypted, &undecrypted)?;
@@ -345,8 +364,16 @@ pub fn run<W: Write + ?Sized>(
             if stats.evicted > 0 {
                 writeln!(
                     out,
-                    "note: {} connections were evicted by --max-flows {}; raise it for complete results",
+                    "note: {} connections were evicted: more than {} were open at once (the cap --memory sets); raise --memory or --max-flows for complete results",
                     stats.evicted, config.flow.max_flows
+                )?;
+            }
+            if stats.syn_only_ended_early > 0 {
+                writeln!(
+                    out,
+                    "note: {} unanswered SYN-only flows were ended before their time-out: more than {} were open at once (a SYN flood or a scan); an answer after that is followed as a new connection; raise --memory to follow more",
+                    group::thousands(stats.syn_only_ended_early),
+                    group::thousands(config.flow.max_syn_only as u64)
                 )?;
             }
         }
@@ -354,7 +381,12 @@ pub fn run<W: Write + ?Sized>(
             out.write_all(b"\n]")?;
             held.write_arrays(out)?;
             out.write_all(b",\"findings\":")?;
-            serde_json::to_writer(&mut *out, &findings).map_err(std::io::Error::from)?;
+            // The held findings in story order, then the overflowed ones.
+            let mut held = serde_json::to_vec(&findings).map_err(std::io::Error::from)?;
+            held.pop(); // the closing bracket
+            out.write_all(&held)?;
+            overflow_json.write_elements(out, !findings.is_empty())?;
+            out.write_all(b"]")?;
             out.write_all(b",\"stories\":")?;
             serde_json::to_writer(&mut *out, &stories).map_err(std::io::Error::from)?;
             out.write_all(b",\"groups\":")?;
@@ -380,17 +412,31 @@ pub fn run<W: Write + ?Sized>(
     Ok(outcome)
 }
 
-/// One JSON line with a `type` field added.
+/// One JSON line with a `type` field first. The record is serialized once
+/// and the field spliced in after its opening brace: no `serde_json::Value`
+/// tree per record (that cost more than the analysis on busy captures).
 fn write_tagged<W: Write + ?Sized, T: Serialize>(
     out: &mut W,
     tag: &str,
     value: &T,
 ) -> std::io::Result<()> {
-    let mut v = serde_json::to_value(value)?;
-    if let serde_json::Value::Object(map) = &mut v {
-        map.insert("type".into(), tag.into());
+    let mut buf = Vec::with_capacity(512);
+    serde_json::to_writer(&mut buf, value)?;
+    out.write_all(b"{\"type\":")?;
+    serde_json::to_writer(&mut *out, tag)?;
+    match buf.strip_prefix(b"{") {
+        Some(b"}") => out.write_all(b"}")?,
+        Some(rest) => {
+            out.write_all(b",")?;
+            out.write_all(rest)?;
+        }
+        // Not an object: kept whole under `value`.
+        None => {
+            out.write_all(b",\"value\":")?;
+            out.write_all(&buf)?;
+            out.write_all(b"}")?;
+        }
     }
-    serde_json::to_writer(&mut *out, &v)?;
     out.write_all(b"\n")
 }
 
@@ -399,6 +445,7 @@ fn summary<'a>(
     q: &CaptureQuality,
     stats: &FlowTableStats,
     findings: &[Finding],
+    overflowed: Overflowed,
     counts: AppCounts,
 ) -> Summary<'a> {
     Summary {
@@ -408,19 +455,24 @@ fn summary<'a>(
         files: &config.paths,
         frames: q.frames,
         connections: stats.connections,
-        findings: findings.len(),
+        findings: findings.len() + overflowed.findings as usize,
         errors: findings
             .iter()
             .filter(|f| f.severity == Severity::Error)
-            .count(),
+            .count()
+            + overflowed.errors as usize,
         warnings: findings
             .iter()
             .filter(|f| f.severity == Severity::Warning)
-            .count(),
+            .count()
+            + overflowed.warnings as usize,
+        findings_without_story: overflowed.findings,
         truncated_frames: q.truncated,
         malformed_frames: q.malformed,
         capture_stats: (q.drops.interfaces > 0).then_some(q.drops),
         flows_evicted: stats.evicted,
+        syn_only_ended_early: stats.syn_only_ended_early,
+        late_after_close: stats.late_after_close,
         flows_timed_out: stats.timed_out,
         peak_open_flows: stats.peak_open,
         icmp_matched: stats.icmp_matched,

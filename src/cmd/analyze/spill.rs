@@ -1,4 +1,5 @@
-//! Spill files for the `--json` document's `dns`, `tls` and `http` arrays.
+//! Spill files for the `--json` document's `dns`, `tls` and `http` arrays
+//! (and the findings past the held limit, `overflow.rs`).
 //!
 //! Why: bounded memory for the JSON document. The document puts `connections`
 //! first, yet DNS, TLS and HTTP records are made while connections are still
@@ -47,12 +48,26 @@ impl SpillArray {
     /// Writes `[`, the elements, `]` to `out`; the file goes with `self`.
     pub fn write_array<W: Write + ?Sized>(self, out: &mut W) -> io::Result<()> {
         out.write_all(b"[")?;
+        self.write_elements(out, false)?;
+        out.write_all(b"]")
+    }
+
+    /// Writes the elements alone, after a comma when `after_others` and
+    /// there are any: the tail of an array whose head is already written.
+    pub fn write_elements<W: Write + ?Sized>(
+        self,
+        out: &mut W,
+        after_others: bool,
+    ) -> io::Result<()> {
         if let Some(file) = self.file {
             let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
             file.seek(SeekFrom::Start(0))?;
+            if after_others {
+                out.write_all(b",")?;
+            }
             io::copy(&mut file, out)?;
         }
-        out.write_all(b"]")
+        Ok(())
     }
 }
 
