@@ -753,11 +753,15 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
         "K" => 1 << 10,
         "M" => 1 << 20,
         "G" => 1 << 30,
-        _ => return Err(format!("cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M")),
+        _ => {
+            return Err(format!(
+                "cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M"
+            ))
+        }
     };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M"))?;
+    let n: u64 = number.parse().map_err(|_| {
+        format!("cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M")
+    })?;
     let bytes = n.saturating_mul(scale);
     if bytes < 1 << 20 {
         return Err(format!("--memory {s} is too small: give at least 1M"));

@@ -24,5 +24,6 @@ mod live_tls;
 mod probe;
 mod probe_local;
 mod read;
+mod scale;
 mod tshark_compare;
 mod verdicts;

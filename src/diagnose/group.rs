@@ -38,8 +38,11 @@ pub struct Group {
     pub endpoint: Option<String>,
     /// Findings in the group.
     pub count: u64,
-    /// Distinct client addresses (a floor once it reaches 100,000).
+    /// Distinct client addresses (a floor when `clients_at_least`).
     pub clients: u64,
+    /// More clients were seen than were counted (100,000): `clients` is a floor.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub clients_at_least: bool,
     /// The earliest finding's time.
     #[serde(serialize_with = "ser_ts")]
     pub first: Option<Timestamp>,
@@ -68,6 +71,8 @@ struct Building {
     server_addr: Option<SocketAddr>,
     /// The example connections and their first evidence frames, by id.
     examples: Vec<(u64, Option<u64>)>,
+    /// A client beyond the counted ones was seen: the count is a floor.
+    more_clients: bool,
 }
 
 /// Groups `findings`, worst first, then the largest; `targets` names calls
@@ -107,6 +112,7 @@ impl Grouper {
                     endpoint: key.2.clone(),
                     count: 0,
                     clients: 0,
+                    clients_at_least: false,
                     first: f.time,
                     last: f.time,
                     example_conns: Vec::new(),
@@ -116,6 +122,7 @@ impl Grouper {
                 clients: HashSet::new(),
                 server_addr: f.server.filter(|s| targets_miss(f, targets, s)),
                 examples: Vec::new(),
+                more_clients: false,
             });
             building.len() - 1
         });
@@ -127,6 +134,7 @@ impl Grouper {
         for b in &mut self.building {
             b.group.example_conns = b.examples.iter().map(|&(c, _)| c).collect();
             b.group.example_frames = b.examples.iter().filter_map(|&(_, f)| f).collect();
+            b.group.clients_at_least = b.more_clients;
         }
         let mut groups = fold_ports(self.building);
         for g in &mut groups {
@@ -135,11 +143,7 @@ impl Grouper {
                     "{} SYNs from {}{} sources to {}, none answered: a SYN flood or a scan",
                     thousands(g.count),
                     thousands(g.clients),
-                    if g.clients >= CLIENTS_COUNTED as u64 {
-                        "+"
-                    } else {
-                        ""
-                    },
+                    if g.clients_at_least { "+" } else { "" },
                     g.server
                 );
             }
@@ -173,6 +177,8 @@ fn add(b: &mut Building, f: &Finding) {
     if let Some(c) = f.client {
         if b.clients.len() < CLIENTS_COUNTED {
             b.clients.insert(c.ip());
+        } else if !b.clients.contains(&c.ip()) {
+            b.more_clients = true;
         }
     }
     g.clients = b.clients.len() as u64;
@@ -220,9 +226,12 @@ fn fold_ports(building: Vec<Building>) -> Vec<Group> {
                 (a, c) => a.or(c),
             };
             g.last = g.last.max(b.group.last);
+            g.clients_at_least |= b.group.clients_at_least;
             for c in b.clients {
                 if h.clients.len() < CLIENTS_COUNTED {
                     h.clients.insert(c);
+                } else if !h.clients.contains(&c) {
+                    g.clients_at_least = true;
                 }
             }
             g.clients = h.clients.len() as u64;

@@ -572,7 +572,12 @@ impl Connection {
             t.syn.is_some() && t.syn_ack.is_none() && t.rst.is_none() && t.fin == [None, None]
         }) && self.stats[1].packets == 0
             && self.stats[0].payload_bytes == 0
-            && self.stats[0].packets == self.tcp.as_ref().and_then(|t| t.syn.as_ref()).map_or(0, |s| u64::from(s.count))
+            && self.stats[0].packets
+                == self
+                    .tcp
+                    .as_ref()
+                    .and_then(|t| t.syn.as_ref())
+                    .map_or(0, |s| u64::from(s.count))
     }
 
     /// True once the handshake completed or data flowed both ways.

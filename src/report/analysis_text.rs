@@ -100,13 +100,14 @@ pub fn write_groups<W: Write + ?Sized>(
             .unwrap_or_default();
         writeln!(
             out,
-            "{} {:<24} {}{}  x{}  {} client{}  {}",
+            "{} {:<24} {}{}  x{}  {}{} client{}  {}",
             severity_label(g.severity),
             g.kind,
             sanitize(&g.server),
             endpoint,
             thousands(g.count),
             thousands(g.clients),
+            if g.clients_at_least { "+" } else { "" },
             if g.clients == 1 { "" } else { "s" },
             span(g)
         )?;

@@ -11,19 +11,19 @@ use serde::Serialize;
 use super::AnalyzeFormat;
 use crate::app::dns::{ops as dns_ops, DnsRecord};
 
-use super::replay::{self, Replays};
 use super::overflow::{Overflowed, HELD};
+use super::replay::{self, Replays};
 use super::spill::{Spill, SpillArray};
 use super::syn_loss::SynLoss;
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
 use crate::diagnose::capture::CaptureHoles;
+use crate::diagnose::group::Grouper;
 use crate::diagnose::tcp::{is_dead_request, TcpRules};
 use crate::diagnose::{
     dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
     tls as diagnose_tls,
 };
-use crate::diagnose::group::Grouper;
 use crate::diagnose::{Finding, Severity};
 use crate::expect::Expectations;
 use crate::flow::conn::{ConnRecord, IcmpNote};
@@ -92,8 +92,9 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     replays: Replays,
     /// Lost SYNs judged against the other connections to their server.
     syn_loss: SynLoss,
-    /// With rules: transactions already checked (their kept responses dropped),
-    /// with their findings, waiting for their connection's record.
+    /// Transactions complete before their connection ended (checked, with
+    /// rules, and their kept bodies dropped), with their findings, waiting
+    /// for their connection's record.
     checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
     /// Connections with holes the capture never saw, for `capture.drops`.
     pub holes: CaptureHoles,
@@ -341,12 +342,11 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         (found, cut, unanswered)
     }
 
-    /// With rules, checks `conn`'s transactions as they complete and drops
-    /// their kept responses, so bodies are held only while in flight.
+    /// Takes `conn`'s transactions as they complete, so the parser holds only
+    /// those in flight (its pipelining cap counts those); with rules, checks
+    /// them and drops their kept responses, so bodies are held only while in
+    /// flight.
     fn check_completed_http(&mut self, conn: u64) {
-        if self.expect.is_empty() {
-            return;
-        }
         let done = self.app.take_http(conn);
         if done.is_empty() {
             return;

@@ -12,9 +12,9 @@ use std::io::Write;
 use serde::Serialize;
 
 mod collect;
+mod overflow;
 mod progress;
 mod replay;
-mod overflow;
 mod spill;
 mod syn_loss;
 
@@ -382,9 +382,13 @@ pub fn run<W: Write + ?Sized>(
             held.write_arrays(out)?;
             out.write_all(b",\"findings\":")?;
             // The held findings in story order, then the overflowed ones.
-            let mut held = serde_json::to_vec(&findings).map_err(std::io::Error::from)?;
-            held.pop(); // the closing bracket
-            out.write_all(&held)?;
+            out.write_all(b"[")?;
+            for (i, f) in findings.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, f).map_err(std::io::Error::from)?;
+            }
             overflow_json.write_elements(out, !findings.is_empty())?;
             out.write_all(b"]")?;
             out.write_all(b",\"stories\":")?;
