@@ -20,6 +20,8 @@ use crate::util::live::of_type;
 
 /// Runs the binary with `args`, stdout into `out`; returns the exit code and
 /// the child's peak RSS in MB.
+// The child is reaped by `wait4` (for its rusage), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str], out: &Path) -> (i32, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_netsleuth"))
         .args(args)
