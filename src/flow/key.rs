@@ -57,24 +57,6 @@ impl FlowKey {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_directions_share_a_key() {
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
-        let k1 = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), None);
-        let k2 = FlowKey::of(Protocol::Tcp, (b, 80), (a, 40000), None);
-        assert_eq!(k1, k2);
-        let k3 = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), Some(7));
-        assert_ne!(k1, k3, "another VLAN is another flow");
-        let k4 = FlowKey::of(Protocol::Udp, (a, 40000), (b, 80), None);
-        assert_ne!(k1, k4);
-    }
-}
-
 /// Hashes the key as a few machine words: the derived hash walks the
 /// `SocketAddr` enums field by field, a few percent of `analyze` (every
 /// packet looks its flow up). Equal keys hash equally: `FlowKey::of` builds
@@ -100,5 +82,23 @@ impl std::hash::Hash for FlowKey {
         endpoint(&self.high, state);
         let vlan = self.vlan.map_or(0, |v| u32::from(v) + 1);
         state.write_u32(vlan << 8 | self.protocol as u32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_share_a_key() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let k1 = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), None);
+        let k2 = FlowKey::of(Protocol::Tcp, (b, 80), (a, 40000), None);
+        assert_eq!(k1, k2);
+        let k3 = FlowKey::of(Protocol::Tcp, (a, 40000), (b, 80), Some(7));
+        assert_ne!(k1, k3, "another VLAN is another flow");
+        let k4 = FlowKey::of(Protocol::Udp, (a, 40000), (b, 80), None);
+        assert_ne!(k1, k4);
     }
 }
