@@ -259,7 +259,7 @@ pub struct AnalyzeArgs {
     /// Exit with code 1 when a finding of this severity or worse was found
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
-    /// Memory for open connections (e.g. 256M, 1G): sets how many are tracked at once (about 3 KB each; a quarter of it for unanswered SYNs, so a SYN flood stays bounded)
+    /// Memory for the analysis (e.g. 256M, 1G): sets how many connections are tracked at once (about 3 KB each; a quarter of it for unanswered SYNs, so a SYN flood stays bounded) and how many findings are held for stories (a sixteenth, about 1 KB each)
     #[arg(long, value_name = "SIZE", value_parser = parse_memory, default_value = "256M")]
     pub memory: u64,
     /// Most connections tracked at once (instead of the cap --memory sets); the least recently active is evicted beyond it
@@ -535,6 +535,7 @@ impl AnalyzeArgs {
                 idle_gap_ns: ns(self.idle_gap),
             },
             all: self.all,
+            memory: usize::try_from(self.memory).unwrap_or(usize::MAX),
         };
         let fail_on = match self.fail_on.as_deref() {
             Some("warning") => Some(Severity::Warning),

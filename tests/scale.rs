@@ -152,7 +152,12 @@ fn a_syn_flood_stays_within_its_memory_and_reads_as_one_line() {
     assert_eq!(counts["finding"], u64::from(SYNS));
     assert_eq!(counts["connection"], u64::from(SYNS));
     assert_eq!(summary["findings"], SYNS);
-    assert_eq!(summary["findings_without_story"], SYNS - 50_000);
+    // --memory 16M holds about a thousand findings for stories.
+    let without = summary["findings_without_story"].as_u64().unwrap();
+    assert!(
+        (u64::from(SYNS) - 2_000..u64::from(SYNS)).contains(&without),
+        "{summary}"
+    );
     assert!(summary["syn_only_ended_early"].as_u64().unwrap() > 95_000);
     assert!(summary["peak_open_flows"].as_u64().unwrap() < 5_000);
 

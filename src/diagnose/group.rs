@@ -7,18 +7,17 @@
 //! else its address. Connect failures to one address on many ports (a scan)
 //! fold into one group per address once more than [`PORT_FOLD`] ports failed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 
+use super::distinct::Distinct;
 use super::{human_duration, Finding, Severity};
 use crate::source::Timestamp;
 
 /// Example connections kept per group.
 const EXAMPLES: usize = 3;
-/// Distinct clients counted exactly per group; beyond it the count is a floor.
-const CLIENTS_COUNTED: usize = 100_000;
 /// Groups of one kind to one address on more ports than this fold into one.
 pub const PORT_FOLD: usize = 10;
 /// A connect time-out group this large is a flood or a scan, not one failing call.
@@ -38,11 +37,12 @@ pub struct Group {
     pub endpoint: Option<String>,
     /// Findings in the group.
     pub count: u64,
-    /// Distinct client addresses (a floor when `clients_at_least`).
+    /// Distinct client addresses (an estimate when `clients_estimated`).
     pub clients: u64,
-    /// More clients were seen than were counted (100,000): `clients` is a floor.
+    /// More than 100,000 clients: `clients` is estimated (HyperLogLog, about
+    /// 1.6% off; `distinct.rs`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub clients_at_least: bool,
+    pub clients_estimated: bool,
     /// The earliest finding's time.
     #[serde(serialize_with = "ser_ts")]
     pub first: Option<Timestamp>,
@@ -67,12 +67,10 @@ fn ser_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S
 #[derive(Debug)]
 struct Building {
     group: Group,
-    clients: HashSet<IpAddr>,
+    clients: Distinct,
     server_addr: Option<SocketAddr>,
     /// The example connections and their first evidence frames, by id.
     examples: Vec<(u64, Option<u64>)>,
-    /// A client beyond the counted ones was seen: the count is a floor.
-    more_clients: bool,
 }
 
 /// Groups `findings`, worst first, then the largest; `targets` names calls
@@ -112,17 +110,16 @@ impl Grouper {
                     endpoint: key.2.clone(),
                     count: 0,
                     clients: 0,
-                    clients_at_least: false,
+                    clients_estimated: false,
                     first: f.time,
                     last: f.time,
                     example_conns: Vec::new(),
                     example_frames: Vec::new(),
                     summary: f.summary.clone(),
                 },
-                clients: HashSet::new(),
+                clients: Distinct::default(),
                 server_addr: f.server.filter(|s| targets_miss(f, targets, s)),
                 examples: Vec::new(),
-                more_clients: false,
             });
             building.len() - 1
         });
@@ -134,16 +131,17 @@ impl Grouper {
         for b in &mut self.building {
             b.group.example_conns = b.examples.iter().map(|&(c, _)| c).collect();
             b.group.example_frames = b.examples.iter().filter_map(|&(_, f)| f).collect();
-            b.group.clients_at_least = b.more_clients;
+            // Counted once here: an estimate costs a pass over the sketch.
+            b.group.clients = b.clients.count();
+            b.group.clients_estimated = b.clients.is_estimate();
         }
         let mut groups = fold_ports(self.building);
         for g in &mut groups {
             if g.kind == "tcp.connect_timeout" && g.count >= FLOOD {
                 g.summary = format!(
-                    "{} SYNs from {}{} sources to {}, none answered: a SYN flood or a scan",
+                    "{} SYNs from {} sources to {}, none answered: a SYN flood or a scan",
                     thousands(g.count),
-                    thousands(g.clients),
-                    if g.clients_at_least { "+" } else { "" },
+                    clients(g),
                     g.server
                 );
             }
@@ -175,13 +173,8 @@ fn add(b: &mut Building, f: &Finding) {
         g.last = f.time;
     }
     if let Some(c) = f.client {
-        if b.clients.len() < CLIENTS_COUNTED {
-            b.clients.insert(c.ip());
-        } else if !b.clients.contains(&c.ip()) {
-            b.more_clients = true;
-        }
+        b.clients.add(c.ip());
     }
-    g.clients = b.clients.len() as u64;
     // The earliest connections are the examples, whatever order findings
     // arrive in (the held ones join the groups last).
     if let Some(conn) = f.conn {
@@ -226,15 +219,9 @@ fn fold_ports(building: Vec<Building>) -> Vec<Group> {
                 (a, c) => a.or(c),
             };
             g.last = g.last.max(b.group.last);
-            g.clients_at_least |= b.group.clients_at_least;
-            for c in b.clients {
-                if h.clients.len() < CLIENTS_COUNTED {
-                    h.clients.insert(c);
-                } else if !h.clients.contains(&c) {
-                    g.clients_at_least = true;
-                }
-            }
-            g.clients = h.clients.len() as u64;
+            h.clients.merge(b.clients);
+            g.clients = h.clients.count();
+            g.clients_estimated = h.clients.is_estimate();
         }
     }
     for (head, n) in ports {
@@ -252,6 +239,17 @@ fn fold_ports(building: Vec<Building>) -> Vec<Group> {
         }
     }
     out.into_iter().flatten().map(|b| b.group).collect()
+}
+
+/// A group's distinct clients for people: `1,234`, or `about 2,010,000`
+/// (three significant digits) when estimated.
+pub fn clients(g: &Group) -> String {
+    if !g.clients_estimated {
+        return thousands(g.clients);
+    }
+    let digits = g.clients.checked_ilog10().unwrap_or(0);
+    let unit = 10u64.pow(digits.saturating_sub(2));
+    format!("about {}", thousands((g.clients + unit / 2) / unit * unit))
 }
 
 /// `2000000` as `2,000,000`.

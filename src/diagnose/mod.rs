@@ -6,6 +6,7 @@
 //! named constants with their reasons, documented where they are defined.
 
 pub mod capture;
+pub mod distinct;
 pub mod dns;
 pub mod expect;
 pub mod group;

@@ -48,6 +48,9 @@ pub struct FlowConfig {
     pub max_syn_only: usize,
 }
 
+/// `--memory` when not given: 256 MiB.
+pub const DEFAULT_MEMORY: usize = 256 << 20;
+
 /// Memory one open flow costs, all layers included (flow state, the
 /// application parser's, the table's index), measured on a SYN flood.
 pub const FLOW_BYTES: usize = 3_000;

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use super::app_json::{HttpJson, TimingMs};
 use super::conn_json::end_phrase;
 use super::escape::{escape_str, sanitize};
-use crate::diagnose::group::{span, thousands, Group};
+use crate::diagnose::group::{self, span, thousands, Group};
 use crate::diagnose::story::Story;
 use crate::diagnose::{human_duration, Finding, Severity};
 use crate::flow::conn::ConnRecord;
@@ -100,14 +100,13 @@ pub fn write_groups<W: Write + ?Sized>(
             .unwrap_or_default();
         writeln!(
             out,
-            "{} {:<24} {}{}  x{}  {}{} client{}  {}",
+            "{} {:<24} {}{}  x{}  {} client{}  {}",
             severity_label(g.severity),
             g.kind,
             sanitize(&g.server),
             endpoint,
             thousands(g.count),
-            thousands(g.clients),
-            if g.clients_at_least { "+" } else { "" },
+            group::clients(g),
             if g.clients == 1 { "" } else { "s" },
             span(g)
         )?;

@@ -82,9 +82,11 @@ impl HttpJson {
             wait: p.wait,
             // Wait minus the round trip and any time the request waited on
             // its own resend (the server could not answer before it).
+            // Rounded to the microsecond like the other phases (a difference
+            // of rounded floats is not: 0.040999999999999995).
             server_think: p
                 .wait
-                .map(|w| (w - rtt.map_or(0.0, ms) - ms(resend)).max(0.0)),
+                .map(|w| ((w - rtt.map_or(0.0, ms) - ms(resend)).max(0.0) * 1e3).round() / 1e3),
             transfer: p.transfer,
             total: p.total,
         };

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::AnalyzeFormat;
 use crate::app::dns::{ops as dns_ops, DnsRecord};
 
-use super::overflow::{Overflowed, HELD};
+use super::overflow::{held_for_memory, Overflowed};
 use super::replay::{self, Replays};
 use super::spill::{Spill, SpillArray};
 use super::syn_loss::SynLoss;
@@ -104,6 +104,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub overflowed: Overflowed,
     /// `--json`: the overflowed findings, after the held ones in `findings`.
     pub overflow_json: SpillArray,
+    /// Most findings held (`overflow.rs`).
+    pub findings_held: usize,
 }
 
 /// How many application records were seen.
@@ -154,14 +156,15 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             grouper: Grouper::default(),
             overflowed: Overflowed::default(),
             overflow_json: SpillArray::default(),
+            findings_held: held_for_memory(crate::flow::table::DEFAULT_MEMORY),
         }
     }
 
-    /// Adds one call's findings: held, unless [`HELD`] are held already and
+    /// Adds one call's findings: held, unless `findings_held` are held already and
     /// no later rule will amend them (`pinned`); then counted, grouped and
     /// written at once (see `overflow.rs`).
     fn add_findings(&mut self, batch: Vec<Finding>, pinned: bool) {
-        if pinned || self.all || self.findings.len() < HELD {
+        if pinned || self.all || self.findings.len() < self.findings_held {
             self.findings.extend(batch);
             return;
         }
@@ -404,7 +407,15 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 .entry(r.conn)
                 .or_insert_with(|| r.qname.clone());
         }
-        self.add_findings(found, false);
+        // One call per DNS flow, as a connection's findings are one call.
+        let mut found = found.into_iter().peekable();
+        while let Some(first) = found.next() {
+            let mut batch = vec![first];
+            while let Some(f) = found.next_if(|f| f.conn == batch[0].conn) {
+                batch.push(f);
+            }
+            self.add_findings(batch, false);
+        }
     }
 }
 

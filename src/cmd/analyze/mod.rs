@@ -77,6 +77,9 @@ pub struct AnalyzeConfig {
     /// Text report: every story, transaction and connection kept, not the
     /// grouped summary with the worst few (`--all`).
     pub all: bool,
+    /// `--memory` in bytes (0: the default): sets the findings held for
+    /// stories (the flow caps are in `flow`).
+    pub memory: usize,
 }
 
 /// The result, for the exit code.
@@ -244,6 +247,9 @@ pub fn run<W: Write + ?Sized>(
     sink.expect = config.expect.clone();
     sink.tcp_rules = config.tcp_rules;
     sink.all = config.all;
+    if config.memory > 0 {
+        sink.findings_held = overflow::held_for_memory(config.memory);
+    }
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
