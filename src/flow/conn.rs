@@ -351,6 +351,7 @@ impl Connection {
         let seen = self.stats[0].packets + self.stats[1].packets > 0;
         let quiet_from = if seen { self.last.0 } else { self.quiet_since };
         let idle_before = p.seg.ts.since(quiet_from).max(0);
+        let id = self.id;
         let Some(t) = self.tcp.as_mut() else {
             return TcpEvents::default();
         };
@@ -455,6 +456,11 @@ impl Connection {
             && t.handshake_ack.is_none()
         {
             t.handshake_ack = Some((seg.ts, p.frame));
+            if let Some((sa_ts, _)) = t.answering_syn_ack {
+                // The record's `path_rtt`, known from here on.
+                let rtt = t.syn_leg.unwrap_or(0).max(0) + seg.ts.since(sa_ts).max(0);
+                sink.handshake_rtt(id, rtt);
+            }
         }
         // A keep-alive probe (Windows sends one garbage byte below the next
         // sequence number) is no application data: not a request, not the

@@ -123,6 +123,12 @@ pub trait FlowSink {
     fn opened(&mut self, conn: u64, protocol: Protocol, client: SocketAddr, server: SocketAddr) {
         let _ = (conn, protocol, client, server);
     }
+    /// The handshake of TCP connection `conn` completed: its path round trip
+    /// (SYN to SYN-ACK plus SYN-ACK to ACK), as the record's `path_rtt` will
+    /// give it.
+    fn handshake_rtt(&mut self, conn: u64, rtt_ns: i64) {
+        let _ = (conn, rtt_ns);
+    }
     /// Per-segment TCP analysis flags (only called when non-empty).
     fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
         let _ = (conn, frame, side, events);

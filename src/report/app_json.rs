@@ -62,19 +62,34 @@ impl HttpJson {
         dns_latency_ns: Option<i64>,
         first: bool,
     ) -> HttpJson {
-        let rtt = conn.path_rtt();
         let resend = match (tx.request_first, tx.request_last) {
             (Some(first), Some(last)) => conn.request_resend_ns(first.frame, last.ts),
             _ => 0,
         };
+        let connect = conn.handshake.map(|h| h.connect_ns).filter(|_| first);
+        Self::timed(tx, conn.path_rtt(), resend, connect, tls, dns_latency_ns)
+    }
+
+    /// A later transaction of a connection still open, timed with the
+    /// round trip its handshake measured (the record's `path_rtt`).
+    pub fn before_close(tx: HttpTransaction, path_rtt_ns: i64) -> HttpJson {
+        Self::timed(tx, Some(path_rtt_ns), 0, None, None, None)
+    }
+
+    /// `tx` with the connection's round trip, the time its request waited on
+    /// its own resend, and the set-up phases (a connection's first only).
+    fn timed(
+        tx: HttpTransaction,
+        rtt: Option<i64>,
+        resend: i64,
+        connect_ns: Option<i64>,
+        tls: Option<&TlsRecord>,
+        dns_latency_ns: Option<i64>,
+    ) -> HttpJson {
         let p = tx.phases_ms;
         let timing_ms = TimingMs {
             dns: dns_latency_ns.map(ms),
-            connect: if first {
-                conn.handshake.map(|h| ms(h.connect_ns))
-            } else {
-                None
-            },
+            connect: connect_ns.map(ms),
             tls: tls
                 .and_then(|t| t.established.as_ref())
                 .map(|e| e.handshake_ms),

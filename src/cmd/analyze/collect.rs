@@ -47,6 +47,11 @@ const DNS_NAMES: usize = 4096;
 const DNS_RECORDS: usize = 100_000;
 /// HTTP transactions kept for the text report's table.
 const HTTP_ROWS: usize = 200;
+/// Completed transactions held per open connection; past it the older ones
+/// (all but the first, which carries the set-up phases) are written at once,
+/// timed with the handshake's round trip, so a long keep-alive connection
+/// holds a bounded number.
+const HELD_PER_CONN: usize = 64;
 
 /// A name learned from DNS: which client asked, the answer's address, when.
 struct LearnedName {
@@ -106,6 +111,10 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub overflow_json: SpillArray,
     /// Most findings held (`overflow.rs`).
     pub findings_held: usize,
+    /// Open connections' round trips from their handshakes.
+    handshake_rtts: HashMap<u64, i64>,
+    /// Findings on transactions written before their connection ended.
+    early_found: HashMap<u64, Vec<Finding>>,
 }
 
 /// How many application records were seen.
@@ -157,6 +166,8 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             overflowed: Overflowed::default(),
             overflow_json: SpillArray::default(),
             findings_held: held_for_memory(crate::flow::table::DEFAULT_MEMORY),
+            handshake_rtts: HashMap::new(),
+            early_found: HashMap::new(),
         }
     }
 
@@ -361,6 +372,44 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             tx.request_data = None;
             held.push((tx, found));
         }
+        let Some(&rtt) = self.handshake_rtts.get(&conn) else {
+            return;
+        };
+        if held.len() <= HELD_PER_CONN {
+            return;
+        }
+        let early: Vec<_> = held.drain(1..held.len() - HELD_PER_CONN / 2).collect();
+        for (tx, found) in early {
+            self.write_before_close(conn, tx, found, rtt);
+        }
+    }
+
+    /// Writes a completed transaction of a connection still open (see
+    /// [`HELD_PER_CONN`]); its findings wait for the connection's.
+    fn write_before_close(
+        &mut self,
+        conn: u64,
+        tx: HttpTransaction,
+        mut found: Vec<Finding>,
+        rtt: i64,
+    ) {
+        self.counts.http += 1;
+        found.extend(diagnose_http::diagnose(&tx, Some(rtt)));
+        let replayed = self.replays.take_replayed(&tx).map(|(dead, seen)| {
+            if let Some(f) = self.findings.get_mut(dead.finding) {
+                replay::link(f, &dead, &seen);
+            }
+            dead
+        });
+        let mut row = HttpJson::before_close(tx, rtt);
+        row.replay_of = replayed.map(|d| d.conn);
+        self.emit("http", &row);
+        if self.format == AnalyzeFormat::Text && (self.all || self.http_rows.len() < HTTP_ROWS) {
+            self.http_rows.push(row);
+        }
+        if !found.is_empty() {
+            self.early_found.entry(conn).or_default().extend(found);
+        }
     }
 
     fn keep_for_table(&mut self, record: ConnRecord, worst: Option<Severity>) {
@@ -432,6 +481,10 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         }
     }
 
+    fn handshake_rtt(&mut self, conn: u64, rtt_ns: i64) {
+        self.handshake_rtts.insert(conn, rtt_ns);
+    }
+
     fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
         if !self.tcp_events || self.format != AnalyzeFormat::Jsonl {
             return;
@@ -493,7 +546,9 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         self.holes.note(&record);
         let record_is_tcp = record.protocol == Protocol::Tcp;
         let app = self.app.connection_ended(&record);
+        self.handshake_rtts.remove(&record.id);
         let mut found = diagnose_tcp::diagnose(&record, &self.tcp_rules);
+        found.extend(self.early_found.remove(&record.id).unwrap_or_default());
         let (app_found, cut, unanswered) = self.app_records(&record, app);
         found.extend(app_found);
         // The request a dead pooled connection swallowed is that finding's
