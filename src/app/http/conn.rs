@@ -419,14 +419,20 @@ impl HttpConn {
     fn head_step(&mut self, side: Side, input: &[u8], mark: ByteMark) -> usize {
         let d = &mut self.dirs[side.index()];
         let old = d.buf.len();
-        let take = input.len().min(MAX_HEAD_BYTES.saturating_sub(old));
-        d.buf
-            .extend_from_slice(input.get(..take).unwrap_or_default());
         let what = side_noun(side);
-        if find_head_end(&d.buf, d.scanned).is_some() {
+        // The usual case, a whole head in one segment, is parsed where it
+        // lies: no copy of the segment (and the body after the head).
+        let direct = old == 0 && input.len() <= MAX_HEAD_BYTES && find_head_end(input, 0).is_some();
+        let take = input.len().min(MAX_HEAD_BYTES.saturating_sub(old));
+        if !direct {
+            d.buf
+                .extend_from_slice(input.get(..take).unwrap_or_default());
+        }
+        if direct || find_head_end(&d.buf, d.scanned).is_some() {
+            let bytes = if direct { input } else { &d.buf[..] };
             let parsed = match side {
-                Side::Client => head::parse_request_keeping(&d.buf, self.keep).map(Head::Request),
-                Side::Server => head::parse_response_keeping(&d.buf, self.keep).map(Head::Response),
+                Side::Client => head::parse_request_keeping(bytes, self.keep).map(Head::Request),
+                Side::Server => head::parse_response_keeping(bytes, self.keep).map(Head::Response),
             };
             match parsed {
                 Parsed::Done(h, n) => {
@@ -454,6 +460,11 @@ impl HttpConn {
             }
         }
         let d = &mut self.dirs[side.index()];
+        if direct {
+            // Not a whole head after all: buffered as any partial head.
+            d.buf
+                .extend_from_slice(input.get(..take).unwrap_or_default());
+        }
         d.scanned = d.buf.len();
         if d.buf.len() >= MAX_HEAD_BYTES {
             self.stats.oversize_heads += 1;
