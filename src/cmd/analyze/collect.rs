@@ -15,6 +15,7 @@ use super::overflow::{held_for_memory, Overflowed};
 use super::replay::{self, Replays};
 use super::spill::{Spill, SpillArray};
 use super::syn_loss::SynLoss;
+use super::writer::{Record, RecordWriter, Serialized, TcpEventJson};
 use crate::app::http::HttpTransaction;
 use crate::app::{AppLayer, AppRecords};
 use crate::diagnose::capture::CaptureHoles;
@@ -111,6 +112,8 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub overflow_json: SpillArray,
     /// Most findings held (`overflow.rs`).
     pub findings_held: usize,
+    /// JSON output: records serialized on a thread of their own.
+    writer: Option<RecordWriter>,
     /// Open connections' round trips from their handshakes.
     handshake_rtts: HashMap<u64, i64>,
     /// Findings on transactions written before their connection ended.
@@ -168,6 +171,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             findings_held: held_for_memory(crate::flow::table::DEFAULT_MEMORY),
             handshake_rtts: HashMap::new(),
             early_found: HashMap::new(),
+            writer: None,
         }
     }
 
@@ -182,37 +186,71 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         self.overflowed.count(&batch);
         for f in &batch {
             self.grouper.add(f, &self.targets);
-            match self.format {
-                AnalyzeFormat::Text => {}
-                AnalyzeFormat::Jsonl => self.emit("finding", f),
-                AnalyzeFormat::Json => {
-                    if let Err(e) = self.overflow_json.push(f) {
-                        self.error.get_or_insert(e);
-                    }
-                }
+        }
+        if self.format != AnalyzeFormat::Text {
+            for f in batch {
+                self.emit(Record::Finding(f));
             }
         }
     }
 
-    /// Writes one record: a JSON line, or an element of the streamed
-    /// `connections` array, or (other types, `--json`) spilled for the end.
-    fn emit<T: Serialize>(&mut self, tag: &'static str, value: &T) {
+    /// Serializes one record (on the writer thread; started at the first)
+    /// and writes what is serialized so far: see [`Collector::write_serialized`].
+    fn emit(&mut self, record: Record) {
         if self.error.is_some() || self.format == AnalyzeFormat::Text {
             return;
         }
-        let result = (|| -> std::io::Result<()> {
-            match self.format {
-                AnalyzeFormat::Jsonl => super::write_tagged(&mut *self.out, tag, value),
-                _ if tag == "connection" => {
-                    if self.connections_written > 0 {
-                        self.out.write_all(b",\n")?;
-                    }
-                    serde_json::to_writer(&mut *self.out, value)?;
-                    Ok(())
+        let writer = match &mut self.writer {
+            Some(w) => w,
+            None => match RecordWriter::start(self.format) {
+                Ok(w) => self.writer.insert(w),
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
                 }
-                _ => self.held.push(tag, value),
+            },
+        };
+        for done in writer.push(record) {
+            self.write_serialized(done);
+        }
+    }
+
+    /// Every record emitted, written: call before the end of the output.
+    pub fn finish_records(&mut self) {
+        let Some(mut writer) = self.writer.take() else {
+            return;
+        };
+        for done in writer.finish() {
+            self.write_serialized(done);
+        }
+    }
+
+    /// Writes serialized records where they go: a JSON line; an element of
+    /// the streamed `connections` array; (other types, `--json`) spilled for
+    /// the end.
+    fn write_serialized(&mut self, done: std::io::Result<Serialized>) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = done.and_then(|s| {
+            if self.format == AnalyzeFormat::Jsonl {
+                return self.out.write_all(&s.bytes);
             }
-        })();
+            for (tag, json) in s.records() {
+                match tag {
+                    "connection" => {
+                        if self.connections_written > 0 {
+                            self.out.write_all(b",\n")?;
+                        }
+                        self.out.write_all(json)?;
+                        self.connections_written += 1;
+                    }
+                    "finding" => self.overflow_json.push_raw(json)?,
+                    _ => self.held.push_raw(tag, json)?,
+                }
+            }
+            Ok(())
+        });
         if let Err(e) = result {
             self.error = Some(e);
         }
@@ -223,7 +261,9 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     fn drain_dns(&mut self, records: Vec<DnsRecord>) {
         for r in records {
             self.counts.dns += 1;
-            self.emit("dns", &r);
+            if self.format != AnalyzeFormat::Text {
+                self.emit(Record::Dns(r.clone()));
+            }
             if let Some(answered) = r.response_time {
                 for address in r.addresses() {
                     if self.names.len() == DNS_NAMES {
@@ -282,7 +322,9 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 }
                 None => {}
             }
-            self.emit("tls", tls);
+            if self.format != AnalyzeFormat::Text {
+                self.emit(Record::Tls(tls.clone()));
+            }
             found.extend(diagnose_tls::diagnose(tls));
             if let Some(sni) = &tls.sni {
                 target = Some(sni.clone());
@@ -344,11 +386,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 first,
             );
             row.replay_of = replayed.map(|d| d.conn);
-            self.emit("http", &row);
-            if self.format == AnalyzeFormat::Text && (self.all || self.http_rows.len() < HTTP_ROWS)
-            {
-                self.http_rows.push(row);
-            }
+            self.keep_http(row);
         }
         if let Some(t) = target {
             self.targets.insert(record.id, t);
@@ -384,6 +422,15 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         }
     }
 
+    /// An http record: written, or kept for the text report's table.
+    fn keep_http(&mut self, row: HttpJson) {
+        if self.format != AnalyzeFormat::Text {
+            self.emit(Record::Http(row));
+        } else if self.all || self.http_rows.len() < HTTP_ROWS {
+            self.http_rows.push(row);
+        }
+    }
+
     /// Writes a completed transaction of a connection still open (see
     /// [`HELD_PER_CONN`]); its findings wait for the connection's.
     fn write_before_close(
@@ -403,10 +450,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         });
         let mut row = HttpJson::before_close(tx, rtt);
         row.replay_of = replayed.map(|d| d.conn);
-        self.emit("http", &row);
-        if self.format == AnalyzeFormat::Text && (self.all || self.http_rows.len() < HTTP_ROWS) {
-            self.http_rows.push(row);
-        }
+        self.keep_http(row);
         if !found.is_empty() {
             self.early_found.entry(conn).or_default().extend(found);
         }
@@ -489,23 +533,13 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         if !self.tcp_events || self.format != AnalyzeFormat::Jsonl {
             return;
         }
-        #[derive(Serialize)]
-        struct Ev {
-            conn: u64,
-            frame: u64,
-            side: &'static str,
-            kind: &'static str,
-        }
         for kind in events.iter() {
-            self.emit(
-                "tcp_event",
-                &Ev {
-                    conn,
-                    frame,
-                    side: side.as_str(),
-                    kind: kind.as_str(),
-                },
-            );
+            self.emit(Record::TcpEvent(TcpEventJson {
+                conn,
+                frame,
+                side: side.as_str(),
+                kind: kind.as_str(),
+            }));
         }
     }
 
@@ -617,8 +651,7 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         if self.format == AnalyzeFormat::Text {
             self.keep_for_table(record, worst);
         } else {
-            self.emit("connection", &ConnJson::new(&record));
-            self.connections_written += 1;
+            self.emit(Record::Connection(ConnJson::new(&record)));
         }
         let held = self.findings.len();
         self.add_findings(found, syn_finding.is_some() || dead_request.is_some());

@@ -17,6 +17,7 @@ mod progress;
 mod replay;
 mod spill;
 mod syn_loss;
+mod writer;
 
 use collect::{AppCounts, Collector};
 use overflow::Overflowed;
@@ -303,6 +304,7 @@ pub fn run<W: Write + ?Sized>(
     progress.finish();
     table.finish(&mut sink);
     sink.finish();
+    sink.finish_records();
     if let Some(e) = sink.error.take() {
         return Err(e.into());
     }
@@ -422,32 +424,41 @@ pub fn run<W: Write + ?Sized>(
     Ok(outcome)
 }
 
-/// One JSON line with a `type` field first. The record is serialized once
-/// and the field spliced in after its opening brace: no `serde_json::Value`
-/// tree per record (that cost more than the analysis on busy captures).
+/// One JSON line with a `type` field first.
 fn write_tagged<W: Write + ?Sized, T: Serialize>(
     out: &mut W,
     tag: &str,
     value: &T,
 ) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(512);
-    serde_json::to_writer(&mut buf, value)?;
-    out.write_all(b"{\"type\":")?;
-    serde_json::to_writer(&mut *out, tag)?;
-    match buf.strip_prefix(b"{") {
-        Some(b"}") => out.write_all(b"}")?,
-        Some(rest) => {
-            out.write_all(b",")?;
-            out.write_all(rest)?;
+    write_tagged_into(&mut buf, tag, value)?;
+    out.write_all(&buf)
+}
+
+/// Appends one JSON line with a `type` field first to `buf`. The record is
+/// serialized once, right after `{"type":TAG`, and its own opening brace
+/// becomes the comma: no copy, no `serde_json::Value` tree per record.
+fn write_tagged_into<T: Serialize>(buf: &mut Vec<u8>, tag: &str, value: &T) -> std::io::Result<()> {
+    buf.extend_from_slice(b"{\"type\":");
+    serde_json::to_writer(&mut *buf, tag)?;
+    let at = buf.len();
+    serde_json::to_writer(&mut *buf, value)?;
+    match buf.get(at..) {
+        Some(b"{}") => {
+            buf.truncate(at);
+            buf.push(b'}');
         }
+        Some([b'{', ..]) => buf[at] = b',',
         // Not an object: kept whole under `value`.
-        None => {
-            out.write_all(b",\"value\":")?;
-            out.write_all(&buf)?;
-            out.write_all(b"}")?;
+        _ => {
+            let value = buf.split_off(at);
+            buf.extend_from_slice(b",\"value\":");
+            buf.extend_from_slice(&value);
+            buf.push(b'}');
         }
     }
-    out.write_all(b"\n")
+    buf.push(b'\n');
+    Ok(())
 }
 
 fn summary<'a>(

@@ -17,8 +17,6 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 
-use serde::Serialize;
-
 /// Write buffer of each spill file.
 const BUFFER: usize = 64 * 1024;
 
@@ -30,19 +28,22 @@ pub struct SpillArray {
 }
 
 impl SpillArray {
-    /// Serializes `value` as the array's next element.
-    pub fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
-        let file = match &mut self.file {
-            Some(f) => {
-                f.write_all(b",")?;
-                f
-            }
-            None => self
-                .file
-                .insert(BufWriter::with_capacity(BUFFER, temp_file()?)),
-        };
-        serde_json::to_writer(&mut *file, value)?;
-        Ok(())
+    /// Adds an element already serialized.
+    pub fn push_raw(&mut self, json: &[u8]) -> io::Result<()> {
+        self.next_element()?.write_all(json)
+    }
+
+    /// The file, ready for the next element (a comma written after the
+    /// previous one), made at the first.
+    fn next_element(&mut self) -> io::Result<&mut BufWriter<File>> {
+        if let Some(f) = &mut self.file {
+            f.write_all(b",")?;
+        } else {
+            self.file = Some(BufWriter::with_capacity(BUFFER, temp_file()?));
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("netsleuth bug: no spill file"))
     }
 
     /// Writes `[`, the elements, `]` to `out`; the file goes with `self`.
@@ -93,12 +94,12 @@ pub struct Spill {
 }
 
 impl Spill {
-    /// Adds a record of type `tag` (`dns`, `tls` or `http`) to its array.
-    pub fn push<T: Serialize + ?Sized>(&mut self, tag: &str, value: &T) -> io::Result<()> {
+    /// Adds a record of type `tag` already serialized.
+    pub fn push_raw(&mut self, tag: &str, json: &[u8]) -> io::Result<()> {
         match tag {
-            "dns" => self.dns.push(value),
-            "tls" => self.tls.push(value),
-            "http" => self.http.push(value),
+            "dns" => self.dns.push_raw(json),
+            "tls" => self.tls.push_raw(json),
+            "http" => self.http.push_raw(json),
             _ => Err(io::Error::other(format!(
                 "netsleuth bug: no JSON array for {tag} records"
             ))),
@@ -118,11 +119,16 @@ impl Spill {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Serialize;
 
     #[derive(Serialize)]
     struct Rec {
         conn: u64,
         name: &'static str,
+    }
+
+    fn json(v: &Rec) -> Vec<u8> {
+        serde_json::to_vec(v).unwrap()
     }
 
     fn written(spill: Spill) -> String {
@@ -141,9 +147,15 @@ mod tests {
     #[test]
     fn records_land_in_their_array_in_order() {
         let mut spill = Spill::default();
-        spill.push("http", &Rec { conn: 1, name: "a" }).unwrap();
-        spill.push("dns", &Rec { conn: 2, name: "b" }).unwrap();
-        spill.push("http", &Rec { conn: 3, name: "c" }).unwrap();
+        spill
+            .push_raw("http", &json(&Rec { conn: 1, name: "a" }))
+            .unwrap();
+        spill
+            .push_raw("dns", &json(&Rec { conn: 2, name: "b" }))
+            .unwrap();
+        spill
+            .push_raw("http", &json(&Rec { conn: 3, name: "c" }))
+            .unwrap();
         assert!(spill.tls.file.is_none());
         assert_eq!(
             written(spill),
@@ -156,7 +168,7 @@ mod tests {
         let mut array = SpillArray::default();
         let n = 20_000u64;
         for conn in 0..n {
-            array.push(&Rec { conn, name: "x" }).unwrap();
+            array.push_raw(&json(&Rec { conn, name: "x" })).unwrap();
         }
         let mut out = Vec::new();
         array.write_array(&mut out).unwrap();
@@ -169,6 +181,6 @@ mod tests {
     #[test]
     fn an_unknown_tag_is_an_error_not_a_lost_record() {
         let mut spill = Spill::default();
-        assert!(spill.push("connection", &1).is_err());
+        assert!(spill.push_raw("connection", b"1").is_err());
     }
 }
