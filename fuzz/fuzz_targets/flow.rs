@@ -25,6 +25,7 @@ impl FlowSink for Sink {
 fuzz_target!(|data: &[u8]| {
     let config = FlowConfig {
         max_flows: 8,
+        max_syn_only: 4,
         half_open_timeout_ns: 50_000_000,
         established_timeout_ns: 100_000_000,
         closed_timeout_ns: 10_000_000,
