@@ -508,6 +508,7 @@ impl AnalyzeArgs {
         }
         let filter: Vec<String> = rest.collect();
         let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let memory = usize::try_from(self.memory).unwrap_or(usize::MAX);
         let config = AnalyzeConfig {
             paths,
             filter: filter.join(" "),
@@ -527,7 +528,7 @@ impl AnalyzeArgs {
                 udp_timeout_ns: ns(self.udp_timeout),
                 ..FlowConfig::default()
             }
-            .with_memory(usize::try_from(self.memory).unwrap_or(usize::MAX))
+            .with_memory(memory)
             .with_max_flows(self.max_flows),
             keylogs: self.keylog,
             expect,
@@ -535,7 +536,7 @@ impl AnalyzeArgs {
                 idle_gap_ns: ns(self.idle_gap),
             },
             all: self.all,
-            memory: usize::try_from(self.memory).unwrap_or(usize::MAX),
+            memory,
         };
         let fail_on = match self.fail_on.as_deref() {
             Some("warning") => Some(Severity::Warning),
@@ -739,12 +740,11 @@ impl CaptureArgs {
     }
 }
 
-/// Parses `500ms`, `30s`, `5m`, `2h`, `1d`, or a bare number of seconds (the
-/// library's one implementation, shared with `--expect` timing rules).
 /// `256M`, `1G`, `512MB`, `64k`: bytes (powers of 1024); a bare number is megabytes.
 pub fn parse_memory(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let upper = t.to_ascii_uppercase();
+    let unreadable =
+        || format!("cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M");
+    let upper = s.trim().to_ascii_uppercase();
     let digits = upper.trim_end_matches(['B', 'I']);
     let (number, unit) = match digits.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => digits.split_at(i),
@@ -754,15 +754,9 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
         "K" => 1 << 10,
         "M" => 1 << 20,
         "G" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M"
-            ))
-        }
+        _ => return Err(unreadable()),
     };
-    let n: u64 = number.parse().map_err(|_| {
-        format!("cannot read {s:?} as a size: use a number with K, M or G, e.g. 256M")
-    })?;
+    let n: u64 = number.parse().map_err(|_| unreadable())?;
     let bytes = n.saturating_mul(scale);
     if bytes < 1 << 20 {
         return Err(format!("--memory {s} is too small: give at least 1M"));
@@ -770,6 +764,8 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
+/// Parses `500ms`, `30s`, `5m`, `2h`, `1d`, or a bare number of seconds (the
+/// library's one implementation, shared with `--expect` timing rules).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     netsleuth::duration::parse_duration(s)
 }

@@ -220,12 +220,14 @@ fn fold_ports(building: Vec<Building>) -> Vec<Group> {
             };
             g.last = g.last.max(b.group.last);
             h.clients.merge(b.clients);
-            g.clients = h.clients.count();
-            g.clients_estimated = h.clients.is_estimate();
         }
     }
     for (head, n) in ports {
         if let Some(h) = out[head].as_mut() {
+            // Counted once, after every merge: an estimate costs a pass
+            // over the sketch.
+            h.group.clients = h.clients.count();
+            h.group.clients_estimated = h.clients.is_estimate();
             if let Some(addr) = h.server_addr {
                 h.group.server = format!("{} ({n} ports)", addr.ip());
                 h.group.summary = format!(

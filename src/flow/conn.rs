@@ -574,16 +574,15 @@ impl Connection {
     /// True while the flow is only SYNs from the client, none answered: the
     /// state a SYN flood or a scan leaves by the million.
     pub fn is_syn_only(&self) -> bool {
+        let [client, server] = &self.stats;
         self.tcp.as_ref().is_some_and(|t| {
-            t.syn.is_some() && t.syn_ack.is_none() && t.rst.is_none() && t.fin == [None, None]
-        }) && self.stats[1].packets == 0
-            && self.stats[0].payload_bytes == 0
-            && self.stats[0].packets
-                == self
-                    .tcp
-                    .as_ref()
-                    .and_then(|t| t.syn.as_ref())
-                    .map_or(0, |s| u64::from(s.count))
+            t.syn_ack.is_none()
+                && t.rst.is_none()
+                && t.fin == [None, None]
+                // Every client packet was one of the SYNs.
+                && t.syn.as_ref().is_some_and(|s| client.packets == u64::from(s.count))
+        }) && server.packets == 0
+            && client.payload_bytes == 0
     }
 
     /// True once the handshake completed or data flowed both ways.

@@ -106,7 +106,7 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     pub holes: CaptureHoles,
     /// Groups of the findings not held (the held ones join at the end).
     pub grouper: Grouper,
-    /// Findings past [`HELD`]: counted here, grouped, written, not held.
+    /// Findings past `findings_held`: counted here, grouped, written, not held.
     pub overflowed: Overflowed,
     /// `--json`: the overflowed findings, after the held ones in `findings`.
     pub overflow_json: SpillArray,
@@ -177,11 +177,11 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
 
     /// Adds one call's findings: held, unless `findings_held` are held already and
     /// no later rule will amend them (`pinned`); then counted, grouped and
-    /// written at once (see `overflow.rs`).
-    fn add_findings(&mut self, batch: Vec<Finding>, pinned: bool) {
+    /// written at once (see `overflow.rs`). True when they were held.
+    fn add_findings(&mut self, batch: Vec<Finding>, pinned: bool) -> bool {
         if pinned || self.all || self.findings.len() < self.findings_held {
             self.findings.extend(batch);
-            return;
+            return true;
         }
         self.overflowed.count(&batch);
         for f in &batch {
@@ -192,6 +192,17 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 self.emit(Record::Finding(f));
             }
         }
+        false
+    }
+
+    /// When `tx` replays a request a dead pooled connection swallowed: links
+    /// that connection's finding to it and returns the dead connection's id.
+    fn link_replay(&mut self, tx: &HttpTransaction) -> Option<u64> {
+        let (dead, seen) = self.replays.take_replayed(tx)?;
+        if let Some(f) = self.findings.get_mut(dead.finding) {
+            replay::link(f, &dead, &seen);
+        }
+        Some(dead.conn)
     }
 
     /// Serializes one record (on the writer thread; started at the first)
@@ -356,12 +367,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
             found.extend(checked.unwrap_or_else(|| diagnose_expect::diagnose(&tx, &self.expect)));
             // The kept response is for the rules only: the records stay small.
             tx.response_data = None;
-            let replayed = self.replays.take_replayed(&tx).map(|(dead, seen)| {
-                if let Some(f) = self.findings.get_mut(dead.finding) {
-                    replay::link(f, &dead, &seen);
-                }
-                dead
-            });
+            let replay_of = self.link_replay(&tx);
             if tx.status.is_none() && tx.method.is_some() {
                 unanswered = Some(replay::Seen::of(&tx));
             }
@@ -385,7 +391,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 },
                 first,
             );
-            row.replay_of = replayed.map(|d| d.conn);
+            row.replay_of = replay_of;
             self.keep_http(row);
         }
         if let Some(t) = target {
@@ -442,14 +448,9 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     ) {
         self.counts.http += 1;
         found.extend(diagnose_http::diagnose(&tx, Some(rtt)));
-        let replayed = self.replays.take_replayed(&tx).map(|(dead, seen)| {
-            if let Some(f) = self.findings.get_mut(dead.finding) {
-                replay::link(f, &dead, &seen);
-            }
-            dead
-        });
+        let replay_of = self.link_replay(&tx);
         let mut row = HttpJson::before_close(tx, rtt);
-        row.replay_of = replayed.map(|d| d.conn);
+        row.replay_of = replay_of;
         self.keep_http(row);
         if !found.is_empty() {
             self.early_found.entry(conn).or_default().extend(found);
@@ -653,9 +654,8 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         } else {
             self.emit(Record::Connection(ConnJson::new(&record)));
         }
-        let held = self.findings.len();
-        self.add_findings(found, syn_finding.is_some() || dead_request.is_some());
-        if self.findings.len() == held && record_is_tcp {
+        let held = self.add_findings(found, syn_finding.is_some() || dead_request.is_some());
+        if !held && record_is_tcp {
             // Overflowed: grouped already, so its name is not needed again.
             self.targets.remove(&id);
         }

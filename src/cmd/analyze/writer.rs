@@ -153,16 +153,7 @@ impl RecordWriter {
         if self.batch.len() >= BATCH {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
             if let Some(tx) = &self.to_thread {
-                // Room first: the thread may be waiting for us to take its output.
-                while tx.is_full() {
-                    match self.from_thread.recv() {
-                        Ok(s) => ready.push(s),
-                        Err(_) => break,
-                    }
-                }
-                if tx.send(batch).is_err() {
-                    ready.push(Err(io::Error::other("the JSON thread stopped")));
-                }
+                send(tx, &self.from_thread, batch, &mut ready);
             }
         }
         ready.extend(self.from_thread.try_iter());
@@ -175,13 +166,7 @@ impl RecordWriter {
         if let Some(tx) = self.to_thread.take() {
             let last = std::mem::take(&mut self.batch);
             if !last.is_empty() {
-                while tx.is_full() {
-                    match self.from_thread.recv() {
-                        Ok(s) => ready.push(s),
-                        Err(_) => break,
-                    }
-                }
-                let _ = tx.send(last);
+                send(&tx, &self.from_thread, last, &mut ready);
             }
         }
         ready.extend(self.from_thread.iter());
@@ -191,6 +176,25 @@ impl RecordWriter {
             }
         }
         ready
+    }
+}
+
+/// Sends `batch` to the thread once there is room, taking its output into
+/// `ready` meanwhile: the thread may be waiting for us to take it.
+fn send(
+    tx: &Sender<Vec<Record>>,
+    from_thread: &Receiver<io::Result<Serialized>>,
+    batch: Vec<Record>,
+    ready: &mut Vec<io::Result<Serialized>>,
+) {
+    while tx.is_full() {
+        match from_thread.recv() {
+            Ok(s) => ready.push(s),
+            Err(_) => break,
+        }
+    }
+    if tx.send(batch).is_err() {
+        ready.push(Err(io::Error::other("the JSON thread stopped")));
     }
 }
 
