@@ -265,6 +265,9 @@ pub struct AnalyzeArgs {
     /// Most connections tracked at once (instead of the cap --memory sets); the least recently active is evicted beyond it
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_flows: Option<u64>,
+    /// Threads: 1 runs all on one core; 2 (the default where there are two cores) reads packets and follows flows on one while the other parses and reports (the output is the same)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: Option<u8>,
     /// Idle time-out of established TCP connections
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub tcp_idle_timeout: Duration,
@@ -537,6 +540,10 @@ impl AnalyzeArgs {
             },
             all: self.all,
             memory,
+            threads: self.threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+                usize::from,
+            ),
         };
         let fail_on = match self.fail_on.as_deref() {
             Some("warning") => Some(Severity::Warning),

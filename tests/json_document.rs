@@ -68,7 +68,7 @@ fn client_hello(sni: &str) -> Vec<u8> {
 
 /// Keep-alive HTTP connections after DNS lookups, and TLS connections whose
 /// server never answers the ClientHello (findings, so stories and groups too).
-fn capture() -> Vec<u8> {
+pub(crate) fn capture() -> Vec<u8> {
     let mut frames = Vec::new();
     let mut t0 = 0.0;
     for i in 0..CONNS {

@@ -25,5 +25,6 @@ mod probe;
 mod probe_local;
 mod read;
 mod scale;
+mod threads;
 mod tshark_compare;
 mod verdicts;

@@ -9,6 +9,7 @@ pub mod conn;
 pub mod events;
 pub mod key;
 pub mod reassembly;
+pub mod relay;
 pub mod rtt;
 pub mod seq_analysis;
 pub mod table;

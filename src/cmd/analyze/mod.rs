@@ -33,7 +33,8 @@ use crate::diagnose::capture::{
 use crate::diagnose::{group, story};
 use crate::diagnose::{Finding, Severity};
 use crate::expect::Expectations;
-use crate::flow::table::{FlowConfig, FlowTable, FlowTableStats};
+use crate::flow::relay::relay;
+use crate::flow::table::{FlowConfig, FlowSink, FlowTable, FlowTableStats};
 use crate::report::analysis_text::{
     write_connections, write_findings, write_groups, write_transactions, TextLimits,
 };
@@ -81,6 +82,9 @@ pub struct AnalyzeConfig {
     /// `--memory` in bytes (0: the default): sets the findings held for
     /// stories (the flow caps are in `flow`).
     pub memory: usize,
+    /// `--threads`: 1 runs everything on this thread; otherwise reading and
+    /// the flow table run on a second one.
+    pub threads: usize,
 }
 
 /// The result, for the exit code.
@@ -200,57 +204,55 @@ fn report_keylog_warnings(
 /// TLS key log type of a pcapng Decryption Secrets Block ("TLSK").
 const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
 
-/// Secrets a pcapng file carries (`editcap --inject-secrets`) join the keys.
-fn add_embedded_secrets<W: Write + ?Sized>(
-    source: &FileSource,
-    seen: &mut usize,
-    keys: &mut Option<TlsKeys>,
-    sink: &mut Collector<'_, W>,
-    status: &mut dyn Write,
-) -> Result<(), CommandError> {
-    let secrets = source.decryption_secrets();
-    for (kind, data) in secrets.get(*seen..).unwrap_or_default() {
-        if *kind != DSB_TLS_KEY_LOG {
-            continue;
-        }
-        let k = keys.get_or_insert_with(|| {
-            let k = TlsKeys::new(KeyLog::new());
-            sink.app.set_keys(k.clone());
-            k
-        });
-        let warnings = k.add_text(&String::from_utf8_lossy(data));
-        report_keylog_warnings("(pcapng decryption secrets)", &warnings, status)?;
-    }
-    *seen = secrets.len();
-    Ok(())
+/// What the reading side tells the collector besides the flow events, in
+/// order with them.
+enum Note {
+    /// The key log text of a pcapng Decryption Secrets Block.
+    Secrets(Vec<u8>),
+    /// A warning about the input, for stderr.
+    Warning(String),
 }
 
-/// Runs the analysis, writing the report to `out`; warnings about the input go to `status`.
-pub fn run<W: Write + ?Sized>(
-    config: &AnalyzeConfig,
-    out: &mut W,
+/// Acts on a [`Note`] on the collector's side: secrets join the keys (and
+/// reach the TLS parser), warnings go to `status`.
+fn take_note<W: Write + ?Sized>(
+    note: Note,
+    sink: &mut Collector<'_, W>,
+    keys: &mut Option<TlsKeys>,
     status: &mut dyn Write,
-) -> Result<AnalyzeOutcome, CommandError> {
-    let mut filter = FrameFilter::new(&config.filter)?;
+) -> Result<(), CommandError> {
+    match note {
+        Note::Secrets(data) => {
+            let k = keys.get_or_insert_with(|| {
+                let k = TlsKeys::new(KeyLog::new());
+                sink.app.set_keys(k.clone());
+                k
+            });
+            let warnings = k.add_text(&String::from_utf8_lossy(&data));
+            report_keylog_warnings("(pcapng decryption secrets)", &warnings, status)
+        }
+        Note::Warning(text) => Ok(writeln!(status, "netsleuth: warning: {text}")?),
+    }
+}
+
+/// What the reading side knows at the end.
+struct ReadOutcome {
+    quality: CaptureQuality,
+    stats: FlowTableStats,
+}
+
+/// Reads every file through the filter, the decoder and the flow table into
+/// `sink`, with the input's own notes through `note`; ends every flow at the
+/// end.
+fn read_all<S: FlowSink>(
+    config: &AnalyzeConfig,
+    mut filter: Option<FrameFilter>,
+    sink: &mut S,
+    note: &mut dyn FnMut(&mut S, Note),
+) -> Result<ReadOutcome, CommandError> {
     let mut table = FlowTable::new(config.flow);
     let mut quality = CaptureQuality::default();
     let mut frame_offset = 0u64;
-    if config.format == AnalyzeFormat::Json {
-        out.write_all(b"{\"connections\":[\n")?;
-    }
-    let mut sink = Collector::new(config.format, config.tcp_events, &mut *out);
-    sink.app_enabled = !config.no_app;
-    let mut keys = load_keylogs(&config.keylogs, status)?;
-    if let Some(k) = &keys {
-        sink.app.set_keys(k.clone());
-    }
-    sink.app.set_http_keep(config.expect.needs());
-    sink.expect = config.expect.clone();
-    sink.tcp_rules = config.tcp_rules;
-    sink.all = config.all;
-    if config.memory > 0 {
-        sink.findings_held = overflow::held_for_memory(config.memory);
-    }
     let progress = Progress::new(&config.paths);
     for path in &config.paths {
         let mut source = FileSource::open(path)?;
@@ -261,8 +263,14 @@ pub fn run<W: Write + ?Sized>(
             // Secrets blocks come before the packets they serve (editcap
             // writes them first); a connection picks its keys up at its
             // ServerHello, so seeing them one frame late loses nothing.
-            if source.decryption_secrets().len() > secrets_seen {
-                add_embedded_secrets(&source, &mut secrets_seen, &mut keys, &mut sink, status)?;
+            let secrets = source.decryption_secrets();
+            if secrets.len() > secrets_seen {
+                for (kind, data) in secrets.get(secrets_seen..).unwrap_or_default() {
+                    if *kind == DSB_TLS_KEY_LOG {
+                        note(sink, Note::Secrets(data.clone()));
+                    }
+                }
+                secrets_seen = secrets.len();
             }
             if last_number % PROGRESS_EVERY == 0 {
                 progress.set(file_start + source.bytes_consumed(), source.is_gzip());
@@ -271,7 +279,7 @@ pub fn run<W: Write + ?Sized>(
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e @ SourceError::Malformed { .. }) if last_number > 0 => {
-                    writeln!(status, "netsleuth: warning: {e}")?;
+                    note(sink, Note::Warning(e.to_string()));
                     quality.input_cut = Some(e.to_string());
                     break;
                 }
@@ -295,20 +303,90 @@ pub fn run<W: Write + ?Sized>(
                     quality.malformed(frame.number, &p.detail);
                 }
             }
-            table.on_packet(&frame, &packet, &mut sink);
+            table.on_packet(&frame, &packet, sink);
         }
         frame_offset += last_number;
         quality.interface_stats(source.interface_stats());
         progress.set(file_start + source.bytes_consumed(), source.is_gzip());
     }
     progress.finish();
-    table.finish(&mut sink);
+    table.finish(sink);
+    Ok(ReadOutcome {
+        quality,
+        stats: table.stats(),
+    })
+}
+
+/// Runs [`read_all`] into `sink`: on this thread with `threads` 1, else on a
+/// second thread while this one replays its events into `sink` (the same
+/// calls in the same order, so the same output).
+fn read_into<W: Write + ?Sized>(
+    config: &AnalyzeConfig,
+    filter: Option<FrameFilter>,
+    sink: &mut Collector<'_, W>,
+    keys: &mut Option<TlsKeys>,
+    status: &mut dyn Write,
+) -> Result<ReadOutcome, CommandError> {
+    let mut noted = Ok(());
+    let mut note = |sink: &mut Collector<'_, W>, note: Note| {
+        if noted.is_ok() {
+            noted = take_note(note, sink, keys, status);
+        }
+    };
+    let read = if config.threads == 1 {
+        read_all(config, filter, sink, &mut note)
+    } else {
+        let (mut relay, receiver) = relay::<Note>();
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                let read = read_all(config, filter, &mut relay, &mut |relay, note| {
+                    relay.push(note)
+                });
+                relay.flush();
+                read
+            });
+            while let Some(mut batch) = receiver.recv() {
+                batch.replay(sink, &mut note);
+                receiver.recycle(batch);
+            }
+            reader
+                .join()
+                .unwrap_or_else(|_| Err(CommandError::Usage("the reading thread failed".into())))
+        })
+    };
+    noted?;
+    read
+}
+
+/// Runs the analysis, writing the report to `out`; warnings about the input go to `status`.
+pub fn run<W: Write + ?Sized>(
+    config: &AnalyzeConfig,
+    out: &mut W,
+    status: &mut dyn Write,
+) -> Result<AnalyzeOutcome, CommandError> {
+    let filter = FrameFilter::new(&config.filter)?;
+    if config.format == AnalyzeFormat::Json {
+        out.write_all(b"{\"connections\":[\n")?;
+    }
+    let mut sink = Collector::new(config.format, config.tcp_events, &mut *out);
+    sink.app_enabled = !config.no_app;
+    let mut keys = load_keylogs(&config.keylogs, status)?;
+    if let Some(k) = &keys {
+        sink.app.set_keys(k.clone());
+    }
+    sink.app.set_http_keep(config.expect.needs());
+    sink.expect = config.expect.clone();
+    sink.tcp_rules = config.tcp_rules;
+    sink.all = config.all;
+    if config.memory > 0 {
+        sink.findings_held = overflow::held_for_memory(config.memory);
+    }
+    let ReadOutcome { quality, stats } = read_into(config, filter, &mut sink, &mut keys, status)?;
     sink.finish();
     sink.finish_records();
     if let Some(e) = sink.error.take() {
         return Err(e.into());
     }
-    let stats = table.stats();
     let mut findings = std::mem::take(&mut sink.findings);
     annotate_losses(&mut findings, &quality, &sink.holes);
     findings.extend(diagnose_capture(&quality, &sink.holes));
