@@ -24,9 +24,9 @@ use super::Side;
 use crate::source::Timestamp;
 
 /// Events per batch before it is sent.
-const BATCH_EVENTS: usize = 4096;
+const BATCH_EVENTS: usize = 1024;
 /// Payload bytes per batch before it is sent.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 256 << 10;
 /// Batches in flight (sent and not yet replayed).
 const IN_FLIGHT: usize = 4;
 

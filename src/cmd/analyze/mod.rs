@@ -338,20 +338,31 @@ fn read_into<W: Write + ?Sized>(
     } else {
         let (mut relay, receiver) = relay::<Note>();
         std::thread::scope(|scope| {
-            let reader = scope.spawn(move || {
-                let read = read_all(config, filter, &mut relay, &mut |relay, note| {
-                    relay.push(note)
-                });
-                relay.flush();
-                read
-            });
+            // Named so profiles and debuggers tell the two apart.
+            let reader = std::thread::Builder::new()
+                .name("netsleuth-read".into())
+                .spawn_scoped(scope, move || {
+                    let read = read_all(config, filter, &mut relay, &mut |relay, note| {
+                        relay.push(note)
+                    });
+                    relay.flush();
+                    read
+                })
+                .map_err(|e| {
+                    CommandError::Usage(format!(
+                        "cannot start a second thread ({e}); run with --threads 1"
+                    ))
+                })?;
             while let Some(mut batch) = receiver.recv() {
                 batch.replay(sink, &mut note);
                 receiver.recycle(batch);
             }
-            reader
-                .join()
-                .unwrap_or_else(|_| Err(CommandError::Usage("the reading thread failed".into())))
+            reader.join().unwrap_or_else(|_| {
+                Err(CommandError::Usage(
+                    "the reading thread stopped unexpectedly; run with --threads 1 (and tell us)"
+                        .into(),
+                ))
+            })
         })
     };
     noted?;
