@@ -7,6 +7,9 @@
 //! * [`decode`]: typed, zero-copy views of link, IP, TCP, UDP and ICMP headers.
 //! * [`decrypt`]: TLS 1.2/1.3 record decryption from `SSLKEYLOGFILE` key logs
 //!   (sans-IO; the TLS stream parser feeds it protected records).
+//! * [`analysis`]: the pipeline joined: capture files through the flow table,
+//!   the application parsers, keys, diagnosis and expect checks, records and
+//!   findings out to an output the command chooses.
 //! * [`cmd`]: the commands (`read`, `capture`, `interfaces`) over plain configs.
 //! * [`report`]: what the user reads: per-packet lines and JSON, terminal escaping.
 //! * [`expect`]: `--expect` rules (a small language) checked on HTTP transactions.
@@ -15,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod app;
 pub mod cmd;
 pub mod decode;

@@ -80,7 +80,7 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
             }
         }
         Command::Follow(args) => {
-            cmd::follow::run(&args.into_config(), &mut out)?;
+            cmd::follow::run(&args.into_config(), &mut out, &mut io::stderr())?;
         }
         Command::Interfaces => {
             cmd::interfaces::run(&mut out)?;

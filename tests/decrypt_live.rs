@@ -476,7 +476,7 @@ fn tls13_rejected_certificate_is_seen_through_the_encryption() {
 }
 
 /// Secrets embedded in the pcapng (`editcap --inject-secrets`) decrypt without
-/// any --keylog.
+/// any --keylog, in `analyze` and in `follow`.
 #[test]
 fn pcapng_decryption_secrets_are_used() {
     if !can_capture("pcapng_decryption_secrets_are_used (needs root to capture)") {
@@ -506,6 +506,12 @@ fn pcapng_decryption_secrets_are_used() {
     assert!(ok, "editcap failed");
     let records = analyze_records(&with_keys, &[]);
     assert_decrypted(&records, 1);
+    // `follow` takes them too.
+    let conn = of_type(&records, "tls")[0]["conn"].to_string();
+    let (code, out, err) = run(&["follow", with_keys.to_str().unwrap(), &conn]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("GET /data.json HTTP/1.1\\r"), "{out}");
+    assert!(out.contains("[TLS decrypted:"), "{out}");
 }
 
 /// `--expect` rules check decrypted responses like plaintext ones.

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::CommandError;
+use crate::analysis::keys;
 use crate::app::tls::{looks_like_tls, TlsKeys};
 use crate::app::AppLayer;
 use crate::decode;
@@ -57,6 +58,7 @@ pub struct FollowSummary {
 pub fn run<W: Write + ?Sized>(
     config: &FollowConfig,
     out: &mut W,
+    status: &mut dyn Write,
 ) -> Result<FollowSummary, CommandError> {
     let mut source = FileSource::open(&config.path)?;
     let mut filter = FrameFilter::new(&config.filter)?;
@@ -70,24 +72,18 @@ pub fn run<W: Write + ?Sized>(
         None => None,
     };
     let mut table = FlowTable::new(FlowConfig::default());
-    let app = if config.keylogs.is_empty() {
-        None
-    } else {
-        let mut log = KeyLog::new();
-        for path in &config.keylogs {
-            let (one, _) =
-                KeyLog::from_file(path).map_err(|e| CommandError::Usage(e.to_string()))?;
-            log.extend(one);
-        }
+    let mut keys = keys::load_keylogs(&config.keylogs, status)?;
+    let decrypting = |keys: &TlsKeys| {
         let mut app = AppLayer::new();
-        app.set_keys(TlsKeys::new(log));
+        app.set_keys(keys.clone());
         app.tap(config.conn);
-        Some(app)
+        app
     };
     let mut sink = Follower {
-        app,
+        app: keys.as_ref().map(decrypting),
         tls: None,
         want: config.conn,
+        opened: None,
         out,
         raw,
         found: false,
@@ -98,7 +94,22 @@ pub fn run<W: Write + ?Sized>(
         error: None,
     };
     let mut frames = 0u64;
+    let mut secrets_seen = 0;
     while !sink.ended {
+        for text in keys::new_secrets(&source, &mut secrets_seen) {
+            let k = keys.get_or_insert_with(|| TlsKeys::new(KeyLog::new()));
+            if sink.app.is_none() {
+                // The first secrets block is read with the first packet: the
+                // connection may be open already.
+                let mut app = decrypting(k);
+                if let Some((protocol, client, server)) = sink.opened {
+                    app.opened(config.conn, protocol, client, server);
+                }
+                sink.app = Some(app);
+            }
+            let warnings = k.add_text(&text);
+            keys::report_warnings("(pcapng decryption secrets)", &warnings, status)?;
+        }
         let frame = match source.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
@@ -155,6 +166,9 @@ struct Follower<'w, W: Write + ?Sized> {
     /// The conversation is TLS being decrypted: its record bytes are not shown.
     tls: Option<bool>,
     want: u64,
+    /// The wanted connection's protocol and endpoints, once opened (for an
+    /// application layer made later, when a pcapng's secrets arrive).
+    opened: Option<(Protocol, SocketAddr, SocketAddr)>,
     out: &'w mut W,
     raw: Option<BufWriter<File>>,
     found: bool,
@@ -225,6 +239,7 @@ impl<W: Write + ?Sized> FlowSink for Follower<'_, W> {
             return;
         }
         self.found = true;
+        self.opened = Some((protocol, client, server));
         if let Some(app) = &mut self.app {
             app.opened(conn, protocol, client, server);
         }

@@ -47,3 +47,14 @@ pub enum PacketFormat {
     /// One JSON object per line per packet.
     Json,
 }
+
+impl From<crate::analysis::AnalysisError> for CommandError {
+    fn from(e: crate::analysis::AnalysisError) -> Self {
+        use crate::analysis::AnalysisError;
+        match e {
+            AnalysisError::Source(e) => CommandError::Source(e),
+            AnalysisError::Output(e) => CommandError::Output(e),
+            AnalysisError::KeyLog(why) | AnalysisError::Thread(why) => CommandError::Usage(why),
+        }
+    }
+}

@@ -11,36 +11,26 @@ use std::io::Write;
 
 use serde::Serialize;
 
-mod collect;
-mod overflow;
+mod output;
 mod progress;
-mod replay;
 mod spill;
-mod syn_loss;
 mod writer;
 
-use collect::{AppCounts, Collector};
-use overflow::Overflowed;
-use progress::{Progress, PROGRESS_EVERY};
+use output::ReportOutput;
+use progress::Progress;
 
 use super::CommandError;
-use crate::app::tls::TlsKeys;
-use crate::decode::{self, ProblemKind};
-use crate::decrypt::{KeyLog, KeyLogWarning};
-use crate::diagnose::capture::{
-    annotate_losses, diagnose as diagnose_capture, CaptureDrops, CaptureQuality,
-};
-use crate::diagnose::{group, story};
+use crate::analysis::pipeline::{self, ReadConfig, ReadOutcome};
+use crate::analysis::{held_for_memory, keys, Analyzer, AppCounts, Conclusion, Overflowed};
+use crate::diagnose::capture::{CaptureDrops, CaptureQuality};
+use crate::diagnose::group;
 use crate::diagnose::{Finding, Severity};
 use crate::expect::Expectations;
-use crate::flow::relay::relay;
-use crate::flow::table::{FlowConfig, FlowSink, FlowTable, FlowTableStats};
+use crate::flow::table::{FlowConfig, FlowTableStats};
 use crate::report::analysis_text::{
     write_connections, write_findings, write_groups, write_transactions, TextLimits,
 };
-use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
-use crate::source::{FrameSource, SourceError};
 
 /// Output format of `analyze`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -152,223 +142,6 @@ fn write_decryption<W: Write + ?Sized>(
     Ok(())
 }
 
-/// Reads the `--keylog` files; malformed lines are warnings, an unreadable
-/// file is an error.
-fn load_keylogs(
-    paths: &[std::path::PathBuf],
-    status: &mut dyn Write,
-) -> Result<Option<TlsKeys>, CommandError> {
-    if paths.is_empty() {
-        return Ok(None);
-    }
-    let mut all = KeyLog::new();
-    for path in paths {
-        let (log, warnings) =
-            KeyLog::from_file(path).map_err(|e| CommandError::Usage(e.to_string()))?;
-        report_keylog_warnings(&path.display().to_string(), &warnings, status)?;
-        if log.is_empty() {
-            writeln!(
-                status,
-                "netsleuth: warning: key log {} holds no TLS secrets (lines like CLIENT_RANDOM ... or CLIENT_TRAFFIC_SECRET_0 ...)",
-                path.display()
-            )?;
-        }
-        all.extend(log);
-    }
-    Ok(Some(TlsKeys::new(all)))
-}
-
-fn report_keylog_warnings(
-    source: &str,
-    warnings: &[KeyLogWarning],
-    status: &mut dyn Write,
-) -> Result<(), CommandError> {
-    const SHOWN: usize = 5;
-    for w in warnings.iter().take(SHOWN) {
-        writeln!(
-            status,
-            "netsleuth: warning: key log {source} line {}: {} (skipped)",
-            w.line, w.reason
-        )?;
-    }
-    if warnings.len() > SHOWN {
-        writeln!(
-            status,
-            "netsleuth: warning: key log {source}: {} more malformed lines skipped",
-            warnings.len() - SHOWN
-        )?;
-    }
-    Ok(())
-}
-
-/// TLS key log type of a pcapng Decryption Secrets Block ("TLSK").
-const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
-
-/// What the reading side tells the collector besides the flow events, in
-/// order with them.
-enum Note {
-    /// The key log text of a pcapng Decryption Secrets Block.
-    Secrets(Vec<u8>),
-    /// A warning about the input, for stderr.
-    Warning(String),
-}
-
-/// Acts on a [`Note`] on the collector's side: secrets join the keys (and
-/// reach the TLS parser), warnings go to `status`.
-fn take_note<W: Write + ?Sized>(
-    note: Note,
-    sink: &mut Collector<'_, W>,
-    keys: &mut Option<TlsKeys>,
-    status: &mut dyn Write,
-) -> Result<(), CommandError> {
-    match note {
-        Note::Secrets(data) => {
-            let k = keys.get_or_insert_with(|| {
-                let k = TlsKeys::new(KeyLog::new());
-                sink.app.set_keys(k.clone());
-                k
-            });
-            let warnings = k.add_text(&String::from_utf8_lossy(&data));
-            report_keylog_warnings("(pcapng decryption secrets)", &warnings, status)
-        }
-        Note::Warning(text) => Ok(writeln!(status, "netsleuth: warning: {text}")?),
-    }
-}
-
-/// What the reading side knows at the end.
-struct ReadOutcome {
-    quality: CaptureQuality,
-    stats: FlowTableStats,
-}
-
-/// Reads every file through the filter, the decoder and the flow table into
-/// `sink`, with the input's own notes through `note`; ends every flow at the
-/// end.
-fn read_all<S: FlowSink>(
-    config: &AnalyzeConfig,
-    mut filter: Option<FrameFilter>,
-    sink: &mut S,
-    note: &mut dyn FnMut(&mut S, Note),
-) -> Result<ReadOutcome, CommandError> {
-    let mut table = FlowTable::new(config.flow);
-    let mut quality = CaptureQuality::default();
-    let mut frame_offset = 0u64;
-    let progress = Progress::new(&config.paths);
-    for path in &config.paths {
-        let mut source = FileSource::open(path)?;
-        let mut last_number = 0;
-        let mut secrets_seen = 0;
-        let file_start = progress.position();
-        loop {
-            // Secrets blocks come before the packets they serve (editcap
-            // writes them first); a connection picks its keys up at its
-            // ServerHello, so seeing them one frame late loses nothing.
-            let secrets = source.decryption_secrets();
-            if secrets.len() > secrets_seen {
-                for (kind, data) in secrets.get(secrets_seen..).unwrap_or_default() {
-                    if *kind == DSB_TLS_KEY_LOG {
-                        note(sink, Note::Secrets(data.clone()));
-                    }
-                }
-                secrets_seen = secrets.len();
-            }
-            if last_number % PROGRESS_EVERY == 0 {
-                progress.set(file_start + source.bytes_consumed(), source.is_gzip());
-            }
-            let mut frame = match source.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(e @ SourceError::Malformed { .. }) if last_number > 0 => {
-                    note(sink, Note::Warning(e.to_string()));
-                    quality.input_cut = Some(e.to_string());
-                    break;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            last_number = frame.number;
-            frame.number += frame_offset;
-            quality.frames += 1;
-            if let Some(f) = filter.as_mut() {
-                if !f.matches(&frame)? {
-                    continue;
-                }
-            }
-            if frame.is_truncated() {
-                quality.truncated(frame.number);
-            }
-            let packet = decode::decode(frame.link, frame.data);
-            if let Some(p) = &packet.problem {
-                // Snap-length cuts are counted above; this is for broken headers.
-                if p.kind == ProblemKind::Malformed || !frame.is_truncated() {
-                    quality.malformed(frame.number, &p.detail);
-                }
-            }
-            table.on_packet(&frame, &packet, sink);
-        }
-        frame_offset += last_number;
-        quality.interface_stats(source.interface_stats());
-        progress.set(file_start + source.bytes_consumed(), source.is_gzip());
-    }
-    progress.finish();
-    table.finish(sink);
-    Ok(ReadOutcome {
-        quality,
-        stats: table.stats(),
-    })
-}
-
-/// Runs [`read_all`] into `sink`: on this thread with `threads` 1, else on a
-/// second thread while this one replays its events into `sink` (the same
-/// calls in the same order, so the same output).
-fn read_into<W: Write + ?Sized>(
-    config: &AnalyzeConfig,
-    filter: Option<FrameFilter>,
-    sink: &mut Collector<'_, W>,
-    keys: &mut Option<TlsKeys>,
-    status: &mut dyn Write,
-) -> Result<ReadOutcome, CommandError> {
-    let mut noted = Ok(());
-    let mut note = |sink: &mut Collector<'_, W>, note: Note| {
-        if noted.is_ok() {
-            noted = take_note(note, sink, keys, status);
-        }
-    };
-    let read = if config.threads == 1 {
-        read_all(config, filter, sink, &mut note)
-    } else {
-        let (mut relay, receiver) = relay::<Note>();
-        std::thread::scope(|scope| {
-            // Named so profiles and debuggers tell the two apart.
-            let reader = std::thread::Builder::new()
-                .name("netsleuth-read".into())
-                .spawn_scoped(scope, move || {
-                    let read = read_all(config, filter, &mut relay, &mut |relay, note| {
-                        relay.push(note)
-                    });
-                    relay.flush();
-                    read
-                })
-                .map_err(|e| {
-                    CommandError::Usage(format!(
-                        "cannot start a second thread ({e}); run with --threads 1"
-                    ))
-                })?;
-            while let Some(mut batch) = receiver.recv() {
-                batch.replay(sink, &mut note);
-                receiver.recycle(batch);
-            }
-            reader.join().unwrap_or_else(|_| {
-                Err(CommandError::Usage(
-                    "the reading thread stopped unexpectedly; run with --threads 1 (and tell us)"
-                        .into(),
-                ))
-            })
-        })
-    };
-    noted?;
-    read
-}
-
 /// Runs the analysis, writing the report to `out`; warnings about the input go to `status`.
 pub fn run<W: Write + ?Sized>(
     config: &AnalyzeConfig,
@@ -379,45 +152,53 @@ pub fn run<W: Write + ?Sized>(
     if config.format == AnalyzeFormat::Json {
         out.write_all(b"{\"connections\":[\n")?;
     }
-    let mut sink = Collector::new(config.format, config.tcp_events, &mut *out);
-    sink.app_enabled = !config.no_app;
-    let mut keys = load_keylogs(&config.keylogs, status)?;
-    if let Some(k) = &keys {
-        sink.app.set_keys(k.clone());
+    let output = ReportOutput::new(config.format, config.tcp_events, config.all, &mut *out);
+    let mut analyzer = Analyzer::new(output);
+    analyzer.app_enabled = !config.no_app;
+    if let Some(k) = keys::load_keylogs(&config.keylogs, status)? {
+        analyzer.set_keys(k);
     }
-    sink.app.set_http_keep(config.expect.needs());
-    sink.expect = config.expect.clone();
-    sink.tcp_rules = config.tcp_rules;
-    sink.all = config.all;
+    analyzer.set_http_keep(config.expect.needs());
+    analyzer.expect = config.expect.clone();
+    analyzer.tcp_rules = config.tcp_rules;
+    analyzer.all = config.all;
     if config.memory > 0 {
-        sink.findings_held = overflow::held_for_memory(config.memory);
+        analyzer.findings_held = held_for_memory(config.memory);
     }
-    let ReadOutcome { quality, stats } = read_into(config, filter, &mut sink, &mut keys, status)?;
-    sink.finish();
-    sink.finish_records();
-    if let Some(e) = sink.error.take() {
+    let progress = Progress::new(&config.paths);
+    let read = pipeline::read_into(
+        ReadConfig {
+            paths: &config.paths,
+            flow: config.flow,
+            threads: config.threads,
+        },
+        filter,
+        &mut analyzer,
+        status,
+        &|position, gzip| progress.set(position, gzip),
+    );
+    progress.finish();
+    let ReadOutcome { quality, stats } = read?;
+    let (conclusion, mut output) = analyzer.conclude(&quality);
+    output.finish_records();
+    if let Some(e) = output.error.take() {
         return Err(e.into());
     }
-    let mut findings = std::mem::take(&mut sink.findings);
-    annotate_losses(&mut findings, &quality, &sink.holes);
-    findings.extend(diagnose_capture(&quality, &sink.holes));
-    let stories = story::build(&mut findings, &sink.targets);
-    let mut grouper = std::mem::take(&mut sink.grouper);
-    for f in &findings {
-        grouper.add(f, &sink.targets);
-    }
-    let groups = grouper.finish();
-    let overflowed = sink.overflowed;
-    let overflow_json = std::mem::take(&mut sink.overflow_json);
-    // Every call with findings: the held ones have stories.
-    let calls = stories.len() as u64 + overflowed.calls;
-    let mut rows = std::mem::take(&mut sink.problems);
-    let healthy = std::mem::take(&mut sink.healthy);
-    let http_rows = sink.take_http_rows();
-    let held = std::mem::take(&mut sink.held);
-    let undecrypted = std::mem::take(&mut sink.undecrypted);
-    let counts = sink.counts;
-    drop(sink);
+    let Conclusion {
+        findings,
+        stories,
+        groups,
+        overflowed,
+        calls,
+        counts,
+        undecrypted,
+    } = conclusion;
+    let mut rows = std::mem::take(&mut output.problems);
+    let healthy = std::mem::take(&mut output.healthy);
+    let http_rows = std::mem::take(&mut output.http_rows);
+    let held = std::mem::take(&mut output.held);
+    let overflow_json = std::mem::take(&mut output.overflow_json);
+    drop(output);
     let outcome = AnalyzeOutcome {
         worst: findings
             .iter()

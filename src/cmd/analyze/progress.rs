@@ -1,8 +1,5 @@
 //! A progress bar on stderr for long inputs, shown only when stderr is a terminal.
 
-/// Frames between progress updates (an update costs far more than a frame).
-pub(super) const PROGRESS_EVERY: u64 = 8192;
-
 /// A progress bar on stderr, shown only when stderr is a terminal.
 pub(super) struct Progress {
     bar: indicatif::ProgressBar,
@@ -27,10 +24,6 @@ impl Progress {
             bar.set_style(style.progress_chars("=> "));
         }
         Progress { bar }
-    }
-
-    pub(super) fn position(&self) -> u64 {
-        self.bar.position()
     }
 
     pub(super) fn set(&self, position: u64, gzip: bool) {

@@ -1,25 +1,28 @@
-//! The analysis sink: receives what the flow table emits, runs the application
-//! layer and the diagnosis rules, and streams records out (JSON lines) or keeps
-//! what the text report needs (bounded).
+//! The [`Analyzer`]: receives what the flow table emits, runs the
+//! application layer with the keys, learns DNS names, applies the diagnosis
+//! rules and the expect checks, and hands every record to its
+//! [`AnalysisOutput`] as it is made. Findings are held for the stories at the
+//! end, up to a budget (`overflow.rs`).
 
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::AnalyzeFormat;
-use crate::app::dns::{ops as dns_ops, DnsRecord};
-
 use super::overflow::{held_for_memory, Overflowed};
 use super::replay::{self, Replays};
-use super::spill::{Spill, SpillArray};
 use super::syn_loss::SynLoss;
-use super::writer::{Record, RecordWriter, Serialized, TcpEventJson};
+use super::AnalysisOutput;
+use crate::app::dns::{ops as dns_ops, DnsRecord};
 use crate::app::http::HttpTransaction;
+use crate::app::tls::TlsKeys;
 use crate::app::{AppLayer, AppRecords};
-use crate::diagnose::capture::CaptureHoles;
-use crate::diagnose::group::Grouper;
+use crate::decrypt::{KeyLog, KeyLogWarning};
+use crate::diagnose::capture::{
+    annotate_losses, diagnose as diagnose_capture, CaptureHoles, CaptureQuality,
+};
+use crate::diagnose::group::{Group, Grouper};
+use crate::diagnose::story::{self, Story};
 use crate::diagnose::tcp::{is_dead_request, TcpRules};
 use crate::diagnose::{
     dns as diagnose_dns, expect as diagnose_expect, http as diagnose_http, tcp as diagnose_tcp,
@@ -34,20 +37,13 @@ use crate::flow::reassembly::StreamEnd;
 use crate::flow::table::FlowSink;
 use crate::flow::Side;
 use crate::report::app_json::HttpJson;
-use crate::report::conn_json::ConnJson;
 use crate::source::Timestamp;
 
-/// Connections with findings kept for the text table.
-const PROBLEM_ROWS: usize = 200;
-/// Healthy connections kept for the text table (the busiest).
-const HEALTHY_ROWS: usize = 20;
 /// DNS answers remembered to name later connections by their server address.
 const DNS_NAMES: usize = 4096;
 /// DNS records kept for the cross-record rules (search lists); beyond it the
 /// oldest are diagnosed alone.
 const DNS_RECORDS: usize = 100_000;
-/// HTTP transactions kept for the text report's table.
-const HTTP_ROWS: usize = 200;
 /// Completed transactions held per open connection; past it the older ones
 /// (all but the first, which carries the set-up phases) are written at once,
 /// timed with the handshake's round trip, so a long keep-alive connection
@@ -64,36 +60,32 @@ struct LearnedName {
     query_frame: u64,
 }
 
-pub(super) struct Collector<'w, W: Write + ?Sized> {
-    pub format: AnalyzeFormat,
-    pub tcp_events: bool,
+/// The analysis of one capture (or live stream): a [`FlowSink`] whose
+/// records go to `output` as they are made.
+pub struct Analyzer<O: AnalysisOutput> {
+    /// Where records go.
+    pub output: O,
     /// Run the application layer (off with `--no-app`).
     pub app_enabled: bool,
-    pub out: &'w mut W,
-    pub app: AppLayer,
-    /// TLS connections a key log did not decrypt, and why (capped).
-    pub undecrypted: Vec<(u64, String)>,
-    pub findings: Vec<Finding>,
-    pub problems: Vec<(ConnRecord, Option<Severity>)>,
-    pub healthy: Vec<(ConnRecord, Option<Severity>)>,
-    /// Call names by connection: SNI, Host header or DNS name.
-    pub targets: HashMap<u64, String>,
-    /// HTTP transactions for the text report, with their full timing.
-    pub http_rows: Vec<HttpJson>,
-    /// Records for the JSON document's dns/tls/http arrays, spilled to
-    /// temporary files until the connections are written (`--json` only).
-    pub held: Spill,
-    pub dns_records: Vec<DnsRecord>,
-    names: VecDeque<LearnedName>,
-    pub connections_written: u64,
-    pub counts: AppCounts,
-    pub error: Option<std::io::Error>,
     /// `--expect` rules for HTTP transactions.
     pub expect: Expectations,
     /// Settings of the TCP rules (`--idle-gap`).
     pub tcp_rules: TcpRules,
-    /// Keep every connection and transaction for the text report (`--all`).
+    /// Hold every finding for the stories (`--all`), not a budget's worth.
     pub all: bool,
+    /// Most findings held (`overflow.rs`).
+    pub findings_held: usize,
+    app: AppLayer,
+    /// The TLS keys, once a key log or a secrets block gave some.
+    keys: Option<TlsKeys>,
+    /// TLS connections a key log did not decrypt, and why (capped).
+    undecrypted: Vec<(u64, String)>,
+    findings: Vec<Finding>,
+    /// Call names by connection: SNI, Host header or DNS name.
+    targets: HashMap<u64, String>,
+    dns_records: Vec<DnsRecord>,
+    names: VecDeque<LearnedName>,
+    counts: AppCounts,
     /// Requests that died on dead pooled connections, waiting for a replay.
     replays: Replays,
     /// Lost SYNs judged against the other connections to their server.
@@ -103,21 +95,51 @@ pub(super) struct Collector<'w, W: Write + ?Sized> {
     /// for their connection's record.
     checked_http: HashMap<u64, Vec<(HttpTransaction, Vec<Finding>)>>,
     /// Connections with holes the capture never saw, for `capture.drops`.
-    pub holes: CaptureHoles,
+    holes: CaptureHoles,
     /// Groups of the findings not held (the held ones join at the end).
-    pub grouper: Grouper,
-    /// Findings past `findings_held`: counted here, grouped, written, not held.
-    pub overflowed: Overflowed,
-    /// `--json`: the overflowed findings, after the held ones in `findings`.
-    pub overflow_json: SpillArray,
-    /// Most findings held (`overflow.rs`).
-    pub findings_held: usize,
-    /// JSON output: records serialized on a thread of their own.
-    writer: Option<RecordWriter>,
+    grouper: Grouper,
+    /// Findings past `findings_held`: counted here, grouped, handed out, not held.
+    overflowed: Overflowed,
     /// Open connections' round trips from their handshakes.
     handshake_rtts: HashMap<u64, i64>,
     /// Findings on transactions written before their connection ended.
     early_found: HashMap<u64, Vec<Finding>>,
+}
+
+/// What an analysis concluded, at the end of its input.
+#[derive(Debug)]
+pub struct Conclusion {
+    /// The held findings, in story order.
+    pub findings: Vec<Finding>,
+    /// One story per failed call among the held findings.
+    pub stories: Vec<Story>,
+    /// Every finding, held or not, by kind, server and endpoint.
+    pub groups: Vec<Group>,
+    /// The findings not held.
+    pub overflowed: Overflowed,
+    /// Calls with findings: the stories and the overflowed calls.
+    pub calls: u64,
+    /// Application records seen.
+    pub counts: AppCounts,
+    /// TLS connections a key log did not decrypt, and why (the first
+    /// [`MAX_UNDECRYPTED_SHOWN`]).
+    pub undecrypted: Vec<(u64, String)>,
+}
+
+impl Conclusion {
+    /// The worst severity among all findings.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings
+            .iter()
+            .map(|f| f.severity)
+            .max()
+            .max(self.overflowed.worst)
+    }
+
+    /// All findings, held or not.
+    pub fn total_findings(&self) -> u64 {
+        self.findings.len() as u64 + self.overflowed.findings
+    }
 }
 
 /// How many application records were seen.
@@ -136,43 +158,59 @@ pub struct AppCounts {
 }
 
 /// Most undecrypted connections listed by id in the text report.
-pub(super) const MAX_UNDECRYPTED_SHOWN: usize = 20;
+pub const MAX_UNDECRYPTED_SHOWN: usize = 20;
 
-impl<'w, W: Write + ?Sized> Collector<'w, W> {
-    pub fn new(format: AnalyzeFormat, tcp_events: bool, out: &'w mut W) -> Self {
-        Collector {
-            format,
-            tcp_events,
+impl<O: AnalysisOutput> Analyzer<O> {
+    /// An analysis with the default settings whose records go to `output`.
+    pub fn new(output: O) -> Self {
+        Analyzer {
+            output,
             app_enabled: true,
-            out,
-            app: AppLayer::new(),
-            undecrypted: Vec::new(),
-            findings: Vec::new(),
-            problems: Vec::new(),
-            healthy: Vec::new(),
-            targets: HashMap::new(),
-            http_rows: Vec::new(),
-            held: Spill::default(),
-            dns_records: Vec::new(),
-            names: VecDeque::new(),
-            connections_written: 0,
-            counts: AppCounts::default(),
-            error: None,
             expect: Expectations::default(),
             tcp_rules: TcpRules::default(),
-            replays: Replays::default(),
             all: false,
+            findings_held: held_for_memory(crate::flow::table::DEFAULT_MEMORY),
+            app: AppLayer::new(),
+            keys: None,
+            undecrypted: Vec::new(),
+            findings: Vec::new(),
+            targets: HashMap::new(),
+            dns_records: Vec::new(),
+            names: VecDeque::new(),
+            counts: AppCounts::default(),
+            replays: Replays::default(),
             syn_loss: SynLoss::default(),
             checked_http: HashMap::new(),
             holes: CaptureHoles::default(),
             grouper: Grouper::default(),
             overflowed: Overflowed::default(),
-            overflow_json: SpillArray::default(),
-            findings_held: held_for_memory(crate::flow::table::DEFAULT_MEMORY),
             handshake_rtts: HashMap::new(),
             early_found: HashMap::new(),
-            writer: None,
         }
+    }
+
+    /// Decrypts TLS with `keys` (from `keys::load_keylogs`).
+    pub fn set_keys(&mut self, keys: TlsKeys) {
+        self.app.set_keys(keys.clone());
+        self.keys = Some(keys);
+    }
+
+    /// Adds the secrets of a key log text (a pcapng Decryption Secrets
+    /// Block's); returns its malformed lines.
+    pub fn add_secrets(&mut self, text: &str) -> Vec<KeyLogWarning> {
+        if self.keys.is_none() {
+            self.set_keys(TlsKeys::new(KeyLog::new()));
+        }
+        self.keys
+            .as_ref()
+            .map(|k| k.add_text(text))
+            .unwrap_or_default()
+    }
+
+    /// Keeps the request and response fields and body prefixes the rules
+    /// read (see `expect::Expectations::needs`).
+    pub fn set_http_keep(&mut self, keep: crate::app::http::KeepConfig) {
+        self.app.set_http_keep(keep);
     }
 
     /// Adds one call's findings: held, unless `findings_held` are held already and
@@ -187,11 +225,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         for f in &batch {
             self.grouper.add(f, &self.targets);
         }
-        if self.format != AnalyzeFormat::Text {
-            for f in batch {
-                self.emit(Record::Finding(f));
-            }
-        }
+        self.output.overflowed_findings(batch);
         false
     }
 
@@ -205,76 +239,12 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         Some(dead.conn)
     }
 
-    /// Serializes one record (on the writer thread; started at the first)
-    /// and writes what is serialized so far: see [`Collector::write_serialized`].
-    fn emit(&mut self, record: Record) {
-        if self.error.is_some() || self.format == AnalyzeFormat::Text {
-            return;
-        }
-        let writer = match &mut self.writer {
-            Some(w) => w,
-            None => match RecordWriter::start(self.format) {
-                Ok(w) => self.writer.insert(w),
-                Err(e) => {
-                    self.error = Some(e);
-                    return;
-                }
-            },
-        };
-        for done in writer.push(record) {
-            self.write_serialized(done);
-        }
-    }
-
-    /// Every record emitted, written: call before the end of the output.
-    pub fn finish_records(&mut self) {
-        let Some(mut writer) = self.writer.take() else {
-            return;
-        };
-        for done in writer.finish() {
-            self.write_serialized(done);
-        }
-    }
-
-    /// Writes serialized records where they go: a JSON line; an element of
-    /// the streamed `connections` array; (other types, `--json`) spilled for
-    /// the end.
-    fn write_serialized(&mut self, done: std::io::Result<Serialized>) {
-        if self.error.is_some() {
-            return;
-        }
-        let result = done.and_then(|s| {
-            if self.format == AnalyzeFormat::Jsonl {
-                return self.out.write_all(&s.bytes);
-            }
-            for (tag, json) in s.records() {
-                match tag {
-                    "connection" => {
-                        if self.connections_written > 0 {
-                            self.out.write_all(b",\n")?;
-                        }
-                        self.out.write_all(json)?;
-                        self.connections_written += 1;
-                    }
-                    "finding" => self.overflow_json.push_raw(json)?,
-                    _ => self.held.push_raw(tag, json)?,
-                }
-            }
-            Ok(())
-        });
-        if let Err(e) = result {
-            self.error = Some(e);
-        }
-    }
-
     /// DNS records finished so far: emitted, remembered for naming and for the
     /// cross-record rules at the end.
     fn drain_dns(&mut self, records: Vec<DnsRecord>) {
         for r in records {
             self.counts.dns += 1;
-            if self.format != AnalyzeFormat::Text {
-                self.emit(Record::Dns(r.clone()));
-            }
+            self.output.dns(&r);
             if let Some(answered) = r.response_time {
                 for address in r.addresses() {
                     if self.names.len() == DNS_NAMES {
@@ -333,9 +303,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 }
                 None => {}
             }
-            if self.format != AnalyzeFormat::Text {
-                self.emit(Record::Tls(tls.clone()));
-            }
+            self.output.tls(tls);
             found.extend(diagnose_tls::diagnose(tls));
             if let Some(sni) = &tls.sni {
                 target = Some(sni.clone());
@@ -392,7 +360,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
                 first,
             );
             row.replay_of = replay_of;
-            self.keep_http(row);
+            self.output.http(row);
         }
         if let Some(t) = target {
             self.targets.insert(record.id, t);
@@ -428,15 +396,6 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         }
     }
 
-    /// An http record: written, or kept for the text report's table.
-    fn keep_http(&mut self, row: HttpJson) {
-        if self.format != AnalyzeFormat::Text {
-            self.emit(Record::Http(row));
-        } else if self.all || self.http_rows.len() < HTTP_ROWS {
-            self.http_rows.push(row);
-        }
-    }
-
     /// Writes a completed transaction of a connection still open (see
     /// [`HELD_PER_CONN`]); its findings wait for the connection's.
     fn write_before_close(
@@ -451,37 +410,38 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
         let replay_of = self.link_replay(&tx);
         let mut row = HttpJson::before_close(tx, rtt);
         row.replay_of = replay_of;
-        self.keep_http(row);
+        self.output.http(row);
         if !found.is_empty() {
             self.early_found.entry(conn).or_default().extend(found);
         }
     }
 
-    fn keep_for_table(&mut self, record: ConnRecord, worst: Option<Severity>) {
-        if worst.is_some_and(|w| w >= Severity::Warning) {
-            if self.all || self.problems.len() < PROBLEM_ROWS {
-                self.problems.push((record, worst));
-            }
-            return;
+    /// End of input: the last records out, then the capture's own findings
+    /// (from what reading saw, `quality`), the stories and the groups.
+    pub fn conclude(mut self, quality: &CaptureQuality) -> (Conclusion, O) {
+        self.finish();
+        let mut findings = std::mem::take(&mut self.findings);
+        annotate_losses(&mut findings, quality, &self.holes);
+        findings.extend(diagnose_capture(quality, &self.holes));
+        let stories = story::build(&mut findings, &self.targets);
+        let mut grouper = std::mem::take(&mut self.grouper);
+        for f in &findings {
+            grouper.add(f, &self.targets);
         }
-        let total = |c: &ConnRecord| c.client_stats.bytes + c.server_stats.bytes;
-        self.healthy.push((record, worst));
-        if !self.all && self.healthy.len() > HEALTHY_ROWS {
-            // Keep the busiest; ties keep the earlier connection.
-            let smallest = self
-                .healthy
-                .iter()
-                .enumerate()
-                .min_by_key(|(i, (c, _))| (total(c), std::cmp::Reverse(*i)))
-                .map(|(i, _)| i);
-            if let Some(i) = smallest {
-                self.healthy.remove(i);
-            }
-        }
+        let conclusion = Conclusion {
+            findings,
+            calls: stories.len() as u64 + self.overflowed.calls,
+            stories,
+            groups: grouper.finish(),
+            overflowed: self.overflowed,
+            counts: self.counts,
+            undecrypted: self.undecrypted,
+        };
+        (conclusion, self.output)
     }
 
-    /// End of input: the last DNS records and the cross-record DNS rules.
-    pub fn finish(&mut self) {
+    /// The last DNS records and the cross-record DNS rules.
+    fn finish(&mut self) {
         let rest = self.app.finish();
         self.drain_dns(rest);
         self.syn_loss.finish(&mut self.findings);
@@ -513,7 +473,7 @@ impl<'w, W: Write + ?Sized> Collector<'w, W> {
     }
 }
 
-impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
+impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
     fn opened(
         &mut self,
         conn: u64,
@@ -531,17 +491,7 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
     }
 
     fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
-        if !self.tcp_events || self.format != AnalyzeFormat::Jsonl {
-            return;
-        }
-        for kind in events.iter() {
-            self.emit(Record::TcpEvent(TcpEventJson {
-                conn,
-                frame,
-                side: side.as_str(),
-                kind: kind.as_str(),
-            }));
-        }
+        self.output.tcp_events(conn, frame, side, events);
     }
 
     fn stream_data(
@@ -649,22 +599,11 @@ impl<W: Write + ?Sized> FlowSink for Collector<'_, W> {
         }
         let worst = found.iter().map(|f| f.severity).max();
         let id = record.id;
-        if self.format == AnalyzeFormat::Text {
-            self.keep_for_table(record, worst);
-        } else {
-            self.emit(Record::Connection(ConnJson::new(&record)));
-        }
+        self.output.connection(record, worst);
         let held = self.add_findings(found, syn_finding.is_some() || dead_request.is_some());
         if !held && record_is_tcp {
             // Overflowed: grouped already, so its name is not needed again.
             self.targets.remove(&id);
         }
-    }
-}
-
-impl<W: Write + ?Sized> Collector<'_, W> {
-    /// Transactions kept for the text report.
-    pub fn take_http_rows(&mut self) -> Vec<HttpJson> {
-        std::mem::take(&mut self.http_rows)
     }
 }

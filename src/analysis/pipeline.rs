@@ -1,0 +1,184 @@
+//! Capture files through the filter, the decoder and the flow table into an
+//! [`Analyzer`]: on this thread, or with the flow stage on a second one
+//! (`flow::relay`: the same calls in the same order, so the same output).
+
+use std::io::Write;
+
+use super::{AnalysisError, AnalysisOutput, Analyzer};
+use crate::decode::{self, ProblemKind};
+use crate::diagnose::capture::CaptureQuality;
+use crate::flow::relay::relay;
+use crate::flow::table::{FlowConfig, FlowSink, FlowTable, FlowTableStats};
+use crate::source::file::FileSource;
+use crate::source::filter::FrameFilter;
+use crate::source::{FrameSource, SourceError};
+
+/// Frames between progress calls (a call costs far more than a frame).
+const PROGRESS_EVERY: u64 = 8192;
+
+/// How to read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadConfig<'a> {
+    /// Capture files, read one after the other (frame numbers continue).
+    pub paths: &'a [String],
+    /// Flow table settings.
+    pub flow: FlowConfig,
+    /// 1: everything on this thread; otherwise the flow stage on a second.
+    pub threads: usize,
+}
+
+/// Told now and then how far reading is: bytes of input read so far over all
+/// files (decompressed for gzip input), and whether the current file is
+/// gzip'd (so its size on disk is no total).
+pub type Progress<'a> = &'a (dyn Fn(u64, bool) + Sync);
+
+/// What the reading side knows at the end.
+#[derive(Debug)]
+pub struct ReadOutcome {
+    /// Frames read, truncated, malformed; the capture's own drop counters.
+    pub quality: CaptureQuality,
+    /// The flow table's counters.
+    pub stats: FlowTableStats,
+}
+
+/// What the reading side tells the analyzer besides the flow events, in
+/// order with them.
+enum Note {
+    /// The key log text of a pcapng Decryption Secrets Block.
+    Secrets(String),
+    /// A warning about the input, for `status`.
+    Warning(String),
+}
+
+/// Reads every file of `config` through `filter` into `analyzer`; warnings
+/// about the input go to `status`. Every flow is ended at the end.
+pub fn read_into<O: AnalysisOutput>(
+    config: ReadConfig<'_>,
+    filter: Option<FrameFilter>,
+    analyzer: &mut Analyzer<O>,
+    status: &mut dyn Write,
+    progress: Progress<'_>,
+) -> Result<ReadOutcome, AnalysisError> {
+    let mut noted = Ok(());
+    let mut note = |analyzer: &mut Analyzer<O>, note: Note| {
+        if noted.is_ok() {
+            noted = take_note(note, analyzer, status);
+        }
+    };
+    let read = if config.threads == 1 {
+        read_all(config, filter, analyzer, &mut note, progress)
+    } else {
+        let (mut relay, receiver) = relay::<Note>();
+        std::thread::scope(|scope| {
+            // Named so profiles and debuggers tell the two apart.
+            let reader = std::thread::Builder::new()
+                .name("netsleuth-read".into())
+                .spawn_scoped(scope, move || {
+                    let mut push =
+                        |relay: &mut _, note| crate::flow::relay::RelaySink::push(relay, note);
+                    let read = read_all(config, filter, &mut relay, &mut push, progress);
+                    relay.flush();
+                    read
+                })
+                .map_err(|e| {
+                    AnalysisError::Thread(format!(
+                        "cannot start a second thread ({e}); run with --threads 1"
+                    ))
+                })?;
+            while let Some(mut batch) = receiver.recv() {
+                batch.replay(analyzer, &mut note);
+                receiver.recycle(batch);
+            }
+            reader.join().unwrap_or_else(|_| {
+                Err(AnalysisError::Thread(
+                    "the reading thread stopped unexpectedly; run with --threads 1 (and tell us)"
+                        .into(),
+                ))
+            })
+        })
+    };
+    noted?;
+    read
+}
+
+/// Acts on a [`Note`] on the analyzer's side.
+fn take_note<O: AnalysisOutput>(
+    note: Note,
+    analyzer: &mut Analyzer<O>,
+    status: &mut dyn Write,
+) -> Result<(), AnalysisError> {
+    match note {
+        Note::Secrets(data) => {
+            let warnings = analyzer.add_secrets(&data);
+            super::keys::report_warnings("(pcapng decryption secrets)", &warnings, status)
+        }
+        Note::Warning(text) => Ok(writeln!(status, "netsleuth: warning: {text}")?),
+    }
+}
+
+/// Reads every file through the filter, the decoder and the flow table into
+/// `sink`, with the input's own notes through `note`; ends every flow at the
+/// end.
+fn read_all<S: FlowSink>(
+    config: ReadConfig<'_>,
+    mut filter: Option<FrameFilter>,
+    sink: &mut S,
+    note: &mut dyn FnMut(&mut S, Note),
+    progress: Progress<'_>,
+) -> Result<ReadOutcome, AnalysisError> {
+    let mut table = FlowTable::new(config.flow);
+    let mut quality = CaptureQuality::default();
+    let mut frame_offset = 0u64;
+    let mut files_done = 0u64;
+    for path in config.paths {
+        let mut source = FileSource::open(path)?;
+        let mut last_number = 0;
+        let mut secrets_seen = 0;
+        loop {
+            for text in super::keys::new_secrets(&source, &mut secrets_seen) {
+                note(sink, Note::Secrets(text));
+            }
+            if last_number % PROGRESS_EVERY == 0 {
+                progress(files_done + source.bytes_consumed(), source.is_gzip());
+            }
+            let mut frame = match source.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e @ SourceError::Malformed { .. }) if last_number > 0 => {
+                    note(sink, Note::Warning(e.to_string()));
+                    quality.input_cut = Some(e.to_string());
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            last_number = frame.number;
+            frame.number += frame_offset;
+            quality.frames += 1;
+            if let Some(f) = filter.as_mut() {
+                if !f.matches(&frame)? {
+                    continue;
+                }
+            }
+            if frame.is_truncated() {
+                quality.truncated(frame.number);
+            }
+            let packet = decode::decode(frame.link, frame.data);
+            if let Some(p) = &packet.problem {
+                // Snap-length cuts are counted above; this is for broken headers.
+                if p.kind == ProblemKind::Malformed || !frame.is_truncated() {
+                    quality.malformed(frame.number, &p.detail);
+                }
+            }
+            table.on_packet(&frame, &packet, sink);
+        }
+        frame_offset += last_number;
+        quality.interface_stats(source.interface_stats());
+        files_done += source.bytes_consumed();
+        progress(files_done, source.is_gzip());
+    }
+    table.finish(sink);
+    Ok(ReadOutcome {
+        quality,
+        stats: table.stats(),
+    })
+}
