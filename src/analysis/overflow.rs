@@ -2,7 +2,7 @@
 //!
 //! Why: a SYN flood or a scan makes one finding per connection, millions of
 //! them, and each held finding costs about a kilobyte with its story. The
-//! collector holds findings (stories are built from them at the end, and later
+//! analyzer holds findings (stories are built from them at the end, and later
 //! rules amend some of them by index) up to [`held_for_memory`]; past it, a connection's
 //! findings join their group (`diagnose::group::Grouper`) and, for JSON
 //! output, the record stream (`--jsonl`) or a spill file (`--json`), and are

@@ -2,7 +2,7 @@
 //!
 //! Why: with `--json`/`--jsonl`, turning records into JSON costs about as much
 //! as a third of the analysis (167 MB of JSON for a 961 MB capture). The
-//! collector hands each record over as an owned value; a thread serializes
+//! output hands each record over as an owned value; a thread serializes
 //! them in batches, in order, and hands the bytes back; the caller's thread
 //! writes them where they go (the output, or a `--json` spill file). One
 //! serializing thread and first-in first-out channels: the bytes are exactly
