@@ -6,8 +6,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use etherparse::{PacketBuilder, TcpOptionElement};
+use netsleuth::base::LinkType;
 use netsleuth::decode::{decode, Transport};
-use netsleuth::source::LinkType;
 
 const V4_A: [u8; 4] = [10, 0, 0, 1];
 const V4_B: [u8; 4] = [10, 0, 0, 2];

@@ -2,6 +2,7 @@
 //!
 //! The library is the pipeline of `ARCHITECTURE.md`, one module per stage:
 //!
+//! * [`base`]: the ground floor: packet time, link types, sides, escaping.
 //! * [`source`]: frames from capture files (pcap, pcapng, gzip, stdin) and live
 //!   interfaces (libpcap), BPF filtering, and writing captures back out.
 //! * [`decode`]: typed, zero-copy views of link, IP, TCP, UDP and ICMP headers.
@@ -20,6 +21,7 @@
 
 pub mod analysis;
 pub mod app;
+pub mod base;
 pub mod cmd;
 pub mod decode;
 pub mod decrypt;

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use netsleuth::decode::{decode, Transport};
-use netsleuth::source::LinkType;
+use netsleuth::base::LinkType;
 
 const LINKS: [LinkType; 11] = [
     LinkType::NULL,

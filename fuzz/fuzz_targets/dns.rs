@@ -6,8 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use netsleuth::app::dns::{looks_like_dns_query, looks_like_dns_tcp, ops, DnsConfig, DnsTracker};
 use netsleuth::app::{Endpoints, Origin};
-use netsleuth::flow::Side;
-use netsleuth::source::Timestamp;
+use netsleuth::base::Side;
+use netsleuth::base::Timestamp;
 
 fuzz_target!(|data: &[u8]| {
     let ep = Endpoints {

@@ -9,7 +9,8 @@ use netsleuth::decode::decode;
 use netsleuth::diagnose::tcp::diagnose;
 use netsleuth::flow::conn::ConnRecord;
 use netsleuth::flow::table::{FlowConfig, FlowSink, FlowTable};
-use netsleuth::source::{Frame, LinkType, Timestamp};
+use netsleuth::source::Frame;
+use netsleuth::base::{LinkType, Timestamp};
 
 struct Sink {
     records: usize,

@@ -8,8 +8,8 @@ use libfuzzer_sys::fuzz_target;
 use netsleuth::app::http::{looks_like_http_request, HttpConn};
 use netsleuth::app::{Endpoints, Origin};
 use netsleuth::flow::reassembly::StreamEnd;
-use netsleuth::flow::Side;
-use netsleuth::source::Timestamp;
+use netsleuth::base::Side;
+use netsleuth::base::Timestamp;
 
 fuzz_target!(|data: &[u8]| {
     let [chunk, split_hi, split_lo, flags, rest @ ..] = data else {

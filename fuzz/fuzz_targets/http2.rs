@@ -11,8 +11,8 @@ use netsleuth::app::http::KeepConfig;
 use netsleuth::app::http2::{looks_like_h2_preface, H2Conn, PREFACE};
 use netsleuth::app::{Endpoints, Origin};
 use netsleuth::flow::reassembly::StreamEnd;
-use netsleuth::flow::Side;
-use netsleuth::source::Timestamp;
+use netsleuth::base::Side;
+use netsleuth::base::Timestamp;
 
 fuzz_target!(|data: &[u8]| {
     let [chunk, split_hi, split_lo, flags, rest @ ..] = data else {

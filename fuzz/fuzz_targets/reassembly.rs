@@ -13,7 +13,7 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use netsleuth::decode::SeqNum;
 use netsleuth::flow::reassembly::{Reassembler, ReassemblyLimits, StreamEnd, StreamSink};
-use netsleuth::source::Timestamp;
+use netsleuth::base::Timestamp;
 
 /// Operations per input at most, so one input cannot stall a run.
 const MAX_OPS: usize = 512;

@@ -7,8 +7,8 @@ use libfuzzer_sys::fuzz_target;
 use netsleuth::app::tls::TlsConn;
 use netsleuth::app::{Endpoints, Origin};
 use netsleuth::flow::reassembly::StreamEnd;
-use netsleuth::flow::Side;
-use netsleuth::source::Timestamp;
+use netsleuth::base::Side;
+use netsleuth::base::Timestamp;
 
 fuzz_target!(|data: &[u8]| {
     let (Some(&a), Some(&b), Some(rest)) = (data.first(), data.get(1), data.get(2..)) else {

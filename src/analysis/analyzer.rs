@@ -17,6 +17,8 @@ use crate::app::dns::{ops as dns_ops, DnsRecord};
 use crate::app::http::HttpTransaction;
 use crate::app::tls::TlsKeys;
 use crate::app::{AppLayer, AppRecords};
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::decrypt::{KeyLog, KeyLogWarning};
 use crate::diagnose::capture::{
     annotate_losses, diagnose as diagnose_capture, CaptureHoles, CaptureQuality,
@@ -35,9 +37,7 @@ use crate::flow::events::TcpEvents;
 use crate::flow::key::Protocol;
 use crate::flow::reassembly::StreamEnd;
 use crate::flow::table::FlowSink;
-use crate::flow::Side;
 use crate::report::app_json::HttpJson;
-use crate::source::Timestamp;
 
 /// DNS answers remembered to name later connections by their server address.
 const DNS_NAMES: usize = 4096;

@@ -24,10 +24,10 @@ pub use overflow::{held_for_memory, Overflowed};
 
 use crate::app::dns::DnsRecord;
 use crate::app::tls::TlsRecord;
+use crate::base::Side;
 use crate::diagnose::{Finding, Severity};
 use crate::flow::conn::ConnRecord;
 use crate::flow::events::TcpEvents;
-use crate::flow::Side;
 use crate::report::app_json::HttpJson;
 use crate::source::SourceError;
 

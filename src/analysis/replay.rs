@@ -15,10 +15,11 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::app::http::HttpTransaction;
-use crate::diagnose::{human_duration, Finding, Severity};
+use crate::base::human_duration;
+use crate::base::Side;
+use crate::base::Timestamp;
+use crate::diagnose::{Finding, Severity};
 use crate::flow::conn::ConnRecord;
-use crate::flow::Side;
-use crate::source::Timestamp;
 
 /// A replay starts at most this long after the request died (Go replays at
 /// once; other clients back off briefly).

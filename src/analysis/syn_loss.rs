@@ -8,9 +8,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
+use crate::base::Timestamp;
 use crate::diagnose::Finding;
 use crate::flow::conn::ConnRecord;
-use crate::source::Timestamp;
 
 /// Answer times kept per server (the newest).
 const PER_SERVER: usize = 4096;

@@ -20,11 +20,11 @@ use super::http::{looks_like_http_request, BodyBudget, HttpConn, HttpTransaction
 use super::http2::{looks_like_h2_preface, H2Conn};
 use super::tls::{looks_like_tls, Decrypted, TlsConn, TlsKeys, TlsRecord};
 use super::{Endpoints, Origin};
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::flow::conn::{ConnRecord, EndReason, IcmpNote};
 use crate::flow::key::Protocol;
 use crate::flow::reassembly::StreamEnd;
-use crate::flow::Side;
-use crate::source::Timestamp;
 
 /// The parser a connection got.
 enum Parser {

@@ -15,8 +15,8 @@ pub use dispatch::{AppLayer, AppRecords};
 
 use std::net::SocketAddr;
 
-use crate::flow::Side;
-use crate::source::Timestamp;
+use crate::base::Side;
+use crate::base::Timestamp;
 
 /// Where a parser is in one direction's byte stream: the offset it expects
 /// next. Input that overlaps what was seen is trimmed; input that starts past

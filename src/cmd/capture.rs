@@ -10,12 +10,13 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::{CommandError, PacketFormat};
+use crate::base::{LinkType, Timestamp};
 use crate::decode;
 use crate::report::packet_json::{write_packet_json, PacketRecord};
 use crate::report::packet_line::write_packet_line;
 use crate::source::live::{CaptureStats, LiveOptions, LiveSource};
 use crate::source::writer::{CaptureWriter, OutputFormat, Rotation};
-use crate::source::{Frame, FrameSource, InterfaceStats, LinkType, Timestamp};
+use crate::source::{Frame, FrameSource, InterfaceStats};
 
 /// Where captured packets go when they are written to disk.
 #[derive(Debug, Clone)]

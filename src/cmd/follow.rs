@@ -16,17 +16,18 @@ use super::CommandError;
 use crate::analysis::keys;
 use crate::app::tls::{looks_like_tls, TlsKeys};
 use crate::app::AppLayer;
+use crate::base::escape::escape_bytes;
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::decode;
 use crate::decrypt::KeyLog;
 use crate::flow::conn::ConnRecord;
 use crate::flow::key::Protocol;
 use crate::flow::reassembly::StreamEnd;
 use crate::flow::table::{FlowConfig, FlowSink, FlowTable};
-use crate::flow::Side;
-use crate::report::escape::escape_bytes;
 use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
-use crate::source::{FrameSource, SourceError, Timestamp};
+use crate::source::{FrameSource, SourceError};
 
 /// What `follow` should do.
 #[derive(Debug, Clone, Default)]

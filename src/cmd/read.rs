@@ -4,12 +4,13 @@
 use std::io::Write;
 
 use super::{CommandError, PacketFormat};
+use crate::base::Timestamp;
 use crate::decode::{self, Transport};
 use crate::report::packet_json::{write_packet_json, PacketRecord};
 use crate::report::packet_line::write_packet_line;
 use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
-use crate::source::{FrameSource, SourceError, Timestamp};
+use crate::source::{FrameSource, SourceError};
 
 /// What `read` should do.
 #[derive(Debug, Clone, Default)]

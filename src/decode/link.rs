@@ -9,7 +9,7 @@
 //! third tag, MACsec) is left to etherparse's `LaxSlicedPacket::from_ether_type`.
 
 use super::{DecodeProblem, Layer};
-use crate::source::LinkType;
+use crate::base::LinkType;
 
 /// The link-layer header of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -62,7 +62,7 @@ use std::fmt;
 use etherparse::{EtherType, LaxIpSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket};
 use link::Entry;
 
-use crate::source::LinkType;
+use crate::base::LinkType;
 
 /// A decoded frame: each layer that parsed, plus why decoding stopped if it did.
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! One connection's decryption state: the key log lookup and key setup, then a
 //! [`DirectionDecryptor`] per side.
 
-use crate::flow::Side;
+use crate::base::Side;
 
 use super::direction::DirectionDecryptor;
 use super::keylog::{KeyLog, MasterSecret, TrafficSecret};

@@ -46,9 +46,10 @@ use std::net::IpAddr;
 mod operations;
 
 use self::operations::{repeated_lookups, search_walks, slow_families};
-use super::{human_duration, Finding, Severity};
+use super::{Finding, Severity};
 use crate::app::dns::ops;
 use crate::app::dns::{DnsProtocol, DnsRecord};
+use crate::base::human_duration;
 
 /// Latency at or above which an answered lookup is `dns.slow`.
 pub const SLOW_NS: i64 = 200_000_000;

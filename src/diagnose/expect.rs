@@ -17,8 +17,8 @@ use super::http::endpoint;
 use super::http::{call_text, evidence_frames};
 use super::{Finding, Severity};
 use crate::app::http::HttpTransaction;
+use crate::base::escape::escape_str;
 use crate::expect::{Checked, Expectations, Outcome, Request, TxView};
-use crate::report::escape::escape_str;
 
 /// The kind of a rule that did not hold.
 pub const FAILED: &str = "http.expectation_failed";

@@ -13,8 +13,9 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 
 use super::distinct::Distinct;
-use super::{human_duration, Finding, Severity};
-use crate::source::Timestamp;
+use super::{Finding, Severity};
+use crate::base::human_duration;
+use crate::base::Timestamp;
 
 /// Example connections kept per group.
 const EXAMPLES: usize = 3;
@@ -59,7 +60,7 @@ pub struct Group {
 
 fn ser_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
     match ts {
-        Some(t) => s.serialize_str(&crate::report::packet_json::rfc3339(*t)),
+        Some(t) => s.serialize_str(&crate::base::rfc3339(*t)),
         None => s.serialize_none(),
     }
 }
@@ -270,7 +271,7 @@ pub fn thousands(n: u64) -> String {
 /// A group's time span for people: `14:06:40.123` or `14:06:40.123 – 14:07:02.001 (21.9 s)`.
 pub fn span(g: &Group) -> String {
     let clock = |t: Timestamp| {
-        let full = crate::report::packet_json::rfc3339(t);
+        let full = crate::base::rfc3339(t);
         full.get(11..23).unwrap_or(&full).to_string()
     };
     match (g.first, g.last) {

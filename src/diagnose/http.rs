@@ -12,9 +12,10 @@
 //!   connection closed or the capture ended: an error.
 //! * 5xx responses are errors, 4xx warnings.
 
-use super::{human_duration, Finding, Severity};
+use super::{Finding, Severity};
 use crate::app::http::{GaveUpBy, HttpTransaction};
-use crate::report::escape::escape_str;
+use crate::base::escape::escape_str;
+use crate::base::human_duration;
 
 /// Server think time from which `http.slow_server` fires.
 pub const SLOW_SERVER_NS: i64 = 1_000_000_000;
@@ -232,7 +233,7 @@ fn human_rate(bps: f64) -> String {
 mod tests {
     use super::*;
     use crate::app::http::{ByteMark, GaveUp, PhasesMs};
-    use crate::source::Timestamp;
+    use crate::base::Timestamp;
 
     const MS: i64 = 1_000_000;
 

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::source::Timestamp;
+use crate::base::Timestamp;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -77,19 +77,7 @@ pub struct Finding {
 
 fn ser_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
     match ts {
-        Some(t) => s.serialize_str(&crate::report::packet_json::rfc3339(*t)),
+        Some(t) => s.serialize_str(&crate::base::rfc3339(*t)),
         None => s.serialize_none(),
-    }
-}
-
-/// Formats nanoseconds for people: `850 µs`, `12.3 ms`, `2.31 s`.
-pub fn human_duration(nanos: i64) -> String {
-    let n = nanos.max(0) as f64;
-    if n < 1e6 {
-        format!("{:.0} µs", n / 1e3)
-    } else if n < 1e9 {
-        format!("{:.1} ms", n / 1e6)
-    } else {
-        format!("{:.2} s", n / 1e9)
     }
 }

@@ -37,11 +37,12 @@
 
 use std::fmt::Write as _;
 
-use super::{human_duration, Finding, Severity};
+use super::{Finding, Severity};
+use crate::base::human_duration;
+use crate::base::Side;
 use crate::flow::conn::{ConnRecord, EndReason, CLOSE_RECORD_GAP_NS, CLOSE_RECORD_MAX};
 use crate::flow::events::TcpEventKind;
 use crate::flow::key::Protocol;
-use crate::flow::Side;
 
 const RETRANS_MIN_SEGMENTS: u64 = 3;
 const RETRANS_WARN_PERCENT: f64 = 2.0;

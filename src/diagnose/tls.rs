@@ -42,11 +42,12 @@
 //! after a protected record (suspected encrypted alert) is a `tls.alert`
 //! warning: only keys can tell what it said.
 
-use super::{human_duration, Finding, Severity};
+use super::{Finding, Severity};
 use crate::app::tls::{AlertInfo, CertInfo, ClientHelloInfo, TlsRecord};
-use crate::flow::Side;
-use crate::report::escape::escape_str;
-use crate::source::Timestamp;
+use crate::base::escape::escape_str;
+use crate::base::human_duration;
+use crate::base::Side;
+use crate::base::Timestamp;
 
 /// A ClientHello unanswered this long (ms) is a handshake time-out: well above any
 /// sane server's handshake time, below most clients' time-outs (curl: none; Go 10 s).

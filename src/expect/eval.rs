@@ -12,7 +12,7 @@ use super::body::{self, Body};
 use super::{Check, Cmp, HeaderTest, JsonPath, JsonTest, PathStep, TextTest};
 use crate::app::http::ResponseData;
 use crate::app::http::{MAX_KEPT_FIELDS, MAX_KEPT_FIELD_BYTES};
-use crate::report::escape::escape_str;
+use crate::base::escape::escape_str;
 
 /// Longest excerpt of a body or value shown in a finding (characters, before escaping).
 const MAX_EXCERPT: usize = 160;
@@ -329,7 +329,7 @@ fn timing(got: Option<Duration>, cmp: Cmp, limit: Duration, what: &str, why: &st
         Some(d) if cmp.holds(d, limit) => Outcome::Pass,
         Some(d) => Outcome::Fail(format!(
             "{what} was {}",
-            crate::diagnose::human_duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            crate::base::human_duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
         )),
     }
 }

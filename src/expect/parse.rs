@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::{Check, Cmp, HeaderTest, JsonPath, JsonTest, PathStep, Rule, TextTest};
-use crate::report::escape::escape_str;
+use crate::base::escape::escape_str;
 
 /// A rule (or scope) that does not parse: the text, where, and what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

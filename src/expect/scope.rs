@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::parse::{Cursor, RuleError};
-use crate::report::escape::escape_str;
+use crate::base::escape::escape_str;
 
 /// The request side of a transaction, as a scope sees it (raw strings from the
 /// wire; `None` where the capture did not show the request).

@@ -10,9 +10,9 @@ use super::rtt::{RttSummary, RttTracker};
 use super::seq_analysis::{Segment, SeqAnalyzer};
 use super::table::FlowSink;
 use super::zeek::{ConnState, SegmentFacts, ZeekTracker};
-use super::Side;
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::decode::{SeqNum, TcpFlags};
-use crate::source::Timestamp;
 
 /// SYN frames kept as evidence per connection.
 const SYN_FRAMES: usize = 10;

@@ -20,8 +20,8 @@ use super::events::TcpEvents;
 use super::key::Protocol;
 use super::reassembly::StreamEnd;
 use super::table::FlowSink;
-use super::Side;
-use crate::source::Timestamp;
+use crate::base::Side;
+use crate::base::Timestamp;
 
 /// Events per batch before it is sent.
 const BATCH_EVENTS: usize = 1024;

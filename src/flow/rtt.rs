@@ -13,8 +13,8 @@
 
 use std::collections::VecDeque;
 
+use crate::base::Timestamp;
 use crate::decode::SeqNum;
-use crate::source::Timestamp;
 
 /// Segments awaiting an ACK, per direction; older ones are dropped beyond this.
 const MAX_OUTSTANDING: usize = 256;

@@ -23,8 +23,8 @@
 //! first data segment of a capture that started mid-stream.
 
 use super::events::{TcpEventKind, TcpEvents};
+use crate::base::Timestamp;
 use crate::decode::{SeqNum, TcpFlags};
-use crate::source::Timestamp;
 
 /// Fast retransmissions follow the last duplicate ACK within this time (Wireshark's 20 ms).
 const FAST_RETRANSMISSION_WINDOW_NS: i64 = 20_000_000;

@@ -23,9 +23,10 @@ use super::events::TcpEvents;
 use super::key::{FlowKey, Protocol};
 use super::reassembly::StreamEnd;
 use super::seq_analysis::Segment;
-use super::Side;
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::decode::{Packet, TcpFlags, Transport};
-use crate::source::{Frame, Timestamp};
+use crate::source::Frame;
 
 /// Idle time-outs and the table cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -709,8 +710,8 @@ fn closed_reason(conn: &Connection) -> EndReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::LinkType;
     use crate::decode::decode;
-    use crate::source::LinkType;
 
     /// Collects what the table emits.
     #[derive(Default)]

@@ -4,7 +4,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::source::Timestamp;
+use crate::base::Timestamp;
 
 /// Maps a monotonic instant to a wall-clock timestamp fixed at creation, so
 /// durations computed from two timestamps never go backwards.

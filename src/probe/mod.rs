@@ -13,7 +13,7 @@
 //!   `tls.*`, `http.*`). [`ProbeError`] is only for a probe that cannot start
 //!   (a bad URL or `--cacert`).
 //! * This module and `source::live` are the only places that read the clock;
-//!   records carry wall-clock [`Timestamp`](crate::source::Timestamp)s.
+//!   records carry wall-clock [`Timestamp`](crate::base::Timestamp)s.
 //! * The runtime is tokio's current-thread scheduler, built per command; the
 //!   passive pipeline stays free of it.
 
@@ -39,7 +39,8 @@ use self::dns::{DnsLimits, DnsPhase, Family, ResolverConfig};
 use self::http::{HttpPhase, RequestSpec};
 use self::target::{Scheme, Target, TargetError};
 use self::tls::{TlsClient, TlsOptions, TlsPhase, TlsSetupError};
-use crate::diagnose::{self, human_duration, Finding, Severity};
+use crate::base::human_duration;
+use crate::diagnose::{self, Finding, Severity};
 use crate::expect::{Expectations, TxView};
 
 /// Everything one probe needs; built from the command line.
@@ -201,7 +202,7 @@ pub struct ProbeRun {
     pub url: String,
     /// When it started.
     #[serde(serialize_with = "ser_ts")]
-    pub start: crate::source::Timestamp,
+    pub start: crate::base::Timestamp,
     /// Phase times.
     pub phases_ms: PhaseTimes,
     /// DNS.
@@ -258,8 +259,8 @@ impl ProbeRun {
     }
 }
 
-fn ser_ts<S: serde::Serializer>(ts: &crate::source::Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::report::packet_json::rfc3339(*ts))
+fn ser_ts<S: serde::Serializer>(ts: &crate::base::Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::base::rfc3339(*ts))
 }
 
 /// A prepared probe: the parsed target and the TLS client, reusable across
@@ -530,8 +531,8 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
         let server = run.connect.as_ref().and_then(|c| c.connected);
         let call = format!(
             "{} {}",
-            crate::report::escape::escape_str(&h.method),
-            crate::report::escape::escape_str(&h.path)
+            crate::base::escape::escape_str(&h.method),
+            crate::base::escape::escape_str(&h.path)
         );
         if let Some(fail) = &h.failure {
             let mut f = finding(
@@ -544,7 +545,7 @@ fn findings(run: &ProbeRun, limits: &Limits, expect: &Expectations) -> Vec<Findi
             out.push(f);
         }
         if let Some(status) = h.status {
-            let reason = crate::report::escape::escape_str(h.reason.as_deref().unwrap_or(""));
+            let reason = crate::base::escape::escape_str(h.reason.as_deref().unwrap_or(""));
             if status >= 500 {
                 out.push(finding(
                     "http.server_error",
@@ -648,7 +649,7 @@ fn local_finding(limit: &local::LocalLimit, what: &str) -> Finding {
         format!(
             "this host could not {what}: it ran out of {} ({}); the request never left the machine, so the server and the network are not to blame",
             limit.resource.describe(),
-            crate::report::escape::escape_str(&limit.error)
+            crate::base::escape::escape_str(&limit.error)
         ),
         limit.resource.next_step().to_string(),
     )
@@ -684,8 +685,8 @@ fn expectation_findings(run: &ProbeRun, expect: &Expectations) -> Vec<Finding> {
     .with_request(h.request.as_deref(), true);
     let call = format!(
         "{} {}",
-        crate::report::escape::escape_str(&h.method),
-        crate::report::escape::escape_str(&h.path)
+        crate::base::escape::escape_str(&h.method),
+        crate::base::escape::escape_str(&h.path)
     );
     expect
         .check(&req, &view)

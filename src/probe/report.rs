@@ -6,8 +6,8 @@ use std::io::{self, Write};
 
 use super::stats::Summary;
 use super::{Phase, ProbeRun};
+use crate::base::escape::{escape_str, sanitize};
 use crate::report::analysis_text::{frame_list, write_finding};
-use crate::report::escape::{escape_str, sanitize};
 
 /// Width of the waterfall bars, in characters.
 const BAR_WIDTH: f64 = 40.0;

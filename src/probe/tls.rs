@@ -284,7 +284,7 @@ fn version_name(v: rustls::ProtocolVersion) -> String {
 }
 
 fn human(d: Duration) -> String {
-    crate::diagnose::human_duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    crate::base::human_duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The name of an alert as the RFC spells it (`protocol_version`).
@@ -378,7 +378,7 @@ fn explain(mut f: TlsFailure, phase: &TlsPhase, host: &str) -> TlsFailure {
     let Some(leaf) = phase.certificates.first() else {
         return f;
     };
-    let subject = crate::report::escape::escape_str(&leaf.subject);
+    let subject = crate::base::escape::escape_str(&leaf.subject);
     match f.kind {
         "tls.sni_mismatch" => {
             let names = if leaf.sans.is_empty() {
@@ -388,7 +388,7 @@ fn explain(mut f: TlsFailure, phase: &TlsPhase, host: &str) -> TlsFailure {
             };
             f.reason = format!(
                 "the certificate ({subject}) is for {}, not {host}",
-                crate::report::escape::escape_str(&names)
+                crate::base::escape::escape_str(&names)
             );
         }
         "tls.cert_expired" => {
@@ -408,7 +408,7 @@ fn explain(mut f: TlsFailure, phase: &TlsPhase, host: &str) -> TlsFailure {
         "tls.unknown_ca" => {
             f.reason = format!(
                 "the certificate ({subject}) is issued by {}, which is not trusted{}",
-                crate::report::escape::escape_str(&leaf.issuer),
+                crate::base::escape::escape_str(&leaf.issuer),
                 if leaf.self_signed {
                     " (it is self-signed)"
                 } else {

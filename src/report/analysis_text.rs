@@ -10,10 +10,11 @@ use std::io::{self, Write};
 
 use super::app_json::{HttpJson, TimingMs};
 use super::conn_json::end_phrase;
-use super::escape::{escape_str, sanitize};
+use crate::base::escape::{escape_str, sanitize};
+use crate::base::human_duration;
 use crate::diagnose::group::{self, span, thousands, Group};
 use crate::diagnose::story::Story;
-use crate::diagnose::{human_duration, Finding, Severity};
+use crate::diagnose::{Finding, Severity};
 use crate::flow::conn::ConnRecord;
 
 /// Evidence frames printed per finding; the JSON has them all.
@@ -420,7 +421,7 @@ pub fn write_connections<W: Write + ?Sized>(
             _ => " ",
         };
         let endpoints = format!("{} -> {}", c.client, c.server);
-        let retx = c.resent(crate::flow::Side::Client) + c.resent(crate::flow::Side::Server);
+        let retx = c.resent(crate::base::Side::Client) + c.resent(crate::base::Side::Server);
         let rtt = c
             .path_rtt()
             .map(human_duration)

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::packet_json::rfc3339;
+use crate::base::rfc3339;
+use crate::base::Side;
 use crate::flow::conn::{ConnRecord, EndReason};
 use crate::flow::events::TcpEventKind;
-use crate::flow::Side;
 
 fn ms(nanos: i64) -> f64 {
     (nanos as f64 / 1e3).round() / 1e3

@@ -6,6 +6,5 @@
 pub mod analysis_text;
 pub mod app_json;
 pub mod conn_json;
-pub mod escape;
 pub mod packet_json;
 pub mod packet_line;

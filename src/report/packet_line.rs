@@ -13,8 +13,9 @@
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+use crate::base::Timestamp;
 use crate::decode::{IcmpMessage, IpHeader, LinkLayer, Packet, ProblemKind, TcpSegment, Transport};
-use crate::source::{Frame, Timestamp};
+use crate::source::Frame;
 
 /// Writes the one-line summary of `packet` (decoded from `frame`), ending in `\n`.
 pub fn write_packet_line<W: Write + ?Sized>(

@@ -87,7 +87,7 @@ fn compile(expr: &str, link: LinkType) -> Result<BpfProgram, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Timestamp;
+    use crate::base::Timestamp;
 
     /// Ethernet + IPv4 + UDP 1234 -> 53, no payload.
     fn udp_frame() -> Vec<u8> {

@@ -86,9 +86,9 @@ pub use self::record::{
 pub use self::sniff::{looks_like_dns_query, looks_like_dns_tcp};
 use self::wire::{Msg, QKey};
 use super::{Endpoints, Origin};
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::flow::conn::IcmpNote;
-use crate::flow::Side;
-use crate::source::Timestamp;
 
 /// Most retry frames (and per-attempt match keys) kept per record; further
 /// retries are still counted in `retries`.

@@ -44,7 +44,7 @@
 use std::net::IpAddr;
 
 use super::DnsRecord;
-use crate::source::Timestamp;
+use crate::base::Timestamp;
 
 /// How soon after the previous answer of an operation the resolver sends its
 /// next query: resolvers send the next search-list name (or the other

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::Serialize;
 
 use super::wire;
-use crate::source::Timestamp;
+use crate::base::Timestamp;
 
 /// Which protocol of the DNS family an exchange speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
@@ -213,7 +213,7 @@ impl DnsRecord {
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::report::packet_json::rfc3339(*ts))
+    s.serialize_str(&crate::base::rfc3339(*ts))
 }
 
 fn ser_opt_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {

@@ -11,9 +11,9 @@ use super::head::{
 };
 use super::{ByteMark, GaveUp, GaveUpBy, HttpStats, HttpTransaction};
 use crate::app::{Endpoints, Origin, StreamCursor};
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::flow::reassembly::StreamEnd;
-use crate::flow::Side;
-use crate::source::Timestamp;
 
 /// Most requests waiting for their responses (pipelining depth) on one connection.
 const MAX_PENDING: usize = 1024;

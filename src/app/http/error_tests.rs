@@ -3,8 +3,8 @@
 
 use super::tests::{all_chunkings, run, Feeder, GET, MS, OK, T0};
 use crate::app::Origin;
-use crate::flow::Side;
-use crate::source::Timestamp;
+use crate::base::Side;
+use crate::base::Timestamp;
 
 #[test]
 fn chunked_bad_size_stops_server_direction() {

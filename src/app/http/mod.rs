@@ -54,7 +54,7 @@ pub use capture::{
 };
 pub use conn::HttpConn;
 
-use crate::source::Timestamp;
+use crate::base::Timestamp;
 
 /// Counters of one connection's HTTP parsing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -243,7 +243,7 @@ impl HttpTransaction {
 
 fn ser_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
     match ts {
-        Some(t) => s.serialize_str(&crate::report::packet_json::rfc3339(*t)),
+        Some(t) => s.serialize_str(&crate::base::rfc3339(*t)),
         None => s.serialize_none(),
     }
 }

@@ -4,8 +4,8 @@ use proptest::prelude::*;
 
 use super::tests::{run, Feeder};
 use super::*;
+use crate::base::Side;
 use crate::flow::reassembly::StreamEnd;
-use crate::flow::Side;
 
 #[derive(Debug, Clone)]
 struct Spec {

@@ -16,9 +16,9 @@ use crate::app::http::exchange::{ms, push_note, Exchange};
 use crate::app::http::head::{Framing, RequestHead, ResponseHead};
 use crate::app::http::{ByteMark, GaveUp, GaveUpBy, HttpTransaction};
 use crate::app::{Endpoints, Origin, StreamCursor};
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::flow::reassembly::StreamEnd;
-use crate::flow::Side;
-use crate::source::Timestamp;
 use streams::Stream;
 
 /// The version every HTTP/2 record carries.

@@ -7,9 +7,9 @@ use super::tests::{client_start, req, server_start, strip, Feeder, Peer, DATA, E
 use super::*;
 use crate::app::http::HttpTransaction;
 use crate::app::Origin;
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::flow::reassembly::StreamEnd;
-use crate::flow::Side;
-use crate::source::Timestamp;
 
 /// A connection of `bodies.len()` streams; the server answers in reverse order,
 /// each body in DATA frames of up to 7 bytes.

@@ -8,9 +8,9 @@ use super::*;
 use crate::app::http::capture::{BodyBudget, BodyState, KeepConfig};
 use crate::app::http::{GaveUpBy, HttpTransaction};
 use crate::app::{Endpoints, Origin};
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::flow::reassembly::StreamEnd;
-use crate::flow::Side;
-use crate::source::Timestamp;
 
 pub(super) const MS: i64 = 1_000_000;
 pub(super) const T0: i64 = 1_700_000_000_000_000_000;

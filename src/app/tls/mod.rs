@@ -53,9 +53,9 @@ pub use decrypting::{Decrypted, DecryptionInfo, TlsKeys};
 pub use parse::{alert_name, cipher_name, group_name, version_name};
 
 use super::{Endpoints, Origin};
+use crate::base::Side;
+use crate::base::Timestamp;
 use crate::flow::reassembly::StreamEnd;
-use crate::flow::Side;
-use crate::source::Timestamp;
 
 /// The largest record accepted: 2^14 bytes of plaintext plus 2048 of expansion
 /// (RFC 5246 §6.2.3). A longer length field means the bytes are not TLS.
@@ -92,7 +92,7 @@ pub fn looks_like_tls(client_first_bytes: &[u8]) -> bool {
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::report::packet_json::rfc3339(*ts))
+    s.serialize_str(&crate::base::rfc3339(*ts))
 }
 
 fn ser_side<S: serde::Serializer>(side: &Side, s: S) -> Result<S::Ok, S::Error> {

@@ -11,10 +11,10 @@ use super::AnalyzeFormat;
 use crate::analysis::AnalysisOutput;
 use crate::app::dns::DnsRecord;
 use crate::app::tls::TlsRecord;
+use crate::base::Side;
 use crate::diagnose::{Finding, Severity};
 use crate::flow::conn::ConnRecord;
 use crate::flow::events::TcpEvents;
-use crate::flow::Side;
 use crate::report::app_json::HttpJson;
 use crate::report::conn_json::ConnJson;
 

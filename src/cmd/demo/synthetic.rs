@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
+use crate::base::{LinkType, Timestamp};
 use crate::source::writer::{CaptureWriter, OutputFormat, Rotation};
-use crate::source::{Frame, LinkType, SourceError, Timestamp};
+use crate::source::{Frame, SourceError};
 
 /// Raw-IP frames of the same story, for machines where capture is not allowed.
 pub fn write_synthetic(path: &Path) -> Result<(), SourceError> {

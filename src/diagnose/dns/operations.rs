@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{human_duration, Finding, Severity, MAX_FRAMES, REPEAT_MIN, SLOW_FAMILY_NS};
+use super::{Finding, Severity, MAX_FRAMES, REPEAT_MIN, SLOW_FAMILY_NS};
 use crate::app::dns::ops::{self, normal_name, Operation};
 use crate::app::dns::{DnsAnswer, DnsRecord};
+use crate::base::human_duration;
 
 /// The members of an operation, in order.
 fn members<'a>(
@@ -252,8 +253,8 @@ pub(super) fn repeated_lookups(
     operations: &[Operation],
 ) -> Vec<(Finding, String)> {
     struct Lookup<'a> {
-        start: crate::source::Timestamp,
-        answered: crate::source::Timestamp,
+        start: crate::base::Timestamp,
+        answered: crate::base::Timestamp,
         ttl: u32,
         lead: &'a DnsRecord,
     }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::app::dns::{Asked, Transport};
-use crate::source::Timestamp;
+use crate::base::Timestamp;
 
 const T0: i64 = 1_700_000_000_000_000_000;
 

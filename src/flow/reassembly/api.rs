@@ -1,7 +1,7 @@
 //! The reassembler's public vocabulary: limits, the sink trait, how a stream ends, and
 //! the counters. Re-exported from the parent module.
 
-use crate::source::Timestamp;
+use crate::base::Timestamp;
 
 /// Caps on what one [`Reassembler`](super::Reassembler) holds; hits are counted in
 /// [`ReassemblyStats`].

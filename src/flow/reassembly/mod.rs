@@ -93,8 +93,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::base::Timestamp;
 use crate::decode::SeqNum;
-use crate::source::Timestamp;
 
 mod api;
 #[cfg(test)]

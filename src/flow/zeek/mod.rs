@@ -98,7 +98,7 @@
 
 use std::fmt;
 
-use super::Side;
+use crate::base::Side;
 use crate::decode::{SeqNum, TcpFlags};
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::PcapBlockOwned;
 
 use super::{read_u32, FileFormat, Meta, State, MAX_INTERFACES, MAX_SECRETS, NANOS};
+use crate::base::{LinkType, Timestamp};
 use crate::source::stats::isb_option;
-use crate::source::{InterfaceStats, LinkType, Timestamp};
+use crate::source::InterfaceStats;
 
 /// One pcapng interface, as far as reading packets needs it.
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,8 @@ use std::io::{Cursor, Read};
 use proptest::prelude::*;
 
 use super::*;
-use crate::source::{FrameSource, LinkType, SourceError, Timestamp};
+use crate::base::{LinkType, Timestamp};
+use crate::source::{FrameSource, SourceError};
 
 #[path = "../../../tests/util/capture_builder.rs"]
 mod capture_builder;

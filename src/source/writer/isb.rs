@@ -4,8 +4,8 @@
 //! `isb_ifrecv`, `isb_ifdrop` and `isb_osdrop`, each written only when known.
 //! Timestamps are in the interface's units, nanoseconds (`if_tsresol` = 9).
 
+use crate::base::Timestamp;
 use crate::source::stats::{isb_option, InterfaceStats};
-use crate::source::Timestamp;
 
 /// The longest block [`encode`] writes: 24 bytes of header and trailer, five
 /// 12-byte options and the end-of-options marker.

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 
 use super::*;
+use crate::base::{LinkType, Timestamp};
 use crate::source::file::{FileFormat, FileSource};
-use crate::source::{Frame, FrameSource, LinkType, Timestamp};
+use crate::source::{Frame, FrameSource};
 
 /// (ts, orig_len, data) of every frame in a file, checking numbering and link on the way.
 fn read_back(path: &Path, link: LinkType) -> Vec<(i64, u32, Vec<u8>)> {
