@@ -9,6 +9,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 use netsleuth::cmd::analyze::{AnalyzeConfig, AnalyzeFormat};
 use netsleuth::cmd::capture::{CaptureConfig, WriteTarget};
 use netsleuth::cmd::read::ReadConfig;
+use netsleuth::cmd::watch::WatchConfig;
 use netsleuth::cmd::CommandError;
 use netsleuth::cmd::PacketFormat;
 use netsleuth::diagnose::Severity;
@@ -174,6 +175,21 @@ Examples:
   netsleuth capture -i any -w ring.pcap -C 100 -W 5       five files of 100 MB
   netsleuth capture -i eth0 -w hourly.pcapng --pcapng -G 3600 --duration 1d")]
     Capture(CaptureArgs),
+    /// Diagnose live traffic: each failed or slow call printed as it happens, a summary at the end
+    #[command(after_help = "Needs capture privilege: run as root, or once:
+  sudo setcap cap_net_raw,cap_net_admin=eip $(command -v netsleuth)
+Each call with findings is printed when its rules ran (a connection when it
+ends, a DNS lookup when it is answered or times out): its story's headline and
+its findings, at most three per kind and server in ten seconds, the rest
+counted. Ctrl-C (or SIGTERM) stops cleanly: queued packets are read, open
+flows are ended and diagnosed, and the grouped summary and the kernel's drop
+counts are printed. Time-outs run on packet time, as in analyze.
+
+Examples:
+  sudo netsleuth watch -i eth0 tcp port 443 or udp port 53
+  sudo netsleuth watch -i lo port 8080
+  sudo netsleuth watch -i any --keylog keys.log host 10.0.0.5")]
+    Watch(WatchArgs),
     /// Make real traffic on loopback (a request, a refused connection, a UDP probe of a closed port), capture it, and analyze it
     #[command(
         after_help = "Needs capture privilege for live traffic (root); without it, the demo
@@ -426,8 +442,9 @@ pub struct DemoArgs {
     pub packets: bool,
 }
 
+/// The live capture flags `capture` and `watch` share.
 #[derive(Debug, Args)]
-pub struct CaptureArgs {
+pub struct LiveArgs {
     /// Interface to capture on (see `netsleuth interfaces`), or any
     #[arg(
         short = 'i',
@@ -436,24 +453,6 @@ pub struct CaptureArgs {
         default_value = "any"
     )]
     pub interface: String,
-    /// Write packets to FILE (pcap; pcapng with --pcapng) instead of printing them
-    #[arg(short = 'w', long = "write", value_name = "FILE")]
-    pub write: Option<PathBuf>,
-    /// Write pcapng instead of pcap
-    #[arg(long, requires = "write")]
-    pub pcapng: bool,
-    /// Start a new file when the current one would exceed MB million bytes
-    #[arg(short = 'C', value_name = "MB", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
-    pub file_size: Option<u64>,
-    /// Start a new file every SECONDS of capture time
-    #[arg(short = 'G', value_name = "SECONDS", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
-    pub rotate_seconds: Option<u64>,
-    /// Keep at most N files, overwriting the oldest (with -C or -G)
-    #[arg(short = 'W', value_name = "N", requires = "write", value_parser = clap::value_parser!(u32).range(1..))]
-    pub ring: Option<u32>,
-    /// Stop after COUNT packets
-    #[arg(short = 'c', long = "count", value_name = "COUNT")]
-    pub count: Option<u64>,
     /// Bytes to keep of each packet (0 = the default, 262144)
     #[arg(
         short = 's',
@@ -473,6 +472,90 @@ pub struct CaptureArgs {
         default_value_t = 32_768
     )]
     pub buffer_size: u32,
+}
+
+impl LiveArgs {
+    /// The capture options, with the command's own choices.
+    fn options(
+        self,
+        immediate: bool,
+        filter: &[String],
+        duration: Option<Duration>,
+    ) -> LiveOptions {
+        let filter = filter.join(" ");
+        LiveOptions {
+            interface: self.interface,
+            snaplen: if self.snaplen == 0 {
+                262_144
+            } else {
+                self.snaplen
+            },
+            promisc: !self.no_promisc,
+            buffer_size: Some(self.buffer_size.saturating_mul(1024)),
+            immediate,
+            filter: (!filter.trim().is_empty()).then_some(filter),
+            duration,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// NSS key log file (SSLKEYLOGFILE) to decrypt TLS with; repeatable
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
+    /// Memory for the analysis (e.g. 256M, 1G), as for analyze
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory, default_value = "256M")]
+    pub memory: u64,
+    /// Exit with code 1 when a finding of this severity or worse was seen
+    #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
+    pub fail_on: Option<String>,
+    /// BPF filter expression (libpcap syntax), applied in the kernel
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+impl WatchArgs {
+    /// The config, and the severity that makes the exit code 1.
+    pub fn into_config(self) -> (WatchConfig, Option<Severity>) {
+        let memory = usize::try_from(self.memory).unwrap_or(usize::MAX);
+        let config = WatchConfig {
+            // Each packet as it arrives: the point is to tell failures at once.
+            live: self.live.options(true, &self.filter, None),
+            keylogs: self.keylog,
+            expect: Expectations::default(),
+            tcp_rules: netsleuth::diagnose::tcp::TcpRules::default(),
+            flow: FlowConfig::default().with_memory(memory),
+            memory,
+        };
+        (config, fail_on_level(self.fail_on.as_deref()))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CaptureArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Write packets to FILE (pcap; pcapng with --pcapng) instead of printing them
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Write pcapng instead of pcap
+    #[arg(long, requires = "write")]
+    pub pcapng: bool,
+    /// Start a new file when the current one would exceed MB million bytes
+    #[arg(short = 'C', value_name = "MB", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
+    pub file_size: Option<u64>,
+    /// Start a new file every SECONDS of capture time
+    #[arg(short = 'G', value_name = "SECONDS", requires = "write", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_seconds: Option<u64>,
+    /// Keep at most N files, overwriting the oldest (with -C or -G)
+    #[arg(short = 'W', value_name = "N", requires = "write", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ring: Option<u32>,
+    /// Stop after COUNT packets
+    #[arg(short = 'c', long = "count", value_name = "COUNT")]
+    pub count: Option<u64>,
     /// Hand over each packet as it arrives (the default when printing)
     #[arg(long, conflicts_with = "no_immediate")]
     pub immediate: bool,
@@ -545,12 +628,7 @@ impl AnalyzeArgs {
                 usize::from,
             ),
         };
-        let fail_on = match self.fail_on.as_deref() {
-            Some("warning") => Some(Severity::Warning),
-            Some("error") => Some(Severity::Error),
-            _ => None,
-        };
-        Ok((config, fail_on))
+        Ok((config, fail_on_level(self.fail_on.as_deref())))
     }
 }
 
@@ -638,10 +716,7 @@ impl ProbeArgs {
             },
             expect,
         };
-        let fail_on = self.fail_on.as_deref().map(|l| match l {
-            "warning" => Severity::Warning,
-            _ => Severity::Error,
-        });
+        let fail_on = fail_on_level(self.fail_on.as_deref());
         Ok((
             netsleuth::cmd::probe::ProbeCommand {
                 probe,
@@ -699,31 +774,18 @@ impl ReadArgs {
 
 impl CaptureArgs {
     pub fn into_config(self) -> CaptureConfig {
-        let snaplen = if self.snaplen == 0 {
-            262_144
+        // Printing is watched as it happens; files want throughput. In
+        // immediate mode libpcap gives every packet a snaplen-sized slot of
+        // the buffer, so a burst of large frames overflows it quickly.
+        let immediate = if self.immediate {
+            true
+        } else if self.no_immediate {
+            false
         } else {
-            self.snaplen
+            self.write.is_none()
         };
-        let filter = self.filter.join(" ");
         CaptureConfig {
-            live: LiveOptions {
-                interface: self.interface,
-                snaplen,
-                promisc: !self.no_promisc,
-                buffer_size: Some(self.buffer_size.saturating_mul(1024)),
-                // Printing is watched as it happens; files want throughput. In
-                // immediate mode libpcap gives every packet a snaplen-sized slot
-                // of the buffer, so a burst of large frames overflows it quickly.
-                immediate: if self.immediate {
-                    true
-                } else if self.no_immediate {
-                    false
-                } else {
-                    self.write.is_none()
-                },
-                filter: (!filter.trim().is_empty()).then_some(filter),
-                duration: self.duration,
-            },
+            live: self.live.options(immediate, &self.filter, self.duration),
             write: self.write.map(|path| WriteTarget {
                 path,
                 format: if self.pcapng {
@@ -775,6 +837,15 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
 /// library's one implementation, shared with `--expect` timing rules).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     netsleuth::duration::parse_duration(s)
+}
+
+/// `--fail-on`'s level (clap allows only "warning" and "error").
+fn fail_on_level(level: Option<&str>) -> Option<Severity> {
+    match level {
+        Some("warning") => Some(Severity::Warning),
+        Some("error") => Some(Severity::Error),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

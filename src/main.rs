@@ -56,6 +56,15 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
             let stop = install_stop_handler()?;
             cmd::capture::run(&args.into_config(), stop, &mut out, &mut io::stderr())?;
         }
+        Command::Watch(args) => {
+            let (config, fail_on) = args.into_config();
+            let stop = install_stop_handler()?;
+            let outcome = cmd::watch::run(&config, stop, &mut out, &mut io::stderr())?;
+            out.flush()?;
+            if fail_on.is_some_and(|level| outcome.worst.is_some_and(|w| w >= level)) {
+                return Ok(Verdict::ThresholdMet);
+            }
+        }
         Command::Demo(args) => {
             let keep = args.write.is_some();
             let path = args.write.unwrap_or_else(cmd::demo::default_capture_path);

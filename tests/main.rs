@@ -28,3 +28,4 @@ mod scale;
 mod threads;
 mod tshark_compare;
 mod verdicts;
+mod watch;

@@ -44,6 +44,9 @@ const DNS_NAMES: usize = 4096;
 /// DNS records kept for the cross-record rules (search lists); beyond it the
 /// oldest are diagnosed alone.
 const DNS_RECORDS: usize = 100_000;
+/// Live: DNS records kept for the DNS phase of later calls (each lookup is
+/// diagnosed as it completes).
+const DNS_LIVE_RECORDS: usize = 4096;
 /// Completed transactions held per open connection; past it the older ones
 /// (all but the first, which carries the set-up phases) are written at once,
 /// timed with the handshake's round trip, so a long keep-alive connection
@@ -75,6 +78,9 @@ pub struct Analyzer<O: AnalysisOutput> {
     pub all: bool,
     /// Most findings held (`overflow.rs`).
     pub findings_held: usize,
+    /// Live input (`watch`): each DNS lookup is diagnosed as it completes,
+    /// not with the others at the end, so its findings are told at once.
+    pub live: bool,
     app: AppLayer,
     /// The TLS keys, once a key log or a secrets block gave some.
     keys: Option<TlsKeys>,
@@ -170,6 +176,7 @@ impl<O: AnalysisOutput> Analyzer<O> {
             tcp_rules: TcpRules::default(),
             all: false,
             findings_held: held_for_memory(crate::flow::table::DEFAULT_MEMORY),
+            live: false,
             app: AppLayer::new(),
             keys: None,
             undecrypted: Vec::new(),
@@ -217,6 +224,14 @@ impl<O: AnalysisOutput> Analyzer<O> {
     /// no later rule will amend them (`pinned`); then counted, grouped and
     /// written at once (see `overflow.rs`). True when they were held.
     fn add_findings(&mut self, batch: Vec<Finding>, pinned: bool) -> bool {
+        if !batch.is_empty() {
+            let target = batch
+                .iter()
+                .find_map(|f| f.conn)
+                .and_then(|c| self.targets.get(&c))
+                .cloned();
+            self.output.findings(&batch, target.as_deref());
+        }
         if pinned || self.all || self.findings.len() < self.findings_held {
             self.findings.extend(batch);
             return true;
@@ -259,7 +274,15 @@ impl<O: AnalysisOutput> Analyzer<O> {
                     });
                 }
             }
-            if self.dns_records.len() == DNS_RECORDS {
+            if self.live {
+                // Told now, alone: the rules across lookups need the end.
+                self.targets.insert(r.conn, r.qname.clone());
+                let found = diagnose_dns::diagnose(&r);
+                self.add_findings(found, false);
+                if self.dns_records.len() == DNS_LIVE_RECORDS {
+                    self.dns_records.remove(0);
+                }
+            } else if self.dns_records.len() == DNS_RECORDS {
                 let old = self.dns_records.remove(0);
                 self.add_findings(diagnose_dns::diagnose(&old), false);
             }
@@ -451,6 +474,9 @@ impl<O: AnalysisOutput> Analyzer<O> {
             }
         }
         let records = std::mem::take(&mut self.dns_records);
+        if self.live {
+            return; // each lookup was diagnosed as it completed
+        }
         let (found, names) = diagnose_dns::diagnose_all_named(&records);
         // A DNS flow's story is named after its leading finding's lookup.
         for (conn, name) in names {

@@ -49,6 +49,12 @@ pub trait AnalysisOutput {
     fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
         let _ = (conn, frame, side, events);
     }
+    /// The findings of one call (a connection, or a DNS lookup), as soon as
+    /// its rules ran, with the call's name (SNI, Host or DNS name) when known.
+    /// Rules that look across calls may amend held findings later.
+    fn findings(&mut self, batch: &[Finding], target: Option<&str>) {
+        let _ = (batch, target);
+    }
     /// Findings of one call past those held for stories
     /// ([`held_for_memory`]): counted and grouped already, shown now or never.
     fn overflowed_findings(&mut self, findings: Vec<Finding>) {

@@ -11,7 +11,7 @@ use crate::flow::relay::relay;
 use crate::flow::table::{FlowConfig, FlowSink, FlowTable, FlowTableStats};
 use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
-use crate::source::{FrameSource, SourceError};
+use crate::source::{Frame, FrameSource, SourceError};
 
 /// Frames between progress calls (a call costs far more than a frame).
 const PROGRESS_EVERY: u64 = 8192;
@@ -159,17 +159,7 @@ fn read_all<S: FlowSink>(
                     continue;
                 }
             }
-            if frame.is_truncated() {
-                quality.truncated(frame.number);
-            }
-            let packet = decode::decode(frame.link, frame.data);
-            if let Some(p) = &packet.problem {
-                // Snap-length cuts are counted above; this is for broken headers.
-                if p.kind == ProblemKind::Malformed || !frame.is_truncated() {
-                    quality.malformed(frame.number, &p.detail);
-                }
-            }
-            table.on_packet(&frame, &packet, sink);
+            feed(&frame, &mut table, &mut quality, sink);
         }
         frame_offset += last_number;
         quality.interface_stats(source.interface_stats());
@@ -181,4 +171,45 @@ fn read_all<S: FlowSink>(
         quality,
         stats: table.stats(),
     })
+}
+
+/// Reads `source` (a live capture: `watch`) to its end into `analyzer` on
+/// this thread, then ends every flow.
+pub fn read_source<S: FrameSource, O: AnalysisOutput>(
+    source: &mut S,
+    flow: FlowConfig,
+    analyzer: &mut Analyzer<O>,
+) -> Result<ReadOutcome, AnalysisError> {
+    let mut table = FlowTable::new(flow);
+    let mut quality = CaptureQuality::default();
+    while let Some(frame) = source.next_frame()? {
+        quality.frames += 1;
+        feed(&frame, &mut table, &mut quality, analyzer);
+    }
+    table.finish(analyzer);
+    Ok(ReadOutcome {
+        quality,
+        stats: table.stats(),
+    })
+}
+
+/// One frame (past the filter) decoded, counted if cut or broken, and given
+/// to the flow table.
+fn feed<S: FlowSink>(
+    frame: &Frame<'_>,
+    table: &mut FlowTable,
+    quality: &mut CaptureQuality,
+    sink: &mut S,
+) {
+    if frame.is_truncated() {
+        quality.truncated(frame.number);
+    }
+    let packet = decode::decode(frame.link, frame.data);
+    if let Some(p) = &packet.problem {
+        // Snap-length cuts are counted above; this is for broken headers.
+        if p.kind == ProblemKind::Malformed || !frame.is_truncated() {
+            quality.malformed(frame.number, &p.detail);
+        }
+    }
+    table.on_packet(frame, &packet, sink);
 }

@@ -10,6 +10,7 @@ pub mod interfaces;
 #[cfg(feature = "probe")]
 pub mod probe;
 pub mod read;
+pub mod watch;
 
 use std::io;
 

@@ -85,6 +85,17 @@ pub fn write_groups<W: Write + ?Sized>(
     if !cut || limits.groups == 0 {
         return Ok(());
     }
+    write_group_summary(out, groups, calls, limits)
+}
+
+/// The grouped summary itself: a line per (kind, server, endpoint) with its
+/// count, clients and time span, at most `limits.groups`.
+pub fn write_group_summary<W: Write + ?Sized>(
+    out: &mut W,
+    groups: &[Group],
+    calls: u64,
+    limits: TextLimits,
+) -> io::Result<()> {
     let findings: u64 = groups.iter().map(|g| g.count).sum();
     writeln!(
         out,

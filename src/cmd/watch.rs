@@ -1,0 +1,264 @@
+//! `netsleuth watch -i IFACE [FILTER]`: live diagnosis. Packets from a live
+//! capture go through the same [`Analyzer`] as `analyze`'s; each failed or
+//! slow call is printed as soon as its rules ran (its story's headline and
+//! its findings), a few per kind and server in each ten seconds of packet
+//! time, the rest counted. Ctrl-C or SIGTERM stops cleanly: packets still
+//! queued in the kernel are read, every open flow is ended (and diagnosed),
+//! and the grouped summary and the capture's drop counters are printed.
+//!
+//! Time-outs run on packet time, as in `analyze`: on a quiet interface a flow
+//! or a DNS lookup times out when the next packet arrives, or at the stop.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use super::CommandError;
+use crate::analysis::pipeline::read_source;
+use crate::analysis::{held_for_memory, keys, AnalysisOutput, Analyzer};
+use crate::base::escape::sanitize;
+use crate::base::{rfc3339, Timestamp};
+use crate::diagnose::story;
+use crate::diagnose::tcp::TcpRules;
+use crate::diagnose::{Finding, Severity};
+use crate::expect::Expectations;
+use crate::flow::conn::ConnRecord;
+use crate::flow::table::FlowConfig;
+use crate::report::analysis_text::{
+    severity_label, write_finding, write_group_summary, TextLimits,
+};
+use crate::report::app_json::HttpJson;
+use crate::source::live::{LiveOptions, LiveSource};
+
+/// Calls printed per kind and server in each [`WINDOW_NS`] of packet time.
+const LINES_PER_WINDOW: u32 = 3;
+/// The rate-limit window.
+const WINDOW_NS: i64 = 10_000_000_000;
+/// Kind-and-server keys tracked for rate limiting; past it the table starts
+/// over (a scan makes a key per server).
+const MAX_KEYS: usize = 4096;
+
+/// What `watch` should do.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    /// Interface, filter, snap length.
+    pub live: LiveOptions,
+    /// Key log files to decrypt TLS with.
+    pub keylogs: Vec<std::path::PathBuf>,
+    /// `--expect` rules.
+    pub expect: Expectations,
+    /// Settings of the TCP rules.
+    pub tcp_rules: TcpRules,
+    /// Flow table settings.
+    pub flow: FlowConfig,
+    /// `--memory` in bytes (0: the default).
+    pub memory: usize,
+}
+
+/// What was seen, for the exit code.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOutcome {
+    /// The worst severity found.
+    pub worst: Option<Severity>,
+    /// Findings.
+    pub findings: u64,
+}
+
+/// One kind-and-server key's current window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Timestamp,
+    printed: u32,
+    suppressed: u64,
+}
+
+/// Prints calls with findings as they come, rate-limited.
+struct LiveOutput<'w, W: Write + ?Sized> {
+    out: &'w mut W,
+    windows: HashMap<(&'static str, String), Window>,
+    connections: u64,
+    http: u64,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write + ?Sized> LiveOutput<'_, W> {
+    /// True when this call's line fits its key's window (and counts it).
+    fn admit(&mut self, f: &Finding) -> bool {
+        let now = f.time.unwrap_or_default();
+        let server = f.server.map(|s| s.to_string()).unwrap_or_default();
+        if self.windows.len() >= MAX_KEYS && !self.windows.contains_key(&(f.kind, server.clone())) {
+            self.windows.clear();
+        }
+        let w = self.windows.entry((f.kind, server)).or_insert(Window {
+            start: now,
+            printed: 0,
+            suppressed: 0,
+        });
+        if now.since(w.start) >= WINDOW_NS {
+            let (start, suppressed) = (w.start, w.suppressed);
+            *w = Window {
+                start: now,
+                printed: 0,
+                suppressed: 0,
+            };
+            if suppressed > 0 {
+                let server = f.server.map(|s| s.to_string()).unwrap_or_default();
+                let r = writeln!(
+                    self.out,
+                    "  ... {suppressed} more {} at {server} since {} (not shown)",
+                    f.kind,
+                    rfc3339(start)
+                );
+                self.keep(r);
+            }
+            return self.admit(f);
+        }
+        if w.printed < LINES_PER_WINDOW {
+            w.printed += 1;
+            true
+        } else {
+            w.suppressed += 1;
+            false
+        }
+    }
+
+    fn keep(&mut self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn print_call(&mut self, batch: &[Finding], target: Option<&str>) -> std::io::Result<()> {
+        let mut findings = batch.to_vec();
+        let targets: HashMap<u64, String> = findings
+            .iter()
+            .find_map(|f| f.conn)
+            .zip(target)
+            .map(|(c, t)| (c, t.to_string()))
+            .into_iter()
+            .collect();
+        let stories = story::build(&mut findings, &targets);
+        let when = findings
+            .iter()
+            .find_map(|f| f.time)
+            .map(rfc3339)
+            .unwrap_or_default();
+        for s in &stories {
+            writeln!(
+                self.out,
+                "{when} {} {}",
+                severity_label(s.severity),
+                sanitize(&s.headline)
+            )?;
+            for f in findings.get(s.first..s.first + s.len).unwrap_or_default() {
+                write_finding(self.out, f)?;
+            }
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write + ?Sized> AnalysisOutput for LiveOutput<'_, W> {
+    fn connection(&mut self, _record: ConnRecord, _worst: Option<Severity>) {
+        self.connections += 1;
+    }
+
+    fn http(&mut self, _row: HttpJson) {
+        self.http += 1;
+    }
+
+    fn findings(&mut self, batch: &[Finding], target: Option<&str>) {
+        if self.error.is_some() {
+            return;
+        }
+        let Some(lead) = batch.iter().max_by_key(|f| f.severity) else {
+            return;
+        };
+        if lead.severity < Severity::Warning || !self.admit(lead) {
+            return;
+        }
+        let r = self.print_call(batch, target);
+        self.keep(r);
+    }
+}
+
+/// Watches until `stop` is set (or the capture ends), printing to `out`;
+/// warnings go to `status`.
+pub fn run<W: Write + ?Sized>(
+    config: &WatchConfig,
+    stop: Arc<AtomicBool>,
+    out: &mut W,
+    status: &mut dyn Write,
+) -> Result<WatchOutcome, CommandError> {
+    let mut source = LiveSource::open(&config.live, stop)?;
+    writeln!(
+        status,
+        "netsleuth: watching {}{}; Ctrl-C stops and prints the summary",
+        config.live.interface,
+        config
+            .live
+            .filter
+            .as_deref()
+            .map(|f| format!(" ({})", sanitize(f)))
+            .unwrap_or_default()
+    )?;
+    let output = LiveOutput {
+        out: &mut *out,
+        windows: HashMap::new(),
+        connections: 0,
+        http: 0,
+        error: None,
+    };
+    let mut analyzer = Analyzer::new(output);
+    analyzer.live = true;
+    if let Some(k) = keys::load_keylogs(&config.keylogs, status)? {
+        analyzer.set_keys(k);
+    }
+    analyzer.set_http_keep(config.expect.needs());
+    analyzer.expect = config.expect.clone();
+    analyzer.tcp_rules = config.tcp_rules;
+    if config.memory > 0 {
+        analyzer.findings_held = held_for_memory(config.memory);
+    }
+    let read = read_source(&mut source, config.flow, &mut analyzer)?;
+    let capture = source.stats()?;
+    let (conclusion, output) = analyzer.conclude(&read.quality);
+    if let Some(e) = output.error {
+        return Err(e.into());
+    }
+    let (connections, http) = (output.connections, output.http);
+    writeln!(out)?;
+    if !conclusion.groups.is_empty() {
+        write_group_summary(
+            out,
+            &conclusion.groups,
+            conclusion.calls,
+            TextLimits::SCREENS,
+        )?;
+    }
+    writeln!(
+        out,
+        "{} packets, {connections} connections, {} DNS lookups, {} TLS handshakes, {http} HTTP transactions; {} findings",
+        read.quality.frames,
+        conclusion.counts.dns,
+        conclusion.counts.tls,
+        conclusion.total_findings()
+    )?;
+    writeln!(
+        out,
+        "capture: the kernel counted {} packets, dropped {} (buffer full), the interface dropped {}",
+        capture.received, capture.dropped_by_kernel, capture.dropped_by_interface
+    )?;
+    if capture.dropped_by_kernel > 0 {
+        writeln!(
+            out,
+            "note: the kernel dropped packets: findings about loss may be the capture's; raise -B or narrow the filter"
+        )?;
+    }
+    out.flush()?;
+    Ok(WatchOutcome {
+        worst: conclusion.worst(),
+        findings: conclusion.total_findings(),
+    })
+}

@@ -1,0 +1,164 @@
+//! `netsleuth watch` on loopback (root): calls with findings (refused
+//! connections, a 500, a failed DNS lookup) are printed while it runs, a few per kind and server, and Ctrl-C gives the grouped
+//! summary with every finding counted, the kernel's drop counts and the
+//! `--fail-on` exit code.
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::util::live::{
+    dns_query, dns_response, http_get_all, http_server, response, udp_dns_server, udp_lookup,
+};
+use crate::util::{can_capture, netsleuth};
+
+/// Lines of a child's stream, as they come.
+fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Reads lines until one contains `want` (at most 10 s); returns them all.
+fn until(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            let done = line.contains(want);
+            seen.push(line);
+            if done {
+                return;
+            }
+        }
+    }
+    panic!(
+        "no line with {want:?} within 10 s; got:\n{}",
+        seen.join("\n")
+    );
+}
+
+/// A loopback port with nothing listening.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn stop(child: &mut Child) -> i32 {
+    let status = std::process::Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("watch did not exit within 10 s of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn watch_prints_calls_as_they_fail_and_sums_up_at_ctrl_c() {
+    if !can_capture("watch_prints_calls_as_they_fail_and_sums_up_at_ctrl_c") {
+        return;
+    }
+    let refused = closed_port();
+    let (server, handle) = http_server(Ipv4Addr::LOCALHOST, |_, _, conn| {
+        use std::io::Write;
+        let _ = conn.write_all(response("500 Internal Server Error", "{}").as_bytes());
+    });
+    let resolver = Ipv4Addr::new(127, 84, 7, 53);
+    let filter = format!(
+        "tcp port {refused} or tcp port {} or host {resolver}",
+        server.port()
+    );
+    let mut child = netsleuth()
+        .args(["watch", "-i", "lo", "--fail-on", "error"])
+        .args(filter.split(' '))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
+    let mut status = Vec::new();
+    until(&err, "watching lo", &mut status);
+
+    // Six refused connections in a row: three printed, the rest counted.
+    for _ in 0..6 {
+        assert!(TcpStream::connect(("127.0.0.1", refused)).is_err());
+    }
+    let mut seen = Vec::new();
+    until(&out, "tcp.connect_refused", &mut seen);
+    assert!(child.try_wait().unwrap().is_none(), "printed while running");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("ERROR the call to 127.0.0.1:") && l.contains("TCP connect step")),
+        "{seen:?}"
+    );
+    // A 500 on a connection that then closes: told at its close.
+    assert_eq!(http_get_all(server, "api.test", &["/v1/boom"]), [(500, 2)]);
+    until(&out, "http.server_error", &mut seen);
+    handle.join().unwrap();
+    // A lookup answered SERVFAIL: told when the answer comes, not at the end.
+    let dns = udp_dns_server(resolver, 1, |q| {
+        Some((Duration::ZERO, dns_response(q, 2, false, &[])))
+    });
+    let answer = udp_lookup(
+        (resolver, 53).into(),
+        &dns_query(0x5353, "broken.watch.test", 1),
+        1,
+        Duration::from_secs(2),
+    );
+    assert!(answer.is_some(), "the resolver answers");
+    dns.join().unwrap();
+    until(&out, "dns.servfail", &mut seen);
+    assert!(
+        seen.iter().any(|l| l.contains("broken.watch.test")),
+        "{seen:?}"
+    );
+
+    let code = stop(&mut child);
+    while let Ok(line) = out.recv_timeout(Duration::from_millis(500)) {
+        seen.push(line);
+    }
+    let text = seen.join("\n");
+    assert_eq!(code, 1, "--fail-on error met:\n{text}");
+    let live_refusals = seen
+        .iter()
+        .filter(|l| l.trim_start().starts_with("ERROR tcp.connect_refused") && l.contains("(conn "))
+        .count();
+    assert_eq!(live_refusals, 3, "three a window:\n{text}");
+    // The summary counts every one of them.
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("tcp.connect_refused") && l.contains("x6")),
+        "{text}"
+    );
+    assert!(text.contains("8 findings"), "{text}");
+    assert!(text.contains("capture: the kernel counted"), "{text}");
+    assert!(text.contains("dropped 0"), "{text}");
+}
+
+#[test]
+fn watch_names_the_fix_for_a_missing_interface() {
+    let (code, _, err) = crate::util::run(&["watch", "-i", "no-such-if0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no-such-if0"), "{err}");
+    assert!(err.contains("available: "), "{err}");
+}
