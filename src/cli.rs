@@ -188,7 +188,9 @@ counts are printed. Time-outs run on packet time, as in analyze.
 Examples:
   sudo netsleuth watch -i eth0 tcp port 443 or udp port 53
   sudo netsleuth watch -i lo port 8080
-  sudo netsleuth watch -i any --keylog keys.log host 10.0.0.5")]
+  sudo netsleuth watch -i any --keylog keys.log host 10.0.0.5
+  sudo netsleuth watch -i eth0 --jsonl - port 8080 | jq 'select(.type==\"finding\")'
+  sudo netsleuth watch -i eth0 --jsonl records.jsonl port 8080")]
     Watch(WatchArgs),
     /// Make real traffic on loopback (a request, a refused connection, a UDP probe of a closed port), capture it, and analyze it
     #[command(
@@ -512,6 +514,9 @@ pub struct WatchArgs {
     /// Exit with code 1 when a finding of this severity or worse was seen
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
+    /// Also stream the records as JSON lines to FILE (as analyze --jsonl writes them, each finding when its call ends); - for stdout instead of the text
+    #[arg(long, value_name = "FILE")]
+    pub jsonl: Option<PathBuf>,
     /// BPF filter expression (libpcap syntax), applied in the kernel
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -529,6 +534,7 @@ impl WatchArgs {
             tcp_rules: netsleuth::diagnose::tcp::TcpRules::default(),
             flow: FlowConfig::default().with_memory(memory),
             memory,
+            jsonl: self.jsonl,
         };
         (config, fail_on_level(self.fail_on.as_deref()))
     }

@@ -45,6 +45,23 @@ fn until(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>) {
     );
 }
 
+/// Starts `watch -i lo ARGS` and waits until it watches; returns it with its
+/// stdout and stderr lines.
+fn start_watch(args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
+    let mut child = netsleuth()
+        .args(["watch", "-i", "lo"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(child.stdout.take().unwrap());
+    let err = lines(child.stderr.take().unwrap());
+    until(&err, "watching lo", &mut Vec::new());
+    (child, out, err)
+}
+
 /// A loopback port with nothing listening.
 fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -86,18 +103,11 @@ fn watch_prints_calls_as_they_fail_and_sums_up_at_ctrl_c() {
         "tcp port {refused} or tcp port {} or host {resolver}",
         server.port()
     );
-    let mut child = netsleuth()
-        .args(["watch", "-i", "lo", "--fail-on", "error"])
-        .args(filter.split(' '))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = lines(child.stdout.take().unwrap());
-    let err = lines(child.stderr.take().unwrap());
-    let mut status = Vec::new();
-    until(&err, "watching lo", &mut status);
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let mut args = vec!["--fail-on", "error", "--jsonl", records.to_str().unwrap()];
+    args.extend(filter.split(' '));
+    let (mut child, out, _err) = start_watch(&args);
 
     // Six refused connections in a row: three printed, the rest counted.
     for _ in 0..6 {
@@ -153,6 +163,56 @@ fn watch_prints_calls_as_they_fail_and_sums_up_at_ctrl_c() {
     assert!(text.contains("8 findings"), "{text}");
     assert!(text.contains("capture: the kernel counted"), "{text}");
     assert!(text.contains("dropped 0"), "{text}");
+    // The same calls as JSON lines, every finding among them.
+    let json: Vec<serde_json::Value> = std::fs::read_to_string(&records)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |t: &str| json.iter().filter(|r| r["type"] == t).count();
+    assert_eq!(count("finding"), 8, "{json:?}");
+    assert_eq!(count("connection"), 8, "{json:?}");
+    assert_eq!(count("dns"), 1, "{json:?}");
+    assert_eq!(count("group"), 3, "{json:?}");
+    assert!(json
+        .iter()
+        .any(|r| r["type"] == "http" && r["status"] == 500));
+}
+
+#[test]
+fn watch_streams_json_lines_to_stdout_as_calls_fail() {
+    if !can_capture("watch_streams_json_lines_to_stdout_as_calls_fail") {
+        return;
+    }
+    let refused = closed_port();
+    let port = refused.to_string();
+    let (mut child, out, err) = start_watch(&["--jsonl", "-", "tcp", "port", &port]);
+    let mut status = Vec::new();
+    assert!(TcpStream::connect(("127.0.0.1", refused)).is_err());
+    let mut seen = Vec::new();
+    until(&out, "tcp.connect_refused", &mut seen);
+    assert!(child.try_wait().unwrap().is_none(), "written while running");
+    assert_eq!(stop(&mut child), 0);
+    while let Ok(line) = out.recv_timeout(Duration::from_millis(500)) {
+        seen.push(line);
+    }
+    // Only JSON on stdout; the summary went to stderr.
+    let types: Vec<String> = seen
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            v["type"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(types, ["connection", "finding", "group"], "{seen:?}");
+    while let Ok(line) = err.recv_timeout(Duration::from_millis(500)) {
+        status.push(line);
+    }
+    assert!(
+        status.iter().any(|l| l.contains("1 findings")),
+        "{status:?}"
+    );
 }
 
 #[test]

@@ -6,6 +6,10 @@
 //! queued in the kernel are read, every open flow is ended (and diagnosed),
 //! and the grouped summary and the capture's drop counters are printed.
 //!
+//! `--jsonl FILE` (or `-` for stdout, instead of the text) streams the
+//! records `analyze --jsonl` writes, each call's findings as its rules run,
+//! and the groups at the end.
+//!
 //! Time-outs run on packet time, as in `analyze`: on a quiet interface a flow
 //! or a DNS lookup times out when the next packet arrives, or at the stop.
 
@@ -14,6 +18,8 @@ use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use super::analyze::output::ReportOutput;
+use super::analyze::{write_tagged, AnalyzeFormat};
 use super::CommandError;
 use crate::analysis::pipeline::read_source;
 use crate::analysis::{held_for_memory, keys, AnalysisOutput, Analyzer};
@@ -54,6 +60,8 @@ pub struct WatchConfig {
     pub flow: FlowConfig,
     /// `--memory` in bytes (0: the default).
     pub memory: usize,
+    /// `--jsonl`: where the JSON lines go (`-`: stdout, instead of the text).
+    pub jsonl: Option<std::path::PathBuf>,
 }
 
 /// What was seen, for the exit code.
@@ -159,15 +167,53 @@ impl<W: Write + ?Sized> LiveOutput<'_, W> {
     }
 }
 
-impl<W: Write + ?Sized> AnalysisOutput for LiveOutput<'_, W> {
-    fn connection(&mut self, _record: ConnRecord, _worst: Option<Severity>) {
-        self.connections += 1;
+/// The text lines, the JSON lines, or both.
+struct WatchOutput<'w, 'j, W: Write + ?Sized> {
+    text: LiveOutput<'w, W>,
+    /// Print the text lines (not when the JSON lines go to stdout).
+    show_text: bool,
+    json: Option<ReportOutput<'j, dyn Write + 'j>>,
+}
+
+impl<W: Write + ?Sized> AnalysisOutput for WatchOutput<'_, '_, W> {
+    fn connection(&mut self, record: ConnRecord, worst: Option<Severity>) {
+        self.text.connections += 1;
+        if let Some(json) = &mut self.json {
+            json.connection(record, worst);
+        }
     }
 
-    fn http(&mut self, _row: HttpJson) {
-        self.http += 1;
+    fn dns(&mut self, record: &crate::app::dns::DnsRecord) {
+        if let Some(json) = &mut self.json {
+            json.dns(record);
+        }
     }
 
+    fn tls(&mut self, record: &crate::app::tls::TlsRecord) {
+        if let Some(json) = &mut self.json {
+            json.tls(record);
+        }
+    }
+
+    fn http(&mut self, row: HttpJson) {
+        self.text.http += 1;
+        if let Some(json) = &mut self.json {
+            json.http(row);
+        }
+    }
+
+    fn findings(&mut self, batch: &[Finding], target: Option<&str>) {
+        if self.show_text {
+            self.text.findings(batch, target);
+        }
+        if let Some(json) = &mut self.json {
+            json.findings(batch, target);
+        }
+    }
+}
+
+impl<W: Write + ?Sized> LiveOutput<'_, W> {
+    /// Prints one call's findings, when its kind and server have room.
     fn findings(&mut self, batch: &[Finding], target: Option<&str>) {
         if self.error.is_some() {
             return;
@@ -185,10 +231,10 @@ impl<W: Write + ?Sized> AnalysisOutput for LiveOutput<'_, W> {
 
 /// Watches until `stop` is set (or the capture ends), printing to `out`;
 /// warnings go to `status`.
-pub fn run<W: Write + ?Sized>(
+pub fn run(
     config: &WatchConfig,
     stop: Arc<AtomicBool>,
-    out: &mut W,
+    out: &mut dyn Write,
     status: &mut dyn Write,
 ) -> Result<WatchOutcome, CommandError> {
     let mut source = LiveSource::open(&config.live, stop)?;
@@ -203,12 +249,40 @@ pub fn run<W: Write + ?Sized>(
             .map(|f| format!(" ({})", sanitize(f)))
             .unwrap_or_default()
     )?;
-    let output = LiveOutput {
-        out: &mut *out,
-        windows: HashMap::new(),
-        connections: 0,
-        http: 0,
-        error: None,
+    let to_stdout = config.jsonl.as_deref() == Some(std::path::Path::new("-"));
+    let mut file = match config.jsonl.as_deref() {
+        Some(path) if !to_stdout => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| {
+                CommandError::Usage(format!(
+                    "--jsonl {}: {e} (give a writable file, or - for stdout)",
+                    path.display()
+                ))
+            })?,
+        )),
+        _ => None,
+    };
+    // With `--jsonl -` the JSON lines have stdout; the text goes nowhere
+    // while watching and the summary to `status`.
+    let mut no_text = std::io::sink();
+    let (text_out, json_out): (&mut dyn Write, Option<&mut dyn Write>) = match &mut file {
+        Some(f) => (&mut *out, Some(f)),
+        None if to_stdout => (&mut no_text, Some(&mut *out)),
+        None => (&mut *out, None),
+    };
+    let output = WatchOutput {
+        text: LiveOutput {
+            out: text_out,
+            windows: HashMap::new(),
+            connections: 0,
+            http: 0,
+            error: None,
+        },
+        show_text: !to_stdout,
+        json: json_out.map(|w| {
+            let mut json = ReportOutput::new(AnalyzeFormat::Jsonl, false, false, w);
+            json.live = true;
+            json
+        }),
     };
     let mut analyzer = Analyzer::new(output);
     analyzer.live = true;
@@ -224,10 +298,27 @@ pub fn run<W: Write + ?Sized>(
     let read = read_source(&mut source, config.flow, &mut analyzer)?;
     let capture = source.stats()?;
     let (conclusion, output) = analyzer.conclude(&read.quality);
-    if let Some(e) = output.error {
+    let WatchOutput { text, json, .. } = output;
+    if let Some(e) = text.error {
         return Err(e.into());
     }
-    let (connections, http) = (output.connections, output.http);
+    let (connections, http) = (text.connections, text.http);
+    if let Some(mut json) = json {
+        json.finish_records();
+        if let Some(e) = json.error.take() {
+            return Err(e.into());
+        }
+        drop(json);
+        let sink: &mut dyn Write = match &mut file {
+            Some(f) => f,
+            None => &mut *out,
+        };
+        for g in &conclusion.groups {
+            write_tagged(sink, "group", g)?;
+        }
+        sink.flush()?;
+    }
+    let out: &mut dyn Write = if to_stdout { status } else { out };
     writeln!(out)?;
     if !conclusion.groups.is_empty() {
         write_group_summary(

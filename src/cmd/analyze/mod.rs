@@ -11,7 +11,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-mod output;
+pub(crate) mod output;
 mod progress;
 mod spill;
 mod writer;
@@ -295,7 +295,7 @@ pub fn run<W: Write + ?Sized>(
 }
 
 /// One JSON line with a `type` field first.
-fn write_tagged<W: Write + ?Sized, T: Serialize>(
+pub(crate) fn write_tagged<W: Write + ?Sized, T: Serialize>(
     out: &mut W,
     tag: &str,
     value: &T,

@@ -26,7 +26,7 @@ const HEALTHY_ROWS: usize = 20;
 const HTTP_ROWS: usize = 200;
 
 /// The records of one `analyze` run, written or kept by format.
-pub(super) struct ReportOutput<'w, W: Write + ?Sized> {
+pub(crate) struct ReportOutput<'w, W: Write + ?Sized> {
     format: AnalyzeFormat,
     /// `--tcp-events` (JSON lines only).
     tcp_events: bool,
@@ -48,10 +48,14 @@ pub(super) struct ReportOutput<'w, W: Write + ?Sized> {
     pub http_rows: Vec<HttpJson>,
     /// The first write error; later records are dropped.
     pub error: Option<std::io::Error>,
+    /// Live (`watch --jsonl`): each call's findings written as its rules
+    /// run, not at the end with the stories, and every record written and
+    /// flushed at once, not batched on the writer thread.
+    pub live: bool,
 }
 
 impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
-    pub fn new(format: AnalyzeFormat, tcp_events: bool, all: bool, out: &'w mut W) -> Self {
+    pub(crate) fn new(format: AnalyzeFormat, tcp_events: bool, all: bool, out: &'w mut W) -> Self {
         ReportOutput {
             format,
             tcp_events,
@@ -65,6 +69,7 @@ impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
             healthy: Vec::new(),
             http_rows: Vec::new(),
             error: None,
+            live: false,
         }
     }
 
@@ -72,6 +77,17 @@ impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
     /// and writes what is serialized so far: see [`ReportOutput::write_serialized`].
     fn emit(&mut self, record: Record) {
         if self.error.is_some() || self.format == AnalyzeFormat::Text {
+            return;
+        }
+        if self.live {
+            let mut line = Vec::with_capacity(512);
+            let written = record
+                .write(self.format, &mut line)
+                .and_then(|()| self.out.write_all(&line))
+                .and_then(|()| self.out.flush());
+            if let Err(e) = written {
+                self.error = Some(e);
+            }
             return;
         }
         let writer = match &mut self.writer {
@@ -90,7 +106,7 @@ impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
     }
 
     /// Every record emitted, written: call before the end of the output.
-    pub fn finish_records(&mut self) {
+    pub(crate) fn finish_records(&mut self) {
         let Some(mut writer) = self.writer.take() else {
             return;
         };
@@ -197,8 +213,16 @@ impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
         }
     }
 
+    fn findings(&mut self, batch: &[Finding], _target: Option<&str>) {
+        if self.live {
+            for f in batch {
+                self.emit(Record::Finding(f.clone()));
+            }
+        }
+    }
+
     fn overflowed_findings(&mut self, findings: Vec<Finding>) {
-        if self.format != AnalyzeFormat::Text {
+        if self.format != AnalyzeFormat::Text && !self.live {
             for f in findings {
                 self.emit(Record::Finding(f));
             }

@@ -63,7 +63,7 @@ impl Record {
 
     /// Appends the record to `buf`: a tagged line (`--jsonl`) or the bare
     /// object (`--json`).
-    fn write(&self, format: AnalyzeFormat, buf: &mut Vec<u8>) -> io::Result<()> {
+    pub fn write(&self, format: AnalyzeFormat, buf: &mut Vec<u8>) -> io::Result<()> {
         fn one<T: Serialize>(
             v: &T,
             tag: &str,
