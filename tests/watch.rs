@@ -29,7 +29,12 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
 
 /// Reads lines until one contains `want` (at most 10 s); returns them all.
 fn until(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    until_within(rx, want, seen, Duration::from_secs(10));
+}
+
+/// Reads lines until one contains `want` (at most `limit`).
+fn until_within(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>, limit: Duration) {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
             let done = line.contains(want);
@@ -40,7 +45,7 @@ fn until(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>) {
         }
     }
     panic!(
-        "no line with {want:?} within 10 s; got:\n{}",
+        "no line with {want:?} within {limit:?}; got:\n{}",
         seen.join("\n")
     );
 }
@@ -177,6 +182,42 @@ fn watch_prints_calls_as_they_fail_and_sums_up_at_ctrl_c() {
     assert!(json
         .iter()
         .any(|r| r["type"] == "http" && r["status"] == 500));
+}
+
+#[test]
+fn watch_times_out_an_unanswered_lookup_on_a_quiet_wire() {
+    if !can_capture("watch_times_out_an_unanswered_lookup_on_a_quiet_wire") {
+        return;
+    }
+    // A resolver that never answers, and after the one query nothing more on
+    // the wire: the time-out must come from the clock, not from a next packet.
+    let resolver = Ipv4Addr::new(127, 84, 7, 54);
+    let host = resolver.to_string();
+    let (mut child, out, _err) = start_watch(&["host", &host]);
+    let dns = udp_dns_server(resolver, 1, |_| None);
+    let sent = Instant::now();
+    let answer = udp_lookup(
+        (resolver, 53).into(),
+        &dns_query(0x7117, "silent.watch.test", 1),
+        1,
+        Duration::from_millis(200),
+    );
+    assert!(answer.is_none());
+    let mut seen = Vec::new();
+    // 5 s of DNS time-out, then at most 1 s idle and 1 s of clock lag.
+    until_within(&out, "dns.timeout", &mut seen, Duration::from_secs(15));
+    let after = sent.elapsed();
+    assert!(child.try_wait().unwrap().is_none(), "told while running");
+    assert!(
+        after >= Duration::from_secs(5),
+        "not before the time-out: {after:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("silent.watch.test")),
+        "{seen:?}"
+    );
+    assert_eq!(stop(&mut child), 0);
+    dns.join().unwrap();
 }
 
 #[test]

@@ -553,6 +553,12 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
         self.app.icmp_error(conn, note);
     }
 
+    fn clock(&mut self, ts: Timestamp) {
+        self.app.advance(ts);
+        let done = self.app.take_dns();
+        self.drain_dns(done);
+    }
+
     fn connection(&mut self, record: ConnRecord) {
         self.holes.note(&record);
         let record_is_tcp = record.protocol == Protocol::Tcp;

@@ -3,18 +3,29 @@
 //! (`flow::relay`: the same calls in the same order, so the same output).
 
 use std::io::Write;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{AnalysisError, AnalysisOutput, Analyzer};
+use crate::base::Timestamp;
 use crate::decode::{self, ProblemKind};
 use crate::diagnose::capture::CaptureQuality;
 use crate::flow::relay::relay;
 use crate::flow::table::{FlowConfig, FlowSink, FlowTable, FlowTableStats};
 use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
+use crate::source::live::{LiveEvent, LiveSource};
 use crate::source::{Frame, FrameSource, SourceError};
 
 /// Frames between progress calls (a call costs far more than a frame).
 const PROGRESS_EVERY: u64 = 8192;
+
+/// A live capture without a packet for this long moves the clock itself.
+const LIVE_IDLE: Duration = Duration::from_secs(1);
+
+/// How far behind the wall clock a quiet live capture's clock is set: a
+/// packet stamped just before a wake-up may still be on its way through the
+/// kernel's buffer, and must not arrive after its own time-out.
+const LIVE_CLOCK_LAG: Duration = Duration::from_secs(1);
 
 /// How to read.
 #[derive(Debug, Clone, Copy)]
@@ -173,24 +184,46 @@ fn read_all<S: FlowSink>(
     })
 }
 
-/// Reads `source` (a live capture: `watch`) to its end into `analyzer` on
-/// this thread, then ends every flow.
-pub fn read_source<S: FrameSource, O: AnalysisOutput>(
-    source: &mut S,
+/// Reads a live capture (`watch`) to its end into `analyzer` on this thread,
+/// then ends every flow. When the wire is quiet the clock still moves (the
+/// wall clock less [`LIVE_CLOCK_LAG`]), so an unanswered DNS query or an idle
+/// flow times out on time rather than at the next packet.
+pub fn read_live<O: AnalysisOutput>(
+    source: &mut LiveSource,
     flow: FlowConfig,
     analyzer: &mut Analyzer<O>,
 ) -> Result<ReadOutcome, AnalysisError> {
     let mut table = FlowTable::new(flow);
     let mut quality = CaptureQuality::default();
-    while let Some(frame) = source.next_frame()? {
-        quality.frames += 1;
-        feed(&frame, &mut table, &mut quality, analyzer);
+    loop {
+        match source.next_event(LIVE_IDLE)? {
+            LiveEvent::Frame(frame) => {
+                quality.frames += 1;
+                feed(&frame, &mut table, &mut quality, analyzer);
+            }
+            LiveEvent::Idle => table.advance_to(wall_clock_less(LIVE_CLOCK_LAG), analyzer),
+            LiveEvent::End => break,
+        }
     }
     table.finish(analyzer);
     Ok(ReadOutcome {
         quality,
         stats: table.stats(),
     })
+}
+
+/// The wall clock less `lag`, as a packet timestamp (libpcap stamps live
+/// packets with the same clock).
+fn wall_clock_less(lag: Duration) -> Timestamp {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(lag);
+    Timestamp::from_parts(
+        i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+        u64::from(now.subsec_nanos()),
+        1_000_000_000,
+    )
 }
 
 /// One frame (past the filter) decoded, counted if cut or broken, and given

@@ -417,7 +417,9 @@ impl AppLayer {
         }
     }
 
-    fn advance(&mut self, ts: Timestamp) {
+    /// Moves the clock on to `ts` (packet time): DNS queries unanswered for
+    /// longer than their time-out are settled, for [`AppLayer::take_dns`].
+    pub fn advance(&mut self, ts: Timestamp) {
         if ts > self.now {
             self.now = ts;
             self.dns.expire(ts);

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use super::analyze::output::ReportOutput;
 use super::analyze::{write_tagged, AnalyzeFormat};
 use super::CommandError;
-use crate::analysis::pipeline::read_source;
+use crate::analysis::pipeline::read_live;
 use crate::analysis::{held_for_memory, keys, AnalysisOutput, Analyzer};
 use crate::base::escape::sanitize;
 use crate::base::{rfc3339, Timestamp};
@@ -295,7 +295,7 @@ pub fn run(
     if config.memory > 0 {
         analyzer.findings_held = held_for_memory(config.memory);
     }
-    let read = read_source(&mut source, config.flow, &mut analyzer)?;
+    let read = read_live(&mut source, config.flow, &mut analyzer)?;
     let capture = source.stats()?;
     let (conclusion, output) = analyzer.conclude(&read.quality);
     let WatchOutput { text, json, .. } = output;

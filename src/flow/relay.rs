@@ -79,6 +79,7 @@ enum Event<E> {
         note: Box<IcmpNote>,
     },
     Connection(Box<ConnRecord>),
+    Clock(Timestamp),
     Other(E),
 }
 
@@ -150,6 +151,7 @@ impl<E> Batch<E> {
                 } => sink.datagram(conn, side, slice(bytes), frame, ts),
                 Event::IcmpError { conn, note } => sink.icmp_error(conn, &note),
                 Event::Connection(record) => sink.connection(*record),
+                Event::Clock(ts) => sink.clock(ts),
                 Event::Other(message) => other(sink, message),
             }
         }
@@ -307,6 +309,10 @@ impl<E> FlowSink for RelaySink<E> {
 
     fn connection(&mut self, record: ConnRecord) {
         self.add(Event::Connection(Box::new(record)));
+    }
+
+    fn clock(&mut self, ts: Timestamp) {
+        self.add(Event::Clock(ts));
     }
 }
 

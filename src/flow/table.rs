@@ -166,6 +166,11 @@ pub trait FlowSink {
     }
     /// A connection ended (after both its streams ended).
     fn connection(&mut self, record: ConnRecord);
+    /// Time moved on to `ts` without a packet (a quiet live capture):
+    /// time-outs that do not wait for packets (DNS) can be decided.
+    fn clock(&mut self, ts: Timestamp) {
+        let _ = ts;
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +251,17 @@ impl FlowTable {
     /// Flows open now.
     pub fn open_flows(&self) -> usize {
         self.index.len()
+    }
+
+    /// Moves the table's clock on to `ts` when no packet came (a live
+    /// capture on a quiet wire): flows idle past their time-out end, then the
+    /// sink is told the time.
+    pub fn advance_to(&mut self, ts: Timestamp, sink: &mut impl FlowSink) {
+        if ts > self.now {
+            self.now = ts;
+            self.expire(sink);
+        }
+        sink.clock(self.now);
     }
 
     /// Feeds one decoded packet.

@@ -35,6 +35,10 @@ const DRAIN_QUIET: Duration = Duration::from_millis(POLL_TIMEOUT_MS as u64 + 50)
 /// How often the watcher thread looks at the stop flag and the deadline.
 const WATCH_INTERVAL: Duration = Duration::from_millis(10);
 
+/// Once [`LiveSource::next_event`] is used, how often the watcher wakes a
+/// blocked read so that a quiet wire still yields [`LiveEvent::Idle`].
+const TICK_WAKE: Duration = Duration::from_millis(250);
+
 /// What to capture and how.
 #[derive(Debug, Clone)]
 pub struct LiveOptions {
@@ -94,12 +98,28 @@ pub struct LiveSource {
     deadline: Option<Instant>,
     /// Tells the watcher thread to exit when the source is dropped.
     closed: Arc<AtomicBool>,
+    /// Asks the watcher to wake blocked reads every [`TICK_WAKE`].
+    ticks: Arc<AtomicBool>,
     /// While draining after a stop: when it began and when the last packet came.
     draining: Option<Drain>,
     number: u64,
     /// The current frame's bytes: copied out of libpcap's ring so that the borrow
     /// handed to the caller does not pin the capture handle.
     buf: Vec<u8>,
+    /// [`LiveSource::next_event`]: when it last returned.
+    last_event: Instant,
+}
+
+/// What [`LiveSource::next_event`] gives.
+#[derive(Debug)]
+pub enum LiveEvent<'a> {
+    /// A packet.
+    Frame(Frame<'a>),
+    /// No packet for the idle interval asked for: time for the caller to
+    /// move its clock on.
+    Idle,
+    /// The capture stopped (and is drained).
+    End,
 }
 
 impl LiveSource {
@@ -133,11 +153,13 @@ impl LiveSource {
         let link = from_dlt(capture.get_datalink().0);
         let deadline = options.duration.map(|d| Instant::now() + d);
         let closed = Arc::new(AtomicBool::new(false));
+        let ticks = Arc::new(AtomicBool::new(false));
         spawn_watcher(
             capture.breakloop_handle(),
             Arc::clone(&stop),
             deadline,
             Arc::clone(&closed),
+            Arc::clone(&ticks),
         );
         Ok(LiveSource {
             capture: Some(capture),
@@ -146,9 +168,11 @@ impl LiveSource {
             stop,
             deadline,
             closed,
+            ticks,
             draining: None,
             number: 0,
             buf: Vec::with_capacity(options.snaplen.min(262_144) as usize),
+            last_event: Instant::now(),
         })
     }
 
@@ -195,6 +219,24 @@ impl LiveSource {
 
 impl FrameSource for LiveSource {
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, SourceError> {
+        self.next(None).map(|e| match e {
+            LiveEvent::Frame(f) => Some(f),
+            LiveEvent::Idle | LiveEvent::End => None,
+        })
+    }
+}
+
+impl LiveSource {
+    /// The next packet, or [`LiveEvent::Idle`] once no packet came for
+    /// `idle` (checked every 250 ms), or the end.
+    pub fn next_event(&mut self, idle: Duration) -> Result<LiveEvent<'_>, SourceError> {
+        // libpcap retries its poll on read time-outs: only the watcher's
+        // breakloop gets a blocked read back on a quiet wire.
+        self.ticks.store(true, Ordering::Relaxed);
+        self.next(Some(idle))
+    }
+
+    fn next(&mut self, idle: Option<Duration>) -> Result<LiveEvent<'_>, SourceError> {
         loop {
             if self.draining.is_none() && self.should_stop() {
                 self.start_draining()?;
@@ -202,7 +244,7 @@ impl FrameSource for LiveSource {
             let poll_started = Instant::now();
             if let Some(drain) = self.draining {
                 if poll_started - drain.started >= DRAIN_LIMIT {
-                    return Ok(None);
+                    return Ok(LiveEvent::End);
                 }
             }
             let capture = self
@@ -218,7 +260,8 @@ impl FrameSource for LiveSource {
                     if let Some(drain) = self.draining.as_mut() {
                         drain.last_packet = Instant::now();
                     }
-                    return Ok(Some(Frame {
+                    self.last_event = Instant::now();
+                    return Ok(LiveEvent::Frame(Frame {
                         number: self.number,
                         ts: Timestamp::from_parts(
                             header.ts.tv_sec,
@@ -241,13 +284,18 @@ impl FrameSource for LiveSource {
                         .draining
                         .is_some_and(|d| poll_started - d.last_packet >= DRAIN_QUIET)
                     {
-                        return Ok(None);
+                        return Ok(LiveEvent::End);
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 // pcap_breakloop: the watcher saw the stop (or a late breakloop
                 // arriving while we already drain, which changes nothing).
-                Err(pcap::Error::NoMorePackets) | Err(pcap::Error::TimeoutExpired) => {}
+                Err(pcap::Error::NoMorePackets) | Err(pcap::Error::TimeoutExpired) => {
+                    if idle.is_some_and(|i| self.last_event.elapsed() >= i) {
+                        self.last_event = Instant::now();
+                        return Ok(LiveEvent::Idle);
+                    }
+                }
                 Err(e) => return Err(pcap_error(&self.interface, e)),
             }
         }
@@ -264,18 +312,26 @@ fn stop_due(stop: &AtomicBool, deadline: Option<Instant>) -> bool {
     stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d)
 }
 
-/// Wakes a blocked read with `pcap_breakloop` once a stop is due.
+/// Wakes a blocked read with `pcap_breakloop` once a stop is due, and every
+/// [`TICK_WAKE`] once `ticks` is set (the reader then sees whether it has been
+/// idle long enough; a wake-up costs one empty return).
 fn spawn_watcher(
     breaker: pcap::BreakLoop,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     closed: Arc<AtomicBool>,
+    ticks: Arc<AtomicBool>,
 ) {
     std::thread::spawn(move || {
+        let mut last_wake = Instant::now();
         while !closed.load(Ordering::Relaxed) {
             if stop_due(&stop, deadline) {
                 breaker.breakloop();
                 return;
+            }
+            if ticks.load(Ordering::Relaxed) && last_wake.elapsed() >= TICK_WAKE {
+                breaker.breakloop();
+                last_wake = Instant::now();
             }
             std::thread::sleep(WATCH_INTERVAL);
         }
