@@ -517,6 +517,12 @@ pub struct WatchArgs {
     /// Also stream the records as JSON lines to FILE (as analyze --jsonl writes them, each finding when its call ends); - for stdout instead of the text
     #[arg(long, value_name = "FILE")]
     pub jsonl: Option<PathBuf>,
+    /// Serve Prometheus metrics on ADDR at /metrics, and /healthz (e.g. 127.0.0.1:9464)
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Servers named in metric labels; later ones are counted as server="other"
+    #[arg(long, value_name = "N", default_value_t = netsleuth::metrics::DEFAULT_SERVER_LIMIT, requires = "metrics")]
+    pub metrics_servers: usize,
     /// BPF filter expression (libpcap syntax), applied in the kernel
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -535,6 +541,8 @@ impl WatchArgs {
             flow: FlowConfig::default().with_memory(memory),
             memory,
             jsonl: self.jsonl,
+            metrics: self.metrics,
+            metrics_servers: self.metrics_servers,
         };
         (config, fail_on_level(self.fail_on.as_deref()))
     }

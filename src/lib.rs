@@ -29,6 +29,7 @@ pub mod diagnose;
 pub mod duration;
 pub mod expect;
 pub mod flow;
+pub mod metrics;
 #[cfg(feature = "probe")]
 pub mod probe;
 pub mod report;

@@ -29,3 +29,4 @@ mod threads;
 mod tshark_compare;
 mod verdicts;
 mod watch;
+mod watch_metrics;

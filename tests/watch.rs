@@ -15,7 +15,7 @@ use crate::util::live::{
 use crate::util::{can_capture, netsleuth};
 
 /// Lines of a child's stream, as they come.
-fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+pub fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -28,12 +28,17 @@ fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> 
 }
 
 /// Reads lines until one contains `want` (at most 10 s); returns them all.
-fn until(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>) {
+pub fn until(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>) {
     until_within(rx, want, seen, Duration::from_secs(10));
 }
 
 /// Reads lines until one contains `want` (at most `limit`).
-fn until_within(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>, limit: Duration) {
+pub fn until_within(
+    rx: &mpsc::Receiver<String>,
+    want: &str,
+    seen: &mut Vec<String>,
+    limit: Duration,
+) {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
@@ -52,7 +57,20 @@ fn until_within(rx: &mpsc::Receiver<String>, want: &str, seen: &mut Vec<String>,
 
 /// Starts `watch -i lo ARGS` and waits until it watches; returns it with its
 /// stdout and stderr lines.
-fn start_watch(args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
+pub fn start_watch(args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
+    let (child, out, err, _) = start_watch_seen(args);
+    (child, out, err)
+}
+
+/// [`start_watch`], also returning the stderr lines up to "watching".
+pub fn start_watch_seen(
+    args: &[&str],
+) -> (
+    Child,
+    mpsc::Receiver<String>,
+    mpsc::Receiver<String>,
+    Vec<String>,
+) {
     let mut child = netsleuth()
         .args(["watch", "-i", "lo"])
         .args(args)
@@ -63,17 +81,18 @@ fn start_watch(args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<
         .unwrap();
     let out = lines(child.stdout.take().unwrap());
     let err = lines(child.stderr.take().unwrap());
-    until(&err, "watching lo", &mut Vec::new());
-    (child, out, err)
+    let mut seen = Vec::new();
+    until(&err, "watching lo", &mut seen);
+    (child, out, err, seen)
 }
 
 /// A loopback port with nothing listening.
-fn closed_port() -> u16 {
+pub fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
 }
 
-fn stop(child: &mut Child) -> i32 {
+pub fn stop(child: &mut Child) -> i32 {
     let status = std::process::Command::new("kill")
         .arg("-INT")
         .arg(child.id().to_string())

@@ -507,6 +507,7 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
         client: std::net::SocketAddr,
         server: std::net::SocketAddr,
     ) {
+        self.output.opened(conn, server);
         if self.app_enabled {
             self.app.opened(conn, protocol, client, server);
         }
@@ -514,6 +515,7 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
 
     fn handshake_rtt(&mut self, conn: u64, rtt_ns: i64) {
         self.handshake_rtts.insert(conn, rtt_ns);
+        self.output.handshake_rtt(conn, rtt_ns);
     }
 
     fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
@@ -629,9 +631,8 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
         if found.is_empty() && record.protocol == Protocol::Tcp {
             self.targets.remove(&record.id);
         }
-        let worst = found.iter().map(|f| f.severity).max();
         let id = record.id;
-        self.output.connection(record, worst);
+        self.output.connection(record, &found);
         let held = self.add_findings(found, syn_finding.is_some() || dead_request.is_some());
         if !held && record_is_tcp {
             // Overflowed: grouped already, so its name is not needed again.

@@ -24,8 +24,10 @@ pub use overflow::{held_for_memory, Overflowed};
 
 use crate::app::dns::DnsRecord;
 use crate::app::tls::TlsRecord;
+use std::net::SocketAddr;
+
 use crate::base::Side;
-use crate::diagnose::{Finding, Severity};
+use crate::diagnose::Finding;
 use crate::flow::conn::ConnRecord;
 use crate::flow::events::TcpEvents;
 use crate::report::app_json::HttpJson;
@@ -33,8 +35,17 @@ use crate::source::SourceError;
 
 /// Where an [`Analyzer`] puts its records, in the order it makes them.
 pub trait AnalysisOutput {
-    /// A connection ended, with the worst severity among its findings.
-    fn connection(&mut self, record: ConnRecord, worst: Option<Severity>);
+    /// A TCP or UDP conversation began (its first packet).
+    fn opened(&mut self, conn: u64, server: SocketAddr) {
+        let _ = (conn, server);
+    }
+    /// TCP connection `conn` completed its handshake: the path round trip.
+    fn handshake_rtt(&mut self, conn: u64, rtt_ns: i64) {
+        let _ = (conn, rtt_ns);
+    }
+    /// A connection ended, with its own findings (given again, with the
+    /// call's name, to [`AnalysisOutput::findings`] right after).
+    fn connection(&mut self, record: ConnRecord, found: &[Finding]);
     /// A DNS lookup is complete.
     fn dns(&mut self, record: &DnsRecord) {
         let _ = record;

@@ -3,7 +3,7 @@
 //! (`flow::relay`: the same calls in the same order, so the same output).
 
 use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{AnalysisError, AnalysisOutput, Analyzer};
 use crate::base::Timestamp;
@@ -13,11 +13,25 @@ use crate::flow::relay::relay;
 use crate::flow::table::{FlowConfig, FlowSink, FlowTable, FlowTableStats};
 use crate::source::file::FileSource;
 use crate::source::filter::FrameFilter;
-use crate::source::live::{LiveEvent, LiveSource};
+use crate::source::live::{CaptureStats, LiveEvent, LiveSource};
 use crate::source::{Frame, FrameSource, SourceError};
 
 /// Frames between progress calls (a call costs far more than a frame).
 const PROGRESS_EVERY: u64 = 8192;
+
+/// How often [`read_live`] tells how the capture goes.
+const LIVE_TICK: Duration = Duration::from_secs(1);
+
+/// How a live capture goes, for a status line and the capture metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveTick {
+    /// Packets read so far.
+    pub frames: u64,
+    /// Conversations open in the flow table.
+    pub open_flows: usize,
+    /// libpcap's counters (kernel and interface drops), when it gives them.
+    pub capture: Option<CaptureStats>,
+}
 
 /// A live capture without a packet for this long moves the clock itself.
 const LIVE_IDLE: Duration = Duration::from_secs(1);
@@ -188,23 +202,43 @@ fn read_all<S: FlowSink>(
 /// then ends every flow. When the wire is quiet the clock still moves (the
 /// wall clock less [`LIVE_CLOCK_LAG`]), so an unanswered DNS query or an idle
 /// flow times out on time rather than at the next packet.
+///
+/// `on_tick` is told how the capture goes about once a second (busy or
+/// quiet), and once more at the end.
 pub fn read_live<O: AnalysisOutput>(
     source: &mut LiveSource,
     flow: FlowConfig,
     analyzer: &mut Analyzer<O>,
+    on_tick: &mut dyn FnMut(&LiveTick),
 ) -> Result<ReadOutcome, AnalysisError> {
     let mut table = FlowTable::new(flow);
     let mut quality = CaptureQuality::default();
+    let mut last_tick = Instant::now();
     loop {
         match source.next_event(LIVE_IDLE)? {
             LiveEvent::Frame(frame) => {
                 quality.frames += 1;
                 feed(&frame, &mut table, &mut quality, analyzer);
+                // The clock is read every 64 frames, not every frame.
+                if quality.frames % 64 != 0 || last_tick.elapsed() < LIVE_TICK {
+                    continue;
+                }
             }
             LiveEvent::Idle => table.advance_to(wall_clock_less(LIVE_CLOCK_LAG), analyzer),
             LiveEvent::End => break,
         }
+        last_tick = Instant::now();
+        on_tick(&LiveTick {
+            frames: quality.frames,
+            open_flows: table.open_flows(),
+            capture: source.stats().ok(),
+        });
     }
+    on_tick(&LiveTick {
+        frames: quality.frames,
+        open_flows: table.open_flows(),
+        capture: source.stats().ok(),
+    });
     table.finish(analyzer);
     Ok(ReadOutcome {
         quality,

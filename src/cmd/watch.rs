@@ -10,27 +10,35 @@
 //! records `analyze --jsonl` writes, each call's findings as its rules run,
 //! and the groups at the end.
 //!
-//! Time-outs run on packet time, as in `analyze`: on a quiet interface a flow
-//! or a DNS lookup times out when the next packet arrives, or at the stop.
+//! `--metrics ADDR` serves the Prometheus families of [`crate::metrics`] on
+//! `/metrics` (and `/healthz`), filled from the same records.
+//!
+//! Time-outs run on packet time, as in `analyze`; on a quiet interface the
+//! clock moves on its own (`pipeline::read_live`), so an unanswered lookup is
+//! told at its time-out, not at the next packet.
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::analyze::output::ReportOutput;
 use super::analyze::{write_tagged, AnalyzeFormat};
 use super::CommandError;
-use crate::analysis::pipeline::read_live;
+use crate::analysis::pipeline::{read_live, LiveTick};
 use crate::analysis::{held_for_memory, keys, AnalysisOutput, Analyzer};
 use crate::base::escape::sanitize;
+use crate::base::Side;
 use crate::base::{rfc3339, Timestamp};
 use crate::diagnose::story;
 use crate::diagnose::tcp::TcpRules;
 use crate::diagnose::{Finding, Severity};
 use crate::expect::Expectations;
 use crate::flow::conn::ConnRecord;
+use crate::flow::events::TcpEvents;
 use crate::flow::table::FlowConfig;
+use crate::metrics::{CaptureCounts, CaptureMeter, Metrics, Recorder};
 use crate::report::analysis_text::{
     severity_label, write_finding, write_group_summary, TextLimits,
 };
@@ -62,6 +70,10 @@ pub struct WatchConfig {
     pub memory: usize,
     /// `--jsonl`: where the JSON lines go (`-`: stdout, instead of the text).
     pub jsonl: Option<std::path::PathBuf>,
+    /// `--metrics`: where to serve `/metrics` and `/healthz`.
+    pub metrics: Option<SocketAddr>,
+    /// `--metrics-servers`: servers named in labels before `other`.
+    pub metrics_servers: usize,
 }
 
 /// What was seen, for the exit code.
@@ -173,23 +185,52 @@ struct WatchOutput<'w, 'j, W: Write + ?Sized> {
     /// Print the text lines (not when the JSON lines go to stdout).
     show_text: bool,
     json: Option<ReportOutput<'j, dyn Write + 'j>>,
+    /// `--metrics`: the families the records count into.
+    metrics: Option<Recorder>,
 }
 
 impl<W: Write + ?Sized> AnalysisOutput for WatchOutput<'_, '_, W> {
-    fn connection(&mut self, record: ConnRecord, worst: Option<Severity>) {
+    fn opened(&mut self, conn: u64, server: SocketAddr) {
+        if let Some(m) = &mut self.metrics {
+            m.opened(conn, server);
+        }
+    }
+
+    fn handshake_rtt(&mut self, conn: u64, rtt_ns: i64) {
+        if let Some(m) = &mut self.metrics {
+            m.handshake_rtt(conn, rtt_ns);
+        }
+    }
+
+    fn tcp_events(&mut self, conn: u64, _frame: u64, side: Side, events: TcpEvents) {
+        if let Some(m) = &mut self.metrics {
+            m.tcp_events(conn, side, events);
+        }
+    }
+
+    fn connection(&mut self, record: ConnRecord, found: &[Finding]) {
         self.text.connections += 1;
+        if let Some(m) = &mut self.metrics {
+            m.connection(&record, found);
+        }
         if let Some(json) = &mut self.json {
-            json.connection(record, worst);
+            json.connection(record, found);
         }
     }
 
     fn dns(&mut self, record: &crate::app::dns::DnsRecord) {
+        if let Some(m) = &mut self.metrics {
+            m.dns(record);
+        }
         if let Some(json) = &mut self.json {
             json.dns(record);
         }
     }
 
     fn tls(&mut self, record: &crate::app::tls::TlsRecord) {
+        if let Some(m) = &mut self.metrics {
+            m.tls(record);
+        }
         if let Some(json) = &mut self.json {
             json.tls(record);
         }
@@ -197,17 +238,30 @@ impl<W: Write + ?Sized> AnalysisOutput for WatchOutput<'_, '_, W> {
 
     fn http(&mut self, row: HttpJson) {
         self.text.http += 1;
+        if let Some(m) = &mut self.metrics {
+            m.http(&row);
+        }
         if let Some(json) = &mut self.json {
             json.http(row);
         }
     }
 
     fn findings(&mut self, batch: &[Finding], target: Option<&str>) {
+        if let Some(m) = &mut self.metrics {
+            m.findings(batch, target);
+        }
         if self.show_text {
             self.text.findings(batch, target);
         }
         if let Some(json) = &mut self.json {
             json.findings(batch, target);
+        }
+    }
+
+    fn overflowed_findings(&mut self, findings: Vec<Finding>) {
+        // Past the memory kept for stories, still counted.
+        if let Some(m) = &mut self.metrics {
+            m.findings(&findings, None);
         }
     }
 }
@@ -238,6 +292,7 @@ pub fn run(
     status: &mut dyn Write,
 ) -> Result<WatchOutcome, CommandError> {
     let mut source = LiveSource::open(&config.live, stop)?;
+    let serving = serve_metrics(config, status)?;
     writeln!(
         status,
         "netsleuth: watching {}{}; Ctrl-C stops and prints the summary",
@@ -283,6 +338,25 @@ pub fn run(
             json.live = true;
             json
         }),
+        metrics: serving
+            .as_ref()
+            .map(|s| Recorder::new(Arc::clone(&s.metrics), config.metrics_servers)),
+    };
+    let mut meter = serving
+        .as_ref()
+        .map(|s| CaptureMeter::new(Arc::clone(&s.metrics)));
+    let mut on_tick = |tick: &LiveTick| {
+        if let Some(s) = &serving {
+            s.beat();
+        }
+        if let Some(m) = &mut meter {
+            m.update(CaptureCounts {
+                packets: tick.frames,
+                kernel_dropped: tick.capture.map_or(0, |c| c.dropped_by_kernel),
+                interface_dropped: tick.capture.map_or(0, |c| c.dropped_by_interface),
+                flows_open: tick.open_flows,
+            });
+        }
     };
     let mut analyzer = Analyzer::new(output);
     analyzer.live = true;
@@ -295,7 +369,7 @@ pub fn run(
     if config.memory > 0 {
         analyzer.findings_held = held_for_memory(config.memory);
     }
-    let read = read_live(&mut source, config.flow, &mut analyzer)?;
+    let read = read_live(&mut source, config.flow, &mut analyzer, &mut on_tick)?;
     let capture = source.stats()?;
     let (conclusion, output) = analyzer.conclude(&read.quality);
     let WatchOutput { text, json, .. } = output;
@@ -352,4 +426,62 @@ pub fn run(
         worst: conclusion.worst(),
         findings: conclusion.total_findings(),
     })
+}
+
+/// The `--metrics` server and what it serves.
+struct Serving {
+    metrics: Arc<Metrics>,
+    #[cfg(feature = "metrics")]
+    health: Arc<crate::metrics::server::Health>,
+    #[cfg(feature = "metrics")]
+    _server: crate::metrics::server::MetricsServer,
+}
+
+impl Serving {
+    /// The capture loop is alive (for `/healthz`).
+    fn beat(&self) {
+        #[cfg(feature = "metrics")]
+        self.health.beat();
+    }
+}
+
+/// Starts the `--metrics` server when asked for.
+#[cfg(feature = "metrics")]
+fn serve_metrics(
+    config: &WatchConfig,
+    status: &mut dyn Write,
+) -> Result<Option<Serving>, CommandError> {
+    use crate::metrics::server::{Health, MetricsServer};
+    let Some(addr) = config.metrics else {
+        return Ok(None);
+    };
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::default());
+    health.beat();
+    let server = MetricsServer::start(addr, Arc::clone(&metrics), Arc::clone(&health))
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    writeln!(
+        status,
+        "netsleuth: metrics on http://{0}/metrics (health: http://{0}/healthz)",
+        server.local_addr()
+    )?;
+    Ok(Some(Serving {
+        metrics,
+        health,
+        _server: server,
+    }))
+}
+
+/// Without the `metrics` feature there is no server to start.
+#[cfg(not(feature = "metrics"))]
+fn serve_metrics(
+    config: &WatchConfig,
+    _status: &mut dyn Write,
+) -> Result<Option<Serving>, CommandError> {
+    match config.metrics {
+        None => Ok(None),
+        Some(_) => Err(CommandError::Usage(
+            "--metrics: this netsleuth was built without the metrics feature; rebuild with `cargo build --release --features metrics`".into(),
+        )),
+    }
 }

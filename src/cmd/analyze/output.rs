@@ -171,8 +171,9 @@ impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
 }
 
 impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
-    fn connection(&mut self, record: ConnRecord, worst: Option<Severity>) {
+    fn connection(&mut self, record: ConnRecord, found: &[Finding]) {
         if self.format == AnalyzeFormat::Text {
+            let worst = found.iter().map(|f| f.severity).max();
             self.keep_for_table(record, worst);
         } else {
             self.emit(Record::Connection(ConnJson::new(&record)));
