@@ -21,6 +21,7 @@ mod live_app;
 mod live_dns;
 mod live_pool;
 mod live_tls;
+mod monitoring;
 mod probe;
 mod probe_local;
 mod read;

@@ -3,146 +3,16 @@
 //! connections, 500s, a slow handler, a SERVFAIL lookup), and the series are
 //! read back through Prometheus' HTTP API; `/healthz` and a taken port too.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::time::Duration;
 
 use crate::util::can_capture;
 use crate::util::live::{
     dns_query, dns_response, http_get_all, http_server, response, udp_dns_server, udp_lookup,
 };
+use crate::util::prom::{get, have, metrics_addr, Prometheus};
 use crate::watch::{closed_port, start_watch_seen, stop, until};
-
-/// One GET over a fresh connection: (status, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        conn,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    let _ = conn.read_to_string(&mut text);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_string())
-}
-
-/// The address `watch` printed for its metrics.
-fn metrics_addr(status: &[String]) -> SocketAddr {
-    let line = status
-        .iter()
-        .find(|l| l.contains("metrics on http://"))
-        .unwrap_or_else(|| panic!("no metrics line: {status:?}"));
-    let rest = &line[line.find("http://").unwrap() + 7..];
-    rest[..rest.find('/').unwrap()].parse().unwrap()
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Prometheus on loopback in `dir`, scraping `target` every second;
-/// stopped (by its PID) when dropped.
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Prometheus {
-    fn start(dir: &std::path::Path, target: SocketAddr) -> Prometheus {
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-                 scrape_configs:\n  - job_name: netsleuth\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = (Ipv4Addr::LOCALHOST, port).into();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-            .spawn()
-            .expect("start prometheus (apt-get install prometheus)");
-        let p = Prometheus { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if TcpStream::connect(addr).is_ok() && get(addr, "/-/ready").0 == 200 {
-                return p;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "prometheus not ready in 30 s:\n{}",
-            std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
-        );
-    }
-
-    /// The value of an instant query's single result, if it has one.
-    fn value(&self, query: &str) -> Option<f64> {
-        let (status, body) = get(
-            self.addr,
-            &format!("/api/v1/query?query={}", percent_encode(query)),
-        );
-        assert_eq!(status, 200, "{query}: {body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let result = v["data"]["result"].as_array()?;
-        result.first()?["value"][1].as_str()?.parse().ok()
-    }
-
-    /// Waits (at most 30 s) until `query` gives a value for which `ok` holds.
-    fn wait_for(&self, query: &str, ok: impl Fn(f64) -> bool) -> f64 {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut last = None;
-        while Instant::now() < deadline {
-            last = self.value(query);
-            if last.is_some_and(&ok) {
-                return last.unwrap();
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        panic!("{query}: last value {last:?}");
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 #[test]
 fn prometheus_scrapes_watch_while_calls_fail() {

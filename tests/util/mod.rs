@@ -7,6 +7,7 @@ pub mod conv;
 pub mod go;
 pub mod live;
 pub mod netns;
+pub mod prom;
 pub mod servers;
 pub mod tls;
 pub mod tshark;
