@@ -523,6 +523,9 @@ pub struct WatchArgs {
     /// Servers named in metric labels; later ones are counted as server="other"
     #[arg(long, value_name = "N", default_value_t = netsleuth::metrics::DEFAULT_SERVER_LIMIT, requires = "metrics")]
     pub metrics_servers: usize,
+    /// Stop after this long (as Ctrl-C would), e.g. 30s, 5m, 2h
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
     /// BPF filter expression (libpcap syntax), applied in the kernel
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -534,7 +537,7 @@ impl WatchArgs {
         let memory = usize::try_from(self.memory).unwrap_or(usize::MAX);
         let config = WatchConfig {
             // Each packet as it arrives: the point is to tell failures at once.
-            live: self.live.options(true, &self.filter, None),
+            live: self.live.options(true, &self.filter, self.duration),
             keylogs: self.keylog,
             expect: Expectations::default(),
             tcp_rules: netsleuth::diagnose::tcp::TcpRules::default(),
@@ -543,6 +546,7 @@ impl WatchArgs {
             jsonl: self.jsonl,
             metrics: self.metrics,
             metrics_servers: self.metrics_servers,
+            status_line: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         (config, fail_on_level(self.fail_on.as_deref()))
     }

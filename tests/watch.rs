@@ -282,3 +282,44 @@ fn watch_names_the_fix_for_a_missing_interface() {
     assert!(err.contains("no-such-if0"), "{err}");
     assert!(err.contains("available: "), "{err}");
 }
+
+#[test]
+fn watch_keeps_a_status_line_on_a_terminal_and_clears_it_for_findings() {
+    if !can_capture("watch_keeps_a_status_line_on_a_terminal_and_clears_it_for_findings") {
+        return;
+    }
+    // `script` gives watch a terminal (a pty) for stdout and stderr.
+    let refused = closed_port();
+    let command = format!(
+        "{} watch -i lo --duration 3 tcp port {refused}",
+        env!("CARGO_BIN_EXE_netsleuth")
+    );
+    let child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(TcpStream::connect(("127.0.0.1", refused)).is_err());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    const CLEAR: &str = "\r\x1b[2K";
+    assert!(
+        text.contains(&format!("{CLEAR}netsleuth: "))
+            && text.contains("open flows, kernel dropped 0"),
+        "{text:?}"
+    );
+    assert!(text.contains(", 1 findings"), "{text:?}");
+    // The finding starts on a clean line: the status line was erased first,
+    // so between the last erase and the finding is only its timestamp.
+    let at = text.find("ERROR the call to").expect("the finding");
+    let before = &text[..at];
+    let cleared = before.rfind(CLEAR).expect("an erase before the finding");
+    let between = &before[cleared + CLEAR.len()..];
+    assert!(
+        !between.contains("netsleuth:") && between.trim().len() <= 31,
+        "drawn over: {between:?}"
+    );
+}

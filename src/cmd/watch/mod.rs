@@ -10,6 +10,10 @@
 //! records `analyze --jsonl` writes, each call's findings as its rules run,
 //! and the groups at the end.
 //!
+//! On a terminal, a status line on stderr (packets, rate, open flows, kernel
+//! drops, findings) is redrawn about once a second and erased before each
+//! finding is printed (`status.rs`).
+//!
 //! `--metrics ADDR` serves the Prometheus families of [`crate::metrics`] on
 //! `/metrics` (and `/healthz`), filled from the same records.
 //!
@@ -38,12 +42,18 @@ use crate::expect::Expectations;
 use crate::flow::conn::ConnRecord;
 use crate::flow::events::TcpEvents;
 use crate::flow::table::FlowConfig;
-use crate::metrics::{CaptureCounts, CaptureMeter, Metrics, Recorder};
+use crate::metrics::{CaptureCounts, CaptureMeter, Recorder};
 use crate::report::analysis_text::{
     severity_label, write_finding, write_group_summary, TextLimits,
 };
 use crate::report::app_json::HttpJson;
 use crate::source::live::{LiveOptions, LiveSource};
+
+mod serving;
+mod status;
+
+use serving::serve_metrics;
+use status::StatusLine;
 
 /// Calls printed per kind and server in each [`WINDOW_NS`] of packet time.
 const LINES_PER_WINDOW: u32 = 3;
@@ -74,6 +84,8 @@ pub struct WatchConfig {
     pub metrics: Option<SocketAddr>,
     /// `--metrics-servers`: servers named in labels before `other`.
     pub metrics_servers: usize,
+    /// Keep a status line on stderr (when it is a terminal).
+    pub status_line: bool,
 }
 
 /// What was seen, for the exit code.
@@ -96,6 +108,8 @@ struct Window {
 /// Prints calls with findings as they come, rate-limited.
 struct LiveOutput<'w, W: Write + ?Sized> {
     out: &'w mut W,
+    /// The status line to clear before printing, when there is one.
+    status: Option<&'w StatusLine>,
     windows: HashMap<(&'static str, String), Window>,
     connections: u64,
     http: u64,
@@ -150,6 +164,9 @@ impl<W: Write + ?Sized> LiveOutput<'_, W> {
     }
 
     fn print_call(&mut self, batch: &[Finding], target: Option<&str>) -> std::io::Result<()> {
+        if let Some(s) = self.status {
+            s.clear();
+        }
         let mut findings = batch.to_vec();
         let targets: HashMap<u64, String> = findings
             .iter()
@@ -247,6 +264,9 @@ impl<W: Write + ?Sized> AnalysisOutput for WatchOutput<'_, '_, W> {
     }
 
     fn findings(&mut self, batch: &[Finding], target: Option<&str>) {
+        if let Some(s) = self.text.status {
+            s.add_findings(batch.len());
+        }
         if let Some(m) = &mut self.metrics {
             m.findings(batch, target);
         }
@@ -260,6 +280,9 @@ impl<W: Write + ?Sized> AnalysisOutput for WatchOutput<'_, '_, W> {
 
     fn overflowed_findings(&mut self, findings: Vec<Finding>) {
         // Past the memory kept for stories, still counted.
+        if let Some(s) = self.text.status {
+            s.add_findings(findings.len());
+        }
         if let Some(m) = &mut self.metrics {
             m.findings(&findings, None);
         }
@@ -324,9 +347,12 @@ pub fn run(
         None if to_stdout => (&mut no_text, Some(&mut *out)),
         None => (&mut *out, None),
     };
+    let status_line = StatusLine::new();
+    let status_line = config.status_line.then_some(&status_line);
     let output = WatchOutput {
         text: LiveOutput {
             out: text_out,
+            status: status_line,
             windows: HashMap::new(),
             connections: 0,
             http: 0,
@@ -349,6 +375,9 @@ pub fn run(
         if let Some(s) = &serving {
             s.beat();
         }
+        if let Some(s) = status_line {
+            s.draw(tick);
+        }
         if let Some(m) = &mut meter {
             m.update(CaptureCounts {
                 packets: tick.frames,
@@ -369,7 +398,11 @@ pub fn run(
     if config.memory > 0 {
         analyzer.findings_held = held_for_memory(config.memory);
     }
-    let read = read_live(&mut source, config.flow, &mut analyzer, &mut on_tick)?;
+    let read = read_live(&mut source, config.flow, &mut analyzer, &mut on_tick);
+    if let Some(s) = status_line {
+        s.clear();
+    }
+    let read = read?;
     let capture = source.stats()?;
     let (conclusion, output) = analyzer.conclude(&read.quality);
     let WatchOutput { text, json, .. } = output;
@@ -426,62 +459,4 @@ pub fn run(
         worst: conclusion.worst(),
         findings: conclusion.total_findings(),
     })
-}
-
-/// The `--metrics` server and what it serves.
-struct Serving {
-    metrics: Arc<Metrics>,
-    #[cfg(feature = "metrics")]
-    health: Arc<crate::metrics::server::Health>,
-    #[cfg(feature = "metrics")]
-    _server: crate::metrics::server::MetricsServer,
-}
-
-impl Serving {
-    /// The capture loop is alive (for `/healthz`).
-    fn beat(&self) {
-        #[cfg(feature = "metrics")]
-        self.health.beat();
-    }
-}
-
-/// Starts the `--metrics` server when asked for.
-#[cfg(feature = "metrics")]
-fn serve_metrics(
-    config: &WatchConfig,
-    status: &mut dyn Write,
-) -> Result<Option<Serving>, CommandError> {
-    use crate::metrics::server::{Health, MetricsServer};
-    let Some(addr) = config.metrics else {
-        return Ok(None);
-    };
-    let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(Health::default());
-    health.beat();
-    let server = MetricsServer::start(addr, Arc::clone(&metrics), Arc::clone(&health))
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
-    writeln!(
-        status,
-        "netsleuth: metrics on http://{0}/metrics (health: http://{0}/healthz)",
-        server.local_addr()
-    )?;
-    Ok(Some(Serving {
-        metrics,
-        health,
-        _server: server,
-    }))
-}
-
-/// Without the `metrics` feature there is no server to start.
-#[cfg(not(feature = "metrics"))]
-fn serve_metrics(
-    config: &WatchConfig,
-    _status: &mut dyn Write,
-) -> Result<Option<Serving>, CommandError> {
-    match config.metrics {
-        None => Ok(None),
-        Some(_) => Err(CommandError::Usage(
-            "--metrics: this netsleuth was built without the metrics feature; rebuild with `cargo build --release --features metrics`".into(),
-        )),
-    }
 }
