@@ -526,6 +526,15 @@ pub struct WatchArgs {
     /// Stop after this long (as Ctrl-C would), e.g. 30s, 5m, 2h
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// With --jsonl FILE: start a new file once one reaches MB million bytes (fractions allowed)
+    #[arg(short = 'C', value_name = "MB", requires = "jsonl", value_parser = parse_positive_mb)]
+    pub file_size: Option<u64>,
+    /// With --jsonl FILE: start a new file every SECONDS
+    #[arg(short = 'G', value_name = "SECONDS", requires = "jsonl", value_parser = clap::value_parser!(u64).range(1..))]
+    pub rotate_seconds: Option<u64>,
+    /// With -C or -G: keep at most N files, overwriting the oldest
+    #[arg(short = 'W', value_name = "N", requires = "jsonl", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ring: Option<u32>,
     /// BPF filter expression (libpcap syntax), applied in the kernel
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -544,6 +553,11 @@ impl WatchArgs {
             flow: FlowConfig::default().with_memory(memory),
             memory,
             jsonl: self.jsonl,
+            jsonl_rotation: netsleuth::source::writer::Rotation {
+                max_bytes: self.file_size,
+                max_seconds: self.rotate_seconds,
+                ring: self.ring,
+            },
             metrics: self.metrics,
             metrics_servers: self.metrics_servers,
             status_line: std::io::IsTerminal::is_terminal(&std::io::stderr()),
@@ -824,6 +838,16 @@ impl CaptureArgs {
                 PacketFormat::Text
             },
         }
+    }
+}
+
+/// `-C` of `watch`: megabytes (of 1,000,000 bytes), fractions allowed, as bytes.
+fn parse_positive_mb(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(mb) if mb.is_finite() && mb > 0.0 && mb < 1e12 => Ok((mb * 1e6).ceil() as u64),
+        _ => Err(format!(
+            "{text:?} is not a size in MB greater than 0 (e.g. 100, 0.5)"
+        )),
     }
 }
 

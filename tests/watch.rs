@@ -323,3 +323,127 @@ fn watch_keeps_a_status_line_on_a_terminal_and_clears_it_for_findings() {
         "drawn over: {between:?}"
     );
 }
+
+/// The JSON records of a file, each line parsed (a torn record fails here).
+fn records_in(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?} in {path:?}")))
+        .collect()
+}
+
+fn count_type(records: &[serde_json::Value], t: &str) -> usize {
+    records.iter().filter(|r| r["type"] == t).count()
+}
+
+#[test]
+fn watch_jsonl_rotates_in_a_ring_of_whole_records() {
+    if !can_capture("watch_jsonl_rotates_in_a_ring_of_whole_records") {
+        return;
+    }
+    let refused = closed_port();
+    let port = refused.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("r.jsonl");
+    let (mut child, out, _err) = start_watch(&[
+        "--jsonl",
+        base.to_str().unwrap(),
+        "-C",
+        "0.001",
+        "-W",
+        "3",
+        "tcp",
+        "port",
+        &port,
+    ]);
+    let mut seen = Vec::new();
+    for _ in 0..8 {
+        assert!(TcpStream::connect(("127.0.0.1", refused)).is_err());
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    until(&out, "tcp.connect_refused", &mut seen);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(stop(&mut child), 0);
+    // Three files, r.jsonl0 .. r.jsonl2, each a whole number of records and
+    // about 1,000 bytes (one record over at most); no fourth.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["r.jsonl0", "r.jsonl1", "r.jsonl2"]);
+    let mut total = 0;
+    for name in &names {
+        let path = dir.path().join(name);
+        let records = records_in(&path);
+        assert!(!records.is_empty(), "{name} is empty");
+        let size = std::fs::metadata(&path).unwrap().len();
+        let largest = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| l.len() as u64 + 1)
+            .max()
+            .unwrap();
+        assert!(size < 1_000 + largest, "{name}: {size} bytes");
+        total += count_type(&records, "finding");
+    }
+    // Eight refusals were recorded; the ring kept the latest.
+    assert!((1..8).contains(&total), "{total} findings kept");
+}
+
+#[test]
+fn sighup_reopens_the_jsonl_file_that_logrotate_moved() {
+    if !can_capture("sighup_reopens_the_jsonl_file_that_logrotate_moved") {
+        return;
+    }
+    let refused = closed_port();
+    let port = refused.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("r.jsonl");
+    let moved = dir.path().join("r.jsonl.1");
+    let (mut child, out, _err) =
+        start_watch(&["--jsonl", base.to_str().unwrap(), "tcp", "port", &port]);
+    let mut seen = Vec::new();
+    assert!(TcpStream::connect(("127.0.0.1", refused)).is_err());
+    until(&out, "tcp.connect_refused", &mut seen);
+    std::fs::rename(&base, &moved).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP does not stop watch"
+    );
+    assert!(TcpStream::connect(("127.0.0.1", refused)).is_err());
+    seen.clear();
+    until(&out, "tcp.connect_refused", &mut seen);
+    assert_eq!(stop(&mut child), 0);
+    let old = records_in(&moved);
+    let new = records_in(&base);
+    assert_eq!(
+        (count_type(&old, "connection"), count_type(&old, "finding")),
+        (1, 1),
+        "{old:?}"
+    );
+    assert_eq!(
+        (count_type(&new, "connection"), count_type(&new, "finding")),
+        (1, 1),
+        "{new:?}"
+    );
+    assert_eq!(count_type(&new, "group"), 1, "groups at the stop: {new:?}");
+}
+
+#[test]
+fn watch_rotation_needs_a_file() {
+    let out = crate::util::netsleuth()
+        .args(["watch", "-i", "lo", "--jsonl", "-", "-C", "10"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no file to rotate"), "{stderr}");
+}

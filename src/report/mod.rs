@@ -8,3 +8,4 @@ pub mod app_json;
 pub mod conn_json;
 pub mod packet_json;
 pub mod packet_line;
+pub mod rotating;

@@ -8,7 +8,8 @@
 //!
 //! `--jsonl FILE` (or `-` for stdout, instead of the text) streams the
 //! records `analyze --jsonl` writes, each call's findings as its rules run,
-//! and the groups at the end.
+//! and the groups at the end; the file rotates with `-C`/`-G`/`-W` like
+//! `capture`'s and SIGHUP reopens it (`report::rotating`).
 //!
 //! On a terminal, a status line on stderr (packets, rate, open flows, kernel
 //! drops, findings) is redrawn about once a second and erased before each
@@ -47,7 +48,9 @@ use crate::report::analysis_text::{
     severity_label, write_finding, write_group_summary, TextLimits,
 };
 use crate::report::app_json::HttpJson;
+use crate::report::rotating::RotatingFile;
 use crate::source::live::{LiveOptions, LiveSource};
+use crate::source::writer::Rotation;
 
 mod serving;
 mod status;
@@ -80,6 +83,8 @@ pub struct WatchConfig {
     pub memory: usize,
     /// `--jsonl`: where the JSON lines go (`-`: stdout, instead of the text).
     pub jsonl: Option<std::path::PathBuf>,
+    /// `-C`/`-G`/`-W`: how the `--jsonl` file rotates (SIGHUP reopens it).
+    pub jsonl_rotation: Rotation,
     /// `--metrics`: where to serve `/metrics` and `/healthz`.
     pub metrics: Option<SocketAddr>,
     /// `--metrics-servers`: servers named in labels before `other`.
@@ -314,6 +319,12 @@ pub fn run(
     out: &mut dyn Write,
     status: &mut dyn Write,
 ) -> Result<WatchOutcome, CommandError> {
+    let to_stdout = config.jsonl.as_deref() == Some(std::path::Path::new("-"));
+    if to_stdout && config.jsonl_rotation != Rotation::default() {
+        return Err(CommandError::Usage(
+            "-C, -G and -W rotate a --jsonl FILE; with --jsonl - there is no file to rotate".into(),
+        ));
+    }
     let mut source = LiveSource::open(&config.live, stop)?;
     let serving = serve_metrics(config, status)?;
     writeln!(
@@ -327,16 +338,20 @@ pub fn run(
             .map(|f| format!(" ({})", sanitize(f)))
             .unwrap_or_default()
     )?;
-    let to_stdout = config.jsonl.as_deref() == Some(std::path::Path::new("-"));
     let mut file = match config.jsonl.as_deref() {
-        Some(path) if !to_stdout => Some(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| {
-                CommandError::Usage(format!(
-                    "--jsonl {}: {e} (give a writable file, or - for stdout)",
-                    path.display()
-                ))
-            })?,
-        )),
+        Some(path) if !to_stdout => {
+            // SIGHUP (logrotate's signal) reopens the file by its name.
+            let reopen = Arc::new(AtomicBool::new(false));
+            signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reopen))?;
+            Some(
+                RotatingFile::create(path, config.jsonl_rotation, Some(reopen)).map_err(|e| {
+                    CommandError::Usage(format!(
+                        "--jsonl {}: {e} (give a writable file, or - for stdout)",
+                        path.display()
+                    ))
+                })?,
+            )
+        }
         _ => None,
     };
     // With `--jsonl -` the JSON lines have stdout; the text goes nowhere

@@ -345,6 +345,10 @@ fn padded(len: usize) -> usize {
 }
 
 /// The name of the `index`-th file started (0-based), see the module doc.
+pub fn rotated_file_name(base: &Path, rotation: &Rotation, index: u64) -> PathBuf {
+    file_name(base, rotation, index)
+}
+
 fn file_name(base: &Path, rotation: &Rotation, index: u64) -> PathBuf {
     if rotation.max_bytes.is_none() && rotation.max_seconds.is_none() {
         return base.to_path_buf();
