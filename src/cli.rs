@@ -44,6 +44,7 @@ impl Cli {
             let positions = Positions::of(sub);
             match &mut cli.command {
                 Command::Analyze(a) => a.positions = positions,
+                Command::Watch(w) => w.positions = positions,
                 #[cfg(feature = "probe")]
                 Command::Probe(p) => p.positions = positions,
                 _ => {}
@@ -176,21 +177,26 @@ Examples:
   netsleuth capture -i eth0 -w hourly.pcapng --pcapng -G 3600 --duration 1d")]
     Capture(CaptureArgs),
     /// Diagnose live traffic: each failed or slow call printed as it happens, a summary at the end
-    #[command(after_help = "Needs capture privilege: run as root, or once:
+    #[command(after_help = concat!("Needs capture privilege: run as root, or once:
   sudo setcap cap_net_raw,cap_net_admin=eip $(command -v netsleuth)
 Each call with findings is printed when its rules ran (a connection when it
 ends, a DNS lookup when it is answered or times out): its story's headline and
 its findings, at most three per kind and server in ten seconds, the rest
-counted. Ctrl-C (or SIGTERM) stops cleanly: queued packets are read, open
-flows are ended and diagnosed, and the grouped summary and the kernel's drop
-counts are printed. Time-outs run on packet time, as in analyze.
+counted. On a terminal a status line shows packets, open flows and drops.
+Ctrl-C (or SIGTERM) stops cleanly: queued packets are read, open flows are
+ended and diagnosed, and the grouped summary and the kernel's drop counts are
+printed. Time-outs run on packet time, as in analyze; on a quiet wire the
+clock moves on its own. SIGHUP reopens the --jsonl file (for logrotate).
 
+", expect_help!(), "
 Examples:
   sudo netsleuth watch -i eth0 tcp port 443 or udp port 53
   sudo netsleuth watch -i lo port 8080
   sudo netsleuth watch -i any --keylog keys.log host 10.0.0.5
   sudo netsleuth watch -i eth0 --jsonl - port 8080 | jq 'select(.type==\"finding\")'
-  sudo netsleuth watch -i eth0 --jsonl records.jsonl port 8080")]
+  sudo netsleuth watch -i eth0 --jsonl records.jsonl -C 100 -W 10 port 8080
+  sudo netsleuth watch -i eth0 --metrics 127.0.0.1:9464 port 443     Prometheus on /metrics
+  sudo netsleuth watch -i lo port 8080 --expect 'status < 500' --expect 'ttfb < 300ms'"))]
     Watch(WatchArgs),
     /// Make real traffic on loopback (a request, a refused connection, a UDP probe of a closed port), capture it, and analyze it
     #[command(
@@ -514,6 +520,15 @@ pub struct WatchArgs {
     /// Exit with code 1 when a finding of this severity or worse was seen
     #[arg(long, value_name = "LEVEL", value_parser = ["warning", "error"])]
     pub fail_on: Option<String>,
+    /// Check RULE on every HTTP transaction in scope, as it completes (repeatable; see below)
+    #[arg(long = "expect", value_name = "RULE")]
+    pub expect: Vec<String>,
+    /// Scope the --expect rules that follow: 'host H path P method M' (see below)
+    #[arg(long = "for", id = "scope", value_name = "SCOPE", requires = "expect")]
+    pub scope: Vec<String>,
+    /// Positions of --expect and --for on the command line (filled after parsing).
+    #[arg(skip)]
+    pub positions: Positions,
     /// Also stream the records as JSON lines to FILE (as analyze --jsonl writes them, each finding when its call ends); - for stdout instead of the text
     #[arg(long, value_name = "FILE")]
     pub jsonl: Option<PathBuf>,
@@ -542,13 +557,14 @@ pub struct WatchArgs {
 
 impl WatchArgs {
     /// The config, and the severity that makes the exit code 1.
-    pub fn into_config(self) -> (WatchConfig, Option<Severity>) {
+    pub fn into_config(self) -> Result<(WatchConfig, Option<Severity>), CommandError> {
+        let expect = expectations(&self.expect, &self.scope, &self.positions)?;
         let memory = usize::try_from(self.memory).unwrap_or(usize::MAX);
         let config = WatchConfig {
             // Each packet as it arrives: the point is to tell failures at once.
             live: self.live.options(true, &self.filter, self.duration),
             keylogs: self.keylog,
-            expect: Expectations::default(),
+            expect,
             tcp_rules: netsleuth::diagnose::tcp::TcpRules::default(),
             flow: FlowConfig::default().with_memory(memory),
             memory,
@@ -562,7 +578,7 @@ impl WatchArgs {
             metrics_servers: self.metrics_servers,
             status_line: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
-        (config, fail_on_level(self.fail_on.as_deref()))
+        Ok((config, fail_on_level(self.fail_on.as_deref())))
     }
 }
 

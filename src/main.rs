@@ -57,7 +57,7 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
             cmd::capture::run(&args.into_config(), stop, &mut out, &mut io::stderr())?;
         }
         Command::Watch(args) => {
-            let (config, fail_on) = args.into_config();
+            let (config, fail_on) = args.into_config()?;
             let stop = install_stop_handler()?;
             let outcome = cmd::watch::run(&config, stop, &mut out, &mut io::stderr())?;
             out.flush()?;

@@ -447,3 +447,59 @@ fn watch_rotation_needs_a_file() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no file to rotate"), "{stderr}");
 }
+
+#[test]
+fn watch_checks_expect_rules_on_each_call_as_it_completes() {
+    if !can_capture("watch_checks_expect_rules_on_each_call_as_it_completes") {
+        return;
+    }
+    let (server, handle) = http_server(Ipv4Addr::LOCALHOST, |i, _, conn| {
+        use std::io::Write;
+        let body = if i == 0 {
+            r#"{"id":7}"#
+        } else {
+            r#"{"error":"x"}"#
+        };
+        let _ = conn.write_all(response("200 OK", body).as_bytes());
+    });
+    let port = server.port().to_string();
+    let (mut child, out, _err) = start_watch(&[
+        "--fail-on",
+        "error",
+        "--for",
+        "path /v1/orders/*",
+        "--expect",
+        "json .id exists",
+        "tcp",
+        "port",
+        &port,
+    ]);
+    assert_eq!(
+        http_get_all(
+            server,
+            "api.test",
+            &["/v1/orders/1", "/v1/orders/2", "/health"]
+        ),
+        [(200, 8), (200, 13), (200, 13)]
+    );
+    handle.join().unwrap();
+    let mut seen = Vec::new();
+    until(&out, "http.expectation_failed", &mut seen);
+    assert!(child.try_wait().unwrap().is_none(), "told while running");
+    let code = stop(&mut child);
+    while let Ok(line) = out.recv_timeout(Duration::from_millis(300)) {
+        seen.push(line);
+    }
+    let text = seen.join("\n");
+    assert_eq!(code, 1, "--fail-on error met:\n{text}");
+    // Only /v1/orders/2 breaks the rule: /health is out of its scope.
+    let failed: Vec<&String> = seen
+        .iter()
+        .filter(|l| {
+            l.trim_start().starts_with("ERROR http.expectation_failed") && l.contains("(conn ")
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{text}");
+    assert!(text.contains("GET /v1/orders/2"), "{text}");
+    assert!(!text.contains("GET /health (host"), "{text}");
+}
