@@ -3,7 +3,8 @@
 //! check-config`; and end to end (root, in a network namespace of the
 //! test's own): `watch --metrics` sees real faults (refusals, 500s, a slow
 //! handler, SERVFAIL, TLS 1.2 with a good and an untrusted certificate, a
-//! reset, loss made by an iptables rule), Prometheus scrapes it, every PromQL
+//! reset, loss made by an iptables rule, a pooled connection conntrack
+//! forgot), Prometheus scrapes it, every PromQL
 //! expression of the Grafana dashboard returns data, and an alert goes
 //! through Alertmanager to a webhook receiver in the test.
 
@@ -249,6 +250,56 @@ fn loss_fault() {
     assert_eq!(sink.join().unwrap(), data.len());
 }
 
+/// A pooled keep-alive connection that conntrack forgets after 2 s idle:
+/// the next request on it is answered by an RST the INPUT chain makes
+/// (LAB.md's recipe, on this namespace's loopback).
+fn conntrack_idle_reset_fault() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for (key, value) in [
+        ("net.netfilter.nf_conntrack_tcp_timeout_established", "2"),
+        ("net.netfilter.nf_conntrack_tcp_loose", "0"),
+    ] {
+        let ok = Command::new("sysctl")
+            .args(["-qw", &format!("{key}={value}")])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "sysctl {key}");
+    }
+    let rule = format!(
+        "INPUT -p tcp --dport {port} -m conntrack --ctstate INVALID -j REJECT --reject-with tcp-reset"
+    );
+    let add = Command::new("iptables")
+        .args(["-w", "-A"])
+        .args(rule.split(' '))
+        .status()
+        .unwrap();
+    assert!(add.success());
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+        let mut buf = [0u8; 1024];
+        if conn.read(&mut buf).unwrap_or(0) > 0 {
+            let _ = conn.write_all(response("200 OK", "{}").as_bytes());
+        }
+        // The second request never arrives: the path forgot the connection.
+        let _ = conn.read(&mut buf);
+    });
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let request = b"GET /pooled HTTP/1.1\r\nHost: pool.test\r\n\r\n";
+    client.write_all(request).unwrap();
+    let mut buf = [0u8; 1024];
+    assert!(client.read(&mut buf).unwrap() > 0);
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = client.write_all(request);
+    let second = client.read(&mut buf);
+    assert!(matches!(second, Err(_) | Ok(0)), "{second:?}");
+    server.join().unwrap();
+}
+
 /// The shipped Prometheus config pointed at this test's watch and
 /// Alertmanager, scraping and evaluating every second; the shipped alert
 /// rules with `for:` dropped and 15 s windows, so they can fire in a test.
@@ -335,6 +386,7 @@ fn dashboard_and_alerts_work_on_live_faults() {
     tls_faults();
     reset_fault();
     loss_fault();
+    conntrack_idle_reset_fault();
     let mut seen = Vec::new();
     until(&out, "dns.servfail", &mut seen);
 
@@ -361,9 +413,17 @@ fn dashboard_and_alerts_work_on_live_faults() {
         days > 300.0,
         "rcgen's default validity runs to 4096: {days}"
     );
+    // The reset server and the forgotten pooled connection.
     assert_eq!(
-        prometheus.value("sum(netsleuth_tcp_resets_total{by=\"server\"})"),
-        Some(1.0)
+        prometheus.value("sum(netsleuth_tcp_resets_total)"),
+        Some(2.0)
+    );
+    assert_eq!(
+        prometheus.wait_for(
+            "sum(netsleuth_findings_total{kind=\"tcp.idle_then_reset\"})",
+            |v| v >= 1.0
+        ),
+        1.0
     );
 
     // An alert reaches the webhook through Alertmanager. Refusals go on (a
