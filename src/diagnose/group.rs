@@ -180,8 +180,10 @@ fn add(b: &mut Building, f: &Finding) {
     // arrive in (the held ones join the groups last).
     if let Some(conn) = f.conn {
         let e = &mut b.examples;
-        if e.len() < EXAMPLES || e.last().is_some_and(|&(c, _)| conn < c) {
-            let at = e.partition_point(|&(c, _)| c < conn);
+        let at = e.partition_point(|&(c, _)| c < conn);
+        // One connection with two findings of a kind is one example.
+        let known = e.get(at).is_some_and(|&(c, _)| c == conn);
+        if !known && (e.len() < EXAMPLES || e.last().is_some_and(|&(c, _)| conn < c)) {
             e.insert(at, (conn, f.frames.first().copied()));
             e.truncate(EXAMPLES);
         }
@@ -431,5 +433,26 @@ mod tests {
         assert_eq!(g[0].count, 2);
         assert_eq!(g[0].server, "api");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn two_findings_of_a_kind_on_one_connection_are_one_example() {
+        let a = f(
+            "http.expectation_failed",
+            "10.0.0.1:4000",
+            "10.9.9.9:80",
+            2,
+            0,
+        );
+        let b = f(
+            "http.expectation_failed",
+            "10.0.0.1:4001",
+            "10.9.9.9:80",
+            1,
+            0,
+        );
+        let g = group(&[a.clone(), a, b], &HashMap::new());
+        assert_eq!(g[0].count, 3);
+        assert_eq!(g[0].example_conns, [1, 2]);
     }
 }
