@@ -196,6 +196,7 @@ Examples:
   sudo netsleuth watch -i eth0 --jsonl - port 8080 | jq 'select(.type==\"finding\")'
   sudo netsleuth watch -i eth0 --jsonl records.jsonl -C 100 -W 10 port 8080
   sudo netsleuth watch -i eth0 --metrics 127.0.0.1:9464 port 443     Prometheus on /metrics
+  sudo netsleuth watch -i eth0 --evidence-dir /var/lib/netsleuth port 443
   sudo netsleuth watch -i lo port 8080 --expect 'status < 500' --expect 'ttfb < 300ms'"))]
     Watch(WatchArgs),
     /// Make real traffic on loopback (a request, a refused connection, a UDP probe of a closed port), capture it, and analyze it
@@ -541,6 +542,18 @@ pub struct WatchArgs {
     /// Stop after this long (as Ctrl-C would), e.g. 30s, 5m, 2h
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Keep the packets of each error finding in DIR as a pcapng (one per kind and server a minute)
+    #[arg(long, value_name = "DIR")]
+    pub evidence_dir: Option<PathBuf>,
+    /// Packets kept from before each error finding
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s", requires = "evidence_dir")]
+    pub evidence_window: Duration,
+    /// How long the finding's conversation is followed after it
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s", requires = "evidence_dir")]
+    pub evidence_follow: Duration,
+    /// Most disk for the evidence files; the oldest go first (e.g. 1G)
+    #[arg(long, value_name = "SIZE", value_parser = parse_memory, default_value = "1G", requires = "evidence_dir")]
+    pub evidence_max: u64,
     /// With --jsonl FILE: start a new file once one reaches MB million bytes (fractions allowed)
     #[arg(short = 'C', value_name = "MB", requires = "jsonl", value_parser = parse_positive_mb)]
     pub file_size: Option<u64>,
@@ -577,6 +590,15 @@ impl WatchArgs {
             metrics: self.metrics,
             metrics_servers: self.metrics_servers,
             status_line: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            evidence: self
+                .evidence_dir
+                .map(|dir| netsleuth::cmd::watch::EvidenceConfig {
+                    dir,
+                    window: self.evidence_window,
+                    follow: self.evidence_follow,
+                    max_memory: 64 << 20,
+                    max_disk: self.evidence_max,
+                }),
         };
         Ok((config, fail_on_level(self.fail_on.as_deref())))
     }

@@ -503,3 +503,65 @@ fn watch_checks_expect_rules_on_each_call_as_it_completes() {
     assert!(text.contains("GET /v1/orders/2"), "{text}");
     assert!(!text.contains("GET /health (host"), "{text}");
 }
+
+#[test]
+fn watch_keeps_the_packets_of_error_findings_in_the_evidence_dir() {
+    if !can_capture("watch_keeps_the_packets_of_error_findings_in_the_evidence_dir") {
+        return;
+    }
+    let refused = closed_port();
+    let resolver = Ipv4Addr::new(127, 84, 7, 57);
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = dir.path().join("evidence");
+    let filter = format!("tcp port {refused} or host {resolver}");
+    let mut args = vec!["--evidence-dir", evidence.to_str().unwrap()];
+    args.extend(filter.split(' '));
+    let (mut child, out, _err) = start_watch(&args);
+    // A healthy lookup first: in the window before the failure.
+    let dns = udp_dns_server(resolver, 1, |q| {
+        Some((
+            Duration::ZERO,
+            dns_response(q, 0, false, &[Ipv4Addr::LOCALHOST]),
+        ))
+    });
+    assert!(udp_lookup(
+        (resolver, 53).into(),
+        &dns_query(0x6576, "api.evidence.test", 1),
+        1,
+        Duration::from_secs(2)
+    )
+    .is_some());
+    dns.join().unwrap();
+    for _ in 0..3 {
+        assert!(TcpStream::connect(("127.0.0.1", refused)).is_err());
+    }
+    let mut seen = Vec::new();
+    until(&out, "tcp.connect_refused", &mut seen);
+    assert_eq!(stop(&mut child), 0);
+    while let Ok(line) = out.recv_timeout(Duration::from_millis(300)) {
+        seen.push(line);
+    }
+    let text = seen.join("\n");
+    assert!(
+        text.contains("evidence: 1 pcapng files") && text.contains("2 error findings past"),
+        "one file a minute per kind and server:\n{text}"
+    );
+    let files: Vec<_> = std::fs::read_dir(&evidence)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.contains("tcp.connect_refused") && name.ends_with(".pcapng"),
+        "{name}"
+    );
+    // Another tool reads it: the lookup before, the refusal itself.
+    let shown = std::process::Command::new("tshark")
+        .args(["-n", "-r", files[0].to_str().unwrap()])
+        .output()
+        .expect("tshark (scripts/install-deps)");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("api.evidence.test"), "{shown}");
+    assert!(shown.contains("[RST, ACK]"), "{shown}");
+}

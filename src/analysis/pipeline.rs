@@ -33,6 +33,18 @@ pub struct LiveTick {
     pub capture: Option<CaptureStats>,
 }
 
+/// What [`read_live`] tells its caller as it goes.
+pub trait LiveHooks {
+    /// A packet, before the analysis sees it.
+    fn frame(&mut self, frame: &Frame<'_>) {
+        let _ = frame;
+    }
+    /// The analysis has seen the packet (and told its output what it found).
+    fn after_frame(&mut self) {}
+    /// How the capture goes, about once a second.
+    fn tick(&mut self, tick: &LiveTick);
+}
+
 /// A live capture without a packet for this long moves the clock itself.
 const LIVE_IDLE: Duration = Duration::from_secs(1);
 
@@ -203,13 +215,13 @@ fn read_all<S: FlowSink>(
 /// wall clock less [`LIVE_CLOCK_LAG`]), so an unanswered DNS query or an idle
 /// flow times out on time rather than at the next packet.
 ///
-/// `on_tick` is told how the capture goes about once a second (busy or
-/// quiet), and once more at the end.
+/// `hooks` see each packet before and after the analysis, and are told how
+/// the capture goes about once a second (busy or quiet) and at the end.
 pub fn read_live<O: AnalysisOutput>(
     source: &mut LiveSource,
     flow: FlowConfig,
     analyzer: &mut Analyzer<O>,
-    on_tick: &mut dyn FnMut(&LiveTick),
+    hooks: &mut dyn LiveHooks,
 ) -> Result<ReadOutcome, AnalysisError> {
     let mut table = FlowTable::new(flow);
     let mut quality = CaptureQuality::default();
@@ -218,7 +230,9 @@ pub fn read_live<O: AnalysisOutput>(
         match source.next_event(LIVE_IDLE)? {
             LiveEvent::Frame(frame) => {
                 quality.frames += 1;
+                hooks.frame(&frame);
                 feed(&frame, &mut table, &mut quality, analyzer);
+                hooks.after_frame();
                 // The clock is read every 64 frames, not every frame.
                 if quality.frames % 64 != 0 || last_tick.elapsed() < LIVE_TICK {
                     continue;
@@ -228,13 +242,13 @@ pub fn read_live<O: AnalysisOutput>(
             LiveEvent::End => break,
         }
         last_tick = Instant::now();
-        on_tick(&LiveTick {
+        hooks.tick(&LiveTick {
             frames: quality.frames,
             open_flows: table.open_flows(),
             capture: source.stats().ok(),
         });
     }
-    on_tick(&LiveTick {
+    hooks.tick(&LiveTick {
         frames: quality.frames,
         open_flows: table.open_flows(),
         capture: source.stats().ok(),

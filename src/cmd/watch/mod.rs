@@ -15,6 +15,9 @@
 //! drops, findings) is redrawn about once a second and erased before each
 //! finding is printed (`status.rs`).
 //!
+//! `--evidence-dir DIR` keeps each error finding's packets as a pcapng
+//! (`evidence.rs`).
+//!
 //! `--metrics ADDR` serves the Prometheus families of [`crate::metrics`] on
 //! `/metrics` (and `/healthz`), filled from the same records.
 //!
@@ -25,13 +28,14 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::analyze::output::ReportOutput;
 use super::analyze::{write_tagged, AnalyzeFormat};
 use super::CommandError;
-use crate::analysis::pipeline::{read_live, LiveTick};
+use crate::analysis::pipeline::{read_live, LiveHooks, LiveTick};
 use crate::analysis::{held_for_memory, keys, AnalysisOutput, Analyzer};
 use crate::base::escape::sanitize;
 use crate::base::Side;
@@ -51,11 +55,15 @@ use crate::report::app_json::HttpJson;
 use crate::report::rotating::RotatingFile;
 use crate::source::live::{LiveOptions, LiveSource};
 use crate::source::writer::Rotation;
+use crate::source::Frame;
 
+mod evidence;
 mod serving;
 mod status;
 
-use serving::serve_metrics;
+use evidence::Evidence;
+pub use evidence::EvidenceConfig;
+use serving::{serve_metrics, Serving};
 use status::StatusLine;
 
 /// Calls printed per kind and server in each [`WINDOW_NS`] of packet time.
@@ -91,6 +99,8 @@ pub struct WatchConfig {
     pub metrics_servers: usize,
     /// Keep a status line on stderr (when it is a terminal).
     pub status_line: bool,
+    /// `--evidence-dir`: keep the packets of error findings.
+    pub evidence: Option<EvidenceConfig>,
 }
 
 /// What was seen, for the exit code.
@@ -209,6 +219,8 @@ struct WatchOutput<'w, 'j, W: Write + ?Sized> {
     json: Option<ReportOutput<'j, dyn Write + 'j>>,
     /// `--metrics`: the families the records count into.
     metrics: Option<Recorder>,
+    /// `--evidence-dir`: where error findings ask for their packets.
+    evidence: Option<evidence::Requests>,
 }
 
 impl<W: Write + ?Sized> AnalysisOutput for WatchOutput<'_, '_, W> {
@@ -271,6 +283,9 @@ impl<W: Write + ?Sized> AnalysisOutput for WatchOutput<'_, '_, W> {
     fn findings(&mut self, batch: &[Finding], target: Option<&str>) {
         if let Some(s) = self.text.status {
             s.add_findings(batch.len());
+        }
+        if let Some(r) = &self.evidence {
+            evidence::request(r, batch);
         }
         if let Some(m) = &mut self.metrics {
             m.findings(batch, target);
@@ -364,7 +379,19 @@ pub fn run(
     };
     let status_line = StatusLine::new();
     let status_line = config.status_line.then_some(&status_line);
+    let evidence = match &config.evidence {
+        Some(c) => Some(
+            Evidence::new(c.clone(), source.link_type(), config.live.snaplen).map_err(|e| {
+                CommandError::Usage(format!(
+                    "--evidence-dir {}: {e} (give a directory you can write to)",
+                    c.dir.display()
+                ))
+            })?,
+        ),
+        None => None,
+    };
     let output = WatchOutput {
+        evidence: evidence.as_ref().map(|e| Rc::clone(&e.requests)),
         text: LiveOutput {
             out: text_out,
             status: status_line,
@@ -383,24 +410,14 @@ pub fn run(
             .as_ref()
             .map(|s| Recorder::new(Arc::clone(&s.metrics), config.metrics_servers)),
     };
-    let mut meter = serving
+    let meter = serving
         .as_ref()
         .map(|s| CaptureMeter::new(Arc::clone(&s.metrics)));
-    let mut on_tick = |tick: &LiveTick| {
-        if let Some(s) = &serving {
-            s.beat();
-        }
-        if let Some(s) = status_line {
-            s.draw(tick);
-        }
-        if let Some(m) = &mut meter {
-            m.update(CaptureCounts {
-                packets: tick.frames,
-                kernel_dropped: tick.capture.map_or(0, |c| c.dropped_by_kernel),
-                interface_dropped: tick.capture.map_or(0, |c| c.dropped_by_interface),
-                flows_open: tick.open_flows,
-            });
-        }
+    let mut hooks = Hooks {
+        serving: serving.as_ref(),
+        status_line,
+        meter,
+        evidence,
     };
     let mut analyzer = Analyzer::new(output);
     analyzer.live = true;
@@ -413,11 +430,12 @@ pub fn run(
     if config.memory > 0 {
         analyzer.findings_held = held_for_memory(config.memory);
     }
-    let read = read_live(&mut source, config.flow, &mut analyzer, &mut on_tick);
+    let read = read_live(&mut source, config.flow, &mut analyzer, &mut hooks);
     if let Some(s) = status_line {
         s.clear();
     }
     let read = read?;
+    let mut evidence = hooks.evidence.take();
     let capture = source.stats()?;
     let (conclusion, output) = analyzer.conclude(&read.quality);
     let WatchOutput { text, json, .. } = output;
@@ -469,9 +487,56 @@ pub fn run(
             "note: the kernel dropped packets: findings about loss may be the capture's; raise -B or narrow the filter"
         )?;
     }
+    if let Some(e) = &mut evidence {
+        e.finish(out)?;
+    }
     out.flush()?;
     Ok(WatchOutcome {
         worst: conclusion.worst(),
         findings: conclusion.total_findings(),
     })
+}
+
+/// What the live loop drives besides the analysis: the health beat, the
+/// status line, the capture metrics and the evidence ring.
+struct Hooks<'a> {
+    serving: Option<&'a Serving>,
+    status_line: Option<&'a StatusLine>,
+    meter: Option<CaptureMeter>,
+    evidence: Option<Evidence>,
+}
+
+impl LiveHooks for Hooks<'_> {
+    fn frame(&mut self, frame: &Frame<'_>) {
+        if let Some(e) = &mut self.evidence {
+            e.frame(frame);
+        }
+    }
+
+    fn after_frame(&mut self) {
+        if let Some(e) = &mut self.evidence {
+            e.settle();
+        }
+    }
+
+    fn tick(&mut self, tick: &LiveTick) {
+        if let Some(s) = self.serving {
+            s.beat();
+        }
+        if let Some(s) = self.status_line {
+            s.draw(tick);
+        }
+        if let Some(m) = &mut self.meter {
+            m.update(CaptureCounts {
+                packets: tick.frames,
+                kernel_dropped: tick.capture.map_or(0, |c| c.dropped_by_kernel),
+                interface_dropped: tick.capture.map_or(0, |c| c.dropped_by_interface),
+                flows_open: tick.open_flows,
+            });
+        }
+        // Findings made on a quiet wire (time-outs) get their files too.
+        if let Some(e) = &mut self.evidence {
+            e.settle();
+        }
+    }
 }
