@@ -176,7 +176,7 @@ pub fn http_server(
 }
 
 /// One message head, byte by byte (so nothing after it is consumed).
-fn read_head(conn: &mut TcpStream) -> Option<String> {
+pub fn read_head(conn: &mut TcpStream) -> Option<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while head.len() < 16 * 1024 {
@@ -189,6 +189,17 @@ fn read_head(conn: &mut TcpStream) -> Option<String> {
         }
     }
     None
+}
+
+/// A message head's Content-Length (0 without one).
+pub fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0)
 }
 
 /// A client sending `paths` as GETs one after another on one keep-alive
@@ -208,14 +219,7 @@ pub fn http_get_all(server: SocketAddr, host: &str, paths: &[&str]) -> Vec<(u16,
             .nth(1)
             .and_then(|s| s.parse().ok())
             .expect("status code");
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length")
-                    .then(|| v.trim().parse().ok())?
-            })
-            .unwrap_or(0);
+        let length = content_length(&head);
         let mut body = vec![0u8; length];
         conn.read_exact(&mut body).expect("response body");
         out.push((status, length));

@@ -6,6 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::live::{content_length, read_head};
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -208,29 +210,11 @@ pub fn webhook(limit: Duration) -> (SocketAddr, std::sync::mpsc::Receiver<serde_
             };
             let _ = conn.set_nonblocking(false);
             let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut data = Vec::new();
-            let mut buf = [0u8; 8192];
-            let body = loop {
-                match conn.read(&mut buf) {
-                    Ok(0) | Err(_) => break None,
-                    Ok(n) => data.extend_from_slice(&buf[..n]),
-                }
-                let text = String::from_utf8_lossy(&data).into_owned();
-                let Some((head, body)) = text.split_once("\r\n\r\n") else {
-                    continue;
-                };
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse().ok())?
-                    })
-                    .unwrap_or(0);
-                if body.len() >= length {
-                    break Some(body[..length].to_string());
-                }
-            };
+            let body = read_head(&mut conn).and_then(|head| {
+                let mut body = vec![0u8; content_length(&head)];
+                conn.read_exact(&mut body).ok()?;
+                String::from_utf8(body).ok()
+            });
             let _ = conn
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             if let Some(v) = body.and_then(|b| serde_json::from_str(&b).ok()) {
