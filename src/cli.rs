@@ -145,6 +145,8 @@ Examples:
   netsleuth analyze --fail-on error nightly.pcap && echo healthy
   SSLKEYLOGFILE=keys.log curl https://api.example.com/ & # while capturing, then:
   netsleuth analyze --keylog keys.log capture.pcap      HTTPS decrypted into the HTTP analysis
+  netsleuth analyze cap.pcap --goroutines server-goroutines.txt@2026-12-03T10:15:00Z
+                                         Go dumps joined: where handlers blocked, pool waits
   netsleuth analyze cap.pcap --expect 'status < 500' \\
       --for 'host api.example.com path /v1/orders/*' --expect 'json .data.id exists' \\
       --expect 'header content-type ~ json' --expect 'ttfb < 300ms' --fail-on error")
@@ -250,6 +252,22 @@ Examples:
     #[command(after_help = "Example:
   netsleuth interfaces")]
     Interfaces,
+    /// Classify Go goroutine dumps: who waits in dial, DNS, TLS, for a pooled connection or a response, and where server handlers block
+    #[command(
+        after_help = "FILE is what a Go process serves at /debug/pprof/goroutine: ?debug=2
+(full stacks with states and wait times), ?debug=1 (counts and pprof labels) or
+the default gzip'd protobuf profile. FILE@TIME gives the time the dump was taken
+(RFC 3339); without it the profile's own time or the file's modification time
+is used. With several dumps of one process, groups that grew from dump to dump
+are listed (goroutines leaking, e.g. response bodies never closed).
+
+Examples:
+  curl -s 'localhost:6060/debug/pprof/goroutine?debug=2' > g.txt
+  netsleuth goroutines g.txt
+  netsleuth goroutines g1.txt@2026-12-03T10:15:00Z g2.txt@2026-12-03T10:16:00Z
+  netsleuth goroutines --json goroutine.pb.gz | jq '.dumps[0].groups'"
+    )]
+    Goroutines(GoroutinesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +290,9 @@ pub struct AnalyzeArgs {
     /// Decrypt TLS with this NSS key log (SSLKEYLOGFILE); repeatable. Secrets inside pcapng files are used too
     #[arg(long, value_name = "FILE")]
     pub keylog: Vec<PathBuf>,
+    /// Join this Go goroutine dump (/debug/pprof/goroutine, debug=2, debug=1 or protobuf) to the capture; FILE@RFC3339 gives its time, else its own or the file's mtime (repeatable)
+    #[arg(long, value_name = "FILE[@TIME]")]
+    pub goroutines: Vec<String>,
     /// Check RULE on every HTTP transaction in scope, e.g. 'json .data.id exists' (repeatable; see below)
     #[arg(long = "expect", value_name = "RULE", conflicts_with = "no_app")]
     pub expect: Vec<String>,
@@ -420,6 +441,34 @@ impl FollowArgs {
             raw: self.raw,
             keylogs: self.keylog,
         }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GoroutinesArgs {
+    /// Goroutine dumps (debug=2, debug=1 or protobuf), each FILE or FILE@RFC3339
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+    /// One JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl GoroutinesArgs {
+    /// The command's config; a bad `@TIME` is a usage error naming the fix.
+    pub fn into_config(
+        self,
+    ) -> Result<netsleuth::cmd::goroutines::GoroutinesConfig, netsleuth::cmd::CommandError> {
+        let dumps = self
+            .files
+            .iter()
+            .map(|f| netsleuth::goruntime::load::DumpSpec::parse(f))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(netsleuth::cmd::CommandError::Usage)?;
+        Ok(netsleuth::cmd::goroutines::GoroutinesConfig {
+            dumps,
+            json: self.json,
+        })
     }
 }
 
@@ -697,6 +746,12 @@ impl AnalyzeArgs {
                 || std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
                 usize::from,
             ),
+            goroutines: self
+                .goroutines
+                .iter()
+                .map(|f| netsleuth::goruntime::load::DumpSpec::parse(f))
+                .collect::<Result<_, _>>()
+                .map_err(CommandError::Usage)?,
         };
         Ok((config, fail_on_level(self.fail_on.as_deref())))
     }

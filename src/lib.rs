@@ -13,6 +13,7 @@
 //!   findings out to an output the command chooses.
 //! * [`cmd`]: the commands (`read`, `capture`, `interfaces`) over plain configs.
 //! * [`report`]: what the user reads: per-packet lines and JSON, terminal escaping.
+//! * [`goruntime`]: Go goroutine dumps and pprof profiles, parsed and classified.
 //! * [`expect`]: `--expect` rules (a small language) checked on HTTP transactions.
 //!
 //! The binary (`src/main.rs`) only parses arguments and wires these together.
@@ -29,6 +30,7 @@ pub mod diagnose;
 pub mod duration;
 pub mod expect;
 pub mod flow;
+pub mod goruntime;
 pub mod metrics;
 #[cfg(feature = "probe")]
 pub mod probe;

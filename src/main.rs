@@ -91,6 +91,9 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
         Command::Follow(args) => {
             cmd::follow::run(&args.into_config(), &mut out, &mut io::stderr())?;
         }
+        Command::Goroutines(args) => {
+            cmd::goroutines::run(&args.into_config()?, &mut out)?;
+        }
         Command::Interfaces => {
             cmd::interfaces::run(&mut out)?;
         }

@@ -15,6 +15,7 @@ mod drops;
 mod expect;
 mod expect_request;
 mod follow;
+mod goroutines;
 mod grouped_report;
 mod json_document;
 mod live_app;

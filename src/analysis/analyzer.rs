@@ -110,6 +110,8 @@ pub struct Analyzer<O: AnalysisOutput> {
     handshake_rtts: HashMap<u64, i64>,
     /// Findings on transactions written before their connection ended.
     early_found: HashMap<u64, Vec<Finding>>,
+    /// Go goroutine dumps to join to the capture (`--goroutines`).
+    go: Option<super::goroutines::GoJoin>,
 }
 
 /// What an analysis concluded, at the end of its input.
@@ -193,6 +195,14 @@ impl<O: AnalysisOutput> Analyzer<O> {
             overflowed: Overflowed::default(),
             handshake_rtts: HashMap::new(),
             early_found: HashMap::new(),
+            go: None,
+        }
+    }
+
+    /// Joins these Go goroutine dumps to the capture (`--goroutines`).
+    pub fn set_goroutines(&mut self, dumps: Vec<crate::diagnose::go::GoDump>) {
+        if !dumps.is_empty() {
+            self.go = Some(super::goroutines::GoJoin::new(dumps));
         }
     }
 
@@ -260,6 +270,9 @@ impl<O: AnalysisOutput> Analyzer<O> {
         for r in records {
             self.counts.dns += 1;
             self.output.dns(&r);
+            if let Some(go) = &mut self.go {
+                go.dns(&r);
+            }
             if let Some(answered) = r.response_time {
                 for address in r.addresses() {
                     if self.names.len() == DNS_NAMES {
@@ -347,6 +360,9 @@ impl<O: AnalysisOutput> Analyzer<O> {
                 }
             }
             self.counts.http += 1;
+            if let Some(go) = &mut self.go {
+                go.http(&tx);
+            }
             // The wait holds the network's round trip, and any time the
             // request waited on its own resend: neither is the server's.
             let resend = match (tx.request_first, tx.request_last) {
@@ -429,6 +445,9 @@ impl<O: AnalysisOutput> Analyzer<O> {
         rtt: i64,
     ) {
         self.counts.http += 1;
+        if let Some(go) = &mut self.go {
+            go.http(&tx);
+        }
         found.extend(diagnose_http::diagnose(&tx, Some(rtt)));
         let replay_of = self.link_replay(&tx);
         let mut row = HttpJson::before_close(tx, rtt);
@@ -446,6 +465,13 @@ impl<O: AnalysisOutput> Analyzer<O> {
         let mut findings = std::mem::take(&mut self.findings);
         annotate_losses(&mut findings, quality, &self.holes);
         findings.extend(diagnose_capture(quality, &self.holes));
+        if let Some(go) = self.go.take() {
+            let found = go.conclude();
+            if !found.is_empty() {
+                self.output.findings(&found, None);
+            }
+            findings.extend(found);
+        }
         let stories = story::build(&mut findings, &self.targets);
         let mut grouper = std::mem::take(&mut self.grouper);
         for f in &findings {
@@ -563,6 +589,9 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
 
     fn connection(&mut self, record: ConnRecord) {
         self.holes.note(&record);
+        if let Some(go) = &mut self.go {
+            go.connection(&record);
+        }
         let record_is_tcp = record.protocol == Protocol::Tcp;
         let app = self.app.connection_ended(&record);
         self.handshake_rtts.remove(&record.id);

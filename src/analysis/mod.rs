@@ -13,6 +13,7 @@
 //!   formats it; nothing here writes a report.
 
 mod analyzer;
+pub mod goroutines;
 pub mod keys;
 mod overflow;
 pub mod pipeline;

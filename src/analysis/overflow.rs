@@ -79,6 +79,7 @@ mod tests {
             server: None,
             time: None,
             endpoint: None,
+            goroutines: Vec::new(),
         }
     }
 

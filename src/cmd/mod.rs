@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod capture;
 pub mod demo;
 pub mod follow;
+pub mod goroutines;
 pub mod interfaces;
 #[cfg(feature = "probe")]
 pub mod probe;

@@ -166,6 +166,7 @@ pub fn diagnose(q: &CaptureQuality, holes: &CaptureHoles) -> Vec<Finding> {
         server: None,
         time: None,
         endpoint: None,
+        goroutines: Vec::new(),
     };
     if q.truncated > 0 {
         out.push(base(
@@ -271,6 +272,7 @@ fn drops(q: &CaptureQuality, holes: &CaptureHoles) -> Option<Finding> {
         server: None,
         time: None,
         endpoint: None,
+        goroutines: Vec::new(),
     })
 }
 
@@ -322,6 +324,7 @@ mod tests {
             server: None,
             time: None,
             endpoint: None,
+            goroutines: Vec::new(),
         }
     }
 

@@ -90,6 +90,7 @@ pub fn diagnose(r: &DnsRecord) -> Vec<Finding> {
         server: Some(r.server),
         time: Some(r.query_time),
         endpoint: None,
+        goroutines: Vec::new(),
     };
     let name = &r.qname;
     let qtype = &r.qtype;

@@ -62,6 +62,7 @@ pub fn diagnose(t: &HttpTransaction, rules: &Expectations) -> Vec<Finding> {
                 server: Some(t.server),
                 time: t.start,
                 endpoint: endpoint(t),
+                goroutines: Vec::new(),
             }
         })
         .collect()

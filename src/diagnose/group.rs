@@ -338,6 +338,7 @@ mod tests {
             server: Some(server.parse().unwrap()),
             time: Some(Timestamp(t)),
             endpoint: None,
+            goroutines: Vec::new(),
         }
     }
 

@@ -56,6 +56,7 @@ pub fn diagnose(t: &HttpTransaction, rtt_ns: Option<i64>) -> Vec<Finding> {
         server: Some(t.server),
         time: t.start,
         endpoint: endpoint(t),
+        goroutines: Vec::new(),
     };
     let call = call_text(t);
 

@@ -9,6 +9,7 @@ pub mod capture;
 pub mod distinct;
 pub mod dns;
 pub mod expect;
+pub mod go;
 pub mod group;
 pub mod http;
 pub mod story;
@@ -73,6 +74,37 @@ pub struct Finding {
     /// grouping; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// Goroutines of Go dumps joined to it (`go.*` kinds); empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub goroutines: Vec<GoroutineEvidence>,
+}
+
+/// Goroutines of a Go dump that a finding cites: how many, doing what, where.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoroutineEvidence {
+    /// The dump file they come from.
+    pub dump: String,
+    /// Their role (`handler`, `conn_wait`, `read_loop`, ... see
+    /// `goruntime::Role::name`).
+    pub role: &'static str,
+    /// How many goroutines.
+    pub count: u64,
+    /// Where they are: the first application frame, else the standard
+    /// library frame that gave the role.
+    pub function: String,
+    /// That frame's file.
+    pub file: String,
+    /// That frame's line.
+    pub line: u32,
+    /// The scheduler state (`select`, `IO wait`, ...), when the dump has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// How long they had waited, when the dump says (whole minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_s: Option<u64>,
+    /// pprof label sets of the first few, `k=v,k=v`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {

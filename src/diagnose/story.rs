@@ -27,6 +27,9 @@ pub enum Step {
     Transport,
     /// The HTTP exchange.
     Http,
+    /// Inside a Go process, from its goroutine dumps (a call queued for a
+    /// pooled connection, goroutines leaking).
+    Runtime,
     /// The capture itself.
     Capture,
 }
@@ -41,7 +44,9 @@ impl Step {
             | "tcp.icmp_unreachable"
             | "tcp.syn_retransmit" => Step::Connect,
             k if k.starts_with("tls.") => Step::Tls,
-            k if k.starts_with("http.") => Step::Http,
+            // A blocked handler is the server's side of the exchange.
+            k if k.starts_with("http.") || k == "go.handler_blocked" => Step::Http,
+            k if k.starts_with("go.") => Step::Runtime,
             k if k.starts_with("capture.") => Step::Capture,
             _ => Step::Transport,
         }
@@ -54,6 +59,7 @@ impl Step {
             Step::Tls => "at the TLS step",
             Step::Transport => "on the TCP connection",
             Step::Http => "in the HTTP exchange",
+            Step::Runtime => "inside the Go process",
             Step::Capture => "in the capture",
         }
     }
@@ -182,6 +188,7 @@ mod tests {
             server: Some("10.0.0.2:443".parse().unwrap()),
             time: None,
             endpoint: None,
+            goroutines: Vec::new(),
         }
     }
 

@@ -124,6 +124,7 @@ pub fn diagnose(c: &ConnRecord, rules: &TcpRules) -> Vec<Finding> {
             server: Some(c.server),
             time: Some(c.start),
             endpoint: None,
+            goroutines: Vec::new(),
         }
     };
     let server = c.server;

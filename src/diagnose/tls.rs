@@ -95,6 +95,7 @@ pub fn diagnose(r: &TlsRecord) -> Vec<Finding> {
             server: Some(r.server),
             time: Some(time),
             endpoint: None,
+            goroutines: Vec::new(),
         });
     };
     let cert_sev = if failed {

@@ -420,6 +420,7 @@ fn finding(kind: &'static str, severity: Severity, summary: String, next: String
         server: None,
         time: None,
         endpoint: None,
+        goroutines: Vec::new(),
     }
 }
 

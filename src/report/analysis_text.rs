@@ -236,6 +236,25 @@ pub fn write_finding<W: Write + ?Sized>(out: &mut W, f: &Finding) -> io::Result<
     if !f.frames.is_empty() {
         writeln!(out, "        evidence: frames {}", frame_list(&f.frames))?;
     }
+    for g in &f.goroutines {
+        let base = g.file.rsplit('/').next().unwrap_or(&g.file);
+        write!(
+            out,
+            "        goroutines: {} {} at {} ({}:{})",
+            g.count,
+            g.role,
+            sanitize(&g.function),
+            sanitize(base),
+            g.line
+        )?;
+        if let Some(state) = &g.state {
+            write!(out, " [{}]", sanitize(state))?;
+        }
+        if !g.labels.is_empty() {
+            write!(out, " labels {}", sanitize(&g.labels.join(" ")))?;
+        }
+        writeln!(out, ", in {}", sanitize(&g.dump))?;
+    }
     writeln!(out, "        next: {}", sanitize(&f.next_step))
 }
 

@@ -75,6 +75,8 @@ pub struct AnalyzeConfig {
     /// `--threads`: 1 runs everything on this thread; otherwise reading and
     /// the flow table run on a second one.
     pub threads: usize,
+    /// Go goroutine dumps to join to the capture (`--goroutines`).
+    pub goroutines: Vec<crate::goruntime::load::DumpSpec>,
 }
 
 /// The result, for the exit code.
@@ -158,6 +160,7 @@ pub fn run<W: Write + ?Sized>(
     if let Some(k) = keys::load_keylogs(&config.keylogs, status)? {
         analyzer.set_keys(k);
     }
+    analyzer.set_goroutines(load_goroutines(&config.goroutines)?);
     analyzer.set_http_keep(config.expect.needs());
     analyzer.expect = config.expect.clone();
     analyzer.tcp_rules = config.tcp_rules;
@@ -368,4 +371,30 @@ fn summary<'a>(
         peak_open_flows: stats.peak_open,
         icmp_matched: stats.icmp_matched,
     }
+}
+
+/// Reads and classifies the `--goroutines` dumps; a dump that does not parse
+/// or has no time stops the run with the file and the fix.
+fn load_goroutines(
+    specs: &[crate::goruntime::load::DumpSpec],
+) -> Result<Vec<crate::diagnose::go::GoDump>, CommandError> {
+    use crate::goruntime::{load, summary};
+    specs
+        .iter()
+        .map(|spec| {
+            let dump = load::load(spec).map_err(|e| CommandError::Usage(e.to_string()))?;
+            let name = spec.path.display().to_string();
+            let at = dump.taken_at.ok_or_else(|| {
+                CommandError::Usage(format!(
+                    "{name}: no time for this dump; give it as {name}@2026-12-03T10:15:00Z"
+                ))
+            })?;
+            Ok(crate::diagnose::go::GoDump {
+                groups: summary::summarize(&dump),
+                format: dump.format,
+                at,
+                name,
+            })
+        })
+        .collect()
 }

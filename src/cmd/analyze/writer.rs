@@ -236,6 +236,7 @@ mod tests {
                     server: None,
                     time: None,
                     endpoint: None,
+                    goroutines: Vec::new(),
                 })
             }
         })

@@ -49,6 +49,7 @@ fn multi(
         server: Some(lead.server),
         time: Some(lead.query_time),
         endpoint: None,
+        goroutines: Vec::new(),
     }
 }
 
@@ -241,6 +242,7 @@ pub(super) fn slow_families(
             server: Some(r.server),
             time: Some(r.query_time),
             endpoint: None,
+            goroutines: Vec::new(),
         };
         out.push((f, r.qname.clone()));
     }

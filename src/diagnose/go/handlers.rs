@@ -1,0 +1,214 @@
+//! `go.handler_blocked`: server handler goroutines that held requests, joined
+//! to the requests the capture shows waiting for their response at the
+//! dump's time.
+
+use super::{cite, evidence, place_text, GoDump, InFlight, RequestAt};
+use crate::base::escape::escape_str;
+use crate::base::human_duration;
+use crate::diagnose::{Finding, Severity};
+use crate::goruntime::summary::Group;
+use crate::goruntime::Role;
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+
+/// A request that had waited at least this long at the dump, while handler
+/// goroutines were blocked, is told (shorter is a server at work).
+pub const MIN_WAIT_NS: i64 = 1_000_000_000;
+
+/// A handler group the dump itself shows waiting this long is told even when
+/// the capture has no request to join it to.
+pub const MIN_DUMP_WAIT_S: u64 = 60;
+
+/// Handlers blocked at the dump, joined to waiting requests.
+pub fn diagnose(dump: &GoDump, at: &InFlight) -> Vec<Finding> {
+    let handlers: Vec<&Group> = dump
+        .groups
+        .iter()
+        .filter(|g| g.role == Role::Handler)
+        .collect();
+    if handlers.is_empty() {
+        return Vec::new();
+    }
+    let t = dump.at;
+    let waiting: Vec<&RequestAt> = at.requests.iter().filter(|r| r.sent <= t).collect();
+    let mut out = Vec::new();
+
+    // By label: a label value that is an ip:port names the request's client.
+    let mut used: HashSet<u64> = HashSet::new();
+    let mut labelled: BTreeMap<SocketAddr, (Vec<&Group>, Vec<&RequestAt>, String)> =
+        BTreeMap::new();
+    let mut unlabelled: Vec<&Group> = Vec::new();
+    for g in &handlers {
+        let mut matched = false;
+        for (set, _) in &g.labels {
+            for (key, value) in set {
+                let Ok(addr) = value.parse::<SocketAddr>() else {
+                    continue;
+                };
+                for r in waiting.iter().filter(|r| r.client == addr) {
+                    if used.insert(r.conn) {
+                        let entry = labelled
+                            .entry(r.server)
+                            .or_insert_with(|| (Vec::new(), Vec::new(), key.clone()));
+                        if !entry.0.iter().any(|x| std::ptr::eq(*x, *g)) {
+                            entry.0.push(g);
+                        }
+                        entry.1.push(r);
+                        matched = true;
+                    }
+                }
+            }
+        }
+        if !matched {
+            unlabelled.push(g);
+        }
+    }
+    for (server, (groups, requests, key)) in &labelled {
+        if let Some(f) = finding(
+            dump,
+            *server,
+            groups,
+            requests,
+            &format!("pprof label {key}"),
+        ) {
+            out.push(f);
+        }
+    }
+
+    // By count and time: the server whose waiting requests best match the
+    // blocked handlers' count.
+    let blocked: u64 = unlabelled.iter().map(|g| g.count).sum();
+    if blocked == 0 {
+        return out;
+    }
+    let mut by_server: BTreeMap<SocketAddr, Vec<&RequestAt>> = BTreeMap::new();
+    for r in waiting.iter().filter(|r| !used.contains(&r.conn)) {
+        by_server.entry(r.server).or_default().push(r);
+    }
+    let chosen = by_server.iter().min_by_key(|(_, rs)| {
+        let n = rs.len() as u64;
+        (n.abs_diff(blocked), std::cmp::Reverse(n))
+    });
+    match chosen {
+        Some((server, requests)) => {
+            if let Some(f) = finding(dump, *server, &unlabelled, requests, "count and time") {
+                out.push(f);
+            }
+        }
+        None => {
+            let long: Vec<&Group> = unlabelled
+                .iter()
+                .copied()
+                .filter(|g| g.max_wait.is_some_and(|w| w.as_secs() >= MIN_DUMP_WAIT_S))
+                .collect();
+            if let Some(first) = long.first() {
+                let n: u64 = long.iter().map(|g| g.count).sum();
+                out.push(Finding {
+                    kind: "go.handler_blocked",
+                    severity: Severity::Warning,
+                    summary: format!(
+                        "{n} server handler goroutine{} blocked in {} in {}; no request in the capture was waiting at the dump's time",
+                        plural(n),
+                        place_text(first),
+                        escape_str(&dump.name)
+                    ),
+                    next_step: next_step(first),
+                    frames: Vec::new(),
+                    conn: None,
+                    client: None,
+                    server: None,
+                    time: Some(dump.at),
+                    endpoint: None,
+                    goroutines: long.iter().map(|g| evidence(dump, g)).collect(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn finding(
+    dump: &GoDump,
+    server: SocketAddr,
+    groups: &[&Group],
+    requests: &[&RequestAt],
+    joined_by: &str,
+) -> Option<Finding> {
+    let t = dump.at;
+    let oldest = requests.iter().min_by_key(|r| (r.sent, r.conn))?;
+    let waited = t.since(oldest.sent);
+    let dump_says_long = groups
+        .iter()
+        .any(|g| g.max_wait.is_some_and(|w| w.as_secs() >= MIN_DUMP_WAIT_S));
+    if waited < MIN_WAIT_NS && !dump_says_long {
+        return None;
+    }
+    let never = requests.iter().filter(|r| r.answered.is_none()).count();
+    let handlers: u64 = groups.iter().map(|g| g.count).sum();
+    let main = groups.iter().max_by_key(|g| g.count)?;
+    let computing = groups
+        .iter()
+        .all(|g| matches!(g.state.as_deref(), Some("running" | "runnable")));
+    let n = requests.len();
+    let answer = match never {
+        0 => "all answered later".to_string(),
+        k if k == n && n == 1 => "it was never answered in the capture".to_string(),
+        k if k == n => "none was answered in the capture".to_string(),
+        k => format!("{k} never answered in the capture"),
+    };
+    let places = if groups.len() > 1 {
+        format!(
+            " (and {} other place{})",
+            groups.len() - 1,
+            plural(groups.len() as u64 - 1)
+        )
+    } else {
+        String::new()
+    };
+    let summary = format!(
+        "{n} request{} to {server} had been waiting for a response at the dump (the oldest, {}, for {}; {answer}) ⇄ {handlers} server handler goroutine{} {} {}{places}, joined by {joined_by}: the server's own code held {}, not the network",
+        plural(n as u64),
+        escape_str(&oldest.request),
+        human_duration(waited),
+        plural(handlers),
+        if computing { "running in" } else { "blocked in" },
+        place_text(main),
+        if n == 1 { "it" } else { "them" },
+    );
+    let mut frames: Vec<u64> = requests.iter().map(|r| r.frame).collect();
+    frames.push(oldest.frame);
+    Some(Finding {
+        kind: "go.handler_blocked",
+        severity: if never > 0 {
+            Severity::Error
+        } else {
+            Severity::Warning
+        },
+        summary,
+        next_step: next_step(main),
+        frames: cite(frames),
+        conn: Some(oldest.conn),
+        client: Some(oldest.client),
+        server: Some(server),
+        time: Some(t),
+        endpoint: None,
+        goroutines: groups.iter().map(|g| evidence(dump, g)).collect(),
+    })
+}
+
+fn next_step(g: &Group) -> String {
+    format!(
+        "Look at {} and what it waits on there (a lock, a channel, a database or downstream call); give that wait the request context's deadline so a stuck dependency fails the call instead of holding it",
+        g.place()
+            .map(|f| escape_str(&f.short()))
+            .unwrap_or_else(|| "the handler".into())
+    )
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
