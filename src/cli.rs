@@ -176,7 +176,9 @@ Examples:
   netsleuth capture -i lo tcp port 8080
   netsleuth capture -i eth0 -w api.pcap -c 1000 host 10.0.0.5
   netsleuth capture -i any -w ring.pcap -C 100 -W 5       five files of 100 MB
-  netsleuth capture -i eth0 -w hourly.pcapng --pcapng -G 3600 --duration 1d")]
+  netsleuth capture -i eth0 -w hourly.pcapng --pcapng -G 3600 --duration 1d
+  netsleuth capture -i lo -w api.pcap --pprof http://127.0.0.1:6060 port 8080
+                     Go goroutine dumps kept in api.pcap.goroutines/, joined by analyze")]
     Capture(CaptureArgs),
     /// Diagnose live traffic: each failed or slow call printed as it happens, a summary at the end
     #[command(after_help = concat!("Needs capture privilege: run as root, or once:
@@ -688,6 +690,12 @@ pub struct CaptureArgs {
     /// Print one JSON object per packet instead of text lines
     #[arg(long, conflicts_with = "write")]
     pub json: bool,
+    /// Fetch goroutine dumps (debug=2 and debug=1) from this Go process's pprof during the capture, kept in FILE.goroutines/ for analyze
+    #[arg(long, value_name = "URL", requires = "write")]
+    pub pprof: Option<String>,
+    /// How often --pprof fetches (also once at the start and once at the stop)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s", requires = "pprof")]
+    pub pprof_every: Duration,
     /// BPF filter expression (libpcap syntax), applied in the kernel
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -898,7 +906,15 @@ impl ReadArgs {
 }
 
 impl CaptureArgs {
-    pub fn into_config(self) -> CaptureConfig {
+    pub fn into_config(self) -> Result<CaptureConfig, CommandError> {
+        let pprof = match &self.pprof {
+            Some(url) => Some((
+                netsleuth::goruntime::fetch::PprofUrl::parse(url)
+                    .map_err(|e| CommandError::Usage(e.to_string()))?,
+                self.pprof_every.max(Duration::from_millis(100)),
+            )),
+            None => None,
+        };
         // Printing is watched as it happens; files want throughput. In
         // immediate mode libpcap gives every packet a snaplen-sized slot of
         // the buffer, so a burst of large frames overflows it quickly.
@@ -909,7 +925,7 @@ impl CaptureArgs {
         } else {
             self.write.is_none()
         };
-        CaptureConfig {
+        Ok(CaptureConfig {
             live: self.live.options(immediate, &self.filter, self.duration),
             write: self.write.map(|path| WriteTarget {
                 path,
@@ -930,7 +946,8 @@ impl CaptureArgs {
             } else {
                 PacketFormat::Text
             },
-        }
+            pprof,
+        })
     }
 }
 

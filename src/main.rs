@@ -54,7 +54,7 @@ fn run(cli: Cli) -> Result<Verdict, CommandError> {
         }
         Command::Capture(args) => {
             let stop = install_stop_handler()?;
-            cmd::capture::run(&args.into_config(), stop, &mut out, &mut io::stderr())?;
+            cmd::capture::run(&args.into_config()?, stop, &mut out, &mut io::stderr())?;
         }
         Command::Watch(args) => {
             let (config, fail_on) = args.into_config()?;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::util::live::findings;
-use crate::util::{analyze_records, can_capture, capture_lo, go, run};
+use crate::util::{analyze_records, can_capture, capture_lo, go, run, LiveCapture};
 
 /// The lab program; `None` (reason printed) without Go.
 fn program(test: &str) -> Option<PathBuf> {
@@ -457,4 +457,90 @@ fn analyze_tells_goroutines_growing_with_unclosed_response_bodies() {
         readers[0]["goroutines"][0]["count"].as_u64().unwrap() >= 15,
         "{summary}"
     );
+}
+
+#[test]
+fn capture_pprof_keeps_dumps_beside_the_capture_and_analyze_joins_them() {
+    let test = "capture_pprof_keeps_dumps_beside_the_capture_and_analyze_joins_them";
+    let Some(program) = program(test) else { return };
+    if !can_capture(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("api.pcap");
+    let listen = free_port();
+    let server = Lab::start(
+        &program,
+        &[
+            "-role",
+            "server",
+            "-listen",
+            &listen.to_string(),
+            "-pprof",
+            "127.0.0.1:0",
+            "-labels",
+            "-hang",
+            "30s",
+        ],
+    );
+    let pprof = server
+        .wait_for("pprof ")
+        .trim_start_matches("pprof ")
+        .to_string();
+    let url = format!("http://{pprof}");
+    let port = listen.port().to_string();
+    let cap = LiveCapture::start(&[
+        "-i",
+        "lo",
+        "-w",
+        file.to_str().unwrap(),
+        "--pprof",
+        &url,
+        "--pprof-every",
+        "500ms",
+        "tcp",
+        "port",
+        &port,
+    ]);
+    let target = format!("http://{listen}/hang");
+    let client = Lab::start(&program, &["-role", "client", "-url", &target, "-n", "3"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    cap.signal("INT");
+    let (code, _, err) = cap.finish();
+    drop((client, server));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("fetching goroutine dumps from"), "{err}");
+    let sidecar = dir.path().join("api.pcap.goroutines");
+    let files = std::fs::read_dir(&sidecar).unwrap().count();
+    assert!(
+        err.contains(&format!("wrote {files} goroutine dumps")),
+        "{err}"
+    );
+    // At the start, about every 500 ms, and at the stop, each in two forms.
+    assert!(files >= 8, "{files} files in {}", sidecar.display());
+
+    // analyze finds the sidecar on its own.
+    let (code, out, err) = run(&["analyze", "--jsonl", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("joining ") && err.contains("api.pcap.goroutines"),
+        "{err}"
+    );
+    let records: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let blocked = findings(&records, "go.handler_blocked");
+    assert_eq!(
+        blocked.len(),
+        1,
+        "one hang, seen in every dump, is one finding: {blocked:?}"
+    );
+    let summary = blocked[0]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("3 requests to "), "{summary}");
+    assert!(summary.contains("pprof label remote"), "{summary}");
+    assert!(blocked[0]["goroutines"][0]["dump"]
+        .as_str()
+        .unwrap()
+        .ends_with("-debug1.txt"));
 }

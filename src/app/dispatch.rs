@@ -388,6 +388,12 @@ impl AppLayer {
             return AppRecords::default();
         };
         let end = Timestamp(record.start.0.saturating_add(record.duration_ns));
+        // A request still waiting when the capture ended waited until the
+        // capture's last packet, not its own connection's.
+        let http_end = match record.ended {
+            EndReason::OpenAtEnd => end.max(self.now),
+            _ => end,
+        };
         let ended_by = match record.ended {
             EndReason::Reset { by, .. } => Some((by, "rst")),
             EndReason::Fin { first } => Some((first, "fin")),
@@ -402,7 +408,7 @@ impl AppLayer {
                 );
                 let http = inner
                     .and_then(|i| i.http)
-                    .map(|mut h| h.finish(end, ended_by))
+                    .map(|mut h| h.finish(http_end, ended_by))
                     .unwrap_or_default();
                 AppRecords {
                     tls: t.record(end),
@@ -411,7 +417,7 @@ impl AppLayer {
             }
             Parser::Http(mut h) => AppRecords {
                 tls: None,
-                http: h.finish(end, ended_by),
+                http: h.finish(http_end, ended_by),
             },
             _ => AppRecords::default(),
         }

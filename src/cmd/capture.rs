@@ -40,6 +40,9 @@ pub struct CaptureConfig {
     pub count: Option<u64>,
     /// Text or JSON lines when printing.
     pub format: PacketFormat,
+    /// `--pprof URL` and how often: Go goroutine dumps fetched during the
+    /// capture into the sidecar directory beside the (first) file.
+    pub pprof: Option<(crate::goruntime::fetch::PprofUrl, std::time::Duration)>,
 }
 
 /// What a finished capture reports.
@@ -87,6 +90,23 @@ pub fn run(
             None => String::new(),
         }
     )?;
+    let fetcher = match (&config.pprof, &config.write) {
+        (Some((url, every)), Some(target)) => {
+            let dir = crate::goruntime::fetch::sidecar_dir(&target.path);
+            writeln!(
+                status,
+                "fetching goroutine dumps from {} every {} into {}",
+                url.display(2).trim_end_matches("?debug=2"),
+                crate::base::human_duration(i64::try_from(every.as_nanos()).unwrap_or(i64::MAX)),
+                dir.display()
+            )?;
+            Some(
+                crate::goruntime::fetch::Fetcher::start(url.clone(), *every, dir.clone())
+                    .map_err(|e| CommandError::Usage(format!("{}: {e}", dir.display())))?,
+            )
+        }
+        _ => None,
+    };
     status.flush()?;
 
     let mut captured = 0u64;
@@ -119,6 +139,7 @@ pub fn run(
         }
     }
     let stats = source.stats()?;
+    let fetched = fetcher.map(crate::goruntime::fetch::Fetcher::finish);
     let files = match writer.as_mut() {
         Some(w) => {
             w.finish(Some(interface_stats(&stats)))?;
@@ -141,6 +162,18 @@ pub fn run(
     )?;
     for file in &files {
         writeln!(status, "wrote {}", file.display())?;
+    }
+    if let Some(f) = fetched {
+        writeln!(
+            status,
+            "wrote {} goroutine dumps to {}{}",
+            f.written,
+            f.dir.display(),
+            match &f.first_error {
+                Some(e) => format!(" ({} fetches failed, the first: {e})", f.failed),
+                None => String::new(),
+            }
+        )?;
     }
     status.flush()?;
     Ok(CaptureOutcome {

@@ -397,6 +397,8 @@ impl FlowTable {
 
     /// Ends every open flow (end of input), in order of first packet.
     pub fn finish(&mut self, sink: &mut impl FlowSink) {
+        // The capture's last moment, for what was still waiting at its end.
+        sink.clock(self.now);
         let mut open: Vec<usize> = self.index.values().copied().collect();
         open.sort_by_key(|&slot| self.slots[slot].as_ref().map_or(0, |e| e.conn.id));
         for slot in open {

@@ -25,6 +25,7 @@
 
 pub mod classify;
 pub mod counts;
+pub mod fetch;
 pub mod load;
 pub mod profile;
 pub mod summary;
@@ -34,7 +35,7 @@ use crate::base::Timestamp;
 use std::time::Duration;
 
 pub use classify::{classify, Role};
-pub use profile::{Profile, SampleType};
+pub use profile::{Profile, Sample, SampleType};
 
 /// At most this many goroutine stanzas kept from one dump; more are counted
 /// in [`Dump::dropped`].
@@ -155,7 +156,7 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Dump, DumpError> {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(bytes.len());
     let head = &bytes[start..];
-    if head.starts_with(&[0x1f, 0x8b]) || profile::looks_like_raw_profile(head) {
+    if head.starts_with(&[0x1f, 0x8b]) || profile::looks_like_raw_profile(bytes) {
         return profile::parse(bytes)?.into_dump();
     }
     if head.starts_with(b"goroutine profile:") {

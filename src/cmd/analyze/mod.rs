@@ -160,7 +160,22 @@ pub fn run<W: Write + ?Sized>(
     if let Some(k) = keys::load_keylogs(&config.keylogs, status)? {
         analyzer.set_keys(k);
     }
-    analyzer.set_goroutines(load_goroutines(&config.goroutines)?);
+    // `capture --pprof` keeps its dumps beside the capture: join them too.
+    let mut dumps = config.goroutines.clone();
+    for path in &config.paths {
+        let dir = crate::goruntime::fetch::sidecar_dir(std::path::Path::new(path));
+        let found = crate::goruntime::fetch::sidecar_dumps(&dir);
+        if !found.is_empty() {
+            writeln!(
+                status,
+                "joining {} goroutine dumps from {}",
+                found.len(),
+                dir.display()
+            )?;
+            dumps.extend(found);
+        }
+    }
+    analyzer.set_goroutines(load_goroutines(&dumps)?);
     analyzer.set_http_keep(config.expect.needs());
     analyzer.expect = config.expect.clone();
     analyzer.tcp_rules = config.tcp_rules;

@@ -112,10 +112,17 @@ pub struct LookupAt {
 
 /// Every joined finding: per dump, then across dumps.
 pub fn diagnose(dumps: &[(&GoDump, &InFlight)]) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut out: Vec<Finding> = Vec::new();
     for (dump, at) in dumps {
-        out.extend(handlers::diagnose(dump, at));
-        out.extend(pool::diagnose(dump, at));
+        for f in handlers::diagnose(dump, at)
+            .into_iter()
+            .chain(pool::diagnose(dump, at))
+        {
+            // Dumps taken every few seconds see one hang many times: the
+            // latest (longest wait) stands for it.
+            out.retain(|o| (o.kind, o.conn, o.server) != (f.kind, f.conn, f.server));
+            out.push(f);
+        }
     }
     out.extend(leak::diagnose(dumps));
     out
