@@ -295,6 +295,9 @@ pub struct AnalyzeArgs {
     /// Join this Go goroutine dump (/debug/pprof/goroutine, debug=2, debug=1 or protobuf) to the capture; FILE@RFC3339 gives its time, else its own or the file's mtime (repeatable)
     #[arg(long, value_name = "FILE[@TIME]")]
     pub goroutines: Vec<String>,
+    /// A Go CPU profile (/debug/pprof/profile) over the capture: says whether slow server think time computed or waited; @TIME overrides its start (repeatable)
+    #[arg(long, value_name = "FILE[@TIME]")]
+    pub profile: Vec<String>,
     /// Check RULE on every HTTP transaction in scope, e.g. 'json .data.id exists' (repeatable; see below)
     #[arg(long = "expect", value_name = "RULE", conflicts_with = "no_app")]
     pub expect: Vec<String>,
@@ -756,6 +759,12 @@ impl AnalyzeArgs {
             ),
             goroutines: self
                 .goroutines
+                .iter()
+                .map(|f| netsleuth::goruntime::load::DumpSpec::parse(f))
+                .collect::<Result<_, _>>()
+                .map_err(CommandError::Usage)?,
+            profiles: self
+                .profile
                 .iter()
                 .map(|f| netsleuth::goruntime::load::DumpSpec::parse(f))
                 .collect::<Result<_, _>>()

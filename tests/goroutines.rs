@@ -544,3 +544,61 @@ fn capture_pprof_keeps_dumps_beside_the_capture_and_analyze_joins_them() {
         .unwrap()
         .ends_with("-debug1.txt"));
 }
+
+#[test]
+fn analyze_tells_computing_from_waiting_with_a_cpu_profile() {
+    let test = "analyze_tells_computing_from_waiting_with_a_cpu_profile";
+    let Some(program) = program(test) else { return };
+    if !can_capture(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("think.pcap");
+    let cpu = dir.path().join("cpu.pb.gz");
+    let listen = free_port();
+    let port = listen.port().to_string();
+    let listen = listen.to_string();
+    capture_lo(&file, &["tcp", "port", &port], || {
+        let server = Lab::start(
+            &program,
+            &[
+                "-role",
+                "server",
+                "-listen",
+                &listen,
+                "-labels",
+                "-think",
+                "1200ms",
+                "-cpuprofile",
+                cpu.to_str().unwrap(),
+                "-cpu-for",
+                "4s",
+            ],
+        );
+        server.wait_for("listening ");
+        for path in ["compute", "slow"] {
+            let url = format!("http://{listen}/{path}");
+            let client = Lab::start(&program, &["-role", "client", "-url", &url]);
+            client.wait_for("call 0 ");
+        }
+        server.wait_for("cpuprofile done");
+    });
+    let records = analyze_records(&file, &["--profile", cpu.to_str().unwrap()]);
+    let slow = findings(&records, "http.slow_server");
+    assert_eq!(slow.len(), 2, "{slow:?}");
+    let text = |path: &str| {
+        slow.iter()
+            .map(|f| f["summary"].as_str().unwrap())
+            .find(|s| s.contains(&format!("GET /{path}")))
+            .unwrap_or_else(|| panic!("no slow_server for /{path}: {slow:?}"))
+            .to_string()
+    };
+    let computed = text("compute");
+    assert!(
+        computed.contains("it computed") && computed.contains("for this request (label"),
+        "{computed}"
+    );
+    assert!(computed.contains("main.compute (main.go:"), "{computed}");
+    let waited = text("slow");
+    assert!(waited.contains("it waited"), "{waited}");
+}

@@ -199,10 +199,15 @@ impl<O: AnalysisOutput> Analyzer<O> {
         }
     }
 
-    /// Joins these Go goroutine dumps to the capture (`--goroutines`).
-    pub fn set_goroutines(&mut self, dumps: Vec<crate::diagnose::go::GoDump>) {
-        if !dumps.is_empty() {
-            self.go = Some(super::goroutines::GoJoin::new(dumps));
+    /// Joins these Go goroutine dumps (`--goroutines`) and CPU profiles
+    /// (`--profile`) to the capture.
+    pub fn set_goroutines(
+        &mut self,
+        dumps: Vec<crate::diagnose::go::GoDump>,
+        cpu: Vec<crate::diagnose::go::cpu::CpuView>,
+    ) {
+        if !dumps.is_empty() || !cpu.is_empty() {
+            self.go = Some(super::goroutines::GoJoin::new(dumps, cpu));
         }
     }
 
@@ -370,7 +375,11 @@ impl<O: AnalysisOutput> Analyzer<O> {
                 _ => 0,
             };
             let network = record.path_rtt().map(|r| r + resend);
-            found.extend(diagnose_http::diagnose(&tx, network));
+            let mut http_found = diagnose_http::diagnose(&tx, network);
+            if let Some(go) = &self.go {
+                go.amend_http(&tx, &mut http_found);
+            }
+            found.extend(http_found);
             found.extend(checked.unwrap_or_else(|| diagnose_expect::diagnose(&tx, &self.expect)));
             // The kept response is for the rules only: the records stay small.
             tx.response_data = None;
@@ -448,7 +457,11 @@ impl<O: AnalysisOutput> Analyzer<O> {
         if let Some(go) = &mut self.go {
             go.http(&tx);
         }
-        found.extend(diagnose_http::diagnose(&tx, Some(rtt)));
+        let mut http_found = diagnose_http::diagnose(&tx, Some(rtt));
+        if let Some(go) = &self.go {
+            go.amend_http(&tx, &mut http_found);
+        }
+        found.extend(http_found);
         let replay_of = self.link_replay(&tx);
         let mut row = HttpJson::before_close(tx, rtt);
         row.replay_of = replay_of;

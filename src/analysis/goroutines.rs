@@ -11,6 +11,7 @@
 use crate::app::dns::DnsRecord;
 use crate::app::http::HttpTransaction;
 use crate::base::Timestamp;
+use crate::diagnose::go::cpu::CpuView;
 use crate::diagnose::go::{self as rules, ConnAt, GoDump, InFlight, LookupAt, RequestAt, MAX_AT};
 use crate::diagnose::Finding;
 use crate::flow::conn::ConnRecord;
@@ -21,14 +22,33 @@ use crate::flow::key::Protocol;
 pub struct GoJoin {
     dumps: Vec<GoDump>,
     at: Vec<InFlight>,
+    cpu: Vec<CpuView>,
 }
 
 impl GoJoin {
-    /// A join of these dumps (each with its time) to the capture to come.
-    pub fn new(mut dumps: Vec<GoDump>) -> GoJoin {
+    /// A join of these dumps (each with its time) and CPU profiles to the
+    /// capture to come.
+    pub fn new(mut dumps: Vec<GoDump>, cpu: Vec<CpuView>) -> GoJoin {
         dumps.sort_by_key(|d| d.at.0);
         let at = vec![InFlight::default(); dumps.len()];
-        GoJoin { dumps, at }
+        GoJoin { dumps, at, cpu }
+    }
+
+    /// Adds what a CPU profile says to a transaction's `http.slow_server`
+    /// finding: computing or waiting, from the CPU spent on that request
+    /// (pprof labels) or the process's average over its window.
+    pub fn amend_http(&self, tx: &HttpTransaction, found: &mut [Finding]) {
+        let (Some(from), Some(to)) = (tx.request_last, tx.response_first) else {
+            return;
+        };
+        let overlapping = || self.cpu.iter().filter(|v| v.overlaps(from.ts, to.ts));
+        let view = overlapping()
+            .find(|v| v.by_client.contains_key(&tx.client))
+            .or_else(|| overlapping().next());
+        let Some(view) = view else { return };
+        for f in found.iter_mut().filter(|f| f.kind == "http.slow_server") {
+            f.summary.push_str(&view.explain(tx.client, from.ts, to.ts));
+        }
     }
 
     /// Notes a connection that ended (or was open at the end).

@@ -78,14 +78,14 @@ pub enum LoadError {
     },
 }
 
-/// Reads and parses one dump, setting its time.
-pub fn load(spec: &DumpSpec) -> Result<Dump, LoadError> {
-    let path = spec.path.display().to_string();
+/// The bytes of a file, at most [`MAX_DUMP_BYTES`], and its modification time.
+fn read_bounded(file_path: &Path) -> Result<(Vec<u8>, Option<Timestamp>), LoadError> {
+    let path = file_path.display().to_string();
     let io = |source| LoadError::Io {
         path: path.clone(),
         source,
     };
-    let file = std::fs::File::open(&spec.path).map_err(io)?;
+    let file = std::fs::File::open(file_path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     let mut bytes = Vec::new();
     file.take(MAX_DUMP_BYTES + 1)
@@ -94,6 +94,27 @@ pub fn load(spec: &DumpSpec) -> Result<Dump, LoadError> {
     if bytes.len() as u64 > MAX_DUMP_BYTES {
         return Err(LoadError::TooLarge { path });
     }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)));
+    Ok((bytes, mtime))
+}
+
+/// Reads a pprof protobuf profile (CPU, block, mutex, ...).
+pub fn load_profile(path: &Path) -> Result<super::Profile, LoadError> {
+    let (bytes, _) = read_bounded(path)?;
+    super::profile::parse(&bytes).map_err(|source| LoadError::Parse {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Reads and parses one dump, setting its time.
+pub fn load(spec: &DumpSpec) -> Result<Dump, LoadError> {
+    let path = spec.path.display().to_string();
+    let (bytes, mtime) = read_bounded(&spec.path)?;
     let mut dump = parse_dump(&bytes).map_err(|source| LoadError::Parse {
         path: path.clone(),
         source,
@@ -101,11 +122,7 @@ pub fn load(spec: &DumpSpec) -> Result<Dump, LoadError> {
     if let Some(at) = spec.at {
         dump.taken_at = Some(at);
     } else if dump.taken_at.is_none() {
-        dump.taken_at = meta
-            .modified()
-            .ok()
-            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)));
+        dump.taken_at = mtime;
     }
     Ok(dump)
 }

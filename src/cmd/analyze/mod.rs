@@ -77,6 +77,8 @@ pub struct AnalyzeConfig {
     pub threads: usize,
     /// Go goroutine dumps to join to the capture (`--goroutines`).
     pub goroutines: Vec<crate::goruntime::load::DumpSpec>,
+    /// Go CPU profiles over the capture (`--profile`).
+    pub profiles: Vec<crate::goruntime::load::DumpSpec>,
 }
 
 /// The result, for the exit code.
@@ -175,7 +177,7 @@ pub fn run<W: Write + ?Sized>(
             dumps.extend(found);
         }
     }
-    analyzer.set_goroutines(load_goroutines(&dumps)?);
+    analyzer.set_goroutines(load_goroutines(&dumps)?, load_profiles(&config.profiles)?);
     analyzer.set_http_keep(config.expect.needs());
     analyzer.expect = config.expect.clone();
     analyzer.tcp_rules = config.tcp_rules;
@@ -410,6 +412,23 @@ fn load_goroutines(
                 at,
                 name,
             })
+        })
+        .collect()
+}
+
+/// Reads the `--profile` CPU profiles; one that is not a CPU profile or
+/// cannot be placed in time stops the run with the fix.
+fn load_profiles(
+    specs: &[crate::goruntime::load::DumpSpec],
+) -> Result<Vec<crate::diagnose::go::cpu::CpuView>, CommandError> {
+    specs
+        .iter()
+        .map(|spec| {
+            let name = spec.path.display().to_string();
+            let profile = crate::goruntime::load::load_profile(&spec.path)
+                .map_err(|e| CommandError::Usage(e.to_string()))?;
+            crate::diagnose::go::cpu::CpuView::of(&name, &profile, spec.at)
+                .map_err(CommandError::Usage)
         })
         .collect()
 }

@@ -17,6 +17,7 @@
 //!
 //! Thresholds are named at the top of each rule's file.
 
+pub mod cpu;
 mod handlers;
 mod leak;
 mod pool;

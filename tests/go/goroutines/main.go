@@ -12,6 +12,9 @@
 // MaxConnsPerHost -max-conns; with -leak the response bodies are never read or
 // closed. It keeps running -linger after the calls so its dumps can be taken.
 //
+// With -cpuprofile FILE the process profiles its CPU for -cpu-for from its
+// start, then prints "cpuprofile done".
+//
 // Both serve net/http/pprof on -pprof, and with -dump DIR write their own
 // goroutine dumps (debug=1, debug=2 and protobuf) there after -dump-after,
 // named goroutine-<n>.{txt1,txt2,pb.gz}, -dumps times, -dump-every apart,
@@ -51,6 +54,8 @@ var (
 	dumpAfter = flag.Duration("dump-after", time.Second, "first dump after this")
 	dumpEvery = flag.Duration("dump-every", time.Second, "between dumps")
 	dumps     = flag.Int("dumps", 1, "number of dumps")
+	cpuOut    = flag.String("cpuprofile", "", "write a CPU profile of the first -cpu-for here")
+	cpuFor    = flag.Duration("cpu-for", 3*time.Second, "how long the CPU profile runs")
 )
 
 func main() {
@@ -66,6 +71,19 @@ func main() {
 	}
 	if *dumpDir != "" {
 		go dumpLoop()
+	}
+	if *cpuOut != "" {
+		f, err := os.Create(*cpuOut)
+		if err != nil || pprof.StartCPUProfile(f) != nil {
+			fmt.Fprintln(os.Stderr, "cannot start the CPU profile")
+			os.Exit(2)
+		}
+		go func() {
+			time.Sleep(*cpuFor)
+			pprof.StopCPUProfile()
+			f.Close()
+			fmt.Println("cpuprofile done")
+		}()
 	}
 	switch *role {
 	case "server":
