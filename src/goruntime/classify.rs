@@ -112,6 +112,11 @@ pub fn classify(g: &Goroutine) -> Role {
 
 /// The role and the frame that decided it.
 pub fn classify_at(g: &Goroutine) -> (Role, Option<&StackFrame>) {
+    // The goroutine writing the dump (or serving /debug/pprof) is the
+    // observer, not a handler of the application's.
+    if let Some(f) = g.frames.iter().find(|f| is_profiler(&f.function)) {
+        return (Role::Other, Some(f));
+    }
     // Innermost first: the first network operation found is what it waits
     // on; a handler that is itself in a dial, DNS lookup or TLS handshake is
     // that operation, as those frames come first.
@@ -121,6 +126,28 @@ pub fn classify_at(g: &Goroutine) -> (Role, Option<&StackFrame>) {
         }
     }
     (Role::Other, None)
+}
+
+/// Frames of Go's profiler at work (not `runtime/pprof.Do`, which wraps
+/// labelled application code).
+fn is_profiler(name: &str) -> bool {
+    name.starts_with("net/http/pprof.")
+        || name.starts_with("runtime/pprof.writeGoroutine")
+        || name.starts_with("runtime/pprof.(*Profile).WriteTo")
+        || name.starts_with("runtime/pprof.profileWriter")
+        || name.starts_with("runtime/pprof.writeRuntimeProfile")
+}
+
+/// Whether a stack is a connection being opened by an HTTP Transport
+/// (`dialConnFor`): one goroutine per dial in progress, whatever it is
+/// waiting on inside (DNS, the TCP connect, the TLS handshake).
+pub fn is_transport_dial(g: &Goroutine) -> bool {
+    g.frames
+        .iter()
+        .any(|f| f.function == "net/http.(*Transport).dialConnFor")
+        || g.created_by
+            .as_ref()
+            .is_some_and(|f| f.function == "net/http.(*Transport).queueForDial")
 }
 
 fn by_function(name: &str) -> Option<Role> {
@@ -356,6 +383,23 @@ mod tests {
             ("net/http.(*conn).serve", ""),
         ]);
         assert_eq!(classify(&tls), Role::TlsHandshake);
+        let dumping = g(&[
+            ("runtime/pprof.writeGoroutineStacks", ""),
+            ("net/http/pprof.handler.ServeHTTP", ""),
+            ("net/http.serverHandler.ServeHTTP", ""),
+            ("net/http.(*conn).serve", ""),
+        ]);
+        assert_eq!(
+            classify(&dumping),
+            Role::Other,
+            "the dump's own writer is not a handler"
+        );
+        let labelled = g(&[
+            ("main.hang", "/app/main.go"),
+            ("runtime/pprof.Do", ""),
+            ("net/http.serverHandler.ServeHTTP", ""),
+        ]);
+        assert_eq!(classify(&labelled), Role::Handler);
     }
 
     #[test]

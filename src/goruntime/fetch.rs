@@ -275,12 +275,14 @@ impl Fetcher {
 }
 
 fn round(url: &PprofUrl, dir: &Path, report: &mut FetchReport) {
+    // One time for the round: both forms name the same moment, so analyze
+    // pairs them (and keeps the labelled one).
+    let at = Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+    );
     for debug in [2u8, 1] {
-        let at = Timestamp(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
-        );
         let result = url.fetch(debug).and_then(|body| {
             std::fs::write(dir.join(file_name(at, debug)), body).map_err(|source| FetchError::Io {
                 url: url.display(debug),

@@ -165,5 +165,10 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Dump, DumpError> {
     if head.starts_with(b"goroutine ") {
         return text::parse(bytes);
     }
+    // A crash or SIGQUIT dump: a panic message or the signal and registers
+    // before the first goroutine.
+    if String::from_utf8_lossy(bytes).lines().any(text::is_header) {
+        return text::parse(bytes);
+    }
     Err(DumpError::UnknownFormat)
 }

@@ -1,13 +1,20 @@
 //! A dump summarised: goroutines grouped by role and by where they wait, and
 //! across several dumps of one process, the groups that keep growing.
 
-use super::classify::{classify_at, first_app_frame, Role};
+use super::classify::{classify_at, first_app_frame, is_transport_dial, Role};
 use super::{Dump, StackFrame};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// At most this many label sets and ids kept per group, as examples.
+/// At most this many ids kept per group, as examples.
 pub const MAX_EXAMPLES: usize = 16;
+
+/// At most this many distinct label sets kept per group (each can join one
+/// request), the rest counted in the group only.
+pub const MAX_LABEL_SETS: usize = 4096;
+
+/// Growth is judged over at least this many dumps.
+pub const LEAK_MIN_DUMPS: usize = 3;
 
 /// A group grows when each dump has at least as many as the one before and
 /// the last has at least this many more than the first ...
@@ -30,6 +37,12 @@ pub struct Group {
     /// The standard-library frame that gave the role
     /// (`net/http.(*persistConn).readLoop`).
     pub role_frame: Option<StackFrame>,
+    /// They are opening connections for an HTTP Transport (`dialConnFor`):
+    /// one goroutine per dial in progress.
+    pub transport_dial: bool,
+    /// Whether they carry pprof labels (label sets are kept per group, so
+    /// labelled and unlabelled goroutines are not merged).
+    pub labelled: bool,
     /// The scheduler state, when the dump gives it (`debug=2`).
     pub state: Option<String>,
     /// How many goroutines.
@@ -64,8 +77,17 @@ impl Group {
 
 /// The dump's goroutines grouped, in role order, larger groups first.
 pub fn summarize(dump: &Dump) -> Vec<Group> {
-    type Key = (Role, Option<(String, u32)>, Option<String>, Option<String>);
-    let mut groups: BTreeMap<Key, Group> = BTreeMap::new();
+    type Key = (
+        Role,
+        Option<(String, u32)>,
+        Option<String>,
+        Option<String>,
+        bool,
+        bool,
+    );
+    type LabelSet = Vec<(String, String)>;
+    let mut groups: BTreeMap<Key, (Group, std::collections::HashMap<LabelSet, usize>)> =
+        BTreeMap::new();
     for g in &dump.goroutines {
         let (role, role_frame) = classify_at(g);
         let role_frame = role_frame.cloned();
@@ -80,17 +102,24 @@ pub fn summarize(dump: &Dump) -> Vec<Group> {
             at.as_ref().map(|f| (f.function.clone(), f.line)),
             blocked_in.as_ref().map(|f| f.function.clone()),
             g.state.clone(),
+            is_transport_dial(g),
+            !g.labels.is_empty(),
         );
-        let group = groups.entry(key).or_insert_with(|| Group {
-            role,
-            at,
-            blocked_in,
-            role_frame,
-            state: g.state.clone(),
-            count: 0,
-            max_wait: None,
-            ids: Vec::new(),
-            labels: Vec::new(),
+        let (group, index) = groups.entry(key).or_insert_with(|| {
+            let group = Group {
+                role,
+                at,
+                blocked_in,
+                role_frame,
+                transport_dial: is_transport_dial(g),
+                labelled: !g.labels.is_empty(),
+                state: g.state.clone(),
+                count: 0,
+                max_wait: None,
+                ids: Vec::new(),
+                labels: Vec::new(),
+            };
+            (group, std::collections::HashMap::new())
         });
         group.count = group.count.saturating_add(g.count);
         group.max_wait = group.max_wait.max(g.wait);
@@ -100,15 +129,17 @@ pub fn summarize(dump: &Dump) -> Vec<Group> {
             }
         }
         if !g.labels.is_empty() {
-            let room = group.labels.len() < MAX_EXAMPLES;
-            match group.labels.iter_mut().find(|(set, _)| *set == g.labels) {
-                Some((_, n)) => *n = n.saturating_add(g.count),
-                None if room => group.labels.push((g.labels.clone(), g.count)),
+            match index.get(&g.labels) {
+                Some(&i) => group.labels[i].1 = group.labels[i].1.saturating_add(g.count),
+                None if group.labels.len() < MAX_LABEL_SETS => {
+                    index.insert(g.labels.clone(), group.labels.len());
+                    group.labels.push((g.labels.clone(), g.count));
+                }
                 None => {}
             }
         }
     }
-    let mut out: Vec<Group> = groups.into_values().collect();
+    let mut out: Vec<Group> = groups.into_values().map(|(g, _)| g).collect();
     out.sort_by(|a, b| a.role.cmp(&b.role).then(b.count.cmp(&a.count)));
     out
 }
@@ -134,8 +165,8 @@ pub struct Growth {
 }
 
 /// Groups (by role and place) whose count never falls from one dump to the
-/// next and grows by at least [`LEAK_MIN_GROWTH`] and [`LEAK_MIN_FACTOR`]
-/// from first to last. `dumps` are the summaries of one process, oldest first.
+/// next over at least [`LEAK_MIN_DUMPS`], starts above zero and grows by at
+/// least [`LEAK_MIN_GROWTH`] and [`LEAK_MIN_FACTOR`] from first to last. `dumps` are the summaries of one process, oldest first.
 pub fn growing(dumps: &[Vec<Group>]) -> Vec<Growth> {
     if dumps.len() < 2 {
         return Vec::new();
@@ -159,7 +190,11 @@ pub fn growing(dumps: &[Vec<Group>]) -> Vec<Growth> {
         .into_iter()
         .filter(|(_, (_, counts))| {
             let (first, last) = (counts[0], counts[counts.len() - 1]);
-            counts.windows(2).all(|w| w[1] >= w[0])
+            // From a baseline that exists: load arriving after the first
+            // dump is not a leak.
+            first > 0
+                && counts.len() >= LEAK_MIN_DUMPS
+                && counts.windows(2).all(|w| w[1] >= w[0])
                 && last >= first.saturating_add(LEAK_MIN_GROWTH)
                 && last >= first.max(1).saturating_mul(LEAK_MIN_FACTOR)
         })

@@ -36,9 +36,15 @@ pub fn parse(bytes: &[u8]) -> Result<Dump, DumpError> {
         let number = index + 1;
         let line = raw.trim_end();
         if line.is_empty() {
+            // A stanza ends at a blank line; what follows that is not a
+            // goroutine (a crash's register dump, a log line) is no stack.
+            finish(&mut dump, current.take());
             continue;
         }
-        if line.starts_with("goroutine ") && !line.starts_with('\t') {
+        if line.starts_with("\tgoroutine running on other thread") {
+            continue;
+        }
+        if is_header(line) {
             finish(&mut dump, current.take());
             current = Some(header(line, number)?);
             in_ancestors = false;
@@ -64,6 +70,12 @@ pub fn parse(bytes: &[u8]) -> Result<Dump, DumpError> {
                     clip(line)
                 ),
             });
+        }
+        if !line.starts_with("created by ") && function_name(line).contains(char::is_whitespace) {
+            // Not a Go function (`exit status 2` after a panic): the stack
+            // ended.
+            finish(&mut dump, current.take());
+            continue;
         }
         let (function, created_by) = match line.strip_prefix("created by ") {
             Some(rest) => (
@@ -106,6 +118,12 @@ pub fn parse(bytes: &[u8]) -> Result<Dump, DumpError> {
         return Err(DumpError::UnknownFormat);
     }
     Ok(dump)
+}
+
+/// `goroutine N ...`: the start of a stanza.
+pub(super) fn is_header(line: &str) -> bool {
+    line.strip_prefix("goroutine ")
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 fn finish(dump: &mut Dump, g: Option<Goroutine>) {
@@ -421,15 +439,31 @@ internal/poll.runtime_pollWait(0x7f2f4ac2a9a8, 0x72)
             })
         );
         let bad = "goroutine x [running]:\n";
-        assert!(matches!(
-            parse(bad.as_bytes()),
-            Err(DumpError::Line { line: 1, .. })
-        ));
+        assert_eq!(parse(bad.as_bytes()), Err(DumpError::UnknownFormat));
         let bad = "goroutine 1 running:\n";
         assert!(matches!(
             parse(bad.as_bytes()),
             Err(DumpError::Line { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_crash_dump_with_signal_lines_and_registers_parses() {
+        let d = "SIGQUIT: quit\nPC=0x46e8e1 m=0 sigcode=0\n\ngoroutine 0 [idle]:\nruntime.futex()\n\t/go/src/runtime/sys_linux_amd64.s:560 +0x21 fp=0xc sp=0xd pc=0xe\n\ngoroutine 1 [select]:\nmain.main()\n\t/a/main.go:5 +0x1\n\ngoroutine 7 [running]:\n\tgoroutine running on other thread; stack unavailable\n\nrax    0x0\nrbx    0x0\n";
+        let dump = parse(d.as_bytes()).unwrap();
+        assert_eq!(dump.total, 3);
+        assert_eq!(dump.goroutines[1].frames[0].function, "main.main");
+        assert!(dump.goroutines[2].frames.is_empty());
+        assert_eq!(crate::goruntime::parse_dump(d.as_bytes()).unwrap().total, 3);
+        let panic = "panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n\t/a/main.go:5 +0x1d\nexit status 2\n";
+        assert_eq!(
+            crate::goruntime::parse_dump(panic.as_bytes())
+                .unwrap()
+                .goroutines[0]
+                .frames
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -182,7 +182,11 @@ impl CpuView {
         // Where the process spent its CPU, unless this request provably did
         // not compute (then the process's hot spot is someone else's).
         let relevant = busy_request.is_none_or(|b| b >= WAITING);
-        if let Some((f, share)) = self.top.first().filter(|(_, share)| relevant && *share >= 0.1) {
+        if let Some((f, share)) = self
+            .top
+            .first()
+            .filter(|(_, share)| relevant && *share >= 0.1)
+        {
             s.push_str(&format!(
                 "; the process's CPU mostly in {} ({:.0}%)",
                 escape_str(&f.short()),
@@ -270,7 +274,10 @@ mod tests {
             text.contains("it computed") && text.contains("93% of its think time"),
             "{text}"
         );
-        assert!(text.contains("mostly in main.compute (main.go:9) (93%)"), "{text}");
+        assert!(
+            text.contains("mostly in main.compute (main.go:9) (93%)"),
+            "{text}"
+        );
         assert!(!v.explain(idle, a, b).contains("mostly in"));
         assert!(text.contains("TLS handshakes 7%"), "{text}");
         assert!(v.explain(idle, a, b).contains("it waited"));

@@ -33,41 +33,51 @@ pub fn diagnose(dump: &GoDump, at: &InFlight) -> Vec<Finding> {
     let waiting: Vec<&RequestAt> = at.requests.iter().filter(|r| r.sent <= t).collect();
     let mut out = Vec::new();
 
-    // By label: a label value that is an ip:port names the request's client.
+    // By label: a label value that is an ip:port names the request's client;
+    // each label set joins its own goroutines, the rest of the group is
+    // left to the count join.
     let mut used: HashSet<u64> = HashSet::new();
-    let mut labelled: BTreeMap<SocketAddr, (Vec<&Group>, Vec<&RequestAt>, String)> =
-        BTreeMap::new();
-    let mut unlabelled: Vec<&Group> = Vec::new();
+    let mut labelled: BTreeMap<SocketAddr, (Vec<Group>, Vec<&RequestAt>, String)> = BTreeMap::new();
+    let mut unlabelled: Vec<Group> = Vec::new();
     for g in &handlers {
-        let mut matched = false;
-        for (set, _) in &g.labels {
-            for (key, value) in set {
-                let Ok(addr) = value.parse::<SocketAddr>() else {
-                    continue;
-                };
-                for r in waiting.iter().filter(|r| r.client == addr) {
-                    if used.insert(r.conn) {
-                        let entry = labelled
-                            .entry(r.server)
-                            .or_insert_with(|| (Vec::new(), Vec::new(), key.clone()));
-                        if !entry.0.iter().any(|x| std::ptr::eq(*x, *g)) {
-                            entry.0.push(g);
-                        }
-                        entry.1.push(r);
-                        matched = true;
-                    }
-                }
+        let mut matched_total = 0u64;
+        for (set, n) in &g.labels {
+            let hit = set.iter().find_map(|(key, value)| {
+                let addr = value.parse::<SocketAddr>().ok()?;
+                let r = waiting
+                    .iter()
+                    .find(|r| r.client == addr && !used.contains(&r.conn))?;
+                Some((key, *r))
+            });
+            let Some((key, r)) = hit else { continue };
+            used.insert(r.conn);
+            matched_total = matched_total.saturating_add(*n);
+            let entry = labelled
+                .entry(r.server)
+                .or_insert_with(|| (Vec::new(), Vec::new(), key.clone()));
+            match entry.0.iter_mut().find(|x| same_place(x, g)) {
+                Some(x) => x.count = x.count.saturating_add(*n),
+                None => entry.0.push(Group {
+                    count: *n,
+                    ..(*g).clone()
+                }),
             }
+            entry.1.push(r);
         }
-        if !matched {
-            unlabelled.push(g);
+        let rest = g.count.saturating_sub(matched_total);
+        if rest > 0 {
+            unlabelled.push(Group {
+                count: rest,
+                ..(*g).clone()
+            });
         }
     }
     for (server, (groups, requests, key)) in &labelled {
+        let groups: Vec<&Group> = groups.iter().collect();
         if let Some(f) = finding(
             dump,
             *server,
-            groups,
+            &groups,
             requests,
             &format!("pprof label {key}"),
         ) {
@@ -75,54 +85,69 @@ pub fn diagnose(dump: &GoDump, at: &InFlight) -> Vec<Finding> {
         }
     }
 
-    // By count and time: the server whose waiting requests best match the
-    // blocked handlers' count.
+    // By count and time: servers taken oldest waiting request first while
+    // the blocked handlers' count covers their waiting requests (requests
+    // this process made downstream start later than the ones it serves).
     let blocked: u64 = unlabelled.iter().map(|g| g.count).sum();
     if blocked == 0 {
         return out;
     }
+    let unlabelled: Vec<&Group> = unlabelled.iter().collect();
     let mut by_server: BTreeMap<SocketAddr, Vec<&RequestAt>> = BTreeMap::new();
     for r in waiting.iter().filter(|r| !used.contains(&r.conn)) {
         by_server.entry(r.server).or_default().push(r);
     }
-    let chosen = by_server.iter().min_by_key(|(_, rs)| {
-        let n = rs.len() as u64;
-        (n.abs_diff(blocked), std::cmp::Reverse(n))
-    });
-    match chosen {
-        Some((server, requests)) => {
+    let mut servers: Vec<(&SocketAddr, &Vec<&RequestAt>)> = by_server.iter().collect();
+    servers.sort_by_key(|(addr, rs)| (rs.iter().map(|r| r.sent).min(), **addr));
+    let mut left = blocked;
+    let mut chosen: Vec<(&SocketAddr, &Vec<&RequestAt>)> = Vec::new();
+    for (addr, rs) in &servers {
+        if rs.len() as u64 <= left {
+            left -= rs.len() as u64;
+            chosen.push((addr, rs));
+        }
+    }
+    if chosen.is_empty() {
+        chosen.extend(servers.iter().min_by_key(|(_, rs)| {
+            let n = rs.len() as u64;
+            (n.abs_diff(blocked), std::cmp::Reverse(n))
+        }));
+    }
+    if !chosen.is_empty() {
+        for (server, requests) in chosen {
             if let Some(f) = finding(dump, *server, &unlabelled, requests, "count and time") {
                 out.push(f);
             }
         }
-        None => {
-            let long: Vec<&Group> = unlabelled
-                .iter()
-                .copied()
-                .filter(|g| g.max_wait.is_some_and(|w| w.as_secs() >= MIN_DUMP_WAIT_S))
-                .collect();
-            if let Some(first) = long.first() {
-                let n: u64 = long.iter().map(|g| g.count).sum();
-                out.push(Finding {
-                    kind: "go.handler_blocked",
-                    severity: Severity::Warning,
-                    summary: format!(
-                        "{n} server handler goroutine{} blocked in {} in {}; no request in the capture was waiting at the dump's time",
-                        plural(n),
-                        place_text(first),
-                        escape_str(&dump.name)
-                    ),
-                    next_step: next_step(first),
-                    frames: Vec::new(),
-                    conn: None,
-                    client: None,
-                    server: None,
-                    time: Some(dump.at),
-                    endpoint: None,
-                    goroutines: long.iter().map(|g| evidence(dump, g)).collect(),
-                });
-            }
-        }
+        return out;
+    }
+    // No request in the capture to join: the dump alone, when it shows
+    // long waits.
+    let long: Vec<&Group> = unlabelled
+        .iter()
+        .copied()
+        .filter(|g| g.max_wait.is_some_and(|w| w.as_secs() >= MIN_DUMP_WAIT_S))
+        .collect();
+    if let Some(first) = long.first() {
+        let n: u64 = long.iter().map(|g| g.count).sum();
+        out.push(Finding {
+            kind: "go.handler_blocked",
+            severity: Severity::Warning,
+            summary: format!(
+                "{n} server handler goroutine{} blocked in {} in {}; no request in the capture was waiting at the dump's time",
+                plural(n),
+                place_text(first),
+                escape_str(&dump.name)
+            ),
+            next_step: next_step(first),
+            frames: Vec::new(),
+            conn: None,
+            client: None,
+            server: None,
+            time: Some(dump.at),
+            endpoint: None,
+            goroutines: long.iter().map(|g| evidence(dump, g)).collect(),
+        });
     }
     out
 }
@@ -211,4 +236,8 @@ fn plural(n: u64) -> &'static str {
     } else {
         "s"
     }
+}
+
+fn same_place(a: &Group, b: &Group) -> bool {
+    a.role == b.role && a.at == b.at && a.blocked_in == b.blocked_in && a.state == b.state
 }

@@ -3,8 +3,8 @@
 //!
 //! `net/http.(*Transport).getConn` waits for an idle pooled connection or
 //! for a dial it started. It starts no dial when `MaxConnsPerHost` is
-//! reached, so calls waiting there beyond the dials in progress (goroutines
-//! in dial, DNS or a client TLS handshake) queued for the pool. The capture
+//! reached, so calls waiting there beyond the dials in progress (one
+//! `dialConnFor` goroutine each) queued for the pool. The capture
 //! shows which server: the one whose every open connection was carrying a
 //! request at that moment, with no new connection being opened.
 
@@ -37,7 +37,15 @@ pub fn diagnose(dump: &GoDump, at: &InFlight) -> Vec<Finding> {
             .sum()
     };
     let waiting = count(Role::ConnWait);
-    let dialing = count(Role::Dial) + count(Role::Dns) + count(Role::TlsHandshake);
+    // One goroutine per Transport dial in progress (`dialConnFor`), whatever
+    // it waits on inside: a DNS lookup or a dial races several goroutines of
+    // its own, and dials outside the Transport (a database) serve no call.
+    let dialing: u64 = dump
+        .groups
+        .iter()
+        .filter(|g| g.transport_dial)
+        .map(|g| g.count)
+        .sum();
     let queued = waiting.saturating_sub(dialing);
     if queued < MIN_QUEUED {
         return Vec::new();
@@ -106,26 +114,39 @@ pub fn diagnose(dump: &GoDump, at: &InFlight) -> Vec<Finding> {
     };
     let k = s.busy.len();
     let oldest = s.busy.iter().map(|(_, age)| *age).max().unwrap_or(0);
-    let others = if full.len() > 1 {
-        format!(
-            " (also every connection busy: {})",
-            full[1..]
-                .iter()
-                .take(3)
-                .map(|(a, _)| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    } else {
-        String::new()
-    };
+    if full.len() > 1 {
+        // Which pool is capped is not known: name the candidates, no cap.
+        let candidates: Vec<String> = full
+            .iter()
+            .take(5)
+            .map(|(a, s)| format!("{a} ({} busy)", s.busy.len()))
+            .collect();
+        let first = s.busy.iter().map(|(c, _)| *c).min();
+        return vec![Finding {
+            kind: "go.pool_exhausted",
+            severity: Severity::Warning,
+            summary: format!(
+                "{calls}, while every connection to each of {} servers was busy carrying a request: {}; the pool of one of them is capped (Transport.MaxConnsPerHost), so these calls queued in the client, not on the network",
+                full.len(),
+                candidates.join(", ")
+            ),
+            next_step: NEXT.into(),
+            frames: cite(frames_of.into_values().flatten().collect()),
+            conn: first,
+            client: first.and_then(|c| at.conns.iter().find(|x| x.conn == c).map(|x| x.client)),
+            server: Some(**server),
+            time: Some(t),
+            endpoint: None,
+            goroutines: groups.iter().map(|g| evidence(dump, g)).collect(),
+        }];
+    }
     let first = s.busy.iter().map(|(c, _)| *c).min();
     let client = first.and_then(|c| at.conns.iter().find(|x| x.conn == c).map(|x| x.client));
     vec![Finding {
         kind: "go.pool_exhausted",
         severity: Severity::Warning,
         summary: format!(
-            "{calls}, while all {k} connection{} to {server} were busy, each carrying a request (the oldest waiting {}){others}: the client's pool is capped at {k} (Transport.MaxConnsPerHost), so these calls queued in the client, not on the network",
+            "{calls}, while all {k} connection{} to {server} were busy, each carrying a request (the oldest waiting {}): the client's pool is capped at {k} (Transport.MaxConnsPerHost), so these calls queued in the client, not on the network",
             if k == 1 { "" } else { "s" },
             human_duration(oldest),
         ),
