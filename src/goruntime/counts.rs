@@ -11,7 +11,7 @@
 //! `FUNC+OFF` and `FILE:LINE`, tab-separated;
 //! addresses with no symbol print as `#\tADDR` alone and are skipped.
 
-use super::text::{file_line, parse_labels};
+use super::text::{clip, file_line, parse_labels};
 use super::{Dump, DumpError, DumpFormat, Goroutine, StackFrame, MAX_FRAMES, MAX_GOROUTINES};
 
 /// Parses a `debug=1` goroutine dump.
@@ -113,13 +113,6 @@ fn orphan(number: usize, line: &str) -> DumpError {
     DumpError::Line {
         line: number,
         what: format!("a '#' line outside any 'COUNT @' stanza: {:?}", clip(line)),
-    }
-}
-
-fn clip(s: &str) -> &str {
-    match s.char_indices().nth(80) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 

@@ -181,20 +181,12 @@ fn header(line: &str, number: usize) -> Result<Goroutine, DumpError> {
 /// and nested braces (label values may hold brackets).
 fn matching_bracket(s: &str, open: usize) -> Option<usize> {
     let mut depth = 0i32;
-    let mut in_quote = false;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for (i, c) in s.char_indices().skip_while(|(i, _)| *i < open) {
-        if in_quote {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_quote = false,
-                _ => {}
-            }
+        if quotes.inside(c) {
             continue;
         }
         match c {
-            '"' => in_quote = true,
             '[' | '{' => depth += 1,
             ']' | '}' => {
                 depth -= 1;
@@ -208,22 +200,39 @@ fn matching_bracket(s: &str, open: usize) -> Option<usize> {
     None
 }
 
+/// Go-quoted strings met in a scan, one character at a time.
+#[derive(Default)]
+struct Quotes {
+    open: bool,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Whether `c` belongs to a quoted string (its quotes included).
+    fn inside(&mut self, c: char) -> bool {
+        if self.open {
+            match (self.escaped, c) {
+                (true, _) => self.escaped = false,
+                (false, '\\') => self.escaped = true,
+                (false, '"') => self.open = false,
+                _ => {}
+            }
+            return true;
+        }
+        self.open = c == '"';
+        self.open
+    }
+}
+
 /// Splits on commas outside quotes and braces.
 fn split_top(s: &str) -> Vec<&str> {
     let mut parts = Vec::new();
-    let (mut depth, mut in_quote, mut escaped, mut start) = (0i32, false, false, 0);
+    let (mut depth, mut quotes, mut start) = (0i32, Quotes::default(), 0);
     for (i, c) in s.char_indices() {
-        if in_quote {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_quote = false,
-                _ => {}
-            }
+        if quotes.inside(c) {
             continue;
         }
         match c {
-            '"' => in_quote = true,
             '{' => depth += 1,
             '}' => depth -= 1,
             ',' if depth == 0 => {
@@ -339,7 +348,8 @@ fn quoted(s: &str) -> Option<(String, &str)> {
     None
 }
 
-fn clip(s: &str) -> &str {
+/// At most the first 80 characters, for error messages.
+pub(super) fn clip(s: &str) -> &str {
     match s.char_indices().nth(80) {
         Some((i, _)) => &s[..i],
         None => s,
