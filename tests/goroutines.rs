@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::util::live::findings;
+use crate::util::netns::{NsCapture, ResolvConf, TwoHosts, CLIENT_IF};
 use crate::util::{analyze_records, can_capture, capture_lo, go, run, LiveCapture};
 
 /// The lab program; `None` (reason printed) without Go.
@@ -220,7 +221,7 @@ fn goroutines_classifies_real_dumps_in_every_form() {
         assert_eq!(role_count(cd, "read_loop"), 2, "{form}: {cd}");
         assert_eq!(
             group(cd, "conn_wait")[0]["at"]["function"],
-            "main.client.func1"
+            "main.call"
         );
         assert_eq!(
             v["dumps"][0]["format"],
@@ -345,7 +346,7 @@ fn analyze_joins_labelled_handlers_and_a_full_pool_to_the_capture() {
         "{summary}"
     );
     assert_eq!(p["goroutines"][0]["role"], "conn_wait");
-    assert_eq!(p["goroutines"][0]["function"], "main.client.func1");
+    assert_eq!(p["goroutines"][0]["function"], "main.call");
 }
 
 #[test]
@@ -372,6 +373,117 @@ fn analyze_joins_unlabelled_handlers_by_count_and_time() {
     assert!(
         findings(&records, "go.pool_exhausted").is_empty(),
         "no client dump was given"
+    );
+}
+
+#[test]
+fn analyze_joins_dials_and_lookups_to_the_syns_and_queries_nobody_answered() {
+    let test = "analyze_joins_dials_and_lookups_to_the_syns_and_queries_nobody_answered";
+    let Some(program) = program(test) else {
+        return;
+    };
+    if !can_capture(test) {
+        return;
+    }
+    // The server host answers nothing: its SYNs and DNS queries are dropped
+    // on arrival, where LAB.md says an unanswered SYN is made.
+    let mut net = TwoHosts::new("godial");
+    let server = net.server.name.clone();
+    net.drop_rule(&server, "INPUT", "-p tcp --dport 9 -j DROP");
+    net.drop_rule(&server, "INPUT", "-p udp --dport 53 -j DROP");
+    let _resolv = ResolvConf::with(
+        &net.client.name,
+        &format!(
+            "nameserver {}\noptions timeout:1 attempts:3\n",
+            net.server_ip
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("waits.pcap");
+    let (dials, lookups) = (dir.path().join("dial"), dir.path().join("dns"));
+    std::fs::create_dir_all(&dials).unwrap();
+    std::fs::create_dir_all(&lookups).unwrap();
+    let capture = NsCapture::start(&net.client.name, CLIENT_IF, &file, "port 9 or port 53");
+    let program = program.to_str().unwrap();
+    let by_address = format!("http://{}:9/", net.server_ip);
+    let mut dialer = net.client.spawn(&[
+        program,
+        "-role",
+        "client",
+        "-url",
+        &by_address,
+        "-n",
+        "3",
+        "-dump",
+        dials.to_str().unwrap(),
+        "-dump-after",
+        "1500ms",
+    ]);
+    let nameserver = format!("{}:53", net.server_ip);
+    let mut resolver = net.client.spawn(&[
+        program,
+        "-role",
+        "client",
+        "-url",
+        "http://api.test:9/",
+        "-resolver",
+        &nameserver,
+        "-dump",
+        lookups.to_str().unwrap(),
+        "-dump-after",
+        "1500ms",
+    ]);
+    dialer.wait_for_stdout("dumped 0", Duration::from_secs(20));
+    resolver.wait_for_stdout("dumped 0", Duration::from_secs(20));
+    // The SYNs are resent at 1 s and 3 s, the queries each second.
+    std::thread::sleep(Duration::from_millis(2000));
+    capture.finish();
+    drop((dialer, resolver));
+    // No @TIME: each dump's time is its file's mtime.
+    let records = analyze_records(
+        &file,
+        &[
+            "--goroutines",
+            dials.join("goroutine-0.txt2").to_str().unwrap(),
+            "--goroutines",
+            lookups.join("goroutine-0.txt2").to_str().unwrap(),
+        ],
+    );
+    let timeouts = findings(&records, "tcp.connect_timeout");
+    assert_eq!(timeouts.len(), 3, "{timeouts:?}");
+    for f in &timeouts {
+        let summary = f["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("3 goroutines were opening a connection")
+                && summary.contains("while 3 SYNs were unanswered on the wire"),
+            "{summary}"
+        );
+        assert!(summary.contains("dial/goroutine-0.txt2"), "{summary}");
+        let g = &f["goroutines"];
+        assert_eq!(g[0]["role"], "dial", "{f}");
+        assert_eq!(g[0]["count"], 3, "{f}");
+    }
+    let dns = findings(&records, "dns.timeout");
+    assert!(!dns.is_empty(), "{records:?}");
+    for f in &dns {
+        let summary = f["summary"].as_str().unwrap();
+        assert!(summary.contains("api.test"), "{summary}");
+        assert!(
+            summary.contains("in a DNS lookup") && summary.contains("dns/goroutine-0.txt2"),
+            "{summary}"
+        );
+        assert!(
+            f["goroutines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|g| g["role"] == "dns"),
+            "{f}"
+        );
+    }
+    assert!(
+        findings(&records, "go.pool_exhausted").is_empty(),
+        "every call had its own dial: no pool was full"
     );
 }
 

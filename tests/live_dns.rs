@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::util::live::{findings, of_type};
-use crate::util::netns::{exec_bounded, NsCapture, Proc, TwoHosts, CLIENT_IF};
+use crate::util::netns::{exec_bounded, NsCapture, Proc, ResolvConf, TwoHosts, CLIENT_IF};
 use crate::util::{analyze_records, can_capture};
 
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
@@ -52,35 +52,14 @@ fn ready(test: &str, need_go: bool) -> bool {
     true
 }
 
-/// `/etc/netns/NS/resolv.conf` for namespace `ns`, removed on drop.
-struct ResolvConf {
-    dir: PathBuf,
-}
-
-impl ResolvConf {
-    fn new(ns: &str, nameserver: &str) -> ResolvConf {
-        ResolvConf::with(
-            ns,
-            &format!(
-                "nameserver {nameserver}\nsearch svc.cluster.local cluster.local\noptions ndots:5 timeout:2 attempts:1\n"
-            ),
-        )
-    }
-
-    /// Replaces (or writes) the namespace's resolv.conf with `content`.
-    fn with(ns: &str, content: &str) -> ResolvConf {
-        let dir = PathBuf::from("/etc/netns").join(ns);
-        std::fs::create_dir_all(&dir).expect("create /etc/netns/NS");
-        let guard = ResolvConf { dir };
-        std::fs::write(guard.dir.join("resolv.conf"), content).expect("write resolv.conf");
-        guard
-    }
-}
-
-impl Drop for ResolvConf {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The client's resolv.conf: the cluster-style search list, one attempt.
+fn cluster_resolv(ns: &str, nameserver: &str) -> ResolvConf {
+    ResolvConf::with(
+        ns,
+        &format!(
+            "nameserver {nameserver}\nsearch svc.cluster.local cluster.local\noptions ndots:5 timeout:2 attempts:1\n"
+        ),
+    )
 }
 
 /// The lab: two namespaces, the client's resolv.conf, dnsmasq on `port` at
@@ -97,7 +76,7 @@ impl Lab {
     fn new(tag: &str, port: u16, http: bool) -> Lab {
         let hosts = TwoHosts::new(tag);
         let dir = tempfile::tempdir().expect("tempdir");
-        let resolv = ResolvConf::new(&hosts.client.name, &hosts.server_ip);
+        let resolv = cluster_resolv(&hosts.client.name, &hosts.server_ip);
         let pid = dir.path().join("dnsmasq.pid");
         let mut procs = vec![hosts.server.spawn(&[
             DNSMASQ,

@@ -479,7 +479,7 @@ impl<O: AnalysisOutput> Analyzer<O> {
         annotate_losses(&mut findings, quality, &self.holes);
         findings.extend(diagnose_capture(quality, &self.holes));
         if let Some(go) = self.go.take() {
-            let found = go.conclude();
+            let found = go.conclude(&mut findings);
             if !found.is_empty() {
                 self.output.findings(&found, None);
             }

@@ -138,9 +138,11 @@ impl GoJoin {
         }
     }
 
-    /// The joined findings.
-    pub fn conclude(self) -> Vec<Finding> {
+    /// The joined findings; the capture's own dial and DNS findings
+    /// (`found`) amended with the goroutines that waited on them.
+    pub fn conclude(self, found: &mut [Finding]) -> Vec<Finding> {
         let pairs: Vec<(&GoDump, &InFlight)> = self.dumps.iter().zip(self.at.iter()).collect();
+        rules::amend(&pairs, found);
         rules::diagnose(&pairs)
     }
 }

@@ -35,6 +35,13 @@
 //!     the call could connect ("AAAA answered 480 ms after A"). It replaces
 //!     that record's own `dns.slow`. Kept under `dns.slow` (no new kind): it is
 //!     a slow answer, and the summary names the family.
+//!   - `dns.timeout` for a lookup resent from new sockets: no member of the
+//!     operation was answered and one of its questions (name and type) was
+//!     asked by two of its records. Go's resolver resends each time-out from
+//!     a new socket with a new id, so each record alone is one unanswered
+//!     query and says nothing; together they are the resolver's time-outs.
+//!     An error when a query waited out the tracker's time-out, else a
+//!     warning. It replaces its members' own `dns.timeout`.
 //! * mDNS and LLMNR records get no findings: unanswered multicast questions
 //!   are how those protocols work.
 //! * Story names: each DNS flow's story is named after the lookup whose
@@ -45,7 +52,7 @@ use std::net::IpAddr;
 
 mod operations;
 
-use self::operations::{repeated_lookups, search_walks, slow_families};
+use self::operations::{repeated_lookups, search_walks, slow_families, unanswered_operations};
 use super::{Finding, Severity};
 use crate::app::dns::ops;
 use crate::app::dns::{DnsProtocol, DnsRecord};
@@ -228,10 +235,12 @@ pub fn diagnose_all_named(records: &[DnsRecord]) -> (Vec<Finding>, Vec<(u64, Str
     let operations = ops::group(records);
     let mut walked = vec![false; records.len()];
     let mut slow_family = vec![false; records.len()];
+    let mut resent = vec![false; records.len()];
     let mut named: Vec<(Finding, String)> = Vec::new();
     named.extend(search_walks(records, &operations, &mut walked));
     named.extend(slow_families(records, &operations, &mut slow_family));
     named.extend(repeated_lookups(records, &operations));
+    named.extend(unanswered_operations(records, &operations, &mut resent));
     let mut out: Vec<(Finding, String)> = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let mut found = diagnose(r);
@@ -247,6 +256,9 @@ pub fn diagnose_all_named(records: &[DnsRecord]) -> (Vec<Finding>, Vec<(u64, Str
         }
         if slow_family.get(i).copied().unwrap_or(false) {
             found.retain(|f| f.kind != "dns.slow");
+        }
+        if resent.get(i).copied().unwrap_or(false) {
+            found.retain(|f| f.kind != "dns.timeout");
         }
         out.extend(found.into_iter().map(|f| (f, r.qname.clone())));
     }

@@ -19,7 +19,7 @@
 //! id and a counter.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -206,6 +206,29 @@ impl Drop for Netns {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
+    }
+}
+
+/// `/etc/netns/NS/resolv.conf` for namespace `ns` (what `ip netns exec`
+/// mounts over `/etc/resolv.conf`), removed on drop.
+pub struct ResolvConf {
+    dir: PathBuf,
+}
+
+impl ResolvConf {
+    /// Writes the namespace's resolv.conf with `content`.
+    pub fn with(ns: &str, content: &str) -> ResolvConf {
+        let dir = PathBuf::from("/etc/netns").join(ns);
+        std::fs::create_dir_all(&dir).expect("create /etc/netns/NS");
+        let guard = ResolvConf { dir };
+        std::fs::write(guard.dir.join("resolv.conf"), content).expect("write resolv.conf");
+        guard
+    }
+}
+
+impl Drop for ResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

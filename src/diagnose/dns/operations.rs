@@ -1,5 +1,6 @@
 //! The per-operation DNS rules (`dns.search_walk`, `dns.repeated_lookup`, a
-//! slow address family as `dns.slow`): see the parent module's doc.
+//! slow address family as `dns.slow`, a lookup resent from new sockets and
+//! never answered as `dns.timeout`): see the parent module's doc.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -338,6 +339,99 @@ pub(super) fn repeated_lookups(
             run.iter().flat_map(|l| frames_of(l.lead)).collect(),
         );
         out.push((f, name));
+    }
+    out
+}
+
+/// `dns.timeout` for an operation that resent a question from a new socket
+/// and got no answer at all: Go's resolver resends each time-out from a new
+/// socket with a new id, so each record alone is one query unanswered (no
+/// finding before its own time-out), while together they are the resolver
+/// timing out again and again. Marks its members `covered` (their own
+/// `dns.timeout`, if any, is this one).
+pub(super) fn unanswered_operations(
+    records: &[DnsRecord],
+    operations: &[Operation],
+    covered: &mut [bool],
+) -> Vec<(Finding, String)> {
+    let mut out = Vec::new();
+    for op in operations {
+        let all: Vec<(usize, &DnsRecord)> = members(records, op).collect();
+        if all
+            .iter()
+            .any(|(_, r)| r.response_time.is_some() || r.unreachable.is_some())
+        {
+            continue;
+        }
+        let mut asked: Vec<(String, &str, usize)> = Vec::new();
+        for (_, r) in &all {
+            let key = (normal_name(&r.qname), r.qtype.as_str());
+            match asked
+                .iter_mut()
+                .find(|a| (a.0.as_str(), a.1) == (key.0.as_str(), key.1))
+            {
+                Some(a) => a.2 += 1,
+                None => asked.push((key.0, key.1, 1)),
+            }
+        }
+        if !asked.iter().any(|a| a.2 > 1) {
+            continue; // no resend from a new socket: the per-record rule
+        }
+        let (Some((_, lead)), Some((_, last))) = (all.first(), all.last()) else {
+            continue;
+        };
+        for (i, _) in &all {
+            if let Some(c) = covered.get_mut(*i) {
+                *c = true;
+            }
+        }
+        let queries: u64 = all.iter().map(|(_, r)| u64::from(r.retries) + 1).sum();
+        let mut servers: Vec<std::net::SocketAddr> = Vec::new();
+        for s in all.iter().flat_map(|(_, r)| r.servers_tried.iter()) {
+            if !servers.contains(s) {
+                servers.push(*s);
+            }
+        }
+        let servers: Vec<String> = servers.iter().map(|s| s.to_string()).collect();
+        let mut types: Vec<&str> = Vec::new();
+        for (_, t, _) in &asked {
+            if !types.contains(t) {
+                types.push(t);
+            }
+        }
+        let timed_out = all.iter().any(|(_, r)| r.timed_out);
+        let tail = if timed_out {
+            ""
+        } else {
+            " (the capture ended before the last query's time-out)"
+        };
+        let mut f = multi(
+            lead,
+            "dns.timeout",
+            format!(
+                "no answer for {} ({}): {queries} queries to {} over {}, resent from {} sockets as the resolver timed out (Go's resolver resends from a new socket){tail}",
+                lead.qname,
+                types.join(", "),
+                servers.join(", "),
+                human_duration(last.query_time.since(lead.query_time)),
+                all.len(),
+            ),
+            format!(
+                "check that {} on port 53 from this client (firewall, UDP blocked, resolver down)",
+                if servers.len() == 1 {
+                    "the resolver answers"
+                } else {
+                    "the resolvers answer"
+                }
+            ),
+            all.iter().flat_map(|(_, r)| frames_of(r)).collect(),
+        );
+        f.severity = if timed_out {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        out.push((f, lead.qname.clone()));
     }
     out
 }

@@ -421,3 +421,48 @@ fn mdns_and_llmnr_get_no_findings() {
     r.protocol = DnsProtocol::Mdns;
     assert!(diagnose(&r).is_empty());
 }
+
+/// Go's resolver resends each timed-out query from a new socket with a new
+/// id: A and AAAA from two sockets, then again a second later from two more.
+/// Each record alone is one query unanswered at the end; together they are a
+/// lookup that timed out, told once.
+#[test]
+fn a_lookup_resent_from_new_sockets_is_one_timeout() {
+    let query = |qtype: &str, ms: i64, port: u16, frame: u64| {
+        let mut r = rec("api.test", None, None);
+        r.qtype = qtype.to_string();
+        r.client = format!("10.0.0.5:{port}").parse().unwrap();
+        r.query_time = Timestamp(T0 + ms * 1_000_000);
+        r.query_frame = frame;
+        r.conn = frame;
+        r.unanswered_at_end = true;
+        r
+    };
+    let records = vec![
+        query("A", 0, 40001, 1),
+        query("AAAA", 0, 40002, 2),
+        query("A", 1000, 40003, 3),
+        query("AAAA", 1000, 40004, 4),
+    ];
+    let f = diagnose_all(&records);
+    assert_eq!(kinds(&f), [("dns.timeout", Severity::Warning)], "{f:#?}");
+    assert!(
+        f[0].summary
+            .starts_with("no answer for api.test (A, AAAA): 4 queries to 10.0.0.53:53 over 1.00 s"),
+        "{}",
+        f[0].summary
+    );
+    assert_eq!(f[0].frames, [1, 2, 3, 4]);
+    assert_eq!(f[0].conn, Some(1));
+    // One that waited out the time-out makes it an error, and its own
+    // per-record finding is not told a second time.
+    let mut records = records;
+    records[3].timed_out = true;
+    records[3].unanswered_at_end = false;
+    assert_eq!(
+        kinds(&diagnose_all(&records)),
+        [("dns.timeout", Severity::Error)]
+    );
+    // A and AAAA asked once each, never resent: nothing yet.
+    assert!(diagnose_all(&records[..2]).is_empty());
+}

@@ -13,7 +13,9 @@
 //!   `Transport.getConn` with no dial in progress ⇄ every connection to a
 //!   server busy with a request;
 //! * across dumps: groups that only grow (`summary::growing`), told beside the
-//!   connections the capture shows open.
+//!   connections the capture shows open;
+//! * goroutines in dial or DNS amend the capture's own unanswered-SYN and
+//!   DNS findings ([`amend`]).
 //!
 //! Thresholds are named at the top of each rule's file.
 
@@ -21,6 +23,7 @@ pub mod cpu;
 mod handlers;
 mod leak;
 mod pool;
+mod waits;
 
 use super::{Finding, GoroutineEvidence};
 use crate::base::Timestamp;
@@ -127,6 +130,12 @@ pub fn diagnose(dumps: &[(&GoDump, &InFlight)]) -> Vec<Finding> {
     }
     out.extend(leak::diagnose(dumps));
     out
+}
+
+/// Adds to the capture's dial and DNS findings the goroutines that waited
+/// on them (see `waits`).
+pub fn amend(dumps: &[(&GoDump, &InFlight)], findings: &mut [Finding]) {
+    waits::amend(dumps, findings);
 }
 
 /// A group as a finding's evidence.

@@ -1,16 +1,20 @@
 // A Go lab program for the goroutine-dump tests (issue 14), stdlib only.
 //
 // -role server: an HTTP server whose handlers block in known places:
-//   /hang     blocks in main.hang (a select) until -hang passes or the client goes
-//   /slow     sleeps -think, then answers
-//   /compute  burns CPU for -think, then answers
-//   /ok       answers at once
+//
+//	/hang     blocks in main.hang (a select) until -hang passes or the client goes
+//	/slow     sleeps -think, then answers
+//	/compute  burns CPU for -think, then answers
+//	/ok       answers at once
+//
 // With -labels each request runs under pprof.Do with the label
 // {"remote": r.RemoteAddr}, so a goroutine names its connection.
 //
 // -role client: -n concurrent GETs of -url on one Transport with
 // MaxConnsPerHost -max-conns; with -leak the response bodies are never read or
 // closed. It keeps running -linger after the calls so its dumps can be taken.
+// With -resolver ADDR names in -url are looked up by Go's own resolver at ADDR
+// (UDP), whatever /etc/resolv.conf says.
 //
 // With -cpuprofile FILE the process profiles its CPU for -cpu-for from its
 // start, then prints "cpuprofile done".
@@ -54,6 +58,7 @@ var (
 	dumpAfter = flag.Duration("dump-after", time.Second, "first dump after this")
 	dumpEvery = flag.Duration("dump-every", time.Second, "between dumps")
 	dumps     = flag.Int("dumps", 1, "number of dumps")
+	resolver  = flag.String("resolver", "", "client: DNS server (ip:port) for names in -url")
 	cpuOut    = flag.String("cpuprofile", "", "write a CPU profile of the first -cpu-for here")
 	cpuFor    = flag.Duration("cpu-for", 3*time.Second, "how long the CPU profile runs")
 )
@@ -163,6 +168,16 @@ func compute(d time.Duration) uint64 {
 
 func client() {
 	tr := &http.Transport{MaxConnsPerHost: *maxConns, DisableCompression: true}
+	if *resolver != "" {
+		d := &net.Dialer{Resolver: &net.Resolver{
+			PreferGo: true,
+			Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "udp", *resolver)
+			},
+		}}
+		tr.DialContext = d.DialContext
+	}
 	c := &http.Client{Transport: tr}
 	for r := 0; r < *rounds; r++ {
 		if r > 0 {
@@ -173,20 +188,25 @@ func client() {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				start := time.Now()
-				resp, err := c.Get(*url)
-				if err != nil {
-					fmt.Printf("call %d error %v after %v\n", i, err, time.Since(start))
-					return
-				}
-				if !*leak {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				fmt.Printf("call %d status %d after %v\n", i, resp.StatusCode, time.Since(start))
+				call(c, i)
 			}(i)
 		}
 		wg.Wait()
 	}
 	time.Sleep(*linger)
+}
+
+// call makes one GET of -url: the client's application frame in the dumps.
+func call(c *http.Client, i int) {
+	start := time.Now()
+	resp, err := c.Get(*url)
+	if err != nil {
+		fmt.Printf("call %d error %v after %v\n", i, err, time.Since(start))
+		return
+	}
+	if !*leak {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	fmt.Printf("call %d status %d after %v\n", i, resp.StatusCode, time.Since(start))
 }
