@@ -262,12 +262,16 @@ the default gzip'd protobuf profile. FILE@TIME gives the time the dump was taken
 (RFC 3339); without it the profile's own time or the file's modification time
 is used. With several dumps of one process, groups that grew from dump to dump
 are listed (goroutines leaking, e.g. response bodies never closed).
+Other profiles (CPU /debug/pprof/profile, block, mutex, heap) are summarized by
+the functions holding most of their value.
 
 Examples:
   curl -s 'localhost:6060/debug/pprof/goroutine?debug=2' > g.txt
   netsleuth goroutines g.txt
   netsleuth goroutines g1.txt@2026-12-03T10:15:00Z g2.txt@2026-12-03T10:16:00Z
-  netsleuth goroutines --json goroutine.pb.gz | jq '.dumps[0].groups'"
+  netsleuth goroutines --json goroutine.pb.gz | jq '.dumps[0].groups'
+  curl -s 'localhost:6060/debug/pprof/block' > block.pb.gz
+  netsleuth goroutines block.pb.gz"
     )]
     Goroutines(GoroutinesArgs),
 }

@@ -219,10 +219,7 @@ fn goroutines_classifies_real_dumps_in_every_form() {
         assert_eq!(role_count(cd, "await_response"), 2, "{form}: {cd}");
         assert_eq!(role_count(cd, "conn_wait"), 4, "{form}: {cd}");
         assert_eq!(role_count(cd, "read_loop"), 2, "{form}: {cd}");
-        assert_eq!(
-            group(cd, "conn_wait")[0]["at"]["function"],
-            "main.call"
-        );
+        assert_eq!(group(cd, "conn_wait")[0]["at"]["function"], "main.call");
         assert_eq!(
             v["dumps"][0]["format"],
             match form {
@@ -713,4 +710,24 @@ fn analyze_tells_computing_from_waiting_with_a_cpu_profile() {
     assert!(computed.contains("main.compute (main.go:"), "{computed}");
     let waited = text("slow");
     assert!(waited.contains("it waited"), "{waited}");
+
+    // The profile alone: `goroutines` says where the CPU went.
+    let (code, out, err) = run(&["goroutines", cpu.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(": cpu profile (samples/count, cpu/nanoseconds)"),
+        "{out}"
+    );
+    let first = out
+        .lines()
+        .skip_while(|l| !l.contains("by application code:"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(first.contains("main.compute (main.go:"), "{out}");
+    let share: f64 = first
+        .split('%')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .expect("a share");
+    assert!(share > 80.0, "the handler burned the CPU: {out}");
 }

@@ -3,14 +3,18 @@
 //! Each dump's goroutines grouped by what they do for the network (dial, DNS,
 //! TLS, waiting for a pooled connection or a response, server handlers and
 //! where they block); with several dumps of one process, the groups that
-//! grew from one to the next.
+//! grew from one to the next. Other pprof profiles (CPU, block, mutex, heap)
+//! given among them are summarized by where their value goes
+//! (`goruntime::hotspots`).
 
 use std::io::Write;
 
 use super::CommandError;
 use crate::base::escape::escape_str;
+use crate::base::human_duration;
 use crate::base::rfc3339;
-use crate::goruntime::load::{load, DumpSpec};
+use crate::goruntime::hotspots::{hotspots, human_value, Hotspots, Spot};
+use crate::goruntime::load::{load_any, DumpSpec, Loaded};
 use crate::goruntime::summary::{growing, summarize, Group, Growth};
 use crate::goruntime::{Dump, Role, StackFrame};
 
@@ -27,10 +31,23 @@ pub struct GoroutinesConfig {
 /// Prints the classified summary of each dump, then what grew across them.
 pub fn run(config: &GoroutinesConfig, out: &mut dyn Write) -> Result<(), CommandError> {
     let mut loaded: Vec<(String, Dump, Vec<Group>)> = Vec::new();
+    let mut profiles: Vec<(String, Hotspots)> = Vec::new();
     for spec in &config.dumps {
-        let dump = load(spec).map_err(|e| CommandError::Usage(e.to_string()))?;
-        let groups = summarize(&dump);
-        loaded.push((spec.path.display().to_string(), dump, groups));
+        let path = spec.path.display().to_string();
+        match load_any(spec).map_err(|e| CommandError::Usage(e.to_string()))? {
+            Loaded::Dump(dump) => {
+                let groups = summarize(&dump);
+                loaded.push((path, dump, groups));
+            }
+            Loaded::Profile(p) => {
+                let h = hotspots(&p, TOP).ok_or_else(|| {
+                    CommandError::Usage(format!(
+                        "{path}: the profile has no sample types: fetch it again from /debug/pprof"
+                    ))
+                })?;
+                profiles.push((path, h));
+            }
+        }
     }
     // Growth is judged oldest first; dumps without a time keep their place.
     let mut by_time: Vec<&(String, Dump, Vec<Group>)> = loaded.iter().collect();
@@ -38,11 +55,68 @@ pub fn run(config: &GoroutinesConfig, out: &mut dyn Write) -> Result<(), Command
     let series: Vec<Vec<Group>> = by_time.iter().map(|(_, _, g)| g.clone()).collect();
     let grew = growing(&series);
     if config.json {
-        write_json(out, &loaded, &grew)?;
+        write_json(out, &loaded, &grew, &profiles)?;
     } else {
         write_text(out, &loaded, &grew)?;
+        for (i, (path, h)) in profiles.iter().enumerate() {
+            if i > 0 || !loaded.is_empty() {
+                writeln!(out)?;
+            }
+            write_profile(out, path, h)?;
+        }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// How many places a profile summary lists, by code and by leaf.
+const TOP: usize = 8;
+
+/// `cpu.pb.gz: cpu profile (...), 2.95 s of cpu over 3.00 s`, then the
+/// places holding most of it.
+fn write_profile(out: &mut dyn Write, path: &str, h: &Hotspots) -> Result<(), CommandError> {
+    write!(
+        out,
+        "{}: {} profile ({}), {} of {}",
+        escape_str(path),
+        escape_str(&h.kind),
+        escape_str(&h.sample_types.join(", ")),
+        human_value(h.total, &h.unit),
+        escape_str(&h.kind)
+    )?;
+    if let Some(d) = h.duration.filter(|d| !d.is_zero()) {
+        let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        write!(out, " over {}", human_duration(ns))?;
+        if h.unit == "nanoseconds" && h.kind == "cpu" {
+            write!(
+                out,
+                " ({:.0}% of one core)",
+                100.0 * h.total as f64 / ns as f64
+            )?;
+        }
+    }
+    if let Some(t) = h.start {
+        write!(out, ", from {}", rfc3339(t))?;
+    }
+    writeln!(out)?;
+    let list = |out: &mut dyn Write, title: &str, spots: &[Spot]| -> std::io::Result<()> {
+        if spots.is_empty() {
+            return Ok(());
+        }
+        writeln!(out, "  {title}:")?;
+        for s in spots {
+            writeln!(
+                out,
+                "    {:>5.1}%  {:>9}  {}",
+                100.0 * s.share,
+                human_value(s.value, &h.unit),
+                short(&s.frame)
+            )?;
+        }
+        Ok(())
+    };
+    list(out, "by application code", &h.by_code)?;
+    list(out, "by innermost function", &h.by_leaf)?;
     Ok(())
 }
 
@@ -153,11 +227,43 @@ fn frame_json(f: &Option<StackFrame>) -> serde_json::Value {
     }
 }
 
+fn spots_json(spots: &[Spot]) -> Vec<serde_json::Value> {
+    spots
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "function": s.frame.function,
+                "file": s.frame.file,
+                "line": s.frame.line,
+                "value": s.value,
+                "share": s.share,
+            })
+        })
+        .collect()
+}
+
 fn write_json(
     out: &mut dyn Write,
     loaded: &[(String, Dump, Vec<Group>)],
     grew: &[Growth],
+    profiles: &[(String, Hotspots)],
 ) -> Result<(), CommandError> {
+    let profiles: Vec<serde_json::Value> = profiles
+        .iter()
+        .map(|(path, h)| {
+            serde_json::json!({
+                "file": path,
+                "kind": h.kind,
+                "unit": h.unit,
+                "sample_types": h.sample_types,
+                "total": h.total,
+                "start": h.start.map(rfc3339),
+                "duration_s": h.duration.map(|d| d.as_secs_f64()),
+                "by_code": spots_json(&h.by_code),
+                "by_leaf": spots_json(&h.by_leaf),
+            })
+        })
+        .collect();
     let dumps: Vec<serde_json::Value> = loaded
         .iter()
         .map(|(path, dump, groups)| {
@@ -189,7 +295,7 @@ fn write_json(
         .collect();
     serde_json::to_writer_pretty(
         &mut *out,
-        &serde_json::json!({"dumps": dumps, "growing": growing}),
+        &serde_json::json!({"dumps": dumps, "growing": growing, "profiles": profiles}),
     )
     .map_err(std::io::Error::from)?;
     writeln!(out)?;

@@ -2,7 +2,7 @@
 //! size bound, timed by `@TIME`, else the profile's own time, else the file's
 //! modification time.
 
-use super::{parse_dump, Dump, DumpError};
+use super::{is_profile, parse_dump, Dump, DumpError, Profile};
 use crate::base::Timestamp;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -113,18 +113,46 @@ pub fn load_profile(path: &Path) -> Result<super::Profile, LoadError> {
 
 /// Reads and parses one dump, setting its time.
 pub fn load(spec: &DumpSpec) -> Result<Dump, LoadError> {
+    match load_any(spec)? {
+        Loaded::Dump(dump) => Ok(dump),
+        Loaded::Profile(p) => Err(LoadError::Parse {
+            path: spec.path.display().to_string(),
+            source: DumpError::Profile(p.not_goroutines()),
+        }),
+    }
+}
+
+/// A file named on the command line, read for what it is.
+#[derive(Debug)]
+pub enum Loaded {
+    /// A goroutine dump, in any form.
+    Dump(Dump),
+    /// Another pprof profile (CPU, block, mutex, heap, ...).
+    Profile(Profile),
+}
+
+/// Reads one file: a goroutine dump, or any other pprof profile, timed as
+/// [`load`] times dumps.
+pub fn load_any(spec: &DumpSpec) -> Result<Loaded, LoadError> {
     let path = spec.path.display().to_string();
     let (bytes, mtime) = read_bounded(&spec.path)?;
-    let mut dump = parse_dump(&bytes).map_err(|source| LoadError::Parse {
+    let parse_error = |source| LoadError::Parse {
         path: path.clone(),
         source,
-    })?;
-    if let Some(at) = spec.at {
-        dump.taken_at = Some(at);
-    } else if dump.taken_at.is_none() {
-        dump.taken_at = mtime;
+    };
+    if is_profile(&bytes) {
+        let mut p = super::profile::parse(&bytes).map_err(parse_error)?;
+        if !p.is_goroutines() {
+            p.time = spec.at.or(p.time).or(mtime);
+            return Ok(Loaded::Profile(p));
+        }
+        let mut dump = p.into_dump().map_err(parse_error)?;
+        dump.taken_at = spec.at.or(dump.taken_at).or(mtime);
+        return Ok(Loaded::Dump(dump));
     }
-    Ok(dump)
+    let mut dump = parse_dump(&bytes).map_err(parse_error)?;
+    dump.taken_at = spec.at.or(dump.taken_at).or(mtime);
+    Ok(Loaded::Dump(dump))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 pub mod classify;
 pub mod counts;
 pub mod fetch;
+pub mod hotspots;
 pub mod load;
 pub mod profile;
 pub mod summary;
@@ -149,6 +150,16 @@ pub enum DumpError {
     Profile(String),
 }
 
+/// Whether the bytes are a pprof protobuf profile (gzip'd, as Go serves
+/// them, or raw) rather than text.
+pub fn is_profile(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    bytes[start..].starts_with(&[0x1f, 0x8b]) || profile::looks_like_raw_profile(bytes)
+}
+
 /// Reads a dump in any of Go's forms, told apart by their first bytes.
 pub fn parse_dump(bytes: &[u8]) -> Result<Dump, DumpError> {
     let start = bytes
@@ -156,7 +167,7 @@ pub fn parse_dump(bytes: &[u8]) -> Result<Dump, DumpError> {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(bytes.len());
     let head = &bytes[start..];
-    if head.starts_with(&[0x1f, 0x8b]) || profile::looks_like_raw_profile(bytes) {
+    if is_profile(bytes) {
         return profile::parse(bytes)?.into_dump();
     }
     if head.starts_with(b"goroutine profile:") {

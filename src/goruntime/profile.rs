@@ -145,6 +145,13 @@ impl Profile {
         (self.sum_where(i, pred) as f64 / total as f64).clamp(0.0, 1.0)
     }
 
+    /// Whether this is a goroutine profile (a `goroutine/count` sample type).
+    pub fn is_goroutines(&self) -> bool {
+        self.sample_types
+            .iter()
+            .any(|t| t.kind == "goroutine" && t.unit == "count")
+    }
+
     /// The goroutine dump this profile is, if it is a goroutine profile (a
     /// `goroutine/count` sample type): one [`Goroutine`] per sample, standing
     /// for `count` goroutines. Other profiles are an error naming what they
@@ -185,7 +192,7 @@ impl Profile {
     }
 
     /// "this is a cpu profile (samples/count, cpu/nanoseconds), not ...".
-    fn not_goroutines(&self) -> String {
+    pub(crate) fn not_goroutines(&self) -> String {
         let has = |k: &str| self.value_index(k).is_some();
         let what = if self.is_cpu() {
             "a cpu".to_string()

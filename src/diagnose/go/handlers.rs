@@ -80,6 +80,7 @@ pub fn diagnose(dump: &GoDump, at: &InFlight) -> Vec<Finding> {
             &groups,
             requests,
             &format!("pprof label {key}"),
+            None,
         ) {
             out.push(f);
         }
@@ -114,8 +115,18 @@ pub fn diagnose(dump: &GoDump, at: &InFlight) -> Vec<Finding> {
         }));
     }
     if !chosen.is_empty() {
+        // Several servers share the handlers: each is told its own share.
+        let shared = chosen.len() > 1;
         for (server, requests) in chosen {
-            if let Some(f) = finding(dump, *server, &unlabelled, requests, "count and time") {
+            let share = shared.then_some(requests.len() as u64);
+            if let Some(f) = finding(
+                dump,
+                *server,
+                &unlabelled,
+                requests,
+                "count and time",
+                share,
+            ) {
                 out.push(f);
             }
         }
@@ -158,6 +169,7 @@ fn finding(
     groups: &[&Group],
     requests: &[&RequestAt],
     joined_by: &str,
+    share: Option<u64>,
 ) -> Option<Finding> {
     let t = dump.at;
     let oldest = requests.iter().min_by_key(|r| (r.sent, r.conn))?;
@@ -190,12 +202,15 @@ fn finding(
     } else {
         String::new()
     };
+    let handlers = match share {
+        Some(k) => format!("{k} of the {handlers} server handler goroutines"),
+        None => format!("{handlers} server handler goroutine{}", plural(handlers)),
+    };
     let summary = format!(
-        "{n} request{} to {server} had been waiting for a response at the dump (the oldest, {}, for {}; {answer}) ⇄ {handlers} server handler goroutine{} {} {}{places}, joined by {joined_by}: the server's own code held {}, not the network",
+        "{n} request{} to {server} had been waiting for a response at the dump (the oldest, {}, for {}; {answer}) ⇄ {handlers} {} {}{places}, joined by {joined_by}: the server's own code held {}, not the network",
         plural(n as u64),
         escape_str(&oldest.request),
         human_duration(waited),
-        plural(handlers),
         if computing { "running in" } else { "blocked in" },
         place_text(main),
         if n == 1 { "it" } else { "them" },
@@ -240,4 +255,87 @@ fn plural(n: u64) -> &'static str {
 
 fn same_place(a: &Group, b: &Group) -> bool {
     a.role == b.role && a.at == b.at && a.blocked_in == b.blocked_in && a.state == b.state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::Timestamp;
+    use crate::goruntime::{parse_dump, summary::summarize};
+
+    fn handler(id: u32) -> String {
+        format!(
+            "goroutine {id} [select, 2 minutes]:
+main.hang(0xc000)
+\t/app/main.go:129 +0x1
+net/http.HandlerFunc.ServeHTTP(0xc000)
+\t/usr/lib/go/src/net/http/server.go:2109 +0x1
+net/http.serverHandler.ServeHTTP(0xc000)
+\t/usr/lib/go/src/net/http/server.go:2947 +0x1
+net/http.(*conn).serve(0xc000)
+\t/usr/lib/go/src/net/http/server.go:1991 +0x1
+created by net/http.(*Server).Serve
+\t/usr/lib/go/src/net/http/server.go:3102 +0x1
+
+"
+        )
+    }
+
+    fn request(conn: u64, server: &str, sent_s: i64) -> RequestAt {
+        RequestAt {
+            conn,
+            client: format!("10.0.0.1:{}", 40000 + conn).parse().unwrap(),
+            server: server.parse().unwrap(),
+            request: "GET /hang".into(),
+            sent: Timestamp(sent_s * 1_000_000_000),
+            frame: conn,
+            answered: None,
+        }
+    }
+
+    #[test]
+    fn handlers_shared_by_two_servers_are_told_by_share() {
+        let text: String = (1..=3).map(handler).collect();
+        let d = parse_dump(text.as_bytes()).expect("dump");
+        let dump = GoDump {
+            name: "g.txt".into(),
+            at: Timestamp(10_000_000_000),
+            format: d.format,
+            groups: summarize(&d),
+        };
+        let at = InFlight {
+            requests: vec![
+                request(1, "10.0.0.2:8080", 1),
+                request(2, "10.0.0.2:8080", 2),
+                request(3, "10.0.0.3:9090", 3),
+            ],
+            ..Default::default()
+        };
+        let found = diagnose(&dump, &at);
+        let summaries: Vec<&str> = found.iter().map(|f| f.summary.as_str()).collect();
+        assert_eq!(found.len(), 2, "{summaries:#?}");
+        assert!(
+            summaries[0].starts_with("2 requests to 10.0.0.2:8080")
+                && summaries[0]
+                    .contains("⇄ 2 of the 3 server handler goroutines blocked in main.hang"),
+            "{summaries:#?}"
+        );
+        assert!(
+            summaries[1].starts_with("1 request to 10.0.0.3:9090")
+                && summaries[1].contains("⇄ 1 of the 3 server handler goroutines"),
+            "{summaries:#?}"
+        );
+        // One server alone is told the whole count.
+        let at = InFlight {
+            requests: at.requests[..2].to_vec(),
+            ..Default::default()
+        };
+        let found = diagnose(&dump, &at);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].summary.contains("⇄ 3 server handler goroutines"),
+            "{}",
+            found[0].summary
+        );
+    }
 }
