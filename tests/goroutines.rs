@@ -239,6 +239,87 @@ fn goroutines_classifies_real_dumps_in_every_form() {
     assert!(out.contains("main.hang (main.go:"), "{out}");
 }
 
+/// HTTP/2 (HTTPS with ALPN, as Go negotiates it by default): the server's
+/// handlers run under `http2serverConn.runHandler` and the client's calls
+/// wait in `http2ClientConn.RoundTrip`, with one reader per connection.
+#[test]
+fn goroutines_classifies_http2_dumps() {
+    let Some(program) = program("goroutines_classifies_http2_dumps") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sdir, cdir) = (dir.path().join("server"), dir.path().join("client"));
+    std::fs::create_dir_all(&sdir).unwrap();
+    std::fs::create_dir_all(&cdir).unwrap();
+    let server = Lab::start(
+        &program,
+        &[
+            "-role",
+            "server",
+            "-tls",
+            "-hang",
+            "30s",
+            "-dump",
+            sdir.to_str().unwrap(),
+            "-dump-after",
+            "1500ms",
+        ],
+    );
+    let addr = server
+        .wait_for("listening ")
+        .trim_start_matches("listening ")
+        .to_string();
+    let url = format!("https://{addr}/hang");
+    let client = Lab::start(
+        &program,
+        &[
+            "-role",
+            "client",
+            "-tls",
+            "-url",
+            &url,
+            "-n",
+            "3",
+            "-dump",
+            cdir.to_str().unwrap(),
+            "-dump-after",
+            "1200ms",
+        ],
+    );
+    server.wait_for("dumped 0");
+    client.wait_for("dumped 0");
+    let (code, out, err) = run(&[
+        "goroutines",
+        "--json",
+        sdir.join("goroutine-0.txt2").to_str().unwrap(),
+        cdir.join("goroutine-0.txt2").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let (sd, cd) = (&v["dumps"][0], &v["dumps"][1]);
+    assert_eq!(role_count(sd, "handler"), 3, "{sd}");
+    assert_eq!(group(sd, "handler")[0]["at"]["function"], "main.hang");
+    assert!(
+        group(sd, "server_idle")
+            .iter()
+            .any(|g| g["blocked_in"]["function"]
+                .as_str()
+                .is_some_and(|f| f.contains("http2serverConn).serve"))),
+        "{sd}"
+    );
+    assert_eq!(role_count(cd, "await_response"), 3, "{cd}");
+    let waiting = group(cd, "await_response");
+    assert_eq!(waiting[0]["at"]["function"], "main.call");
+    assert!(
+        waiting[0]["blocked_in"]["function"]
+            .as_str()
+            .is_some_and(|f| f.contains("http2ClientConn).RoundTrip")),
+        "{cd}"
+    );
+    assert_eq!(role_count(cd, "read_loop"), 1, "one connection: {cd}");
+    assert_eq!(role_count(cd, "conn_wait"), 0, "{cd}");
+}
+
 #[test]
 fn goroutines_names_the_line_of_a_cut_dump() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,8 @@
 // -role client: -n concurrent GETs of -url on one Transport with
 // MaxConnsPerHost -max-conns; with -leak the response bodies are never read or
 // closed. It keeps running -linger after the calls so its dumps can be taken.
+// With -tls the server serves HTTPS with a throwaway certificate and the
+// client trusts it: HTTP/2 by ALPN on both sides.
 // With -resolver ADDR names in -url are looked up by Go's own resolver at ADDR
 // (UDP), whatever /etc/resolv.conf says.
 //
@@ -27,9 +29,16 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
@@ -59,6 +68,7 @@ var (
 	dumpEvery = flag.Duration("dump-every", time.Second, "between dumps")
 	dumps     = flag.Int("dumps", 1, "number of dumps")
 	resolver  = flag.String("resolver", "", "client: DNS server (ip:port) for names in -url")
+	useTLS    = flag.Bool("tls", false, "HTTPS (HTTP/2 by ALPN): a self-signed server, a client that trusts it")
 	cpuOut    = flag.String("cpuprofile", "", "write a CPU profile of the first -cpu-for here")
 	cpuFor    = flag.Duration("cpu-for", 3*time.Second, "how long the CPU profile runs")
 )
@@ -144,7 +154,33 @@ func serve() {
 		})
 	}
 	fmt.Printf("listening %s\n", ln.Addr())
-	_ = (&http.Server{Handler: h}).Serve(ln)
+	srv := &http.Server{Handler: h}
+	if *useTLS {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{selfSigned()}}
+		_ = srv.ServeTLS(ln, "", "")
+		return
+	}
+	_ = srv.Serve(ln)
+}
+
+// selfSigned makes a throwaway certificate for the -tls server.
+func selfSigned() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "lab"},
+		DNSNames:     []string{"lab"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // hang blocks the handler: the place a goroutine dump should point at.
@@ -168,6 +204,10 @@ func compute(d time.Duration) uint64 {
 
 func client() {
 	tr := &http.Transport{MaxConnsPerHost: *maxConns, DisableCompression: true}
+	if *useTLS {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+		tr.ForceAttemptHTTP2 = true
+	}
 	if *resolver != "" {
 		d := &net.Dialer{Resolver: &net.Resolver{
 			PreferGo: true,
