@@ -147,6 +147,8 @@ Examples:
   netsleuth analyze --keylog keys.log capture.pcap      HTTPS decrypted into the HTTP analysis
   netsleuth analyze cap.pcap --goroutines server-goroutines.txt@2026-12-03T10:15:00Z
                                          Go dumps joined: where handlers blocked, pool waits
+  netsleuth analyze big.pcap --evidence ticket.pcapng --evidence-for tls
+                                         only the frames proving the TLS findings, commented
   netsleuth analyze cap.pcap --expect 'status < 500' \\
       --for 'host api.example.com path /v1/orders/*' --expect 'json .data.id exists' \\
       --expect 'header content-type ~ json' --expect 'ttfb < 300ms' --fail-on error")
@@ -302,6 +304,12 @@ pub struct AnalyzeArgs {
     /// A Go CPU profile (/debug/pprof/profile) over the capture: says whether slow server think time computed or waited; @TIME overrides its start (repeatable)
     #[arg(long, value_name = "FILE[@TIME]")]
     pub profile: Vec<String>,
+    /// Write the frames that prove the findings (each cited conversation's start, the cited frames and those around them) to this pcapng, each commented with its finding; with --keylog, the cited TLS connections' secrets are embedded
+    #[arg(long, value_name = "OUT.pcapng")]
+    pub evidence: Option<PathBuf>,
+    /// With --evidence: only the findings of this kind (tcp.reset_by_server), family (tls) or connection id (repeatable)
+    #[arg(long, value_name = "KIND|CONN", requires = "evidence")]
+    pub evidence_for: Vec<String>,
     /// Check RULE on every HTTP transaction in scope, e.g. 'json .data.id exists' (repeatable; see below)
     #[arg(long = "expect", value_name = "RULE", conflicts_with = "no_app")]
     pub expect: Vec<String>,
@@ -773,6 +781,12 @@ impl AnalyzeArgs {
                 .map(|f| netsleuth::goruntime::load::DumpSpec::parse(f))
                 .collect::<Result<_, _>>()
                 .map_err(CommandError::Usage)?,
+            evidence: self.evidence,
+            evidence_for: self
+                .evidence_for
+                .iter()
+                .map(|s| netsleuth::evidence::Scope::parse(s))
+                .collect(),
         };
         Ok((config, fail_on_level(self.fail_on.as_deref())))
     }

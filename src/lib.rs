@@ -28,6 +28,7 @@ pub mod decode;
 pub mod decrypt;
 pub mod diagnose;
 pub mod duration;
+pub mod evidence;
 pub mod expect;
 pub mod flow;
 pub mod goruntime;

@@ -112,7 +112,30 @@ pub struct Analyzer<O: AnalysisOutput> {
     early_found: HashMap<u64, Vec<Finding>>,
     /// Go goroutine dumps to join to the capture (`--goroutines`).
     go: Option<super::goroutines::GoJoin>,
+    /// Where each connection lies in the capture, kept for `--evidence`
+    /// (`None`: not asked for).
+    spans: Option<HashMap<u64, ConvSpan>>,
 }
+
+/// Where one connection lies in the capture: its endpoints and its first and
+/// last frames (for `--evidence`, which takes its frames again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvSpan {
+    /// Client endpoint.
+    pub client: std::net::SocketAddr,
+    /// Server endpoint.
+    pub server: std::net::SocketAddr,
+    /// Its first frame.
+    pub first_frame: u64,
+    /// Its last frame.
+    pub last_frame: u64,
+    /// Its packets, both ways.
+    pub packets: u64,
+}
+
+/// At most this many connection spans kept (about 48 MB); later connections
+/// are found by their endpoints alone.
+pub const MAX_SPANS: usize = 1_000_000;
 
 /// What an analysis concluded, at the end of its input.
 #[derive(Debug)]
@@ -132,6 +155,8 @@ pub struct Conclusion {
     /// TLS connections a key log did not decrypt, and why (the first
     /// [`MAX_UNDECRYPTED_SHOWN`]).
     pub undecrypted: Vec<(u64, String)>,
+    /// Where each connection lies, when asked ([`Analyzer::keep_spans`]).
+    pub spans: HashMap<u64, ConvSpan>,
 }
 
 impl Conclusion {
@@ -196,7 +221,13 @@ impl<O: AnalysisOutput> Analyzer<O> {
             handshake_rtts: HashMap::new(),
             early_found: HashMap::new(),
             go: None,
+            spans: None,
         }
+    }
+
+    /// Keeps where each connection lies in the capture, for `--evidence`.
+    pub fn keep_spans(&mut self) {
+        self.spans.get_or_insert_with(HashMap::new);
     }
 
     /// Joins these Go goroutine dumps (`--goroutines`) and CPU profiles
@@ -498,6 +529,7 @@ impl<O: AnalysisOutput> Analyzer<O> {
             overflowed: self.overflowed,
             counts: self.counts,
             undecrypted: self.undecrypted,
+            spans: self.spans.take().unwrap_or_default(),
         };
         (conclusion, self.output)
     }
@@ -604,6 +636,21 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
         self.holes.note(&record);
         if let Some(go) = &mut self.go {
             go.connection(&record);
+        }
+        if let Some(spans) = self.spans.as_mut().filter(|s| s.len() < MAX_SPANS) {
+            spans.insert(
+                record.id,
+                ConvSpan {
+                    client: record.client,
+                    server: record.server,
+                    first_frame: record.first_frame,
+                    last_frame: record.last_frame,
+                    packets: record
+                        .client_stats
+                        .packets
+                        .saturating_add(record.server_stats.packets),
+                },
+            );
         }
         let record_is_tcp = record.protocol == Protocol::Tcp;
         let app = self.app.connection_ended(&record);

@@ -20,7 +20,7 @@ pub mod pipeline;
 mod replay;
 mod syn_loss;
 
-pub use analyzer::{Analyzer, AppCounts, Conclusion, MAX_UNDECRYPTED_SHOWN};
+pub use analyzer::{Analyzer, AppCounts, Conclusion, ConvSpan, MAX_SPANS, MAX_UNDECRYPTED_SHOWN};
 pub use overflow::{held_for_memory, Overflowed};
 
 use crate::app::dns::DnsRecord;

@@ -81,6 +81,22 @@ pub struct Packet<'a> {
     pub problem: Option<DecodeProblem>,
 }
 
+impl Packet<'_> {
+    /// A TCP or UDP packet's (source, destination) endpoints.
+    pub fn endpoints(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        let ip = self.ip.as_ref()?;
+        let (sp, dp) = match &self.transport {
+            Transport::Tcp(t) => (t.src_port(), t.dst_port()),
+            Transport::Udp(u) => (u.src_port(), u.dst_port()),
+            _ => return None,
+        };
+        Some((
+            std::net::SocketAddr::new(ip.src, sp),
+            std::net::SocketAddr::new(ip.dst, dp),
+        ))
+    }
+}
+
 /// The transport-layer content of a packet.
 #[derive(Debug, Clone)]
 pub enum Transport<'a> {

@@ -79,6 +79,10 @@ pub struct AnalyzeConfig {
     pub goroutines: Vec<crate::goruntime::load::DumpSpec>,
     /// Go CPU profiles over the capture (`--profile`).
     pub profiles: Vec<crate::goruntime::load::DumpSpec>,
+    /// Where to write the frames that prove the findings (`--evidence`).
+    pub evidence: Option<std::path::PathBuf>,
+    /// Which findings the evidence is for (`--evidence-for`; all when empty).
+    pub evidence_for: Vec<crate::evidence::Scope>,
 }
 
 /// The result, for the exit code.
@@ -185,6 +189,14 @@ pub fn run<W: Write + ?Sized>(
     if config.memory > 0 {
         analyzer.findings_held = held_for_memory(config.memory);
     }
+    if config.evidence.is_some() {
+        if config.paths.iter().any(|p| p == "-") {
+            return Err(CommandError::Usage(
+                crate::evidence::EvidenceError::Stdin.to_string(),
+            ));
+        }
+        analyzer.keep_spans();
+    }
     let progress = Progress::new(&config.paths);
     let read = pipeline::read_into(
         ReadConfig {
@@ -212,6 +224,7 @@ pub fn run<W: Write + ?Sized>(
         calls,
         counts,
         undecrypted,
+        spans,
     } = conclusion;
     let mut rows = std::mem::take(&mut output.problems);
     let healthy = std::mem::take(&mut output.healthy);
@@ -311,6 +324,18 @@ pub fn run<W: Write + ?Sized>(
         }
     }
     out.flush()?;
+    if let Some(path) = &config.evidence {
+        let stats = crate::evidence::write(
+            &config.paths,
+            &findings,
+            &spans,
+            &config.evidence_for,
+            &config.keylogs,
+            path,
+        )
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
+        writeln!(status, "{}", crate::evidence::describe(&stats, path))?;
+    }
     Ok(outcome)
 }
 

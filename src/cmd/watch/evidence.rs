@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::base::{LinkType, Timestamp};
-use crate::decode::{self, Transport};
+use crate::decode;
 use crate::diagnose::{Finding, Severity};
 use crate::source::writer::{CaptureWriter, OutputFormat, Rotation};
 use crate::source::Frame;
@@ -151,7 +151,7 @@ impl Evidence {
         if self.following.is_empty() {
             return;
         }
-        let ends = endpoints(frame);
+        let ends = decode::decode(frame.link, frame.data).endpoints();
         let mut i = 0;
         while i < self.following.len() {
             let f = &mut self.following[i];
@@ -275,16 +275,4 @@ impl Evidence {
                 .unwrap_or_default()
         )
     }
-}
-
-/// A TCP or UDP packet's (source, destination).
-fn endpoints(frame: &Frame<'_>) -> Option<(SocketAddr, SocketAddr)> {
-    let p = decode::decode(frame.link, frame.data);
-    let ip = p.ip?;
-    let (sp, dp) = match &p.transport {
-        Transport::Tcp(t) => (t.src_port(), t.dst_port()),
-        Transport::Udp(u) => (u.src_port(), u.dst_port()),
-        _ => return None,
-    };
-    Some((SocketAddr::new(ip.src, sp), SocketAddr::new(ip.dst, dp)))
 }

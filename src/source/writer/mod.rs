@@ -43,6 +43,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Frame, InterfaceStats, LinkType, SourceError, Timestamp};
 
+pub mod blocks;
 mod isb;
 
 /// Write buffer per open file.
@@ -51,7 +52,6 @@ const WRITE_BUF: usize = 1 << 20;
 const DEFAULT_SNAPLEN: u32 = 262_144;
 const PCAP_HEADER_LEN: u64 = 24;
 const PCAP_RECORD_HEADER: u64 = 16;
-const EPB_OVERHEAD: u64 = 32;
 
 /// Output container format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -165,17 +165,17 @@ impl CaptureWriter {
                     .and_then(|()| self.out.write_all(data))
             }
             OutputFormat::PcapNg => {
-                let ts = u64::try_from(frame.ts.0).unwrap_or(0);
-                let mut h = [0u8; 28];
-                put(&mut h, 0, 6);
-                put(&mut h, 4, record as u32);
-                put(&mut h, 8, 0); // interface 0
-                put(&mut h, 12, (ts >> 32) as u32);
-                put(&mut h, 16, ts as u32);
-                put(&mut h, 20, caplen as u32);
-                put(&mut h, 24, frame.orig_len);
+                let h = blocks::packet_header(
+                    record as u32,
+                    0,
+                    frame.ts,
+                    caplen as u32,
+                    frame.orig_len,
+                );
                 let pad = [0u8; 4];
-                let pad = pad.get(..padded(caplen) - caplen).unwrap_or_default();
+                let pad = pad
+                    .get(..blocks::padded(caplen) - caplen)
+                    .unwrap_or_default();
                 self.out
                     .write_all(&h)
                     .and_then(|()| self.out.write_all(data))
@@ -223,7 +223,7 @@ impl CaptureWriter {
         let caplen = frame.data.len().min(self.snaplen as usize);
         match self.format {
             OutputFormat::Pcap => PCAP_RECORD_HEADER + caplen as u64,
-            OutputFormat::PcapNg => EPB_OVERHEAD + padded(caplen) as u64,
+            OutputFormat::PcapNg => blocks::EPB_OVERHEAD + blocks::padded(caplen) as u64,
         }
     }
 
@@ -300,27 +300,8 @@ impl CaptureWriter {
                 h
             }
             OutputFormat::PcapNg => {
-                let mut h = Vec::with_capacity(80);
-                // Section Header Block: BOM, version 1.0, length unknown (-1),
-                // shb_userappl "netsleuth", end of options.
-                for v in [0x0a0d_0d0a, 48, 0x1a2b_3c4d, 1] {
-                    h.extend_from_slice(&u32::to_le_bytes(v));
-                }
-                h.extend_from_slice(&(-1i64).to_le_bytes());
-                h.extend_from_slice(&[4, 0, 9, 0]);
-                h.extend_from_slice(b"netsleuth\0\0\0");
-                h.extend_from_slice(&[0, 0, 0, 0]);
-                h.extend_from_slice(&48u32.to_le_bytes());
-                // Interface Description Block: link, snaplen, if_tsresol = 9, end.
-                for v in [1, 32] {
-                    h.extend_from_slice(&u32::to_le_bytes(v));
-                }
-                h.extend_from_slice(&(self.link.0 as u16).to_le_bytes());
-                h.extend_from_slice(&[0, 0]);
-                h.extend_from_slice(&self.snaplen.to_le_bytes());
-                h.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0]);
-                h.extend_from_slice(&[0, 0, 0, 0]);
-                h.extend_from_slice(&32u32.to_le_bytes());
+                let mut h = blocks::section_header();
+                h.extend_from_slice(&blocks::interface(self.link, self.snaplen));
                 h
             }
         };
@@ -338,10 +319,6 @@ fn put(buf: &mut [u8], at: usize, v: u32) {
     if let Some(dst) = buf.get_mut(at..at + 4) {
         dst.copy_from_slice(&v.to_le_bytes());
     }
-}
-
-fn padded(len: usize) -> usize {
-    len.div_ceil(4) * 4
 }
 
 /// The name of the `index`-th file started (0-based), see the module doc.
