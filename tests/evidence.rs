@@ -10,10 +10,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::util::conv::Conv;
-use crate::util::live::findings;
+use crate::util::conv::{Conv, CLIENT};
+use crate::util::live::{dns_query, findings};
 use crate::util::servers::{http_server, Pki, Reply};
-use crate::util::{analyze_records, can_capture, capture_lo, run, tshark, write_file};
+use crate::util::{analyze_records, can_capture, capture_lo, eth_udp, run, tshark, write_file};
 
 /// `frame.number` and `frame.comment` of every frame, via tshark.
 fn commented(file: &Path) -> Vec<(u64, String)> {
@@ -56,7 +56,9 @@ fn original_numbers(frames: &[(u64, String)]) -> BTreeSet<u64> {
 }
 
 /// A keep-alive conversation of 150 calls then a request the server resets,
-/// a refused connection, and a healthy conversation nobody cites.
+/// a refused connection, a lookup answered twice by ICMP port unreachable
+/// (the ICMP is not in the lookup's conversation, but its finding cites it),
+/// and a healthy conversation nobody cites.
 fn busy_capture() -> Vec<u8> {
     let mut conv = Conv::new(41000, 80);
     conv.at(0.0).handshake(0.001);
@@ -84,6 +86,22 @@ fn busy_capture() -> Vec<u8> {
     conv.at(t)
         .c("P.", b"GET /last HTTP/1.1\r\nHost: api\r\n\r\n");
     conv.at(t + 0.005).s("R.", &[]);
+    t += 0.01;
+    let resolver = [10, 1, 0, 54];
+    let query = eth_udp(CLIENT, 35353, resolver, 53, &dns_query(7, "api.example", 1));
+    for _ in 0..2 {
+        let mut icmp = Vec::new();
+        etherparse::PacketBuilder::ethernet2([3; 6], [2; 6])
+            .ipv4(resolver, CLIENT, 64)
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut icmp, &query[14..14 + 28 + 8])
+            .unwrap();
+        conv.at(t).raw(query.clone());
+        conv.at(t + 0.0003).raw(icmp);
+        t += 1.0;
+    }
     conv.pcap()
 }
 
@@ -98,7 +116,7 @@ fn evidence_holds_the_cited_frames_with_their_context_and_nothing_else() {
     let records = analyze_records(&cap, &["--evidence", ev.to_str().unwrap()]);
     let cited: Vec<&Value> = records.iter().filter(|r| r["type"] == "finding").collect();
     let kinds: Vec<&str> = cited.iter().filter_map(|f| f["kind"].as_str()).collect();
-    for k in ["tcp.reset_by_server", "tcp.connect_refused"] {
+    for k in ["tcp.reset_by_server", "tcp.connect_refused", "dns.timeout"] {
         assert!(kinds.contains(&k), "{kinds:?}");
     }
     let frames = commented(&ev);

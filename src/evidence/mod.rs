@@ -127,6 +127,9 @@ pub fn write(
     let mut alone: HashSet<u64> = HashSet::new();
     let mut comments: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for f in &chosen {
+        // Every cited frame is taken, whatever its endpoints: an ICMP error
+        // cited by a lookup's finding is not in the lookup's conversation.
+        alone.extend(&f.frames);
         for &n in &f.frames {
             let c = comments.entry(n).or_default();
             if c.len() < 8 {
@@ -148,7 +151,7 @@ pub fn write(
                     e.1.push(f.kind);
                 }
             }
-            _ => alone.extend(&f.frames),
+            _ => {}
         }
     }
     let mut wanted = Vec::new();
@@ -161,7 +164,6 @@ pub fn write(
             span.map(|s| s.client).or(finding.and_then(|f| f.client)),
             span.map(|s| s.server).or(finding.and_then(|f| f.server)),
         ) else {
-            alone.extend(&cited);
             continue;
         };
         wanted.push(Wanted {
