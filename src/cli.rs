@@ -149,6 +149,7 @@ Examples:
                                          Go dumps joined: where handlers blocked, pool waits
   netsleuth analyze big.pcap --evidence ticket.pcapng --evidence-for tls
                                          only the frames proving the TLS findings, commented
+  netsleuth analyze cap.pcap --zeek-logs zeek/ && zeek-cut id.resp_h conn_state < zeek/conn.log
   netsleuth analyze cap.pcap --expect 'status < 500' \\
       --for 'host api.example.com path /v1/orders/*' --expect 'json .data.id exists' \\
       --expect 'header content-type ~ json' --expect 'ttfb < 300ms' --fail-on error")
@@ -310,6 +311,9 @@ pub struct AnalyzeArgs {
     /// With --evidence: only the findings of this kind (tcp.reset_by_server), family (tls) or connection id (repeatable)
     #[arg(long, value_name = "KIND|CONN", requires = "evidence")]
     pub evidence_for: Vec<String>,
+    /// Also write conn.log, dns.log, ssl.log, http.log and x509.log in Zeek's TSV format into DIR (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub zeek_logs: Option<PathBuf>,
     /// Check RULE on every HTTP transaction in scope, e.g. 'json .data.id exists' (repeatable; see below)
     #[arg(long = "expect", value_name = "RULE", conflicts_with = "no_app")]
     pub expect: Vec<String>,
@@ -787,6 +791,7 @@ impl AnalyzeArgs {
                 .iter()
                 .map(|s| netsleuth::evidence::Scope::parse(s))
                 .collect(),
+            zeek_logs: self.zeek_logs,
         };
         Ok((config, fail_on_level(self.fail_on.as_deref())))
     }

@@ -34,3 +34,4 @@ mod tshark_compare;
 mod verdicts;
 mod watch;
 mod watch_metrics;
+mod zeek_logs;

@@ -652,8 +652,13 @@ impl Connection {
                 [None, None],
             ),
         };
+        let zeek_bytes = match &self.tcp {
+            Some(t) => t.zeek.sizes().into(),
+            None => [self.stats[0].payload_bytes, self.stats[1].payload_bytes],
+        };
         ConnRecord {
             id: self.id,
+            zeek_bytes,
             protocol: self.key.protocol,
             client: self.client,
             server: self.server,
@@ -909,6 +914,10 @@ pub struct ConnRecord {
     pub state: String,
     /// Zeek history.
     pub history: String,
+    /// Payload bytes each side sent as Zeek counts them (client, server):
+    /// TCP from sequence numbers (retransmissions once, holes included),
+    /// UDP the datagrams' payload.
+    pub zeek_bytes: [u64; 2],
     /// Handshake timing.
     pub handshake: Option<HandshakeTiming>,
     /// RTT statistics from data/ACK pairs, by sender of the data (client, server).

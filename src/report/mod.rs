@@ -9,3 +9,4 @@ pub mod conn_json;
 pub mod packet_json;
 pub mod packet_line;
 pub mod rotating;
+pub mod zeek;

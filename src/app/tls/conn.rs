@@ -302,7 +302,7 @@ impl TlsConn {
                     Some(chain) => {
                         self.certificates = chain
                             .into_iter()
-                            .map(|c| cert_info(c, mark.frame))
+                            .map(|c| cert_info(c, mark.frame, mark.ts))
                             .collect()
                     }
                     None => self.note(
@@ -517,9 +517,13 @@ fn rfc3339_secs(secs: i64) -> String {
         .unwrap_or_else(|_| format!("{secs} (Unix seconds, out of range)"))
 }
 
-pub(super) fn cert_info(c: parse::Cert, frame: u64) -> CertInfo {
+pub(super) fn cert_info(c: parse::Cert, frame: u64, time: Timestamp) -> CertInfo {
     CertInfo {
         frame,
+        time,
+        fingerprint: c.fingerprint,
+        version: c.version,
+        serial: c.serial,
         not_before: rfc3339_secs(c.not_before),
         not_after: rfc3339_secs(c.not_after),
         subject: c.subject,

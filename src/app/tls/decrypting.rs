@@ -360,7 +360,7 @@ impl TlsConn {
                 if let Some(chain) = parse::certificate_chain_tls13(body) {
                     self.certificates = chain
                         .into_iter()
-                        .map(|c| conn::cert_info(c, mark.frame))
+                        .map(|c| conn::cert_info(c, mark.frame, mark.ts))
                         .collect();
                 }
             }

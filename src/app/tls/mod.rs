@@ -235,6 +235,18 @@ pub struct ServerHelloInfo {
 pub struct CertInfo {
     /// Frame that completed the Certificate message.
     pub frame: u64,
+    /// Time of that frame.
+    #[serde(skip)]
+    pub time: Timestamp,
+    /// SHA-256 of the certificate's DER bytes (Zeek's x509 `fingerprint`).
+    #[serde(skip)]
+    pub fingerprint: [u8; 32],
+    /// The X.509 version (1 to 3).
+    #[serde(skip)]
+    pub version: u32,
+    /// The serial number, upper-case hex.
+    #[serde(skip)]
+    pub serial: String,
     /// Subject DN (RFC 4514 text).
     pub subject: String,
     /// Issuer DN.
@@ -356,6 +368,6 @@ impl CertInfo {
     /// Summarises one DER-encoded certificate (the probe's view of a chain it
     /// was sent); `None` when the bytes are not an X.509 certificate.
     pub fn from_der(der: &[u8]) -> Option<CertInfo> {
-        parse::cert(der).map(|c| conn::cert_info(c, 0))
+        parse::cert(der).map(|c| conn::cert_info(c, 0, Timestamp(0)))
     }
 }

@@ -232,6 +232,12 @@ pub(crate) struct Cert {
     pub not_before: i64,
     pub not_after: i64,
     pub self_signed: bool,
+    /// SHA-256 of the DER bytes (Zeek's `fingerprint`).
+    pub fingerprint: [u8; 32],
+    /// The X.509 version (1 to 3).
+    pub version: u32,
+    /// The serial number, upper-case hex as Zeek logs it.
+    pub serial: String,
 }
 
 /// Parses a TLS ≤ 1.2 Certificate body (a u24 list of u24 DER entries). Entries
@@ -299,7 +305,14 @@ pub(crate) fn cert(der: &[u8]) -> Option<Cert> {
         .next()
         .and_then(|cn| cn.as_str().ok())
         .map(str::to_string);
+    let mut fingerprint = [0u8; 32];
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    fingerprint.copy_from_slice(digest.as_ref());
+    let serial = x.raw_serial().iter().map(|b| format!("{b:02X}")).collect();
     Some(Cert {
+        fingerprint,
+        version: x.version().0.saturating_add(1),
+        serial,
         common_name,
         self_signed: subject == issuer,
         subject,

@@ -30,6 +30,7 @@ use crate::flow::table::{FlowConfig, FlowTableStats};
 use crate::report::analysis_text::{
     write_connections, write_findings, write_groups, write_transactions, TextLimits,
 };
+use crate::report::zeek::{self, ZeekLogs};
 use crate::source::filter::FrameFilter;
 
 /// Output format of `analyze`.
@@ -83,6 +84,8 @@ pub struct AnalyzeConfig {
     pub evidence: Option<std::path::PathBuf>,
     /// Which findings the evidence is for (`--evidence-for`; all when empty).
     pub evidence_for: Vec<crate::evidence::Scope>,
+    /// Where to write Zeek's conn/dns/ssl/http/x509 logs (`--zeek-logs`).
+    pub zeek_logs: Option<std::path::PathBuf>,
 }
 
 /// The result, for the exit code.
@@ -157,10 +160,18 @@ pub fn run<W: Write + ?Sized>(
     status: &mut dyn Write,
 ) -> Result<AnalyzeOutcome, CommandError> {
     let filter = FrameFilter::new(&config.filter)?;
+    let zeek_logs = match &config.zeek_logs {
+        Some(dir) => Some(
+            ZeekLogs::create(dir, &zeek::wall_clock_stamp())
+                .map_err(|e| CommandError::Usage(e.to_string()))?,
+        ),
+        None => None,
+    };
     if config.format == AnalyzeFormat::Json {
         out.write_all(b"{\"connections\":[\n")?;
     }
-    let output = ReportOutput::new(config.format, config.tcp_events, config.all, &mut *out);
+    let mut output = ReportOutput::new(config.format, config.tcp_events, config.all, &mut *out);
+    output.zeek = zeek_logs;
     let mut analyzer = Analyzer::new(output);
     analyzer.app_enabled = !config.no_app;
     if let Some(k) = keys::load_keylogs(&config.keylogs, status)? {
@@ -215,6 +226,10 @@ pub fn run<W: Write + ?Sized>(
     output.finish_records();
     if let Some(e) = output.error.take() {
         return Err(e.into());
+    }
+    if let Some(logs) = output.zeek.take() {
+        logs.finish(&zeek::wall_clock_stamp())
+            .map_err(|e| CommandError::Usage(e.to_string()))?;
     }
     let Conclusion {
         findings,

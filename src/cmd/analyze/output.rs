@@ -17,6 +17,7 @@ use crate::flow::conn::ConnRecord;
 use crate::flow::events::TcpEvents;
 use crate::report::app_json::HttpJson;
 use crate::report::conn_json::ConnJson;
+use crate::report::zeek::ZeekLogs;
 
 /// Connections with findings kept for the text table.
 const PROBLEM_ROWS: usize = 200;
@@ -52,6 +53,8 @@ pub(crate) struct ReportOutput<'w, W: Write + ?Sized> {
     /// run, not at the end with the stories, and every record written and
     /// flushed at once, not batched on the writer thread.
     pub live: bool,
+    /// `--zeek-logs`: every record also written as a Zeek log row.
+    pub zeek: Option<ZeekLogs>,
 }
 
 impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
@@ -70,6 +73,7 @@ impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
             http_rows: Vec::new(),
             error: None,
             live: false,
+            zeek: None,
         }
     }
 
@@ -172,6 +176,9 @@ impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
 
 impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
     fn connection(&mut self, record: ConnRecord, found: &[Finding]) {
+        if let Some(z) = &mut self.zeek {
+            z.connection(&record);
+        }
         if self.format == AnalyzeFormat::Text {
             let worst = found.iter().map(|f| f.severity).max();
             self.keep_for_table(record, worst);
@@ -181,18 +188,27 @@ impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
     }
 
     fn dns(&mut self, record: &DnsRecord) {
+        if let Some(z) = &mut self.zeek {
+            z.dns(record);
+        }
         if self.format != AnalyzeFormat::Text {
             self.emit(Record::Dns(record.clone()));
         }
     }
 
     fn tls(&mut self, record: &TlsRecord) {
+        if let Some(z) = &mut self.zeek {
+            z.tls(record);
+        }
         if self.format != AnalyzeFormat::Text {
             self.emit(Record::Tls(record.clone()));
         }
     }
 
     fn http(&mut self, row: HttpJson) {
+        if let Some(z) = &mut self.zeek {
+            z.http(&row);
+        }
         if self.format != AnalyzeFormat::Text {
             self.emit(Record::Http(row));
         } else if self.all || self.http_rows.len() < HTTP_ROWS {
