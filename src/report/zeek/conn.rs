@@ -1,6 +1,6 @@
 //! conn.log: one row per TCP or UDP conversation, from a [`ConnRecord`].
 
-use super::format::{uid, Row};
+use super::format::Row;
 use crate::flow::conn::ConnRecord;
 use crate::flow::key::Protocol;
 
@@ -61,11 +61,7 @@ pub const TYPES: &[&str] = &[
 pub fn row(c: &ConnRecord) -> String {
     let mut r = Row::new();
     r.time(c.start)
-        .str(&uid(c.id))
-        .addr(c.client.ip())
-        .count(Some(u64::from(c.client.port())))
-        .addr(c.server.ip())
-        .count(Some(u64::from(c.server.port())))
+        .conn_id(c.id, c.client, c.server)
         .str(c.protocol.as_str())
         .unset();
     // As Zeek: duration and byte counts only when the connection lasted.

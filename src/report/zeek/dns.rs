@@ -1,6 +1,6 @@
 //! dns.log: one row per DNS lookup, from a [`DnsRecord`].
 
-use super::format::{uid, Row};
+use super::format::Row;
 use crate::app::dns::{DnsAnswer, DnsRecord, Transport};
 
 /// dns.log's `#fields`, as Zeek names them.
@@ -68,11 +68,7 @@ pub fn row(d: &DnsRecord) -> String {
     let (qtype, qtype_name) = qtype(&d.qtype);
     let rcode = d.rcode.as_deref().map(rcode);
     r.time(d.query_time)
-        .str(&uid(d.conn))
-        .addr(d.client.ip())
-        .count(Some(u64::from(d.client.port())))
-        .addr(d.server.ip())
-        .count(Some(u64::from(d.server.port())))
+        .conn_id(d.conn, d.client, d.server)
         .str(match d.transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",

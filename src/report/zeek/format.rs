@@ -11,7 +11,7 @@
 //! terminal control sequence reaches whoever `cat`s the log.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::base::Timestamp;
 
@@ -115,6 +115,16 @@ impl Row {
     fn raw(&mut self, v: impl std::fmt::Display) -> &mut Row {
         let _ = write!(self.next(), "{v}");
         self
+    }
+
+    /// The connection's `uid` and its `id.orig_h`, `id.orig_p`, `id.resp_h`,
+    /// `id.resp_p`: the five columns every log but x509 has after `ts`.
+    pub fn conn_id(&mut self, conn: u64, client: SocketAddr, server: SocketAddr) -> &mut Row {
+        self.str(&uid(conn))
+            .addr(client.ip())
+            .count(Some(u64::from(client.port())))
+            .addr(server.ip())
+            .count(Some(u64::from(server.port())))
     }
 
     /// An unset field (`-`).

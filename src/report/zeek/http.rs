@@ -1,6 +1,6 @@
 //! http.log: one row per HTTP request/response pair, from an [`HttpJson`].
 
-use super::format::{uid, Row};
+use super::format::Row;
 use crate::report::app_json::HttpJson;
 
 /// http.log's `#fields`, as Zeek names them.
@@ -81,11 +81,7 @@ pub fn row(h: &HttpJson) -> String {
         Some(ts) => r.time(ts),
         None => r.unset(),
     };
-    r.str(&uid(tx.conn))
-        .addr(tx.client.ip())
-        .count(Some(u64::from(tx.client.port())))
-        .addr(tx.server.ip())
-        .count(Some(u64::from(tx.server.port())))
+    r.conn_id(tx.conn, tx.client, tx.server)
         .unset()
         .opt_str(tx.method.as_deref())
         .opt_str(tx.host.as_deref())

@@ -1,7 +1,7 @@
 //! ssl.log (one row per TLS connection, from a [`TlsRecord`]) and x509.log
 //! (one row per certificate of the server's chain, when TLS ≤ 1.2 shows it).
 
-use super::format::{uid, Row};
+use super::format::Row;
 use crate::app::tls::{CertInfo, TlsRecord};
 
 /// ssl.log's `#fields`, as Zeek names them.
@@ -134,11 +134,7 @@ pub fn ssl_row(t: &TlsRecord) -> String {
     let fps: Vec<String> = t.certificates.iter().map(fingerprint).collect();
     let leaf = t.certificates.first();
     r.time(t.client_hello.time)
-        .str(&uid(t.conn))
-        .addr(t.client.ip())
-        .count(Some(u64::from(t.client.port())))
-        .addr(t.server.ip())
-        .count(Some(u64::from(t.server.port())))
+        .conn_id(t.conn, t.client, t.server)
         .opt_str(t.version.as_deref().map(version).as_deref())
         .opt_str(t.cipher.as_deref())
         .unset()
