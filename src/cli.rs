@@ -150,6 +150,8 @@ Examples:
   netsleuth analyze big.pcap --evidence ticket.pcapng --evidence-for tls
                                          only the frames proving the TLS findings, commented
   netsleuth analyze cap.pcap --zeek-logs zeek/ && zeek-cut id.resp_h conn_state < zeek/conn.log
+  netsleuth analyze cap.pcap --html report.html
+                                         one page to hand over: stories, waterfalls, ladders, tables
   netsleuth analyze cap.pcap --expect 'status < 500' \\
       --for 'host api.example.com path /v1/orders/*' --expect 'json .data.id exists' \\
       --expect 'header content-type ~ json' --expect 'ttfb < 300ms' --fail-on error")
@@ -314,6 +316,9 @@ pub struct AnalyzeArgs {
     /// Also write conn.log, dns.log, ssl.log, http.log and x509.log in Zeek's TSV format into DIR (created if missing)
     #[arg(long, value_name = "DIR")]
     pub zeek_logs: Option<PathBuf>,
+    /// Also write a self-contained HTML report (opens offline): the summary, each failed call with its waterfall and packet ladder, charts over time, sortable connection, HTTP, DNS and TLS tables
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Check RULE on every HTTP transaction in scope, e.g. 'json .data.id exists' (repeatable; see below)
     #[arg(long = "expect", value_name = "RULE", conflicts_with = "no_app")]
     pub expect: Vec<String>,
@@ -792,6 +797,7 @@ impl AnalyzeArgs {
                 .map(|s| netsleuth::evidence::Scope::parse(s))
                 .collect(),
             zeek_logs: self.zeek_logs,
+            html: self.html,
         };
         Ok((config, fail_on_level(self.fail_on.as_deref())))
     }

@@ -18,6 +18,7 @@ mod expect_request;
 mod follow;
 mod goroutines;
 mod grouped_report;
+mod html_report;
 mod json_document;
 mod live_app;
 mod live_dns;

@@ -589,8 +589,8 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
         self.output.handshake_rtt(conn, rtt_ns);
     }
 
-    fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
-        self.output.tcp_events(conn, frame, side, events);
+    fn tcp_events(&mut self, conn: u64, frame: u64, ts: Timestamp, side: Side, events: TcpEvents) {
+        self.output.tcp_events(conn, frame, ts, side, events);
     }
 
     fn stream_data(

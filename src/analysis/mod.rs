@@ -27,7 +27,7 @@ use crate::app::dns::DnsRecord;
 use crate::app::tls::TlsRecord;
 use std::net::SocketAddr;
 
-use crate::base::Side;
+use crate::base::{Side, Timestamp};
 use crate::diagnose::Finding;
 use crate::flow::conn::ConnRecord;
 use crate::flow::events::TcpEvents;
@@ -58,8 +58,8 @@ pub trait AnalysisOutput {
     /// An HTTP transaction, timed.
     fn http(&mut self, row: HttpJson);
     /// Per-segment TCP analysis flags (only called when non-empty).
-    fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
-        let _ = (conn, frame, side, events);
+    fn tcp_events(&mut self, conn: u64, frame: u64, ts: Timestamp, side: Side, events: TcpEvents) {
+        let _ = (conn, frame, ts, side, events);
     }
     /// The findings of one call (a connection, or a DNS lookup), as soon as
     /// its rules ran, with the call's name (SNI, Host or DNS name) when known.

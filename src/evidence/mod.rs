@@ -104,6 +104,19 @@ pub struct EvidenceStats {
     pub over: u64,
 }
 
+/// The frames chosen for a set of findings, read from the capture again.
+#[derive(Debug, Default)]
+pub struct Excerpt {
+    /// The frames, in capture order.
+    pub frames: Vec<select::Chosen>,
+    /// Per cited frame, the findings citing it (`netsleuth KIND (sev): summary`).
+    pub comments: BTreeMap<u64, Vec<String>>,
+    /// Findings whose frames were taken.
+    pub findings: usize,
+    /// Frames left out because a bound was reached.
+    pub over: u64,
+}
+
 /// Writes the evidence for `findings` (narrowed by `scope`, all when
 /// empty) from the capture files `paths` (read in order, frame numbers
 /// continuing, as the analysis read them) to `out`.
@@ -115,6 +128,39 @@ pub fn write(
     keylogs: &[PathBuf],
     out: &Path,
 ) -> Result<EvidenceStats, EvidenceError> {
+    let Excerpt {
+        frames,
+        comments,
+        findings: chosen,
+        over,
+    } = choose(paths, findings, spans, scope)?;
+    let secrets = if keylogs.is_empty() {
+        (Vec::new(), 0)
+    } else {
+        let randoms: HashSet<String> = frames
+            .iter()
+            .filter_map(|c| client_random(c.frame.link, &c.frame.data))
+            .collect();
+        secrets_for(keylogs, &randoms)?
+    };
+    let bytes = write_excerpt(out, &frames, &comments, &secrets.0)?;
+    Ok(EvidenceStats {
+        findings: chosen,
+        frames: frames.len(),
+        bytes,
+        secrets_for: secrets.1,
+        over,
+    })
+}
+
+/// Reads the capture files `paths` again and chooses the frames proving
+/// `findings` (narrowed by `scope`, all when empty): see [`select`].
+pub fn choose(
+    paths: &[String],
+    findings: &[Finding],
+    spans: &std::collections::HashMap<u64, ConvSpan>,
+    scope: &[Scope],
+) -> Result<Excerpt, EvidenceError> {
     if paths.iter().any(|p| p == "-") {
         return Err(EvidenceError::Stdin);
     }
@@ -213,16 +259,23 @@ pub fn write(
         offset += last;
     }
     let over = selector.over;
-    let frames = selector.finish();
-    let secrets = if keylogs.is_empty() {
-        (Vec::new(), 0)
-    } else {
-        let randoms: HashSet<String> = frames
-            .iter()
-            .filter_map(|c| client_random(c.frame.link, &c.frame.data))
-            .collect();
-        secrets_for(keylogs, &randoms)?
-    };
+    Ok(Excerpt {
+        frames: selector.finish(),
+        comments,
+        findings: chosen.len(),
+        over,
+    })
+}
+
+/// Writes `frames` as a pcapng with their comments, and `secrets` (key log
+/// lines) in a Decryption Secrets Block when there are any; returns the
+/// bytes written.
+fn write_excerpt(
+    out: &Path,
+    frames: &[select::Chosen],
+    comments: &BTreeMap<u64, Vec<String>>,
+    secrets: &[u8],
+) -> Result<u64, EvidenceError> {
     let write_error = |e: std::io::Error| EvidenceError::Write {
         path: out.display().to_string(),
         reason: e.to_string(),
@@ -235,7 +288,7 @@ pub fn write(
     };
     put(&mut file, &blocks::section_header()).map_err(write_error)?;
     let mut interfaces: Vec<LinkType> = Vec::new();
-    for c in &frames {
+    for c in frames {
         if !interfaces.contains(&c.frame.link) {
             interfaces.push(c.frame.link);
             put(&mut file, &blocks::interface(c.frame.link, 262_144)).map_err(write_error)?;
@@ -244,10 +297,10 @@ pub fn write(
     if interfaces.is_empty() {
         put(&mut file, &blocks::interface(LinkType(1), 262_144)).map_err(write_error)?;
     }
-    if !secrets.0.is_empty() {
-        put(&mut file, &blocks::secrets(blocks::TLS_KEY_LOG, &secrets.0)).map_err(write_error)?;
+    if !secrets.is_empty() {
+        put(&mut file, &blocks::secrets(blocks::TLS_KEY_LOG, secrets)).map_err(write_error)?;
     }
-    for c in &frames {
+    for c in frames {
         let n = c.frame.number;
         let mut notes = vec![format!("netsleuth: frame {n} of the capture analysed")];
         notes.extend(comments.get(&n).cloned().unwrap_or_default());
@@ -268,13 +321,7 @@ pub fn write(
         .map_err(write_error)?;
     }
     file.flush().map_err(write_error)?;
-    Ok(EvidenceStats {
-        findings: chosen.len(),
-        frames: frames.len(),
-        bytes,
-        secrets_for: secrets.1,
-        over,
-    })
+    Ok(bytes)
 }
 
 /// The client random of a TLS ClientHello that starts this frame's TCP

@@ -45,6 +45,7 @@ enum Event<E> {
     TcpEvents {
         conn: u64,
         frame: u64,
+        ts: Timestamp,
         side: Side,
         events: TcpEvents,
     },
@@ -124,9 +125,10 @@ impl<E> Batch<E> {
                 Event::TcpEvents {
                     conn,
                     frame,
+                    ts,
                     side,
                     events,
-                } => sink.tcp_events(conn, frame, side, events),
+                } => sink.tcp_events(conn, frame, ts, side, events),
                 Event::StreamData {
                     conn,
                     side,
@@ -247,10 +249,11 @@ impl<E> FlowSink for RelaySink<E> {
         self.add(Event::HandshakeRtt { conn, rtt_ns });
     }
 
-    fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
+    fn tcp_events(&mut self, conn: u64, frame: u64, ts: Timestamp, side: Side, events: TcpEvents) {
         self.add(Event::TcpEvents {
             conn,
             frame,
+            ts,
             side,
             events,
         });

@@ -131,8 +131,8 @@ pub trait FlowSink {
         let _ = (conn, rtt_ns);
     }
     /// Per-segment TCP analysis flags (only called when non-empty).
-    fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
-        let _ = (conn, frame, side, events);
+    fn tcp_events(&mut self, conn: u64, frame: u64, ts: Timestamp, side: Side, events: TcpEvents) {
+        let _ = (conn, frame, ts, side, events);
     }
     /// In-order bytes `side` sent on TCP connection `conn`, starting at stream
     /// `offset`, delivered by `frame` at `ts`.
@@ -322,7 +322,7 @@ impl FlowTable {
                 );
                 let id = entry.conn.id;
                 if !events.is_empty() {
-                    sink.tcp_events(id, frame.number, side, events);
+                    sink.tcp_events(id, frame.number, frame.ts, side, events);
                 }
                 self.reclassify_and_touch(slot, sink);
             }

@@ -6,6 +6,7 @@
 pub mod analysis_text;
 pub mod app_json;
 pub mod conn_json;
+pub mod html;
 pub mod packet_json;
 pub mod packet_line;
 pub mod rotating;

@@ -30,6 +30,7 @@ use crate::flow::table::{FlowConfig, FlowTableStats};
 use crate::report::analysis_text::{
     write_connections, write_findings, write_groups, write_transactions, TextLimits,
 };
+use crate::report::html::{self, HtmlCollector};
 use crate::report::zeek::{self, ZeekLogs};
 use crate::source::filter::FrameFilter;
 
@@ -86,6 +87,8 @@ pub struct AnalyzeConfig {
     pub evidence_for: Vec<crate::evidence::Scope>,
     /// Where to write Zeek's conn/dns/ssl/http/x509 logs (`--zeek-logs`).
     pub zeek_logs: Option<std::path::PathBuf>,
+    /// Where to write the self-contained HTML report (`--html`).
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// The result, for the exit code.
@@ -172,6 +175,9 @@ pub fn run<W: Write + ?Sized>(
     }
     let mut output = ReportOutput::new(config.format, config.tcp_events, config.all, &mut *out);
     output.zeek = zeek_logs;
+    if config.html.is_some() {
+        output.html = Some(HtmlCollector::default());
+    }
     let mut analyzer = Analyzer::new(output);
     analyzer.app_enabled = !config.no_app;
     if let Some(k) = keys::load_keylogs(&config.keylogs, status)? {
@@ -206,6 +212,11 @@ pub fn run<W: Write + ?Sized>(
                 crate::evidence::EvidenceError::Stdin.to_string(),
             ));
         }
+        analyzer.keep_spans();
+    }
+    // The HTML report's ladders read the capture again (not standard input).
+    let reread = !config.paths.iter().any(|p| p == "-");
+    if config.html.is_some() && reread {
         analyzer.keep_spans();
     }
     let progress = Progress::new(&config.paths);
@@ -246,6 +257,7 @@ pub fn run<W: Write + ?Sized>(
     let http_rows = std::mem::take(&mut output.http_rows);
     let held = std::mem::take(&mut output.held);
     let overflow_json = std::mem::take(&mut output.overflow_json);
+    let html = output.html.take();
     drop(output);
     let outcome = AnalyzeOutcome {
         worst: findings
@@ -257,6 +269,31 @@ pub fn run<W: Write + ?Sized>(
         connections: stats.connections,
     };
     let summary = summary(config, &quality, &stats, &findings, overflowed, counts);
+    let counts_line = format!(
+        "{} frames, {} connections, {} DNS lookups, {} TLS handshakes, {} HTTP transactions; {} findings ({} errors, {} warnings)",
+        summary.frames,
+        summary.connections,
+        counts.dns,
+        counts.tls,
+        counts.http,
+        summary.findings,
+        summary.errors,
+        summary.warnings
+    );
+    let mut notes = Vec::new();
+    if stats.evicted > 0 {
+        notes.push(format!(
+            "note: {} connections were evicted: more than {} were open at once (the cap --memory sets); raise --memory or --max-flows for complete results",
+            stats.evicted, config.flow.max_flows
+        ));
+    }
+    if stats.syn_only_ended_early > 0 {
+        notes.push(format!(
+            "note: {} unanswered SYN-only flows were ended before their time-out: more than {} were open at once (a SYN flood or a scan); an answer after that is followed as a new connection; raise --memory to follow more",
+            group::thousands(stats.syn_only_ended_early),
+            group::thousands(config.flow.max_syn_only as u64)
+        ));
+    }
     match config.format {
         AnalyzeFormat::Text => {
             let limits = if config.all {
@@ -275,32 +312,9 @@ pub fn run<W: Write + ?Sized>(
             healthy.sort_by_key(|(c, _)| c.id);
             rows.extend(healthy);
             write_connections(out, &rows, stats.connections, limits)?;
-            writeln!(
-                out,
-                "\n{} frames, {} connections, {} DNS lookups, {} TLS handshakes, {} HTTP transactions; {} findings ({} errors, {} warnings)",
-                summary.frames,
-                summary.connections,
-                counts.dns,
-                counts.tls,
-                counts.http,
-                summary.findings,
-                summary.errors,
-                summary.warnings
-            )?;
-            if stats.evicted > 0 {
-                writeln!(
-                    out,
-                    "note: {} connections were evicted: more than {} were open at once (the cap --memory sets); raise --memory or --max-flows for complete results",
-                    stats.evicted, config.flow.max_flows
-                )?;
-            }
-            if stats.syn_only_ended_early > 0 {
-                writeln!(
-                    out,
-                    "note: {} unanswered SYN-only flows were ended before their time-out: more than {} were open at once (a SYN flood or a scan); an answer after that is followed as a new connection; raise --memory to follow more",
-                    group::thousands(stats.syn_only_ended_early),
-                    group::thousands(config.flow.max_syn_only as u64)
-                )?;
+            writeln!(out, "\n{counts_line}")?;
+            for note in &notes {
+                writeln!(out, "{note}")?;
             }
         }
         AnalyzeFormat::Json => {
@@ -350,6 +364,42 @@ pub fn run<W: Write + ?Sized>(
         )
         .map_err(|e| CommandError::Usage(e.to_string()))?;
         writeln!(status, "{}", crate::evidence::describe(&stats, path))?;
+    }
+    if let (Some(path), Some(collected)) = (&config.html, html) {
+        let conns = if reread {
+            html::ladder_conns(&stories, &spans)
+        } else {
+            Vec::new()
+        };
+        let ladders = html::ladders(&config.paths, &findings, &spans, &conns)
+            .map_err(|e| CommandError::Usage(e.to_string()))?;
+        let drawn = ladders.len();
+        let bytes = html::write(
+            path,
+            html::Inputs {
+                files: &config.paths,
+                findings: &findings,
+                stories: &stories,
+                groups: &groups,
+                calls,
+                counts: counts_line,
+                notes,
+                collected,
+                ladders,
+                ladder_note: (!reread).then(|| {
+                    "no packet ladders: the capture came from standard input, which cannot be read twice".to_string()
+                }),
+            },
+        )
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
+        writeln!(
+            status,
+            "HTML report written to {} ({:.1} KB): {} failed calls shown, {} with their packets",
+            path.display(),
+            bytes as f64 / 1024.0,
+            stories.len().min(html::MAX_SHOWN_STORIES),
+            drawn
+        )?;
     }
     Ok(outcome)
 }

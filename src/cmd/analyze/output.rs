@@ -11,12 +11,13 @@ use super::AnalyzeFormat;
 use crate::analysis::AnalysisOutput;
 use crate::app::dns::DnsRecord;
 use crate::app::tls::TlsRecord;
-use crate::base::Side;
+use crate::base::{Side, Timestamp};
 use crate::diagnose::{Finding, Severity};
 use crate::flow::conn::ConnRecord;
 use crate::flow::events::TcpEvents;
 use crate::report::app_json::HttpJson;
 use crate::report::conn_json::ConnJson;
+use crate::report::html::HtmlCollector;
 use crate::report::zeek::ZeekLogs;
 
 /// Connections with findings kept for the text table.
@@ -55,6 +56,8 @@ pub(crate) struct ReportOutput<'w, W: Write + ?Sized> {
     pub live: bool,
     /// `--zeek-logs`: every record also written as a Zeek log row.
     pub zeek: Option<ZeekLogs>,
+    /// `--html`: what the report keeps of the records.
+    pub html: Option<HtmlCollector>,
 }
 
 impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
@@ -74,6 +77,7 @@ impl<'w, W: Write + ?Sized> ReportOutput<'w, W> {
             error: None,
             live: false,
             zeek: None,
+            html: None,
         }
     }
 
@@ -179,6 +183,9 @@ impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
         if let Some(z) = &mut self.zeek {
             z.connection(&record);
         }
+        if let Some(h) = &mut self.html {
+            h.connection(&record, found);
+        }
         if self.format == AnalyzeFormat::Text {
             let worst = found.iter().map(|f| f.severity).max();
             self.keep_for_table(record, worst);
@@ -191,6 +198,9 @@ impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
         if let Some(z) = &mut self.zeek {
             z.dns(record);
         }
+        if let Some(h) = &mut self.html {
+            h.dns(record);
+        }
         if self.format != AnalyzeFormat::Text {
             self.emit(Record::Dns(record.clone()));
         }
@@ -199,6 +209,9 @@ impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
     fn tls(&mut self, record: &TlsRecord) {
         if let Some(z) = &mut self.zeek {
             z.tls(record);
+        }
+        if let Some(h) = &mut self.html {
+            h.tls(record);
         }
         if self.format != AnalyzeFormat::Text {
             self.emit(Record::Tls(record.clone()));
@@ -209,6 +222,9 @@ impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
         if let Some(z) = &mut self.zeek {
             z.http(&row);
         }
+        if let Some(h) = &mut self.html {
+            h.http(&row);
+        }
         if self.format != AnalyzeFormat::Text {
             self.emit(Record::Http(row));
         } else if self.all || self.http_rows.len() < HTTP_ROWS {
@@ -216,7 +232,12 @@ impl<W: Write + ?Sized> AnalysisOutput for ReportOutput<'_, W> {
         }
     }
 
-    fn tcp_events(&mut self, conn: u64, frame: u64, side: Side, events: TcpEvents) {
+    fn tcp_events(&mut self, conn: u64, frame: u64, ts: Timestamp, side: Side, events: TcpEvents) {
+        if let Some(h) = &mut self.html {
+            if events.iter().any(|k| k.is_retransmission()) {
+                h.retransmission(ts);
+            }
+        }
         if !self.tcp_events || self.format != AnalyzeFormat::Jsonl {
             return;
         }

@@ -236,7 +236,14 @@ impl<W: Write + ?Sized> AnalysisOutput for WatchOutput<'_, '_, W> {
         }
     }
 
-    fn tcp_events(&mut self, conn: u64, _frame: u64, side: Side, events: TcpEvents) {
+    fn tcp_events(
+        &mut self,
+        conn: u64,
+        _frame: u64,
+        _ts: Timestamp,
+        side: Side,
+        events: TcpEvents,
+    ) {
         if let Some(m) = &mut self.metrics {
             m.tcp_events(conn, side, events);
         }
