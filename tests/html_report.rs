@@ -90,11 +90,22 @@ fn have(tool: &str) -> bool {
 /// network namespace when root), and returns the DOM after the page's
 /// scripts ran, and a screenshot.
 fn chromium(page: &Path, dir: &Path) -> (String, PathBuf) {
+    let (dom, shot) = chromium_at(page, "", dir, true);
+    (dom, shot.expect("a screenshot"))
+}
+
+/// The DOM of `page` opened at `#fragment`, and a screenshot if asked.
+fn chromium_at(
+    page: &Path,
+    fragment: &str,
+    dir: &Path,
+    screenshot: bool,
+) -> (String, Option<PathBuf>) {
     assert!(
         have("chromium"),
         "this test needs Debian's chromium (scripts/install-deps installs it)"
     );
-    let url = format!("file://{}", page.display());
+    let url = format!("file://{}{fragment}", page.display());
     let shot = dir.join("shot.png");
     let run = |extra: &[String]| {
         let profile = tempfile::tempdir().unwrap();
@@ -131,8 +142,27 @@ fn chromium(page: &Path, dir: &Path) -> (String, PathBuf) {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let dom = run(&["--dump-dom".to_string()]);
+    if !screenshot {
+        return (dom, None);
+    }
     run(&[format!("--screenshot={}", shot.display())]);
-    (dom, shot)
+    (dom, Some(shot))
+}
+
+/// The first cell of each row of the table `id`, and whether the row is hidden.
+fn first_cells(dom: &str, id: &str) -> Vec<(String, bool)> {
+    let start = dom.find(&format!("id=\"{id}\"")).expect("the table");
+    let table = &dom[start..start + dom[start..].find("</table>").unwrap()];
+    let body = &table[table.find("<tbody>").unwrap()..];
+    body.split("<tr")
+        .skip(1)
+        .map(|row| {
+            let hidden = row[..row.find('>').unwrap()].contains("hidden");
+            let cell = row.split("<td").nth(1).unwrap();
+            let text = &cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()];
+            (text.to_string(), hidden)
+        })
+        .collect()
 }
 
 /// Every `<TAG ...>` opening tag whose text contains `marker`.
@@ -293,12 +323,48 @@ fn html_report_opens_offline_with_stories_waterfalls_ladders_and_runs_no_capture
     assert!(dom.contains("SYN (sent again)"));
     assert!(dom.contains(">RST, ACK<"), "the refusal's RST is drawn");
 
+    // The tables sort and filter (the view comes from the address, as a
+    // shared link gives it): by duration, longest first, the connect
+    // time-out (3 s) leads; filtered on the refused port, one row is left.
+    let (sorted, _) = chromium_at(&page, "#sort=conns-table,7,desc", dir.path(), false);
+    let rows = first_cells(&sorted, "conns-table");
+    assert!(
+        sorted.contains("aria-sort=\"descending\""),
+        "no column marked sorted"
+    );
+    let ids: Vec<u64> = rows.iter().map(|r| r.0.parse().unwrap()).collect();
+    let lost = ids.iter().copied().find(|&id| {
+        dom.contains(&format!("data-conn=\"{id}\" data-step=\"connect\""))
+            && arrows_of(&dom, id) >= 3
+    });
+    assert_eq!(Some(ids[0]), lost, "sorted by duration: {ids:?}");
+    let (filtered, _) = chromium_at(&page, "#filter=conns-table,:81", dir.path(), false);
+    let rows = first_cells(&filtered, "conns-table");
+    let shown: Vec<&(String, bool)> = rows.iter().filter(|r| !r.1).collect();
+    assert_eq!(
+        shown.len(),
+        1,
+        "only the refused connection to port 81: {rows:?}"
+    );
+
     // The screenshot is a rendered page, not a blank one.
     let (share, colours) = ink(&shot);
     assert!(
         share > 0.02 && colours > 30,
         "blank screenshot? {share} inked, {colours} colours"
     );
+}
+
+/// How many arrows the ladder of connection `conn` has.
+fn arrows_of(dom: &str, conn: u64) -> usize {
+    dom.split(&format!("aria-label=\"packets of connection {conn}\""))
+        .nth(1)
+        .map(|rest| {
+            rest[..rest.find("</svg>").unwrap()]
+                .matches("class=\"arrow")
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// `n` refused connections and `n` healthy calls.
