@@ -133,9 +133,10 @@ pub struct ConvSpan {
     pub packets: u64,
 }
 
-/// At most this many connection spans kept (about 48 MB); later connections
-/// are found by their endpoints alone.
-pub const MAX_SPANS: usize = 1_000_000;
+/// At most this many connection spans kept (about 14 MB with the hash
+/// table's slack: an entry is 96 bytes); later connections are found by the
+/// endpoints their findings name.
+pub const MAX_SPANS: usize = 100_000;
 
 /// What an analysis concluded, at the end of its input.
 #[derive(Debug)]
@@ -225,7 +226,38 @@ impl<O: AnalysisOutput> Analyzer<O> {
         }
     }
 
-    /// Keeps where each connection lies in the capture, for `--evidence`.
+    /// Keeps `record`'s span when asked: a connection with findings while
+    /// fewer than [`MAX_SPANS`] are kept, any other (a later finding may
+    /// cite it: a lookup timed out after its flow ended) while fewer than
+    /// half.
+    fn keep_span(&mut self, record: &ConnRecord, has_findings: bool) {
+        let Some(spans) = self.spans.as_mut() else {
+            return;
+        };
+        let room = if has_findings {
+            MAX_SPANS
+        } else {
+            MAX_SPANS / 2
+        };
+        if spans.len() < room {
+            spans.insert(
+                record.id,
+                ConvSpan {
+                    client: record.client,
+                    server: record.server,
+                    first_frame: record.first_frame,
+                    last_frame: record.last_frame,
+                    packets: record
+                        .client_stats
+                        .packets
+                        .saturating_add(record.server_stats.packets),
+                },
+            );
+        }
+    }
+
+    /// Keeps where each connection lies in the capture, for `--evidence`
+    /// and the HTML report's ladders.
     pub fn keep_spans(&mut self) {
         self.spans.get_or_insert_with(HashMap::new);
     }
@@ -637,21 +669,6 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
         if let Some(go) = &mut self.go {
             go.connection(&record);
         }
-        if let Some(spans) = self.spans.as_mut().filter(|s| s.len() < MAX_SPANS) {
-            spans.insert(
-                record.id,
-                ConvSpan {
-                    client: record.client,
-                    server: record.server,
-                    first_frame: record.first_frame,
-                    last_frame: record.last_frame,
-                    packets: record
-                        .client_stats
-                        .packets
-                        .saturating_add(record.server_stats.packets),
-                },
-            );
-        }
         let record_is_tcp = record.protocol == Protocol::Tcp;
         let app = self.app.connection_ended(&record);
         self.handshake_rtts.remove(&record.id);
@@ -664,6 +681,7 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
         if found.iter().any(is_dead_request) {
             found.retain(|f| f.kind != "http.no_response");
         }
+        self.keep_span(&record, !found.is_empty());
         let done = self.app.take_dns();
         self.drain_dns(done);
         // Indexes into `self.findings`, which `found` joins at the end.
