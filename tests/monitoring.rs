@@ -216,6 +216,10 @@ fn reset_fault() {
 
 /// 400 KB to a sink whose every third incoming segment the INPUT chain
 /// drops: the capture on lo sees each original and its retransmission.
+/// Many of those resends follow newer data within the handshake round trip
+/// (tens of microseconds on lo), so Wireshark's rule flags them out-of-order,
+/// not retransmission; `netsleuth_tcp_retransmitted_segments_total` counts
+/// them all the same (bytes the capture already saw, sent again).
 fn loss_fault() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -98,6 +98,23 @@ pub fn default_capture_path() -> PathBuf {
     std::env::temp_dir().join(format!("netsleuth-demo-{}.pcap", std::process::id()))
 }
 
+/// Bytes of the demo capture's kernel ring: room for all of the lab's traffic
+/// (about 100 packets) even if the recording thread does not run until the
+/// lab is done, as on a loaded machine. In immediate mode (TPACKET_V2) each
+/// packet takes a slot of the snap length (64 KiB here: `lo`'s packets can be
+/// that large), and on `lo` every packet takes two (the outgoing copy is
+/// dropped by libpcap only as it reads): libpcap's default of 2 MiB held 16
+/// packets, and the packets of a busier moment while the thread was off the
+/// CPU were lost (a connection seen from its last packets only, a TLS alert
+/// missing). 32 MiB, the `capture` and `watch` default, holds 256.
+const CAPTURE_BUFFER: u32 = 32 << 20;
+
+/// A backstop for the demo capture, never what ends it: [`Recorder::finish`]
+/// stops the capture once the labs are done. It must not cut a slow run
+/// short: at 15 s it did, on a machine starved of CPU, and the TLS lab's
+/// calls went missing from the capture.
+const CAPTURE_LIMIT: Duration = Duration::from_secs(120);
+
 fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError> {
     let lab = Lab::bind().map_err(io_err)?;
     #[cfg(feature = "tls-lab")]
@@ -120,8 +137,9 @@ fn capture_live(path: &Path, status: &mut dyn Write) -> Result<u64, SourceError>
     let options = LiveOptions {
         interface: "lo".into(),
         snaplen: 65_535,
+        buffer_size: Some(CAPTURE_BUFFER),
         filter: Some(filter),
-        duration: Some(Duration::from_secs(15)),
+        duration: Some(CAPTURE_LIMIT),
         ..LiveOptions::default()
     };
     let recorder = Recorder::start(options, path)?;
