@@ -11,6 +11,7 @@ mod decrypt_h2;
 mod decrypt_live;
 mod demo;
 mod dns_ops;
+mod dns_records;
 mod drops;
 mod evidence;
 mod expect;

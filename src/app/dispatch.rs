@@ -3,7 +3,8 @@
 //! Which parser a TCP connection gets is decided by content at the first bytes
 //! the client sends (TLS record header, HTTP request line, HTTP/2 preface, a
 //! length-prefixed DNS query), or by port 53 for DNS over TCP. UDP datagrams
-//! to or from ports 53, 5353 (mDNS) and 5355 (LLMNR) go to the DNS tracker; a
+//! to or from ports 53, 5353 (mDNS) and 5355 (LLMNR) go to the DNS tracker,
+//! and so do those of port 137 (NetBIOS-NS), which it reads as NBNS; a
 //! UDP flow on any other port goes there when its first client datagram is a
 //! plausible DNS query (`dns::looks_like_dns_query`), decided once per flow
 //! (other UDP flows are forgotten at that datagram). A connection whose first
@@ -220,7 +221,7 @@ impl AppLayer {
             client,
             server,
         };
-        let dns_port = |p: u16| super::dns::is_dns_port(p);
+        let dns_port = |p: u16| super::dns::is_dns_port(p) || super::dns::is_nbns_port(p);
         let parser = match protocol {
             Protocol::Tcp if server.port() == 53 || client.port() == 53 => Parser::DnsTcp,
             Protocol::Tcp => Parser::Undecided,

@@ -69,7 +69,9 @@
 //!   printable ASCII is a `\DDD` escape, so they are safe to print as they are.
 
 mod framing;
+mod nbns;
 pub mod ops;
+mod rdata;
 mod record;
 mod sniff;
 mod wire;
@@ -81,7 +83,7 @@ use serde::Serialize;
 
 use self::framing::Framer;
 pub use self::record::{
-    Asked, DnsAnswer, DnsProtocol, DnsRecord, DnsUnreachable, Response, Transport,
+    flag, Asked, DnsAnswer, DnsProtocol, DnsRecord, DnsUnreachable, Response, Transport,
 };
 pub use self::sniff::{looks_like_dns_query, looks_like_dns_tcp};
 use self::wire::{Msg, QKey};
@@ -111,6 +113,12 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 /// their first query looks like one ([`looks_like_dns_query`]).
 pub fn is_dns_port(port: u16) -> bool {
     matches!(port, 53 | 5353 | 5355)
+}
+
+/// Whether a UDP port is NetBIOS-NS's (137), whose messages the tracker
+/// reads as NetBIOS name service messages (`protocol: "nbns"`).
+pub fn is_nbns_port(port: u16) -> bool {
+    port == 137
 }
 
 /// Tracker limits.
@@ -154,6 +162,9 @@ pub struct DnsStats {
     pub tcp_framing_lost: u64,
     /// TCP directions not followed because `max_tcp_streams` were open.
     pub tcp_stream_cap_hits: u64,
+    /// mDNS, LLMNR and NetBIOS-NS responses that answered no query seen,
+    /// each recorded on its own (`unsolicited`).
+    pub unsolicited_responses: u64,
 }
 
 /// One attempt's identity: a response must come back on it.
@@ -425,7 +436,12 @@ impl DnsTracker {
 
     fn on_message(&mut self, ep: &Endpoints, origin: Origin, transport: Transport, bytes: &[u8]) {
         self.advance(origin.ts);
-        let msg = match wire::parse(bytes) {
+        let parsed = match DnsProtocol::of(ep.client, ep.server) {
+            DnsProtocol::Nbns => nbns::parse(bytes),
+            DnsProtocol::Mdns => wire::parse(bytes, true),
+            DnsProtocol::Dns | DnsProtocol::Llmnr => wire::parse(bytes, false),
+        };
+        let msg = match parsed {
             Ok(m) => m,
             Err(_) => {
                 self.stats.malformed += 1;
@@ -509,21 +525,27 @@ impl DnsTracker {
         }
         let (_, _, key) = attempt;
         let seq = self.base + self.slots.len() as u64;
+        let mut rec = DnsRecord::asked(
+            Asked {
+                conn: ep.conn,
+                client: ex.client,
+                server: ex.server,
+                transport: ex.transport,
+                id: msg.id,
+                qname: msg.qname,
+                qtype: msg.qtype,
+                frame: origin.frame,
+                time: origin.ts,
+            },
+            vec![ex.server],
+        );
+        rec.qclass = msg.qclass;
+        rec.unicast_response = msg.unicast_response;
+        rec.opcode = msg.opcode;
+        rec.netbios_suffix = msg.netbios_suffix;
+        rec.set_query_flags(msg.flags);
         self.slots.push_back(Txn {
-            rec: DnsRecord::asked(
-                Asked {
-                    conn: ep.conn,
-                    client: ex.client,
-                    server: ex.server,
-                    transport: ex.transport,
-                    id: msg.id,
-                    qname: msg.qname,
-                    qtype: msg.qtype,
-                    frame: origin.frame,
-                    time: origin.ts,
-                },
-                vec![ex.server],
-            ),
+            rec,
             state: State::Pending,
             deadline,
             key: key.clone(),
@@ -545,27 +567,36 @@ impl DnsTracker {
                 t.state == State::Pending && msg.key.as_ref().is_none_or(|k| *k == t.key)
             })
         });
-        let Some(seq) = found else {
-            self.stats.unmatched_responses += 1;
-            return;
+        let protocol = DnsProtocol::of(ex.client, ex.server);
+        let seq = match found {
+            Some(seq) => seq,
+            None if protocol == DnsProtocol::Dns => {
+                self.stats.unmatched_responses += 1;
+                return;
+            }
+            None => match self.multicast_match(protocol, &ex, &msg) {
+                Some(seq) => seq,
+                None => return self.unsolicited(ep, origin, ex, msg),
+            },
         };
         let timeout = self.config.timeout_ns;
         let Some(txn) = self.txn(seq) else { return };
         let r = &mut txn.rec;
         r.conn = ep.conn;
-        r.client = ex.client;
+        if !ex.client.ip().is_multicast() {
+            r.client = ex.client;
+        }
         r.server = ex.server;
         r.transport = ex.transport;
         r.response_frame = Some(origin.frame);
         r.response_time = Some(origin.ts);
         r.latency_ms = Some(origin.ts.since(r.query_time) as f64 / 1e6);
-        r.rcode = Some(wire::rcode_name(msg.rcode));
-        r.answers = msg.answers;
-        r.truncated = msg.tc;
+        fill_response(r, msg);
         // Answered: an ICMP error about an earlier attempt (the server it
         // failed over from) is not this lookup's outcome.
         r.unreachable = None;
-        if msg.tc && ex.transport == Transport::Udp {
+        let await_tcp = r.truncated && ex.transport == Transport::Udp && found.is_some();
+        if await_tcp {
             let deadline = Timestamp(origin.ts.0.saturating_add(timeout));
             txn.state = State::AwaitTcp;
             txn.deadline = deadline;
@@ -581,6 +612,98 @@ impl DnsTracker {
         } else {
             self.finalise(seq);
         }
+    }
+
+    /// A response of mDNS, LLMNR or NetBIOS-NS that matched no exchange: the
+    /// question went to a group (or broadcast) address and a responder answers
+    /// from its own. It answers the newest pending lookup of that protocol
+    /// (among the last [`UNREACHABLE_SCAN`]) that asked the response's
+    /// question (or, without one, the name and type of one of its answers;
+    /// a question of type ANY takes any type), when:
+    /// * the response was sent to the asking socket (LLMNR, NetBIOS-NS, mDNS
+    ///   unicast answers), with the query's id except for mDNS, whose ids
+    ///   are zero and ignored (RFC 6762 §18.1); or
+    /// * mDNS only: it was sent to the group the question was sent to.
+    fn multicast_match(&self, protocol: DnsProtocol, ex: &ExKey, msg: &Msg) -> Option<u64> {
+        let keys: Vec<&QKey> = match &msg.key {
+            Some(k) => vec![k],
+            None => msg.answer_keys.iter().collect(),
+        };
+        let asks = |t: &Txn| {
+            keys.iter().any(|k| {
+                k.name == t.key.name
+                    && k.qclass == t.key.qclass
+                    && (k.qtype == t.key.qtype || t.key.qtype == 255)
+            })
+        };
+        let to_group = ex.client.ip().is_multicast();
+        let mdns = protocol == DnsProtocol::Mdns;
+        let newest = self.slots.len().saturating_sub(UNREACHABLE_SCAN);
+        self.slots
+            .iter()
+            .enumerate()
+            .skip(newest)
+            .rev()
+            .find(|(_, t)| {
+                t.state == State::Pending
+                    && t.rec.protocol == protocol
+                    && (mdns || t.rec.id == msg.id)
+                    && asks(t)
+                    && t.exchanges.iter().any(|e| {
+                        e.transport == ex.transport
+                            && if to_group {
+                                mdns && e.server == ex.client
+                            } else {
+                                e.client == ex.client
+                            }
+                    })
+            })
+            .map(|(i, _)| self.base + i as u64)
+    }
+
+    /// Records a response that answered no query seen (see
+    /// [`DnsRecord::unsolicited`]); it is finished at once.
+    fn unsolicited(&mut self, ep: &Endpoints, origin: Origin, ex: ExKey, msg: Msg) {
+        self.stats.unsolicited_responses += 1;
+        if self.slots.len() >= self.config.max_pending {
+            self.stats.pending_cap_hits += 1;
+            return;
+        }
+        let key = msg.key.clone().unwrap_or_else(|| QKey {
+            name: msg.qname.to_ascii_lowercase(),
+            qtype: 0,
+            qclass: 0,
+        });
+        let mut rec = DnsRecord::asked(
+            Asked {
+                conn: ep.conn,
+                client: ex.client,
+                server: ex.server,
+                transport: ex.transport,
+                id: msg.id,
+                qname: msg.qname.clone(),
+                qtype: msg.qtype.clone(),
+                frame: origin.frame,
+                time: origin.ts,
+            },
+            vec![ex.server],
+        );
+        rec.unsolicited = true;
+        rec.qclass = msg.qclass.clone();
+        rec.unicast_response = msg.unicast_response;
+        rec.opcode = msg.opcode.clone();
+        rec.netbios_suffix = msg.netbios_suffix;
+        rec.response_frame = Some(origin.frame);
+        rec.response_time = Some(origin.ts);
+        fill_response(&mut rec, msg);
+        self.slots.push_back(Txn {
+            rec,
+            state: State::Done,
+            deadline: origin.ts,
+            key,
+            client_ip: ex.client.ip(),
+            exchanges: Vec::new(),
+        });
     }
 
     fn unlink_exchanges(&mut self, seq: u64, exchanges: &[ExKey]) {
@@ -613,6 +736,17 @@ impl DnsTracker {
             self.by_attempt.remove(&attempt);
         }
     }
+}
+
+/// Copies what an answer says into the record it answers.
+fn fill_response(r: &mut DnsRecord, msg: Msg) {
+    r.rcode = Some(wire::rcode_name(msg.rcode));
+    r.set_response_flags(msg.flags);
+    r.truncated = msg.tc;
+    r.answers = msg.answers;
+    r.authorities = msg.authorities;
+    r.additionals = msg.additionals;
+    r.cache_flush = msg.cache_flush;
 }
 
 #[cfg(test)]

@@ -20,13 +20,18 @@ pub enum DnsProtocol {
     Mdns,
     /// Link-Local Multicast Name Resolution (RFC 4795): port 5355.
     Llmnr,
+    /// NetBIOS Name Service (RFC 1001/1002): UDP port 137.
+    Nbns,
 }
 
 impl DnsProtocol {
     /// The protocol of an exchange between `client` and `server`.
     pub fn of(client: SocketAddr, server: SocketAddr) -> DnsProtocol {
+        // NetBIOS-NS first: its port is its only mark.
         let ports = (client.port(), server.port());
-        if ports.0 == 5355 || ports.1 == 5355 {
+        if ports.0 == 137 || ports.1 == 137 {
+            DnsProtocol::Nbns
+        } else if ports.0 == 5355 || ports.1 == 5355 {
             DnsProtocol::Llmnr
         } else if (ports.0 == 5353 || ports.1 == 5353)
             && (ports == (5353, 5353) || client.ip().is_multicast() || server.ip().is_multicast())
@@ -48,23 +53,44 @@ pub enum Transport {
     Tcp,
 }
 
-/// One resource record of an answer section.
+/// One resource record of a response section, rendered as text (see
+/// `rdata.rs` for each type's form). In JSON every record is `{name, type,
+/// ttl, data}`, plus `rdata` when `data` leaves fields out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum DnsAnswer {
-    /// An A, AAAA or CNAME record in full.
+    /// A record whose `data` says all it holds: A, AAAA (the address),
+    /// CNAME, NS, PTR, DNAME (the name), TXT (`TXT <len> <text>`), CAA,
+    /// HTTPS/SVCB, OPT (EDNS summary) ...
     Record {
         /// Owner name (presentation format).
         name: String,
-        /// `A`, `AAAA` or `CNAME`.
+        /// The type's mnemonic (`A`, `MX`, `TYPE65534`).
+        #[serde(rename = "type")]
+        rtype: String,
+        /// Time to live in seconds (for OPT: the raw field, the EDNS bits).
+        ttl: u32,
+        /// The record as Zeek's dns.log writes it, or its presentation form.
+        data: String,
+    },
+    /// A record whose `data` (Zeek's form: MX and SRV the target name, SOA
+    /// the mname, DNSSEC types their algorithm) leaves fields out; `rdata`
+    /// has them all.
+    Detailed {
+        /// Owner name (presentation format).
+        name: String,
+        /// The type's mnemonic.
         #[serde(rename = "type")]
         rtype: String,
         /// Time to live in seconds.
         ttl: u32,
-        /// The address, or the canonical name.
+        /// The record as Zeek's dns.log writes it.
         data: String,
+        /// The whole record in presentation format (`10 mail.example.com`
+        /// for MX, `0 5 5060 sip.example.com` for SRV).
+        rdata: String,
     },
-    /// Records of another type, counted.
+    /// Records past the per-section cap, counted by type.
     Summary {
         /// The type's mnemonic (`MX`, `TYPE65534`).
         #[serde(rename = "type")]
@@ -75,9 +101,59 @@ pub enum DnsAnswer {
 }
 
 impl DnsAnswer {
-    pub(super) fn is_record(&self) -> bool {
-        matches!(self, DnsAnswer::Record { .. })
+    /// The type's mnemonic.
+    pub fn rtype(&self) -> &str {
+        match self {
+            DnsAnswer::Record { rtype, .. }
+            | DnsAnswer::Detailed { rtype, .. }
+            | DnsAnswer::Summary { rtype, .. } => rtype,
+        }
     }
+
+    /// The owner name, for a rendered record.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            DnsAnswer::Record { name, .. } | DnsAnswer::Detailed { name, .. } => Some(name),
+            DnsAnswer::Summary { .. } => None,
+        }
+    }
+
+    /// The text (Zeek's form), for a rendered record.
+    pub fn data(&self) -> Option<&str> {
+        match self {
+            DnsAnswer::Record { data, .. } | DnsAnswer::Detailed { data, .. } => Some(data),
+            DnsAnswer::Summary { .. } => None,
+        }
+    }
+
+    /// The TTL in seconds, for a rendered record.
+    pub fn ttl(&self) -> Option<u32> {
+        match self {
+            DnsAnswer::Record { ttl, .. } | DnsAnswer::Detailed { ttl, .. } => Some(*ttl),
+            DnsAnswer::Summary { .. } => None,
+        }
+    }
+}
+
+/// Bits of the DNS header's flags word (RFC 1035 §4.1.1; AD and CD from
+/// RFC 4035 §3.2). The opcode is `(flags >> 11) & 0xf`, the rcode `flags & 0xf`.
+pub mod flag {
+    /// Query (0) or response (1).
+    pub const QR: u16 = 0x8000;
+    /// Authoritative answer.
+    pub const AA: u16 = 0x0400;
+    /// Truncated.
+    pub const TC: u16 = 0x0200;
+    /// Recursion desired.
+    pub const RD: u16 = 0x0100;
+    /// Recursion available.
+    pub const RA: u16 = 0x0080;
+    /// The reserved bit (must be zero).
+    pub const Z: u16 = 0x0040;
+    /// Authentic data (DNSSEC).
+    pub const AD: u16 = 0x0020;
+    /// Checking disabled (DNSSEC).
+    pub const CD: u16 = 0x0010;
 }
 
 /// One DNS transaction: a question, its attempts, and its outcome. Field names
@@ -100,6 +176,19 @@ pub struct DnsRecord {
     pub qname: String,
     /// Query type mnemonic: `A`, `AAAA`, `HTTPS`, or `TYPEn` for unknown types.
     pub qtype: String,
+    /// Query class mnemonic: `IN`, `CH`, `CLASSn`; for mDNS without the
+    /// unicast-response bit (see `unicast_response`).
+    pub qclass: String,
+    /// mDNS: the question's unicast-response (QU) bit, the top bit of its
+    /// class (RFC 6762 §5.4).
+    pub unicast_response: bool,
+    /// The header's opcode: `QUERY`, `NOTIFY`, `UPDATE`, `OPCODEn`; for
+    /// NetBIOS-NS `QUERY`, `REGISTRATION`, `RELEASE`, `WACK`, `REFRESH`.
+    pub opcode: String,
+    /// NetBIOS-NS: the suffix (16th byte) of the queried name, the kind of
+    /// service it names (0x00 workstation, 0x20 file server, 0x1d master
+    /// browser ...); `qname` is the 15-byte name without its padding.
+    pub netbios_suffix: Option<u8>,
     /// Frame of the first query.
     pub query_frame: u64,
     /// Time of the first query.
@@ -120,8 +209,45 @@ pub struct DnsRecord {
     pub latency_ms: Option<f64>,
     /// Response code mnemonic (`NOERROR`, `NXDOMAIN`, `RCODE12`); `null` when unanswered.
     pub rcode: Option<String>,
-    /// The answer section: A, AAAA, CNAME in full, other types counted.
+    /// The first query's header flags word, four hex digits (`0100`: RD);
+    /// `null` when no query was seen (`unsolicited`).
+    #[serde(serialize_with = "ser_opt_hex")]
+    pub query_flags: Option<u16>,
+    /// The answer's header flags word (`8180`: QR RD RA); `null` when unanswered.
+    #[serde(serialize_with = "ser_opt_hex")]
+    pub response_flags: Option<u16>,
+    /// Authoritative answer (the answer's AA bit).
+    pub aa: bool,
+    /// The TC bit of the answer (of the query when unanswered); the same as
+    /// `truncated` once answered.
+    pub tc: bool,
+    /// Recursion desired: the query's RD bit (the answer's when no query was seen).
+    pub rd: bool,
+    /// Recursion available (the answer's RA bit).
+    pub ra: bool,
+    /// The reserved Z bit (0x0040), of the answer (of the query when unanswered).
+    pub z: bool,
+    /// Authentic data: the DNSSEC AD bit, of the answer (of the query when unanswered).
+    pub ad: bool,
+    /// Checking disabled: the DNSSEC CD bit, of the answer (of the query when unanswered).
+    pub cd: bool,
+    /// The answer section, every record rendered (at most 64, the rest
+    /// counted by type).
     pub answers: Vec<DnsAnswer>,
+    /// The authority section (SOA of a negative answer, NS of a referral),
+    /// rendered like `answers` (at most 16).
+    pub authorities: Vec<DnsAnswer>,
+    /// The additional section, OPT (EDNS) included (at most 16).
+    pub additionals: Vec<DnsAnswer>,
+    /// mDNS: a record of the answer carried the cache-flush bit, the top bit
+    /// of its class (RFC 6762 §10.2).
+    pub cache_flush: bool,
+    /// A response with no query in the capture: an mDNS announcement, an
+    /// answer from a second responder, or to a question not captured
+    /// (mDNS, LLMNR, NetBIOS-NS only). Its `query_frame` and `query_time`
+    /// are the response's, `latency_ms` is `null`, the question is the
+    /// response's own (its first answer when it has none).
+    pub unsolicited: bool,
     /// The answer had the TC (truncated) bit.
     pub truncated: bool,
     /// A truncated UDP answer was followed by a TCP query for the same question.
@@ -182,6 +308,10 @@ impl DnsRecord {
             id: a.id,
             qname: a.qname,
             qtype: a.qtype,
+            qclass: "IN".to_string(),
+            unicast_response: false,
+            opcode: "QUERY".to_string(),
+            netbios_suffix: None,
             query_frame: a.frame,
             query_time: a.time,
             retries: 0,
@@ -191,7 +321,20 @@ impl DnsRecord {
             response_time: None,
             latency_ms: None,
             rcode: None,
+            query_flags: None,
+            response_flags: None,
+            aa: false,
+            tc: false,
+            rd: false,
+            ra: false,
+            z: false,
+            ad: false,
+            cd: false,
             answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            cache_flush: false,
+            unsolicited: false,
             truncated: false,
             tcp_retry: false,
             timed_out: false,
@@ -206,6 +349,34 @@ impl DnsRecord {
         wire::addresses(&self.answers)
     }
 
+    /// Records the first query's header flags and the bits taken from them.
+    pub fn set_query_flags(&mut self, flags: u16) {
+        self.query_flags = Some(flags);
+        self.rd = flags & flag::RD != 0;
+        if self.response_flags.is_none() {
+            self.set_bits(flags);
+        }
+    }
+
+    /// Records the answer's header flags: AA, TC, RA, Z, AD and CD come from
+    /// it, RD too when no query was seen.
+    pub fn set_response_flags(&mut self, flags: u16) {
+        self.response_flags = Some(flags);
+        self.set_bits(flags);
+        if self.query_flags.is_none() {
+            self.rd = flags & flag::RD != 0;
+        }
+    }
+
+    fn set_bits(&mut self, flags: u16) {
+        self.aa = flags & flag::AA != 0;
+        self.tc = flags & flag::TC != 0;
+        self.ra = flags & flag::RA != 0;
+        self.z = flags & flag::Z != 0;
+        self.ad = flags & flag::AD != 0;
+        self.cd = flags & flag::CD != 0;
+    }
+
     /// Latency in nanoseconds (first query to answer), when answered.
     pub fn latency_ns(&self) -> Option<i64> {
         self.response_time.map(|t| t.since(self.query_time))
@@ -214,6 +385,13 @@ impl DnsRecord {
 
 fn ser_ts<S: serde::Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::base::rfc3339(*ts))
+}
+
+fn ser_opt_hex<S: serde::Serializer>(v: &Option<u16>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(&format!("{v:04x}")),
+        None => s.serialize_none(),
+    }
 }
 
 fn ser_opt_ts<S: serde::Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
@@ -237,14 +415,16 @@ pub struct Response {
     pub qname: Option<String>,
     /// The question's type code, if present.
     pub qtype: Option<u16>,
-    /// The answer section: A, AAAA, CNAME in full, others counted.
+    /// The header's flags word.
+    pub flags: u16,
+    /// The answer section, rendered as in [`DnsRecord::answers`].
     pub answers: Vec<DnsAnswer>,
 }
 
 impl Response {
     /// Parses a response message; `None` for a query or an unusable message.
     pub fn parse(bytes: &[u8]) -> Option<Response> {
-        let msg = wire::parse(bytes).ok()?;
+        let msg = wire::parse(bytes, false).ok()?;
         if !msg.qr {
             return None;
         }
@@ -254,6 +434,7 @@ impl Response {
             rcode: wire::rcode_name(msg.rcode),
             qname: msg.key.as_ref().map(|k| k.name.clone()),
             qtype: msg.key.as_ref().map(|k| k.qtype),
+            flags: msg.flags,
             answers: msg.answers,
         })
     }

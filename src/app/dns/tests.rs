@@ -150,9 +150,11 @@ fn a_aaaa_cname_answers_parsed() {
                 ttl: 60,
                 data: "2001:db8::7".into()
             },
-            DnsAnswer::Summary {
+            DnsAnswer::Record {
+                name: "edge.cdn.example.net".into(),
                 rtype: "TXT".into(),
-                count: 1
+                ttl: 60,
+                data: "TXT 2 hi".into()
             },
         ]
     );
@@ -915,3 +917,5 @@ fn protocol_is_named_by_port_and_address() {
     assert_eq!(recs[0].protocol, DnsProtocol::Llmnr);
     assert_eq!(serde_json::to_value(&recs[0]).unwrap()["protocol"], "llmnr");
 }
+
+mod records;
