@@ -380,8 +380,115 @@ fn tls12_resumption_without_its_own_key_line() {
         let first_only = server.path("first-only.log");
         std::fs::write(&first_only, format!("{}\n", lines[0])).unwrap();
         let records = analyze(&file, &first_only);
-        assert_decrypted(&records, 2);
+        let tls = assert_decrypted(&records, 2);
+        // Zeek's `resumed`: the second connection, not the first.
+        assert_eq!(tls[0]["resumed"], false, "{what}: {}", tls[0]);
+        assert_eq!(tls[1]["resumed"], true, "{what}: {}", tls[1]);
     }
+}
+
+/// The `(ja3, ja3_string)` or `(ja3s, ja3s_string)` tshark computes for
+/// each hello of `file`, in frame order.
+fn tshark_ja3(file: &Path, hello: u8, field: &str) -> Vec<(String, String)> {
+    let out = Command::new("tshark")
+        .arg("-n")
+        .arg("-r")
+        .arg(file)
+        .args([
+            "-Y",
+            &format!("tls.handshake.type == {hello}"),
+            "-T",
+            "fields",
+        ])
+        .args(["-e", &format!("tls.handshake.{field}")])
+        .args(["-e", &format!("tls.handshake.{field}_full")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// JA3 and JA3S of curl (TLS 1.3, ALPN) and `openssl s_client` (TLS 1.2,
+/// then TLS 1.3 resumed with a pre-shared key) are the ones Wireshark
+/// computes; JA4 has its shape; the TLS 1.3 resumption is `resumed`, and
+/// the key exchange group is named.
+#[test]
+fn tls_fingerprints_match_tshark_and_resumption_is_seen() {
+    if !can_capture("tls_fingerprints (needs root to capture)")
+        || !tshark::available("tls_fingerprints")
+    {
+        return;
+    }
+    let server = Server::start(Key::Ec, &[]);
+    let file = capture(&server, || {
+        server.curl(&["--tlsv1.3"]);
+        server.s_client(&["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]);
+        server.s_client(&["-tls1_3", "-sess_out", "sess13.pem"]);
+        server.s_client(&["-tls1_3", "-sess_in", "sess13.pem"]);
+    });
+    let records = analyzer_records(&file);
+    let tls = of_type(&records, "tls");
+    assert_eq!(tls.len(), 4, "{records:?}");
+    let ours: Vec<(String, String)> = tls
+        .iter()
+        .map(|t| {
+            let h = &t["client_hello"];
+            (
+                h["ja3"].as_str().unwrap().into(),
+                h["ja3_string"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ours,
+        tshark_ja3(&file, 1, "ja3"),
+        "JA3 differs from Wireshark's"
+    );
+    let ours_s: Vec<(String, String)> = tls
+        .iter()
+        .map(|t| {
+            let h = &t["server_hello"];
+            (
+                h["ja3s"].as_str().unwrap().into(),
+                h["ja3s_string"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ours_s,
+        tshark_ja3(&file, 2, "ja3s"),
+        "JA3S differs from Wireshark's"
+    );
+    // curl and openssl are different clients; the two s_client runs of one
+    // version share nothing with curl.
+    assert_ne!(ours[0].0, ours[1].0);
+    for t in &tls {
+        let ja4 = t["client_hello"]["ja4"].as_str().unwrap();
+        assert_eq!(ja4.len(), 36, "{ja4}");
+        assert!(ja4.starts_with("t1"), "{ja4}");
+    }
+    assert!(
+        tls[0]["client_hello"]["ja4"]
+            .as_str()
+            .unwrap()
+            .starts_with("t13i"),
+        "curl to an address: TLS 1.3, no SNI"
+    );
+    let resumed: Vec<bool> = tls
+        .iter()
+        .map(|t| t["resumed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(resumed, [false, false, false, true]);
+    for t in &tls {
+        assert!(t["curve"].is_string(), "key exchange group named: {t}");
+    }
+}
+
+fn analyzer_records(file: &Path) -> Vec<Value> {
+    analyze_records(file, &[])
 }
 
 /// A key log for other connections: "no key"; a corrupted secret: an

@@ -18,6 +18,7 @@ mod hs {
     pub const SERVER_HELLO: u8 = 2;
     pub const NEW_SESSION_TICKET: u8 = 4;
     pub const CERTIFICATE: u8 = 11;
+    pub const SERVER_KEY_EXCHANGE: u8 = 12;
     pub const CERTIFICATE_REQUEST: u8 = 13;
 }
 
@@ -40,6 +41,8 @@ impl TlsConn {
             certificates: Vec::new(),
             cert_request: None,
             client_certificates: None,
+            resumption: Resumption::default(),
+            curve: None,
             alerts: Vec::new(),
             encrypted_alert: None,
             client_first_protected: None,
@@ -312,6 +315,15 @@ impl TlsConn {
                 }
             }
             (Side::Server, hs::NEW_SESSION_TICKET) if !self.tls13 => self.remember_ticket(body),
+            (Side::Server, hs::SERVER_KEY_EXCHANGE) if !self.tls13 => {
+                self.resumption.key_exchange = true;
+                // ECDHE: curve_type 3 (named_curve), then the group.
+                if body.first() == Some(&3) {
+                    if let Some(g) = body.get(1..3) {
+                        self.curve = Some(u16::from_be_bytes([g[0], g[1]]));
+                    }
+                }
+            }
             (Side::Server, hs::CERTIFICATE_REQUEST) if !self.tls13 => {
                 self.cert_request.get_or_insert(mark.frame);
             }
@@ -339,6 +351,10 @@ impl TlsConn {
         };
         let names = |v: &[u16], f: fn(u16) -> String| v.iter().map(|&x| f(x)).collect::<Vec<_>>();
         self.sni = ch.sni.clone();
+        self.resumption.offered_id = ch.session_id.clone();
+        self.resumption.offered_ticket = !ch.ticket.is_empty();
+        let ja3 = fingerprint::ja3(&ch);
+        let ja4 = fingerprint::ja4(&ch, 't');
         self.hello = Some(ClientHelloInfo {
             frame: mark.frame,
             time: mark.ts,
@@ -349,6 +365,10 @@ impl TlsConn {
             groups: names(&ch.groups, parse::group_name),
             key_share_groups: names(&ch.key_share_groups, parse::group_name),
             legacy_only: !codes.iter().any(|&v| is_tls13(v)),
+            ja3: ja3.hash,
+            ja3_string: ja3.text,
+            ja4: ja4.hash,
+            ja4_r: ja4.text,
             version_codes: codes,
             has_supported_versions: has_sv,
         });
@@ -357,6 +377,16 @@ impl TlsConn {
     fn on_server_hello(&mut self, sh: parse::ServerHello, mark: Mark) {
         let version = sh.version();
         self.hrr |= sh.hello_retry_request;
+        if !sh.hello_retry_request {
+            self.resumption.id_echoed = !sh.session_id.is_empty()
+                && sh.session_id == self.resumption.offered_id
+                && !is_tls13(version);
+            self.resumption.psk = sh.pre_shared_key;
+            if sh.key_share_group.is_some() {
+                self.curve = sh.key_share_group;
+            }
+        }
+        let ja3s = fingerprint::ja3s(&sh);
         self.server_hello = Some(ServerHelloInfo {
             frame: mark.frame,
             time: mark.ts,
@@ -364,6 +394,8 @@ impl TlsConn {
             cipher: parse::cipher_name(sh.cipher),
             alpn: sh.alpn.clone(),
             hello_retry_request: self.hrr,
+            ja3s: ja3s.hash,
+            ja3s_string: ja3s.text,
             version_code: version,
             real: !sh.hello_retry_request,
         });
@@ -418,6 +450,17 @@ impl TlsConn {
             + self.server.hs.capacity()
     }
 
+    /// Whether the session was resumed (see [`TlsRecord::resumed`]).
+    fn resumed(&self, established: bool) -> bool {
+        let r = &self.resumption;
+        let abbreviated = !self.tls13
+            && established
+            && self.certificates.is_empty()
+            && !r.key_exchange
+            && self.server_hello.is_some();
+        r.psk || r.id_echoed || (r.offered_ticket && abbreviated)
+    }
+
     /// The record for this connection, `None` when no ClientHello was seen.
     /// `conn_end` is the time of the connection's last packet.
     pub fn record(&self, conn_end: Timestamp) -> Option<TlsRecord> {
@@ -455,6 +498,8 @@ impl TlsConn {
             client: self.ep.client,
             server: self.ep.server,
             sni: self.sni.clone(),
+            resumed: self.resumed(established.is_some()),
+            curve: self.curve.map(parse::group_name),
             server_hello: self.server_hello.clone(),
             certificates: self.certificates.clone(),
             alerts: self.alerts.clone(),
@@ -522,6 +567,7 @@ pub(super) fn cert_info(c: parse::Cert, frame: u64, time: Timestamp) -> CertInfo
         frame,
         time,
         fingerprint: c.fingerprint,
+        sha1: c.sha1,
         version: c.version,
         serial: c.serial,
         not_before: rfc3339_secs(c.not_before),

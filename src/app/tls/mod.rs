@@ -39,6 +39,7 @@
 
 mod conn;
 mod decrypting;
+pub(crate) mod fingerprint;
 mod parse;
 #[cfg(test)]
 mod testkit;
@@ -121,6 +122,13 @@ pub struct TlsRecord {
     pub server: std::net::SocketAddr,
     /// Server name the client asked for (from the ClientHello), lossy UTF-8.
     pub sni: Option<String>,
+    /// The session was resumed: the server echoed the client's session id
+    /// or accepted its ticket (TLS ≤ 1.2: no certificate followed), or
+    /// accepted a pre-shared key (TLS 1.3).
+    pub resumed: bool,
+    /// The key exchange group: the server's key share (TLS 1.3) or its
+    /// ServerKeyExchange named curve (TLS ≤ 1.2 ECDHE).
+    pub curve: Option<String>,
     /// The (first) ClientHello.
     pub client_hello: ClientHelloInfo,
     /// The ServerHello, or the HelloRetryRequest when no ServerHello followed it.
@@ -162,6 +170,33 @@ pub struct TlsRecord {
     pub notes: Vec<String>,
 }
 
+/// Bytes as lower-case hex.
+fn ser_hex<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    use std::fmt::Write;
+    let hex = bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut h, b| {
+            let _ = write!(h, "{b:02x}");
+            h
+        });
+    s.serialize_str(&hex)
+}
+
+/// Resumption as the hellos tell it.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Resumption {
+    /// The ClientHello's legacy_session_id.
+    offered_id: Vec<u8>,
+    /// The ClientHello carried a session ticket.
+    offered_ticket: bool,
+    /// The ServerHello echoed a non-empty offered session id.
+    id_echoed: bool,
+    /// The ServerHello accepted a pre-shared key.
+    psk: bool,
+    /// A ServerKeyExchange came (a full TLS ≤ 1.2 handshake).
+    key_exchange: bool,
+}
+
 /// What the client offered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientHelloInfo {
@@ -184,6 +219,14 @@ pub struct ClientHelloInfo {
     pub key_share_groups: Vec<String>,
     /// True when the client offered nothing newer than TLS 1.2.
     pub legacy_only: bool,
+    /// JA3 (MD5 hex) of this ClientHello: which TLS library sent it.
+    pub ja3: String,
+    /// The text JA3 hashes: `version,ciphers,extensions,groups,point_formats`.
+    pub ja3_string: String,
+    /// JA4 (`t13d1516h2_8daaf6152771_e5627efa2ab1`).
+    pub ja4: String,
+    /// JA4 before hashing (JA4_r: the sorted code lists).
+    pub ja4_r: String,
     /// Offered version codes (as `offered_versions`).
     #[serde(skip)]
     pub version_codes: Vec<u16>,
@@ -222,6 +265,10 @@ pub struct ServerHelloInfo {
     pub alpn: Option<String>,
     /// A HelloRetryRequest was sent (this is it when no ServerHello followed).
     pub hello_retry_request: bool,
+    /// JA3S (MD5 hex) of this ServerHello.
+    pub ja3s: String,
+    /// The text JA3S hashes: `version,cipher,extensions`.
+    pub ja3s_string: String,
     /// Chosen version code.
     #[serde(skip)]
     pub version_code: u16,
@@ -238,14 +285,17 @@ pub struct CertInfo {
     /// Time of that frame.
     #[serde(skip)]
     pub time: Timestamp,
-    /// SHA-256 of the certificate's DER bytes (Zeek's x509 `fingerprint`).
-    #[serde(skip)]
+    /// SHA-256 of the certificate's DER bytes (Zeek's x509 `fingerprint`),
+    /// lower-case hex in JSON.
+    #[serde(rename = "sha256", serialize_with = "ser_hex")]
     pub fingerprint: [u8; 32],
+    /// SHA-1 of the DER bytes, lower-case hex in JSON.
+    #[serde(serialize_with = "ser_hex")]
+    pub sha1: [u8; 20],
     /// The X.509 version (1 to 3).
     #[serde(skip)]
     pub version: u32,
     /// The serial number, upper-case hex.
-    #[serde(skip)]
     pub serial: String,
     /// Subject DN (RFC 4514 text).
     pub subject: String,
@@ -348,6 +398,10 @@ pub struct TlsConn {
     certificates: Vec<CertInfo>,
     cert_request: Option<u64>,
     client_certificates: Option<usize>,
+    /// What resumption the client offered and the server accepted.
+    resumption: Resumption,
+    /// The key exchange group, when seen.
+    curve: Option<u16>,
     alerts: Vec<AlertInfo>,
     encrypted_alert: Option<(Side, Mark)>,
     client_first_protected: Option<(Mark, usize)>,

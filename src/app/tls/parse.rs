@@ -15,10 +15,13 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 mod ext {
     pub const SERVER_NAME: u16 = 0;
     pub const SUPPORTED_GROUPS: u16 = 10;
+    pub const EC_POINT_FORMATS: u16 = 11;
+    pub const SIGNATURE_ALGORITHMS: u16 = 13;
     pub const ALPN: u16 = 16;
     pub const ENCRYPT_THEN_MAC: u16 = 22;
     pub const EXTENDED_MASTER_SECRET: u16 = 23;
     pub const SESSION_TICKET: u16 = 35;
+    pub const PRE_SHARED_KEY: u16 = 41;
     pub const SUPPORTED_VERSIONS: u16 = 43;
     pub const KEY_SHARE: u16 = 51;
 }
@@ -84,7 +87,7 @@ fn u16s(b: &[u8]) -> Vec<u16> {
 }
 
 /// RFC 8701 GREASE values: 0x?a?a with both bytes equal.
-fn is_grease(v: u16) -> bool {
+pub(crate) fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
@@ -104,6 +107,14 @@ pub(crate) struct ClientHello {
     pub alpn: Vec<String>,
     pub groups: Vec<u16>,
     pub key_share_groups: Vec<u16>,
+    /// Extension types in the order sent, GREASE dropped (JA3, JA4).
+    pub extension_types: Vec<u16>,
+    /// ec_point_formats (JA3).
+    pub point_formats: Vec<u8>,
+    /// signature_algorithms in the order sent, GREASE dropped (JA4).
+    pub signature_algorithms: Vec<u16>,
+    /// The first ALPN protocol as sent (JA4 reads its bytes).
+    pub alpn_first: Option<Vec<u8>>,
 }
 
 /// What a ServerHello (or HelloRetryRequest) says.
@@ -122,6 +133,12 @@ pub(crate) struct ServerHello {
     pub cipher: u16,
     pub alpn: Option<String>,
     pub hello_retry_request: bool,
+    /// Extension types in the order sent, GREASE dropped (JA3S).
+    pub extension_types: Vec<u16>,
+    /// The key_share group the server chose (TLS 1.3).
+    pub key_share_group: Option<u16>,
+    /// pre_shared_key accepted: a TLS 1.3 resumption.
+    pub pre_shared_key: bool,
 }
 
 impl ServerHello {
@@ -167,6 +184,9 @@ pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
     ch.ciphers = u16s(r.vec16()?);
     r.vec8()?;
     for (ty, b) in extensions(&mut r)? {
+        if !is_grease(ty) {
+            ch.extension_types.push(ty);
+        }
         match ty {
             ext::SERVER_NAME => {
                 let mut list = Reader::new(Reader::new(&b).vec16()?);
@@ -179,7 +199,17 @@ pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
                 }
             }
             ext::SUPPORTED_GROUPS => ch.groups = u16s(Reader::new(&b).vec16()?),
-            ext::ALPN => ch.alpn = alpn_list(&b)?,
+            ext::ALPN => {
+                ch.alpn = alpn_list(&b)?;
+                let mut list = Reader::new(Reader::new(&b).vec16()?);
+                ch.alpn_first = (!list.is_empty())
+                    .then(|| list.vec8().map(<[u8]>::to_vec))
+                    .flatten();
+            }
+            ext::EC_POINT_FORMATS => ch.point_formats = Reader::new(&b).vec8()?.to_vec(),
+            ext::SIGNATURE_ALGORITHMS => {
+                ch.signature_algorithms = u16s(Reader::new(&b).vec16()?);
+            }
             ext::SESSION_TICKET => ch.ticket = b,
             ext::SUPPORTED_VERSIONS => ch.supported_versions = u16s(Reader::new(&b).vec8()?),
             ext::KEY_SHARE => {
@@ -211,8 +241,15 @@ pub(crate) fn server_hello(body: &[u8]) -> Option<ServerHello> {
     sh.cipher = r.u16()?;
     r.u8()?;
     for (ty, b) in extensions(&mut r)? {
+        if !is_grease(ty) {
+            sh.extension_types.push(ty);
+        }
         match ty {
             ext::SUPPORTED_VERSIONS => sh.selected_version = Reader::new(&b).u16(),
+            // A HelloRetryRequest's key_share is the group alone; a
+            // ServerHello's starts with it.
+            ext::KEY_SHARE => sh.key_share_group = Reader::new(&b).u16(),
+            ext::PRE_SHARED_KEY => sh.pre_shared_key = true,
             ext::ALPN => sh.alpn = alpn_list(&b)?.into_iter().next(),
             ext::ENCRYPT_THEN_MAC => sh.encrypt_then_mac = true,
             ext::EXTENDED_MASTER_SECRET => sh.extended_master_secret = true,
@@ -234,6 +271,8 @@ pub(crate) struct Cert {
     pub self_signed: bool,
     /// SHA-256 of the DER bytes (Zeek's `fingerprint`).
     pub fingerprint: [u8; 32],
+    /// SHA-1 of the DER bytes (what Suricata and many tools print).
+    pub sha1: [u8; 20],
     /// The X.509 version (1 to 3).
     pub version: u32,
     /// The serial number, upper-case hex as Zeek logs it.
@@ -308,9 +347,13 @@ pub(crate) fn cert(der: &[u8]) -> Option<Cert> {
     let mut fingerprint = [0u8; 32];
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
     fingerprint.copy_from_slice(digest.as_ref());
+    let mut sha1 = [0u8; 20];
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
+    sha1.copy_from_slice(digest.as_ref());
     let serial = x.raw_serial().iter().map(|b| format!("{b:02X}")).collect();
     Some(Cert {
         fingerprint,
+        sha1,
         version: x.version().0.saturating_add(1),
         serial,
         common_name,

@@ -126,8 +126,9 @@ fn version(v: &str) -> String {
     known.to_string()
 }
 
-/// The ssl.log row of `t`. Unset: `curve`, `resumed`, `ssl_history` and
-/// `client_cert_chain_fps` (not kept); `cert_chain_fps` and
+/// The ssl.log row of `t`. Unset: `ssl_history` and
+/// `client_cert_chain_fps` (not kept); `curve` when no key exchange was
+/// seen, `resumed` without a ServerHello; `cert_chain_fps` and
 /// `sni_matches_cert` when no certificate was visible (TLS 1.3 without keys).
 pub fn ssl_row(t: &TlsRecord) -> String {
     let mut r = Row::new();
@@ -137,9 +138,9 @@ pub fn ssl_row(t: &TlsRecord) -> String {
         .conn_id(t.conn, t.client, t.server)
         .opt_str(t.version.as_deref().map(version).as_deref())
         .opt_str(t.cipher.as_deref())
-        .unset()
+        .opt_str(t.curve.as_deref())
         .opt_str(t.sni.as_deref())
-        .unset()
+        .bool(t.server_hello.as_ref().map(|_| t.resumed))
         .opt_str(t.alerts.last().map(|a| a.description))
         .opt_str(t.alpn.as_deref())
         .bool(Some(t.established.is_some()))
@@ -215,6 +216,8 @@ mod tests {
             client: "10.0.0.1:40000".parse().expect("addr"),
             server: "10.0.0.5:443".parse().expect("addr"),
             sni: Some("api.example.com".into()),
+            resumed: false,
+            curve: Some("x25519".into()),
             client_hello: ClientHelloInfo {
                 frame: 4,
                 time: Timestamp(1_764_166_000_123_456_000),
@@ -225,6 +228,10 @@ mod tests {
                 groups: vec![],
                 key_share_groups: vec![],
                 legacy_only: true,
+                ja3: String::new(),
+                ja3_string: String::new(),
+                ja4: String::new(),
+                ja4_r: String::new(),
                 version_codes: vec![0x0303],
                 has_supported_versions: false,
             },
@@ -272,7 +279,8 @@ mod tests {
         assert_eq!(get("id.resp_p"), "443");
         assert_eq!(get("version"), "TLSv12");
         assert_eq!(get("cipher"), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
-        assert_eq!(get("curve"), "-");
+        assert_eq!(get("curve"), "x25519");
+        assert_eq!(get("resumed"), "-", "no ServerHello seen");
         assert_eq!(get("server_name"), "api.example.com");
         assert_eq!(get("last_alert"), "close_notify");
         assert_eq!(get("next_protocol"), "http/1.1");
