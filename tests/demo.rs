@@ -32,7 +32,7 @@ fn demo_captures_and_reads_real_traffic() {
             out.contains("mid-response: GET /v1/export -> 200: the response was cut after"),
             "{out}"
         );
-        assert!(out.contains("CONNECTIONS (13 of 13"), "{out}");
+        assert!(out.contains("CONNECTIONS (14 of 14"), "{out}");
         // Every fault of the lab, as one story each.
         for kind in [
             "dns.servfail",

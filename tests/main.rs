@@ -7,6 +7,7 @@ mod util;
 mod analyze;
 mod app;
 mod capture;
+mod conn_records;
 mod decrypt_h2;
 mod decrypt_live;
 mod demo;

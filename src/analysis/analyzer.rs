@@ -664,13 +664,14 @@ impl<O: AnalysisOutput> FlowSink for Analyzer<O> {
         self.drain_dns(done);
     }
 
-    fn connection(&mut self, record: ConnRecord) {
+    fn connection(&mut self, mut record: ConnRecord) {
         self.holes.note(&record);
         if let Some(go) = &mut self.go {
             go.connection(&record);
         }
         let record_is_tcp = record.protocol == Protocol::Tcp;
-        let app = self.app.connection_ended(&record);
+        let mut app = self.app.connection_ended(&record);
+        record.service = std::mem::take(&mut app.service);
         self.handshake_rtts.remove(&record.id);
         let mut found = diagnose_tcp::diagnose(&record, &self.tcp_rules);
         found.extend(self.early_found.remove(&record.id).unwrap_or_default());

@@ -48,6 +48,17 @@ enum Parser {
 struct AppConn {
     ep: Endpoints,
     parser: Parser,
+    /// Protocols confirmed so far, in order (Zeek's `service`).
+    service: Vec<&'static str>,
+}
+
+impl AppConn {
+    /// Records that `name` was recognised on the connection (once).
+    fn confirm(&mut self, name: &'static str) {
+        if !self.service.contains(&name) {
+            self.service.push(name);
+        }
+    }
 }
 
 /// An HTTP parser of either version; both take the same stream calls and
@@ -105,6 +116,14 @@ impl Http {
         }
     }
 
+    /// The name of the protocol in Zeek's `service` style.
+    fn service(&self) -> &'static str {
+        match self {
+            Http::V1(_) => "http",
+            Http::V2(_) => "http2",
+        }
+    }
+
     fn take_transactions(&mut self) -> Vec<HttpTransaction> {
         match self {
             Http::V1(h) => h.take_transactions(),
@@ -146,6 +165,9 @@ pub struct AppRecords {
     pub tls: Option<TlsRecord>,
     /// HTTP transactions, in request order.
     pub http: Vec<HttpTransaction>,
+    /// The protocols recognised on the connection, in order: `dns`, `ssl`,
+    /// `http`, `http2` (Zeek's conn.log `service`).
+    pub service: Vec<&'static str>,
 }
 
 /// The application layer's state for a whole analysis.
@@ -227,8 +249,17 @@ impl AppLayer {
             Protocol::Tcp => Parser::Undecided,
             Protocol::Udp if dns_port(server.port()) || dns_port(client.port()) => Parser::DnsUdp,
             Protocol::Udp => Parser::UdpUndecided,
+            // ICMP carries no application protocol.
+            Protocol::Icmp => return,
         };
-        self.conns.insert(conn, AppConn { ep, parser });
+        self.conns.insert(
+            conn,
+            AppConn {
+                ep,
+                parser,
+                service: Vec::new(),
+            },
+        );
     }
 
     /// The HTTP transactions of `conn` completed so far, in request order (the
@@ -236,15 +267,27 @@ impl AppLayer {
     /// the caller check and drop kept response bodies without waiting for the
     /// connection's end.
     pub fn take_http(&mut self, conn: u64) -> Vec<HttpTransaction> {
-        match self.conns.get_mut(&conn).map(|c| &mut c.parser) {
-            Some(Parser::Http(h)) => h.take_transactions(),
-            Some(Parser::Tls(_, Some(inner))) => inner
-                .http
-                .as_mut()
-                .map(Http::take_transactions)
-                .unwrap_or_default(),
-            _ => Vec::new(),
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return Vec::new();
+        };
+        let h = match &mut c.parser {
+            Parser::Http(h) => h,
+            Parser::Tls(_, Some(inner)) => match inner.http.as_mut() {
+                Some(h) => h,
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+        let taken = h.take_transactions();
+        if !taken.is_empty() {
+            let name = h.service();
+            if matches!(c.parser, Parser::Tls(..)) {
+                // The TLS handshake came first.
+                c.confirm("ssl");
+            }
+            c.confirm(name);
         }
+        taken
     }
 
     /// A UDP datagram.
@@ -270,7 +313,9 @@ impl AppLayer {
                 frame,
                 ts,
             };
-            self.dns.on_datagram(&c.ep, origin, payload);
+            if self.dns.on_datagram(&c.ep, origin, payload) {
+                c.confirm("dns");
+            }
         }
     }
 
@@ -332,7 +377,11 @@ impl AppLayer {
                 }
             }
             Parser::Http(h) => h.on_data(origin, offset, bytes),
-            Parser::DnsTcp => self.dns.on_tcp_data(&c.ep, origin, offset, bytes),
+            Parser::DnsTcp => {
+                if self.dns.on_tcp_data(&c.ep, origin, offset, bytes) {
+                    c.confirm("dns");
+                }
+            }
             Parser::Undecided | Parser::Other | Parser::UdpUndecided | Parser::DnsUdp => {}
         }
     }
@@ -385,7 +434,7 @@ impl AppLayer {
 
     /// A connection ended: its application records.
     pub fn connection_ended(&mut self, record: &ConnRecord) -> AppRecords {
-        let Some(c) = self.conns.remove(&record.id) else {
+        let Some(mut c) = self.conns.remove(&record.id) else {
             return AppRecords::default();
         };
         let end = Timestamp(record.start.0.saturating_add(record.duration_ns));
@@ -401,26 +450,42 @@ impl AppLayer {
             EndReason::HalfClosed { by } => Some((by, "fin")),
             _ => None,
         };
-        match c.parser {
+        let parser = std::mem::replace(&mut c.parser, Parser::Other);
+        let (tls, http) = match parser {
             Parser::Tls(mut t, inner) => {
                 t.closed_at(
                     closed_at(record, Side::Client),
                     closed_at(record, Side::Server),
                 );
-                let http = inner
-                    .and_then(|i| i.http)
-                    .map(|mut h| h.finish(http_end, ended_by))
-                    .unwrap_or_default();
-                AppRecords {
-                    tls: t.record(end),
-                    http,
+                let tls = t.record(end);
+                if tls.is_some() {
+                    c.confirm("ssl");
                 }
+                let http = match inner.and_then(|i| i.http) {
+                    Some(mut h) => {
+                        let http = h.finish(http_end, ended_by);
+                        if !http.is_empty() {
+                            c.confirm(h.service());
+                        }
+                        http
+                    }
+                    None => Vec::new(),
+                };
+                (tls, http)
             }
-            Parser::Http(mut h) => AppRecords {
-                tls: None,
-                http: h.finish(http_end, ended_by),
-            },
-            _ => AppRecords::default(),
+            Parser::Http(mut h) => {
+                let http = h.finish(http_end, ended_by);
+                if !http.is_empty() {
+                    c.confirm(h.service());
+                }
+                (None, http)
+            }
+            _ => (None, Vec::new()),
+        };
+        AppRecords {
+            tls,
+            http,
+            service: c.service,
         }
     }
 

@@ -244,10 +244,7 @@ impl<W: Write + ?Sized> FlowSink for Follower<'_, W> {
         if let Some(app) = &mut self.app {
             app.opened(conn, protocol, client, server);
         }
-        let proto = match protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        };
+        let proto = protocol.as_str();
         let r = writeln!(self.out, "=== conn {conn} {proto} {client} -> {server}");
         self.keep(r);
     }

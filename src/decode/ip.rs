@@ -30,6 +30,9 @@ pub struct IpHeader {
     pub fragment: Option<Fragment>,
     /// Payload length per the header (total length minus header and extension headers).
     pub payload_len: u32,
+    /// The whole packet's length per the header (IPv6: the fixed header's 40
+    /// bytes plus its payload length), as Zeek counts `orig_ip_bytes`.
+    pub total_len: u32,
 }
 
 impl IpHeader {
@@ -111,6 +114,7 @@ pub(crate) fn from_v4<'a>(v4: &LaxIpv4Slice<'a>) -> IpParts<'a> {
             ident: Some(h.identification()),
             fragment,
             payload_len: len_u32(payload_len),
+            total_len: len_u32(header_len + ext_len + payload_len),
         },
         payload: IpPayload {
             bytes: p.payload,
@@ -147,6 +151,7 @@ pub(crate) fn from_v6<'a>(v6: &LaxIpv6Slice<'a>) -> IpParts<'a> {
             ident: None,
             fragment,
             payload_len: len_u32(payload_len),
+            total_len: len_u32(40 + ext_len + payload_len),
         },
         payload: IpPayload {
             bytes: p.payload,

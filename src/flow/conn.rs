@@ -9,7 +9,7 @@ use super::reassembly::{Reassembler, ReassemblyStats, StreamEnd, StreamSink};
 use super::rtt::{RttSummary, RttTracker};
 use super::seq_analysis::{Segment, SeqAnalyzer};
 use super::table::FlowSink;
-use super::zeek::{ConnState, SegmentFacts, ZeekTracker};
+use super::zeek::{DatagramTracker, SegmentFacts, ZeekTracker};
 use crate::base::Side;
 use crate::base::Timestamp;
 use crate::decode::{SeqNum, TcpFlags};
@@ -25,6 +25,17 @@ pub const IGNORED_ACK_MIN_NS: i64 = 200_000_000;
 /// "Just before": within this long of the FIN.
 pub const CLOSE_RECORD_GAP_NS: i64 = 50_000_000;
 
+/// The lengths of one packet, from the outside in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacketLen {
+    /// On the wire, link layer included.
+    pub wire: u32,
+    /// The IP header's total length.
+    pub ip: u32,
+    /// The transport payload.
+    pub payload: u32,
+}
+
 /// Counters of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DirStats {
@@ -36,6 +47,9 @@ pub struct DirStats {
     pub payload_bytes: u64,
     /// Packets carrying payload (the base of retransmission rates).
     pub data_packets: u64,
+    /// Bytes at the IP layer (the IP header's total length), as Zeek's
+    /// `orig_ip_bytes`/`resp_ip_bytes`.
+    pub ip_bytes: u64,
     /// TTL / hop limit of the first packet.
     pub first_ttl: Option<u8>,
 }
@@ -255,8 +269,10 @@ pub struct Connection {
     pub last: (Timestamp, u64),
     /// Client then server counters.
     pub stats: [DirStats; 2],
-    /// TCP state; `None` for UDP.
+    /// TCP state; `None` for UDP and ICMP.
     pub tcp: Option<Box<TcpConn>>,
+    /// Zeek's history of a UDP or ICMP flow (unused for TCP).
+    pub datagram: DatagramTracker,
     /// ICMP errors quoting this flow.
     pub icmp: Vec<IcmpNote>,
     /// Quiet since when before its first packet: that packet for a connection
@@ -303,6 +319,7 @@ impl Connection {
         if let (Some(t), RoleSource::SynAck) = (tcp.as_mut(), roles) {
             t.zeek.flipped();
         }
+        let datagram = DatagramTracker::new(key.protocol == Protocol::Icmp);
         Connection {
             id,
             key,
@@ -313,24 +330,35 @@ impl Connection {
             last: (ts, frame),
             stats: [DirStats::default(); 2],
             tcp,
+            datagram,
             icmp: Vec::new(),
             quiet_since: ts,
         }
     }
 
-    /// Counts a packet of either protocol.
-    pub fn count(
-        &mut self,
-        from: Side,
-        wire_len: u32,
-        payload_len: u32,
-        ttl: u8,
-        ts: Timestamp,
-        frame: u64,
-    ) {
+    /// The flow engine took the first packet's sender for the server (by its
+    /// port): Zeek records that flip as `^` in the history.
+    pub fn flipped_at_start(&mut self) {
+        match self.tcp.as_mut() {
+            Some(t) => t.zeek.flipped(),
+            None => self.datagram.flipped(),
+        }
+    }
+
+    /// Counts a packet of any protocol.
+    pub fn count(&mut self, from: Side, len: PacketLen, ttl: u8, ts: Timestamp, frame: u64) {
+        let PacketLen {
+            wire: wire_len,
+            ip: ip_len,
+            payload: payload_len,
+        } = len;
+        if self.tcp.is_none() {
+            self.datagram.on_packet(from);
+        }
         let s = &mut self.stats[from as usize];
         s.packets += 1;
         s.bytes += u64::from(wire_len);
+        s.ip_bytes += u64::from(ip_len);
         s.payload_bytes += u64::from(payload_len);
         s.data_packets += u64::from(payload_len > 0);
         s.first_ttl.get_or_insert(ttl);
@@ -641,8 +669,11 @@ impl Connection {
                 )
             }
             None => (
-                udp_state(&self.stats).to_string(),
-                String::new(),
+                self.datagram
+                    .state([self.stats[0].packets, self.stats[1].packets])
+                    .as_str()
+                    .to_string(),
+                self.datagram.history().to_string(),
                 None,
                 [None, None],
                 Default::default(),
@@ -672,6 +703,7 @@ impl Connection {
             server_stats: self.stats[1],
             state,
             history,
+            service: Vec::new(),
             handshake,
             rtt,
             events,
@@ -833,15 +865,6 @@ impl ConnRecord {
     }
 }
 
-/// Zeek's UDP states: S0 (no reply), SF (both directions seen).
-fn udp_state(stats: &[DirStats; 2]) -> &'static str {
-    if stats[1].packets == 0 {
-        ConnState::S0.as_str()
-    } else {
-        ConnState::SF.as_str()
-    }
-}
-
 /// Handshake timing split at the capture point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HandshakeTiming {
@@ -914,6 +937,10 @@ pub struct ConnRecord {
     pub state: String,
     /// Zeek history.
     pub history: String,
+    /// The application protocols recognised on the connection, in the order
+    /// they were (Zeek's `service`: `dns`, `ssl`, `http`, ...). Empty from the
+    /// flow engine; the application layer fills it.
+    pub service: Vec<&'static str>,
     /// Payload bytes each side sent as Zeek counts them (client, server):
     /// TCP from sequence numbers (retransmissions once, holes included),
     /// UDP the datagrams' payload.

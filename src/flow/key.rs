@@ -9,14 +9,18 @@ pub enum Protocol {
     Tcp,
     /// UDP.
     Udp,
+    /// ICMP or ICMPv6: Zeek's pairing, the ports being the message type and
+    /// its counterpart (the reply's type, or the code for one-way messages).
+    Icmp,
 }
 
 impl Protocol {
-    /// `"tcp"` or `"udp"`.
+    /// `"tcp"`, `"udp"` or `"icmp"` (Zeek's names).
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
+            Protocol::Icmp => "icmp",
         }
     }
 }

@@ -18,14 +18,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-use super::conn::{ConnRecord, Connection, EndReason, IcmpNote, RoleSource, TcpPacket};
+use super::conn::{ConnRecord, Connection, EndReason, IcmpNote, PacketLen, RoleSource, TcpPacket};
 use super::events::TcpEvents;
 use super::key::{FlowKey, Protocol};
 use super::reassembly::StreamEnd;
 use super::seq_analysis::Segment;
 use crate::base::Side;
 use crate::base::Timestamp;
-use crate::decode::{Packet, TcpFlags, Transport};
+use crate::decode::{IcmpMessage, IpHeader, Packet, TcpFlags, Transport};
 use crate::source::Frame;
 
 /// Idle time-outs and the table cap.
@@ -312,14 +312,12 @@ impl FlowTable {
                 };
                 // Analysis first: it measures the quiet time before this packet.
                 let events = entry.conn.on_tcp(side, &p, tcp.payload(), sink);
-                entry.conn.count(
-                    side,
-                    frame.orig_len,
-                    seg.len,
-                    ip.ttl,
-                    frame.ts,
-                    frame.number,
-                );
+                let len = PacketLen {
+                    wire: frame.orig_len,
+                    ip: ip.total_len,
+                    payload: seg.len,
+                };
+                entry.conn.count(side, len, ip.ttl, frame.ts, frame.number);
                 let id = entry.conn.id;
                 if !events.is_empty() {
                     sink.tcp_events(id, frame.number, frame.ts, side, events);
@@ -334,7 +332,13 @@ impl FlowTable {
                     Some(&slot) => slot,
                     None => {
                         let (client, server, roles) = roles_by_ports(src, dst);
-                        self.insert(key, client, server, roles, frame, sink)
+                        let slot = self.insert(key, client, server, roles, frame, sink);
+                        if roles == RoleSource::Ports && server == sock(src) {
+                            if let Some(entry) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+                                entry.conn.flipped_at_start();
+                            }
+                        }
+                        slot
                     }
                 };
                 let Some(entry) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
@@ -342,57 +346,108 @@ impl FlowTable {
                 };
                 let side = side_of(&entry.conn, src);
                 sink.datagram(entry.conn.id, side, udp.payload(), frame.number, frame.ts);
-                entry.conn.count(
-                    side,
-                    frame.orig_len,
-                    u32::from(udp.length().saturating_sub(8)),
-                    ip.ttl,
-                    frame.ts,
-                    frame.number,
-                );
+                let len = PacketLen {
+                    wire: frame.orig_len,
+                    ip: ip.total_len,
+                    payload: u32::from(udp.length().saturating_sub(8)),
+                };
+                entry.conn.count(side, len, ip.ttl, frame.ts, frame.number);
                 self.reclassify_and_touch(slot, sink);
             }
             Transport::Icmp(icmp) => {
-                let Some(q) = icmp.quoted() else {
-                    return;
-                };
-                let protocol = match q.protocol {
-                    6 => Protocol::Tcp,
-                    17 => Protocol::Udp,
-                    _ => return,
-                };
-                let (Some(sp), Some(dp)) = (q.src_port, q.dst_port) else {
-                    self.stats.icmp_unmatched += 1;
-                    return;
-                };
-                let key = FlowKey::of(protocol, (q.src, sp), (q.dst, dp), vlan);
-                match self
-                    .index
-                    .get(&key)
-                    .and_then(|&s| self.slots.get_mut(s))
-                    .and_then(Option::as_mut)
-                {
-                    Some(entry) => {
-                        self.stats.icmp_matched += 1;
-                        let note = IcmpNote {
-                            frame: frame.number,
-                            ts: frame.ts,
-                            from: ip.src,
-                            description: icmp.kind().to_string(),
-                            unreachable: icmp.icmp_type()
-                                == if icmp.version() == 6 { 1 } else { 3 },
-                            quoted_udp_head: q.udp_payload_head,
-                        };
-                        sink.icmp_error(entry.conn.id, &note);
-                        if entry.conn.icmp.len() < 16 {
-                            entry.conn.icmp.push(note);
-                        }
-                    }
-                    None => self.stats.icmp_unmatched += 1,
-                }
+                self.icmp_flow(icmp, &ip, vlan, frame, sink);
+                self.icmp_error(icmp, &ip, vlan, frame, sink);
             }
             _ => {}
         }
+    }
+
+    /// An ICMP error quoting a packet of a TCP or UDP flow: a note on that flow.
+    fn icmp_error(
+        &mut self,
+        icmp: &IcmpMessage<'_>,
+        ip: &IpHeader,
+        vlan: Option<u16>,
+        frame: &Frame<'_>,
+        sink: &mut impl FlowSink,
+    ) {
+        let Some(q) = icmp.quoted() else {
+            return;
+        };
+        let protocol = match q.protocol {
+            6 => Protocol::Tcp,
+            17 => Protocol::Udp,
+            _ => return,
+        };
+        let (Some(sp), Some(dp)) = (q.src_port, q.dst_port) else {
+            self.stats.icmp_unmatched += 1;
+            return;
+        };
+        let key = FlowKey::of(protocol, (q.src, sp), (q.dst, dp), vlan);
+        match self
+            .index
+            .get(&key)
+            .and_then(|&s| self.slots.get_mut(s))
+            .and_then(Option::as_mut)
+        {
+            Some(entry) => {
+                self.stats.icmp_matched += 1;
+                let note = IcmpNote {
+                    frame: frame.number,
+                    ts: frame.ts,
+                    from: ip.src,
+                    description: icmp.kind().to_string(),
+                    unreachable: icmp.icmp_type() == if icmp.version() == 6 { 1 } else { 3 },
+                    quoted_udp_head: q.udp_payload_head,
+                };
+                sink.icmp_error(entry.conn.id, &note);
+                if entry.conn.icmp.len() < 16 {
+                    entry.conn.icmp.push(note);
+                }
+            }
+            None => self.stats.icmp_unmatched += 1,
+        }
+    }
+
+    /// An ICMP message as a flow of its own, paired as Zeek pairs them: the
+    /// sender's port is the message type, the receiver's its counterpart (the
+    /// reply's type: echo 8 and reply 0 are one flow), or the code for
+    /// one-way messages such as errors.
+    fn icmp_flow(
+        &mut self,
+        icmp: &IcmpMessage<'_>,
+        ip: &IpHeader,
+        vlan: Option<u16>,
+        frame: &Frame<'_>,
+        sink: &mut impl FlowSink,
+    ) {
+        let ty = icmp.icmp_type();
+        let src = (ip.src, u16::from(ty));
+        let dst = (ip.dst, icmp_counterpart(icmp.version(), ty, icmp.code()));
+        let key = FlowKey::of(Protocol::Icmp, src, dst, vlan);
+        let slot = match self.index.get(&key) {
+            Some(&slot) => slot,
+            None => self.insert(
+                key,
+                sock(src),
+                sock(dst),
+                RoleSource::FirstPacket,
+                frame,
+                sink,
+            ),
+        };
+        let Some(entry) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let side = side_of(&entry.conn, src);
+        let len = PacketLen {
+            wire: frame.orig_len,
+            ip: ip.total_len,
+            // Zeek counts what follows the 8-byte ICMP header.
+            payload: ip.payload_len.saturating_sub(8),
+        };
+        entry.conn.count(side, len, ip.ttl, frame.ts, frame.number);
+        self.reclassify_and_touch(slot, sink);
     }
 
     /// Ends every open flow (end of input), in order of first packet.
@@ -454,6 +509,11 @@ impl FlowTable {
             roles_by_ports(src, dst)
         };
         let slot = self.insert(key, client, server, roles, frame, sink);
+        if roles == RoleSource::Ports && server == sock(src) {
+            if let Some(entry) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+                entry.conn.flipped_at_start();
+            }
+        }
         let side = if sock(src) == client {
             Side::Client
         } else {
@@ -494,7 +554,7 @@ impl FlowTable {
         sink.opened(conn.id, key.protocol, client, server);
         self.next_id += 1;
         self.stats.connections += 1;
-        let class = if key.protocol == Protocol::Udp {
+        let class = if key.protocol != Protocol::Tcp {
             Class::Udp
         } else {
             Class::HalfOpen
@@ -522,7 +582,7 @@ impl FlowTable {
     }
 
     fn class_of(conn: &Connection) -> Class {
-        if conn.key.protocol == Protocol::Udp {
+        if conn.key.protocol != Protocol::Tcp {
             Class::Udp
         } else if conn.is_syn_only() {
             Class::SynOnly
@@ -692,6 +752,45 @@ fn side_of(conn: &Connection, src: (IpAddr, u16)) -> Side {
 
 /// Roles without a handshake: a well-known port (< 1024) facing an unprivileged
 /// one marks the server; otherwise the first packet's sender is the client.
+/// Zeek's counterpart of an ICMP type (`ICMP4_counterpart`/`ICMP6_counterpart`):
+/// the reply's type for a request and the other way round, else the code.
+fn icmp_counterpart(version: u8, ty: u8, code: u8) -> u16 {
+    let pair = if version == 6 {
+        match ty {
+            128 => Some(129), // echo
+            129 => Some(128),
+            133 => Some(134), // router solicitation / advertisement
+            134 => Some(133),
+            135 => Some(136), // neighbor solicitation / advertisement
+            136 => Some(135),
+            130 => Some(131), // multicast listener query / report
+            131 => Some(130),
+            139 => Some(140), // node information query / reply
+            140 => Some(139),
+            144 => Some(145), // home agent address discovery
+            145 => Some(144),
+            146 => Some(147), // mobile prefix solicitation / advertisement
+            147 => Some(146),
+            _ => None,
+        }
+    } else {
+        match ty {
+            8 => Some(0), // echo
+            0 => Some(8),
+            13 => Some(14), // timestamp
+            14 => Some(13),
+            15 => Some(16), // information
+            16 => Some(15),
+            10 => Some(9), // router solicitation / advertisement
+            9 => Some(10),
+            17 => Some(18), // address mask
+            18 => Some(17),
+            _ => None,
+        }
+    };
+    u16::from(pair.unwrap_or(code))
+}
+
 fn roles_by_ports(src: (IpAddr, u16), dst: (IpAddr, u16)) -> (SocketAddr, SocketAddr, RoleSource) {
     match (src.1 < 1024, dst.1 < 1024) {
         (true, false) => (sock(dst), sock(src), RoleSource::Ports),

@@ -437,7 +437,12 @@ mod tests {
             let payload = vec![7u8; len as usize];
             let conn = self.conn.as_mut().expect("an open connection");
             let events = conn.on_tcp(from, &p, &payload, &mut NoSink);
-            conn.count(from, 66 + len, len, 64, seg.ts, self.frame);
+            let lens = crate::flow::conn::PacketLen {
+                wire: 66 + len,
+                ip: 52 + len,
+                payload: len,
+            };
+            conn.count(from, lens, 64, seg.ts, self.frame);
             if !events.is_empty() {
                 self.recorder.tcp_events(1, from, events);
             }

@@ -19,7 +19,7 @@ fn ms(nanos: i64) -> f64 {
 pub struct ConnJson {
     /// Connection id, referenced by findings and by dns/tls/http records.
     pub id: u64,
-    /// `tcp` or `udp`.
+    /// `tcp`, `udp` or `icmp`.
     pub proto: &'static str,
     /// Client endpoint `addr:port`.
     pub client: String,
@@ -36,6 +36,9 @@ pub struct ConnJson {
     pub state: String,
     /// Zeek history.
     pub history: String,
+    /// The protocols recognised on the connection, in order (Zeek's `service`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub service: Vec<&'static str>,
     /// How client and server were decided: syn, syn_ack, ports, first_packet.
     pub roles: &'static str,
     /// Packets from the client.
@@ -50,6 +53,16 @@ pub struct ConnJson {
     pub client_payload: u64,
     /// Payload bytes from the server.
     pub server_payload: u64,
+    /// Bytes the client sent as Zeek counts `orig_bytes`: TCP from sequence
+    /// numbers (what the capture missed included, resent bytes once), UDP
+    /// and ICMP the payload.
+    pub client_sent: u64,
+    /// The same for the server (Zeek's `resp_bytes`).
+    pub server_sent: u64,
+    /// IP-layer bytes from the client (Zeek's `orig_ip_bytes`).
+    pub client_ip_bytes: u64,
+    /// IP-layer bytes from the server (Zeek's `resp_ip_bytes`).
+    pub server_ip_bytes: u64,
     /// First and last frame numbers.
     pub frames: [u64; 2],
     /// Handshake timing split at the capture point, ms.
@@ -217,6 +230,7 @@ impl ConnJson {
             duration_ms: ms(c.duration_ns),
             state: c.state.clone(),
             history: c.history.clone(),
+            service: c.service.clone(),
             roles: match c.roles {
                 crate::flow::conn::RoleSource::Syn => "syn",
                 crate::flow::conn::RoleSource::SynAck => "syn_ack",
@@ -229,6 +243,10 @@ impl ConnJson {
             server_bytes: c.server_stats.bytes,
             client_payload: c.client_stats.payload_bytes,
             server_payload: c.server_stats.payload_bytes,
+            client_sent: c.zeek_bytes[0],
+            server_sent: c.zeek_bytes[1],
+            client_ip_bytes: c.client_stats.ip_bytes,
+            server_ip_bytes: c.server_stats.ip_bytes,
             frames: [c.first_frame, c.last_frame],
             handshake: c.handshake.map(|h| HandshakeJson {
                 syn_to_syn_ack_ms: ms(h.syn_to_syn_ack_ns),

@@ -264,32 +264,44 @@ impl DnsTracker {
     }
 
     /// One UDP datagram's payload on a DNS flow.
-    pub fn on_datagram(&mut self, ep: &Endpoints, origin: Origin, payload: &[u8]) {
-        self.on_message(ep, origin, Transport::Udp, payload);
+    ///
+    /// True when the datagram parsed as a DNS message.
+    pub fn on_datagram(&mut self, ep: &Endpoints, origin: Origin, payload: &[u8]) -> bool {
+        self.on_message(ep, origin, Transport::Udp, payload)
     }
 
     /// In-order TCP bytes `origin.side` sent at stream `offset` on a DNS connection.
-    pub fn on_tcp_data(&mut self, ep: &Endpoints, origin: Origin, offset: u64, bytes: &[u8]) {
+    ///
+    /// True when a DNS message in them parsed.
+    pub fn on_tcp_data(
+        &mut self,
+        ep: &Endpoints,
+        origin: Origin,
+        offset: u64,
+        bytes: &[u8],
+    ) -> bool {
         let key = (ep.conn, origin.side);
         let mut framer = match self.framers.remove(&key) {
             Some(f) => f,
             None if self.framers.len() >= self.config.max_tcp_streams => {
                 self.stats.tcp_stream_cap_hits += 1;
-                return;
+                return false;
             }
             None => Framer::default(),
         };
         if framer.is_lost() {
             self.framers.insert(key, framer);
-            return;
+            return false;
         }
+        let mut parsed = false;
         let lost = framer.push(offset, bytes, |msg| {
-            self.on_message(ep, origin, Transport::Tcp, msg);
+            parsed |= self.on_message(ep, origin, Transport::Tcp, msg);
         });
         if lost {
             self.stats.tcp_framing_lost += 1;
         }
         self.framers.insert(key, framer);
+        parsed
     }
 
     /// `len` bytes at `offset` of `side`'s TCP stream are missing from the
@@ -434,7 +446,14 @@ impl DnsTracker {
         self.slots.get_mut(i)
     }
 
-    fn on_message(&mut self, ep: &Endpoints, origin: Origin, transport: Transport, bytes: &[u8]) {
+    /// One DNS message; false when it did not parse.
+    fn on_message(
+        &mut self,
+        ep: &Endpoints,
+        origin: Origin,
+        transport: Transport,
+        bytes: &[u8],
+    ) -> bool {
         self.advance(origin.ts);
         let parsed = match DnsProtocol::of(ep.client, ep.server) {
             DnsProtocol::Nbns => nbns::parse(bytes),
@@ -445,12 +464,14 @@ impl DnsTracker {
             Ok(m) => m,
             Err(_) => {
                 self.stats.malformed += 1;
-                return;
+                return false;
             }
         };
         if msg.damaged {
             self.stats.malformed += 1;
         }
+        // As Zeek confirms DNS: questions and answers read to their end.
+        let whole = !msg.damaged;
         let (sender, receiver) = match origin.side {
             Side::Client => (ep.client, ep.server),
             Side::Server => (ep.server, ep.client),
@@ -474,6 +495,7 @@ impl DnsTracker {
             };
             self.on_query(ep, origin, ex, msg);
         }
+        whole
     }
 
     fn on_query(&mut self, ep: &Endpoints, origin: Origin, ex: ExKey, msg: Msg) {

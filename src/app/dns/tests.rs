@@ -510,11 +510,13 @@ fn concurrent_sockets_are_separate_lookups() {
                     };
                     t.on_unreachable(&e, &note);
                 }
-                _ => t.on_datagram(
-                    &e,
-                    at(&e, Side::Server, next(), ms + 2),
-                    &response(id, name, 1, 0, false, &[[1, 2, 3, 4]]),
-                ),
+                _ => {
+                    t.on_datagram(
+                        &e,
+                        at(&e, Side::Server, next(), ms + 2),
+                        &response(id, name, 1, 0, false, &[[1, 2, 3, 4]]),
+                    );
+                }
             }
         }
     }

@@ -101,8 +101,11 @@ use std::fmt;
 use crate::base::Side;
 use crate::decode::{SeqNum, TcpFlags};
 
+mod datagram;
 #[cfg(test)]
 mod tests;
+
+pub use datagram::DatagramTracker;
 
 /// Upper bound on the history string. Repeats of `s h f r` need a new sequence number
 /// each time, so hostile traffic could otherwise grow the string without bound.

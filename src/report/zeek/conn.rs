@@ -1,4 +1,4 @@
-//! conn.log: one row per TCP or UDP conversation, from a [`ConnRecord`].
+//! conn.log: one row per TCP, UDP or ICMP conversation, from a [`ConnRecord`].
 
 use super::format::Row;
 use crate::flow::conn::ConnRecord;
@@ -54,16 +54,15 @@ pub const TYPES: &[&str] = &[
     "set[string]",
 ];
 
-/// The conn.log row of `c`. Unset: `service` (the app records come apart
-/// from the connection and are not joined here), `local_orig`/`local_resp`
-/// (no local networks are configured), the IP-layer byte counts (we count
-/// link-layer bytes) and `tunnel_parents` (tunnels are not followed).
+/// The conn.log row of `c`. Unset: `local_orig`/`local_resp` (no local
+/// networks are configured) and `tunnel_parents` (tunnels are not followed).
 pub fn row(c: &ConnRecord) -> String {
     let mut r = Row::new();
+    let service = c.service.join(",");
     r.time(c.start)
         .conn_id(c.id, c.client, c.server)
         .str(c.protocol.as_str())
-        .unset();
+        .opt_str(Some(service.as_str()).filter(|s| !s.is_empty()));
     // As Zeek: duration and byte counts only when the connection lasted.
     let lasted = c.duration_ns > 0;
     r.interval(lasted.then_some(c.duration_ns))
@@ -75,14 +74,14 @@ pub fn row(c: &ConnRecord) -> String {
         Protocol::Tcp => c.streams[0]
             .gap_bytes
             .saturating_add(c.streams[1].gap_bytes),
-        Protocol::Udp => 0,
+        Protocol::Udp | Protocol::Icmp => 0,
     };
     r.count(Some(missed))
         .opt_str(Some(c.history.as_str()).filter(|h| !h.is_empty()))
         .count(Some(c.client_stats.packets))
-        .unset()
+        .count(Some(c.client_stats.ip_bytes))
         .count(Some(c.server_stats.packets))
-        .unset()
+        .count(Some(c.server_stats.ip_bytes))
         .unset();
     debug_assert_eq!(r.columns(), FIELDS.len());
     r.finish()
