@@ -229,4 +229,11 @@ fn conn_log_fills_service_and_ip_bytes_and_has_icmp_rows() {
     assert_eq!(icmp["history"], "-");
     assert_eq!(icmp["orig_pkts"], "2");
     assert_eq!(icmp["resp_ip_bytes"], "120");
+    // dns.log: the answered lookup is timed at its answer record.
+    let dns = std::fs::read_to_string(logs.join("dns.log")).expect("dns.log");
+    let answered = dns
+        .lines()
+        .find(|l| l.contains("api.example"))
+        .expect("the lookup's dns.log row");
+    assert!(answered.split('\t').any(|f| f == "0.002000"), "{answered}");
 }

@@ -194,7 +194,8 @@ fn zeek_dns_log_nxdomain_has_its_connection_uid() {
     assert_eq!(d["qtype_name"], "A");
     assert_eq!(d["trans_id"], "16962");
     assert_eq!(d["proto"], "udp");
-    assert_eq!(d["rtt"], "0.002000");
+    // Zeek times a lookup at its first answer record: an NXDOMAIN has none.
+    assert_eq!(d["rtt"], "-");
     assert_eq!(d["TC"], "F");
     assert_eq!(d["answers"], "-");
     assert_eq!(d["id.orig_p"], "53001");

@@ -81,7 +81,8 @@ pub const TYPES: &[&str] = &[
 ///
 /// A response seen without its query (`unsolicited`) leaves the question's
 /// class and type unset and the query's bits at Zeek's defaults, as Zeek
-/// does. Unset otherwise: `rtt`, `rcode` when no answer came.
+/// does. Unset otherwise: `rtt` when the answer section has no record Zeek
+/// reports, `rcode` when no answer came.
 pub fn row(d: &DnsRecord) -> String {
     let mut r = Row::new();
     let nbns = d.protocol == DnsProtocol::Nbns;
@@ -129,7 +130,10 @@ pub fn row(d: &DnsRecord) -> String {
             Transport::Tcp => "tcp",
         })
         .count(Some(u64::from(d.id)))
-        .interval(d.latency_ns())
+        // As Zeek: rtt comes with the first answer record it reports, so an
+        // answer without one (NXDOMAIN, NODATA) leaves it unset, and so does
+        // a zero interval (only the answer was seen).
+        .interval(d.latency_ns().filter(|&ns| reported && ns != 0))
         .str(&query_name(d))
         .count(qclass)
         .opt_str(qclass_name.as_deref())
