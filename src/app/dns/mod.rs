@@ -232,6 +232,37 @@ pub struct DnsTracker {
     grace: VecDeque<(Timestamp, u64)>,
     framers: Map<(u64, Side), Framer>,
     now: Option<Timestamp>,
+    /// Exchanges of lookups already finished: an answer on one of them came
+    /// late or twice, and is not a lookup of its own.
+    finished: Finished,
+}
+
+/// A bounded memory of finished exchanges, oldest forgotten first.
+#[derive(Debug, Default)]
+struct Finished {
+    set: std::collections::HashSet<ExKey, foldhash::fast::RandomState>,
+    order: VecDeque<ExKey>,
+}
+
+impl Finished {
+    /// Most exchanges remembered: a late answer comes seconds after its
+    /// lookup, not thousands of lookups later.
+    const MAX: usize = 8_192;
+
+    fn insert(&mut self, ex: ExKey) {
+        if self.set.insert(ex) {
+            self.order.push_back(ex);
+            if self.order.len() > Self::MAX {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, ex: &ExKey) -> bool {
+        self.set.contains(ex)
+    }
 }
 
 impl DnsTracker {
@@ -250,6 +281,7 @@ impl DnsTracker {
             grace: VecDeque::new(),
             framers: Map::default(),
             now: None,
+            finished: Finished::default(),
         }
     }
 
@@ -582,6 +614,8 @@ impl DnsTracker {
 
     fn on_response(&mut self, ep: &Endpoints, origin: Origin, ex: ExKey, msg: Msg) {
         let candidates = self.by_exchange.get(&ex).cloned().unwrap_or_default();
+        // A lookup asked on this exchange (pending, expiring or finished).
+        let known = !candidates.is_empty() || self.finished.contains(&ex);
         let base = self.base;
         let found = candidates.into_iter().find(|&seq| {
             let i = usize::try_from(seq.saturating_sub(base)).unwrap_or(usize::MAX);
@@ -594,7 +628,13 @@ impl DnsTracker {
             Some(seq) => seq,
             None if protocol == DnsProtocol::Dns => {
                 self.stats.unmatched_responses += 1;
-                return;
+                // An answer to a lookup already finished came late or twice;
+                // one to a query the capture never saw is recorded on its
+                // own, as Zeek logs an unmatched reply.
+                if known {
+                    return;
+                }
+                return self.unsolicited(ep, origin, ex, msg);
             }
             None => match self.multicast_match(protocol, &ex, &msg) {
                 Some(seq) => seq,
@@ -626,6 +666,9 @@ impl DnsTracker {
             let attempt = (txn.client_ip, txn.rec.id, txn.key.clone());
             let question = (txn.client_ip, txn.key.clone());
             self.unlink_exchanges(seq, &exchanges);
+            for ex in &exchanges {
+                self.finished.insert(*ex);
+            }
             if self.by_attempt.get(&attempt) == Some(&seq) {
                 self.by_attempt.remove(&attempt);
             }
@@ -750,6 +793,9 @@ impl DnsTracker {
         let qk = (txn.client_ip, txn.key.clone());
         let attempt = (txn.client_ip, txn.rec.id, txn.key.clone());
         self.open = self.open.saturating_sub(1);
+        for ex in &exchanges {
+            self.finished.insert(*ex);
+        }
         self.unlink_exchanges(seq, &exchanges);
         if self.by_question.get(&qk) == Some(&seq) {
             self.by_question.remove(&qk);

@@ -234,15 +234,19 @@ fn interleaved_queries_match_by_id_and_question() {
         at(&e, Side::Server, 6, 30),
         &response(1, "a.example", 1, 0, false, &[[1, 2, 3, 4]]),
     );
-    // A response to nothing.
+    // A response to nothing the capture saw: a record of its own.
     t.on_datagram(
         &e,
         at(&e, Side::Server, 7, 31),
         &response(77, "a.example", 1, 0, false, &[]),
     );
     let recs = t.take_records();
+    let lone: Vec<_> = recs.iter().filter(|r| r.unsolicited).collect();
+    assert_eq!(lone.len(), 1);
+    assert_eq!((lone[0].id, lone[0].response_frame), (77, Some(7)));
     let got: Vec<_> = recs
         .iter()
+        .filter(|r| !r.unsolicited)
         .map(|r| {
             (
                 r.qname.as_str(),

@@ -320,16 +320,34 @@ fn llmnr_unicast_answer_from_a_responder_matches() {
 }
 
 #[test]
-fn unicast_dns_still_counts_unmatched_answers() {
+fn unicast_answer_without_its_query_is_a_record_and_a_late_one_is_not() {
     let mut t = tracker();
     let e = ep(1, CLIENT, SERVER);
+    // The capture missed the query: the answer is recorded on its own, as
+    // Zeek logs an unmatched reply.
     t.on_datagram(
         &e,
         at(&e, Side::Server, 1, 0),
         &response(5, "a.x", 1, 0, false, &[[1, 2, 3, 4]]),
     );
-    assert!(drain(&mut t).is_empty());
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].unsolicited && recs[0].rcode.is_some());
+    assert_eq!(recs[0].answers.len(), 1);
     assert_eq!(t.stats().unmatched_responses, 1);
+    // A lookup answered, then the same answer again: one lookup only.
+    t.on_datagram(&e, at(&e, Side::Client, 2, 10), &query(6, "b.x", 1));
+    for (frame, ms) in [(3, 12), (4, 13)] {
+        t.on_datagram(
+            &e,
+            at(&e, Side::Server, frame, ms),
+            &response(6, "b.x", 1, 0, false, &[[1, 2, 3, 4]]),
+        );
+    }
+    let recs = drain(&mut t);
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    assert!(!recs[0].unsolicited);
+    assert_eq!(t.stats().unmatched_responses, 2);
 }
 
 /// NetBIOS-NS: first-level encoding of a name and its suffix.
