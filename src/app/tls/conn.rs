@@ -1,5 +1,6 @@
 //! [`TlsConn`]: stream → records → handshake messages, and the record it yields.
 
+use super::history;
 use super::parse::{self, Reader};
 use super::*;
 
@@ -23,7 +24,7 @@ mod hs {
 }
 
 fn is_tls13(v: u16) -> bool {
-    v == 0x0304 || (0x7f00..=0x7fff).contains(&v)
+    v == 0x0304 || v == 0xfefc || (0x7f00..=0x7fff).contains(&v)
 }
 
 impl TlsConn {
@@ -41,6 +42,9 @@ impl TlsConn {
             certificates: Vec::new(),
             cert_request: None,
             client_certificates: None,
+            client_chain: Vec::new(),
+            history: Default::default(),
+            starttls: None,
             resumption: Resumption::default(),
             curve: None,
             alerts: Vec::new(),
@@ -52,6 +56,11 @@ impl TlsConn {
             notes: Vec::new(),
             dec: Default::default(),
         }
+    }
+
+    /// Marks the connection as upgraded by STARTTLS inside `protocol`.
+    pub fn set_starttls(&mut self, protocol: &'static str) {
+        self.starttls = Some(protocol);
     }
 
     fn dir(&mut self, side: Side) -> &mut Dir {
@@ -193,6 +202,14 @@ impl TlsConn {
         if protected && (!tls13 || ty == content::APPLICATION_DATA) {
             self.decrypt_record(side, ty, version, payload, mark);
         }
+        match ty {
+            content::CHANGE_CIPHER_SPEC => {
+                self.history.push(side, history::letter::CHANGE_CIPHER_SPEC)
+            }
+            content::ALERT if !protected => self.history.push(side, history::letter::ALERT),
+            content::HEARTBEAT if !protected => self.history.push(side, history::letter::HEARTBEAT),
+            _ => {}
+        }
         let hrr = self.hrr;
         let d = self.dir(side);
         d.last = Some((protected, mark));
@@ -280,6 +297,10 @@ impl TlsConn {
         if side == Side::Server {
             self.on_server_handshake_type(ty);
         }
+        if ty != hs::SERVER_HELLO {
+            self.history
+                .push(side, history::handshake_letter(ty, false));
+        }
         match (side, ty) {
             (Side::Client, hs::CLIENT_HELLO) if self.hello.is_none() => {
                 match parse::client_hello(body) {
@@ -294,12 +315,24 @@ impl TlsConn {
                 }
             }
             (Side::Server, hs::SERVER_HELLO) => match parse::server_hello(body) {
-                Some(sh) => self.on_server_hello(sh, mark),
-                None => self.note(
-                    side,
-                    format!("malformed ServerHello in frame {}", mark.frame),
-                ),
+                Some(sh) => {
+                    let letter = history::handshake_letter(ty, sh.hello_retry_request);
+                    self.history.push(side, letter);
+                    self.on_server_hello(sh, mark)
+                }
+                None => {
+                    self.history
+                        .push(side, history::handshake_letter(ty, false));
+                    self.note(
+                        side,
+                        format!("malformed ServerHello in frame {}", mark.frame),
+                    )
+                }
             },
+            (Side::Client, hs::SERVER_HELLO) => {
+                self.history
+                    .push(side, history::handshake_letter(ty, false));
+            }
             (Side::Server, hs::CERTIFICATE) if !self.tls13 && self.certificates.is_empty() => {
                 match parse::certificate_chain(body) {
                     Some(chain) => {
@@ -331,7 +364,7 @@ impl TlsConn {
                 if !self.tls13 && self.client_certificates.is_none() =>
             {
                 match parse::certificate_chain(body) {
-                    Some(chain) => self.client_certificates = Some(chain.len()),
+                    Some(chain) => self.set_client_chain(chain, mark),
                     None => self.note(
                         side,
                         format!("malformed Certificate in frame {}", mark.frame),
@@ -340,6 +373,15 @@ impl TlsConn {
             }
             _ => {}
         }
+    }
+
+    /// The client's Certificate message (mutual TLS).
+    pub(super) fn set_client_chain(&mut self, chain: Vec<parse::Cert>, mark: Mark) {
+        self.client_certificates = Some(chain.len());
+        self.client_chain = chain
+            .into_iter()
+            .map(|c| cert_info(c, mark.frame, mark.ts))
+            .collect();
     }
 
     fn on_client_hello(&mut self, ch: parse::ClientHello, mark: Mark) {
@@ -522,6 +564,11 @@ impl TlsConn {
             },
             client_cert_requested: self.cert_request,
             client_certificates: self.client_certificates,
+            client_subject: self.client_chain.first().map(|c| c.subject.clone()),
+            client_issuer: self.client_chain.first().map(|c| c.issuer.clone()),
+            client_cert_chain: self.client_chain.clone(),
+            ssl_history: self.history.as_str().to_string(),
+            starttls: self.starttls,
             decryption: self.decryption_info(),
             notes: self.notes.clone(),
             client_hello: hello,

@@ -40,6 +40,7 @@
 mod conn;
 mod decrypting;
 pub(crate) mod fingerprint;
+mod history;
 mod parse;
 #[cfg(test)]
 mod testkit;
@@ -163,6 +164,19 @@ pub struct TlsRecord {
     /// Certificates in the client's Certificate message (TLS ≤ 1.2): 0 when the
     /// client had none to send, `None` when it sent no such message.
     pub client_certificates: Option<usize>,
+    /// The client's certificate chain, leaf first (mutual TLS: TLS ≤ 1.2, or
+    /// 1.3 decrypted).
+    pub client_cert_chain: Vec<CertInfo>,
+    /// Subject DN of the client's leaf certificate.
+    pub client_subject: Option<String>,
+    /// Issuer DN of the client's leaf certificate.
+    pub client_issuer: Option<String>,
+    /// Zeek's `ssl_history`: a letter per plaintext handshake message and
+    /// record type, upper-case from the client (see `history`).
+    pub ssl_history: String,
+    /// The application protocol this connection upgraded from by STARTTLS
+    /// (`smtp`, `imap`, ...), `None` when TLS started the connection.
+    pub starttls: Option<&'static str>,
     /// With a key log: whether this connection was decrypted, or why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decryption: Option<DecryptionInfo>,
@@ -398,6 +412,12 @@ pub struct TlsConn {
     certificates: Vec<CertInfo>,
     cert_request: Option<u64>,
     client_certificates: Option<usize>,
+    /// The client's chain (mutual TLS).
+    client_chain: Vec<CertInfo>,
+    /// Zeek's `ssl_history` so far.
+    history: history::History,
+    /// Upgraded by STARTTLS inside this protocol.
+    starttls: Option<&'static str>,
     /// What resumption the client offered and the server accepted.
     resumption: Resumption,
     /// The key exchange group, when seen.

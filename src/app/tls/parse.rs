@@ -366,7 +366,7 @@ pub(crate) fn cert(der: &[u8]) -> Option<Cert> {
     })
 }
 
-/// `"TLS 1.2"`, `"SSL 3.0"`, or the code as `0x7f17`.
+/// `"TLS 1.2"`, `"SSL 3.0"`, `"DTLS 1.2"`, or the code as `0x7f17`.
 pub fn version_name(v: u16) -> String {
     match v {
         0x0300 => "SSL 3.0".into(),
@@ -374,6 +374,9 @@ pub fn version_name(v: u16) -> String {
         0x0302 => "TLS 1.1".into(),
         0x0303 => "TLS 1.2".into(),
         0x0304 => "TLS 1.3".into(),
+        0xfeff => "DTLS 1.0".into(),
+        0xfefd => "DTLS 1.2".into(),
+        0xfefc => "DTLS 1.3".into(),
         _ => format!("0x{v:04x}"),
     }
 }
