@@ -11,6 +11,8 @@ pub(super) mod content {
     pub const HANDSHAKE: u8 = 22;
     pub const APPLICATION_DATA: u8 = 23;
     pub const HEARTBEAT: u8 = 24;
+    /// DTLS 1.3 acknowledgements (RFC 9147 §7).
+    pub const ACK: u8 = 26;
 }
 
 /// Handshake message types we decode.
@@ -45,6 +47,7 @@ impl TlsConn {
             client_chain: Vec::new(),
             history: Default::default(),
             starttls: None,
+            dtls: None,
             resumption: Resumption::default(),
             curve: None,
             alerts: Vec::new(),
@@ -63,14 +66,14 @@ impl TlsConn {
         self.starttls = Some(protocol);
     }
 
-    fn dir(&mut self, side: Side) -> &mut Dir {
+    pub(super) fn dir(&mut self, side: Side) -> &mut Dir {
         match side {
             Side::Client => &mut self.client,
             Side::Server => &mut self.server,
         }
     }
 
-    fn note(&mut self, side: Side, what: String) {
+    pub(super) fn note(&mut self, side: Side, what: String) {
         if self.notes.len() < MAX_NOTES {
             self.notes.push(format!("{}: {what}", side.as_str()));
         }
@@ -188,7 +191,14 @@ impl TlsConn {
         }
     }
 
-    fn on_record(&mut self, side: Side, ty: u8, version: u16, payload: &[u8], mark: Mark) {
+    pub(super) fn on_record(
+        &mut self,
+        side: Side,
+        ty: u8,
+        version: u16,
+        payload: &[u8],
+        mark: Mark,
+    ) {
         let tls13 = self.tls13;
         let d = self.dir(side);
         d.records = d.records.saturating_add(1);
@@ -199,7 +209,8 @@ impl TlsConn {
             _ => false,
         };
         // TLS 1.3 encrypts into application_data records only (RFC 8446 §5.2).
-        if protected && (!tls13 || ty == content::APPLICATION_DATA) {
+        // DTLS records have their own nonces and sequence numbers: not decrypted.
+        if protected && (!tls13 || ty == content::APPLICATION_DATA) && self.dtls.is_none() {
             self.decrypt_record(side, ty, version, payload, mark);
         }
         match ty {
@@ -257,6 +268,9 @@ impl TlsConn {
     }
 
     fn on_handshake_bytes(&mut self, side: Side, payload: &[u8], mark: Mark) {
+        if self.dtls.is_some() {
+            return self.on_dtls_handshake(side, payload, mark);
+        }
         let d = self.dir(side);
         if d.hs_stopped {
             return;
@@ -293,7 +307,7 @@ impl TlsConn {
         self.dir(side).hs = hs;
     }
 
-    fn on_handshake(&mut self, side: Side, ty: u8, body: &[u8], mark: Mark) {
+    pub(super) fn on_handshake(&mut self, side: Side, ty: u8, body: &[u8], mark: Mark) {
         if side == Side::Server {
             self.on_server_handshake_type(ty);
         }
@@ -303,7 +317,7 @@ impl TlsConn {
         }
         match (side, ty) {
             (Side::Client, hs::CLIENT_HELLO) if self.hello.is_none() => {
-                match parse::client_hello(body) {
+                match parse::client_hello(body, self.dtls.is_some()) {
                     Some(ch) => {
                         self.remember_hello(&ch);
                         self.on_client_hello(ch, mark)
@@ -396,7 +410,7 @@ impl TlsConn {
         self.resumption.offered_id = ch.session_id.clone();
         self.resumption.offered_ticket = !ch.ticket.is_empty();
         let ja3 = fingerprint::ja3(&ch);
-        let ja4 = fingerprint::ja4(&ch, 't');
+        let ja4 = fingerprint::ja4(&ch, if self.dtls.is_some() { 'd' } else { 't' });
         self.hello = Some(ClientHelloInfo {
             frame: mark.frame,
             time: mark.ts,

@@ -39,6 +39,7 @@
 
 mod conn;
 mod decrypting;
+mod dtls;
 pub(crate) mod fingerprint;
 mod history;
 mod parse;
@@ -47,11 +48,14 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_dtls;
+#[cfg(test)]
 mod tests_live;
 
 use serde::Serialize;
 
 pub use decrypting::{Decrypted, DecryptionInfo, TlsKeys};
+pub use dtls::looks_like_dtls;
 pub use parse::{alert_name, cipher_name, group_name, version_name};
 
 use super::{Endpoints, Origin};
@@ -418,6 +422,8 @@ pub struct TlsConn {
     history: history::History,
     /// Upgraded by STARTTLS inside this protocol.
     starttls: Option<&'static str>,
+    /// DTLS handshake reassembly; `None` for TLS over TCP.
+    dtls: Option<Box<dtls::Reassembly>>,
     /// What resumption the client offered and the server accepted.
     resumption: Resumption,
     /// The key exchange group, when seen.

@@ -172,8 +172,9 @@ fn alpn_list(body: &[u8]) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// Parses a ClientHello body (after the 4-byte handshake header).
-pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
+/// Parses a ClientHello body (after the handshake header); a DTLS one
+/// (`dtls`) has a cookie after the session id.
+pub(crate) fn client_hello(body: &[u8], dtls: bool) -> Option<ClientHello> {
     let mut r = Reader::new(body);
     let mut ch = ClientHello {
         legacy_version: r.u16()?,
@@ -181,6 +182,9 @@ pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
     };
     ch.random = r.take(32)?.try_into().ok()?;
     ch.session_id = r.vec8()?.to_vec();
+    if dtls {
+        r.vec8()?;
+    }
     ch.ciphers = u16s(r.vec16()?);
     r.vec8()?;
     for (ty, b) in extensions(&mut r)? {
