@@ -2,12 +2,18 @@
 //!
 //! Which parser a TCP connection gets is decided by content at the first bytes
 //! the client sends (TLS record header, HTTP request line, HTTP/2 preface, a
-//! length-prefixed DNS query), or by port 53 for DNS over TCP. UDP datagrams
+//! length-prefixed DNS query), or by port 53 for DNS over TCP. A session that
+//! may upgrade by STARTTLS (a server greeting, a PostgreSQL SSLRequest, an
+//! XMPP stream; `app::starttls::detect`) is followed in plaintext until the
+//! server grants TLS, and from there on is a TLS connection like any other,
+//! its record naming the protocol it upgraded from. UDP datagrams
 //! to or from ports 53, 5353 (mDNS) and 5355 (LLMNR) go to the DNS tracker,
 //! and so do those of port 137 (NetBIOS-NS), which it reads as NBNS; a
 //! UDP flow on any other port goes there when its first client datagram is a
-//! plausible DNS query (`dns::looks_like_dns_query`), decided once per flow
-//! (other UDP flows are forgotten at that datagram). A connection whose first
+//! plausible DNS query (`dns::looks_like_dns_query`), decided once per flow;
+//! one whose first client datagram is a DTLS ClientHello
+//! (`tls::looks_like_dtls`, any port) goes to a DTLS [`TlsConn`] (other UDP
+//! flows are forgotten at that datagram). A connection whose first
 //! client bytes are none of these is left alone. The first
 //! segment almost always carries a whole request line or ClientHello header; a
 //! stream that starts with fewer bytes than the check needs is decided on what
@@ -19,7 +25,8 @@ use std::net::SocketAddr;
 use super::dns::{DnsConfig, DnsRecord, DnsTracker};
 use super::http::{looks_like_http_request, BodyBudget, HttpConn, HttpTransaction, KeepConfig};
 use super::http2::{looks_like_h2_preface, H2Conn};
-use super::tls::{looks_like_tls, Decrypted, TlsConn, TlsKeys, TlsRecord};
+use super::starttls::{self, StartTls};
+use super::tls::{looks_like_dtls, looks_like_tls, Decrypted, TlsConn, TlsKeys, TlsRecord};
 use super::{Endpoints, Origin};
 use crate::base::Side;
 use crate::base::Timestamp;
@@ -33,6 +40,8 @@ enum Parser {
     Undecided,
     /// TLS handshake analysis, and the HTTP inside once decrypted.
     Tls(Box<TlsConn>, Option<Box<Inner>>),
+    /// A plaintext session followed until it upgrades to TLS (STARTTLS).
+    StartTls(Box<StartTls>),
     /// HTTP/1.x, or HTTP/2 with prior knowledge (h2c: the preface in cleartext).
     Http(Http),
     /// DNS over TCP (handled by the shared tracker).
@@ -41,6 +50,8 @@ enum Parser {
     UdpUndecided,
     /// DNS over UDP (handled by the shared tracker).
     DnsUdp,
+    /// DTLS over UDP.
+    Dtls(Box<TlsConn>),
     /// Something else: ignored.
     Other,
 }
@@ -300,11 +311,24 @@ impl AppLayer {
             if side != Side::Client {
                 return; // decided by the client's first datagram
             }
-            if !super::dns::looks_like_dns_query(payload) {
+            if looks_like_dtls(payload) {
+                c.parser = Parser::Dtls(Box::new(TlsConn::new_dtls(c.ep)));
+            } else if super::dns::looks_like_dns_query(payload) {
+                c.parser = Parser::DnsUdp;
+            } else {
                 self.conns.remove(&conn);
                 return;
             }
-            c.parser = Parser::DnsUdp;
+        }
+        if let Parser::Dtls(t) = &mut c.parser {
+            let origin = Origin {
+                conn,
+                side,
+                frame,
+                ts,
+            };
+            t.on_datagram(origin, payload);
+            return;
         }
         if matches!(c.parser, Parser::DnsUdp) {
             let origin = Origin {
@@ -340,9 +364,16 @@ impl AppLayer {
             ts,
         };
         if matches!(c.parser, Parser::Undecided) {
-            c.parser = if side != Side::Client || offset != 0 {
-                // The server spoke first, or the capture missed the start.
+            let port = c.ep.server.port();
+            c.parser = if offset != 0 {
+                // The capture missed the start.
                 Parser::Other
+            } else if side != Side::Client {
+                // The server spoke first: a greeting that may lead to STARTTLS.
+                match starttls::detect(port, side, bytes) {
+                    Some(s) => Parser::StartTls(Box::new(s)),
+                    None => Parser::Other,
+                }
             } else if super::dns::looks_like_dns_tcp(bytes) {
                 Parser::DnsTcp
             } else if looks_like_tls(bytes) {
@@ -354,9 +385,36 @@ impl AppLayer {
             } else {
                 match Http::detect(bytes, c.ep, false, self.http_keep, &self.body_budget) {
                     Some(h) => Parser::Http(h),
-                    None => Parser::Other,
+                    None => match starttls::detect(port, side, bytes) {
+                        Some(s) => Parser::StartTls(Box::new(s)),
+                        None => Parser::Other,
+                    },
                 }
             };
+        }
+        if let Parser::StartTls(s) = &mut c.parser {
+            match s.on_data(side, offset, bytes) {
+                Some(up) => {
+                    // The rest of both streams is TLS, from where each began.
+                    let mut tls = match &self.keys {
+                        Some(keys) => TlsConn::with_keys(c.ep, keys.clone()),
+                        None => TlsConn::new(c.ep),
+                    };
+                    tls.set_starttls(up.protocol.name());
+                    // Zeek's service lists the plaintext protocol, then ssl.
+                    c.confirm(up.protocol.name());
+                    for (side, at, bytes) in [
+                        (Side::Client, up.client_at, &up.client),
+                        (Side::Server, up.server_at, &up.server),
+                    ] {
+                        tls.on_data(Origin { side, ..origin }, at, bytes);
+                    }
+                    c.parser = Parser::Tls(Box::new(tls), None);
+                }
+                None if s.stopped() => c.parser = Parser::Other,
+                None => {}
+            }
+            return;
         }
         match &mut c.parser {
             Parser::Tls(t, inner) => {
@@ -382,7 +440,12 @@ impl AppLayer {
                     c.confirm("dns");
                 }
             }
-            Parser::Undecided | Parser::Other | Parser::UdpUndecided | Parser::DnsUdp => {}
+            Parser::Undecided
+            | Parser::Other
+            | Parser::UdpUndecided
+            | Parser::DnsUdp
+            | Parser::Dtls(_)
+            | Parser::StartTls(_) => {}
         }
     }
 
@@ -395,7 +458,12 @@ impl AppLayer {
             Parser::Tls(t, _) => t.on_gap(side, offset, len),
             Parser::Http(h) => h.on_gap(side, offset, len),
             Parser::DnsTcp => self.dns.on_tcp_gap(&c.ep, side, offset, len),
-            Parser::Undecided | Parser::Other | Parser::UdpUndecided | Parser::DnsUdp => {}
+            Parser::StartTls(s) => s.on_gap(side, offset, len),
+            Parser::Undecided
+            | Parser::Other
+            | Parser::UdpUndecided
+            | Parser::DnsUdp
+            | Parser::Dtls(_) => {}
         }
     }
 
@@ -414,7 +482,12 @@ impl AppLayer {
             }
             Parser::Http(h) => h.on_end(side, how, ts),
             Parser::DnsTcp => self.dns.on_tcp_end(&c.ep, side),
-            Parser::Undecided | Parser::Other | Parser::UdpUndecided | Parser::DnsUdp => {}
+            Parser::Undecided
+            | Parser::Other
+            | Parser::UdpUndecided
+            | Parser::DnsUdp
+            | Parser::Dtls(_)
+            | Parser::StartTls(_) => {}
         }
     }
 
@@ -479,6 +552,13 @@ impl AppLayer {
                     c.confirm(h.service());
                 }
                 (None, http)
+            }
+            Parser::Dtls(t) => {
+                let tls = t.record(end);
+                if tls.is_some() {
+                    c.confirm("dtls");
+                }
+                (tls, Vec::new())
             }
             _ => (None, Vec::new()),
         };

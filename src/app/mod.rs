@@ -1,4 +1,4 @@
-//! The application layer: DNS, TLS and HTTP/1.x parsed from UDP datagrams and
+//! The application layer: DNS, TLS (also after STARTTLS, and DTLS) and HTTP/1.x parsed from UDP datagrams and
 //! reassembled TCP streams (see `flow::table::FlowSink`), producing per-protocol
 //! records that `diagnose` turns into findings.
 //!
@@ -8,6 +8,7 @@
 pub mod dns;
 pub mod http;
 pub mod http2;
+pub mod starttls;
 pub mod tls;
 
 mod dispatch;

@@ -5,6 +5,7 @@
 pub mod capture_builder;
 pub mod conv;
 pub mod go;
+pub mod hello;
 pub mod live;
 pub mod netns;
 pub mod prom;

@@ -1,5 +1,6 @@
 //! [`TlsConn`]: stream → records → handshake messages, and the record it yields.
 
+use super::history;
 use super::parse::{self, Reader};
 use super::*;
 
@@ -10,6 +11,8 @@ pub(super) mod content {
     pub const HANDSHAKE: u8 = 22;
     pub const APPLICATION_DATA: u8 = 23;
     pub const HEARTBEAT: u8 = 24;
+    /// DTLS 1.3 acknowledgements (RFC 9147 §7).
+    pub const ACK: u8 = 26;
 }
 
 /// Handshake message types we decode.
@@ -23,7 +26,7 @@ mod hs {
 }
 
 fn is_tls13(v: u16) -> bool {
-    v == 0x0304 || (0x7f00..=0x7fff).contains(&v)
+    v == 0x0304 || v == 0xfefc || (0x7f00..=0x7fff).contains(&v)
 }
 
 impl TlsConn {
@@ -41,6 +44,10 @@ impl TlsConn {
             certificates: Vec::new(),
             cert_request: None,
             client_certificates: None,
+            client_chain: Vec::new(),
+            history: Default::default(),
+            starttls: None,
+            dtls: None,
             resumption: Resumption::default(),
             curve: None,
             alerts: Vec::new(),
@@ -54,14 +61,19 @@ impl TlsConn {
         }
     }
 
-    fn dir(&mut self, side: Side) -> &mut Dir {
+    /// Marks the connection as upgraded by STARTTLS inside `protocol`.
+    pub fn set_starttls(&mut self, protocol: &'static str) {
+        self.starttls = Some(protocol);
+    }
+
+    pub(super) fn dir(&mut self, side: Side) -> &mut Dir {
         match side {
             Side::Client => &mut self.client,
             Side::Server => &mut self.server,
         }
     }
 
-    fn note(&mut self, side: Side, what: String) {
+    pub(super) fn note(&mut self, side: Side, what: String) {
         if self.notes.len() < MAX_NOTES {
             self.notes.push(format!("{}: {what}", side.as_str()));
         }
@@ -179,7 +191,14 @@ impl TlsConn {
         }
     }
 
-    fn on_record(&mut self, side: Side, ty: u8, version: u16, payload: &[u8], mark: Mark) {
+    pub(super) fn on_record(
+        &mut self,
+        side: Side,
+        ty: u8,
+        version: u16,
+        payload: &[u8],
+        mark: Mark,
+    ) {
         let tls13 = self.tls13;
         let d = self.dir(side);
         d.records = d.records.saturating_add(1);
@@ -190,8 +209,17 @@ impl TlsConn {
             _ => false,
         };
         // TLS 1.3 encrypts into application_data records only (RFC 8446 §5.2).
-        if protected && (!tls13 || ty == content::APPLICATION_DATA) {
+        // DTLS records have their own nonces and sequence numbers: not decrypted.
+        if protected && (!tls13 || ty == content::APPLICATION_DATA) && self.dtls.is_none() {
             self.decrypt_record(side, ty, version, payload, mark);
+        }
+        match ty {
+            content::CHANGE_CIPHER_SPEC => {
+                self.history.push(side, history::letter::CHANGE_CIPHER_SPEC)
+            }
+            content::ALERT if !protected => self.history.push(side, history::letter::ALERT),
+            content::HEARTBEAT if !protected => self.history.push(side, history::letter::HEARTBEAT),
+            _ => {}
         }
         let hrr = self.hrr;
         let d = self.dir(side);
@@ -240,6 +268,9 @@ impl TlsConn {
     }
 
     fn on_handshake_bytes(&mut self, side: Side, payload: &[u8], mark: Mark) {
+        if self.dtls.is_some() {
+            return self.on_dtls_handshake(side, payload, mark);
+        }
         let d = self.dir(side);
         if d.hs_stopped {
             return;
@@ -276,13 +307,17 @@ impl TlsConn {
         self.dir(side).hs = hs;
     }
 
-    fn on_handshake(&mut self, side: Side, ty: u8, body: &[u8], mark: Mark) {
+    pub(super) fn on_handshake(&mut self, side: Side, ty: u8, body: &[u8], mark: Mark) {
         if side == Side::Server {
             self.on_server_handshake_type(ty);
         }
+        if ty != hs::SERVER_HELLO {
+            self.history
+                .push(side, history::handshake_letter(ty, false));
+        }
         match (side, ty) {
             (Side::Client, hs::CLIENT_HELLO) if self.hello.is_none() => {
-                match parse::client_hello(body) {
+                match parse::client_hello(body, self.dtls.is_some()) {
                     Some(ch) => {
                         self.remember_hello(&ch);
                         self.on_client_hello(ch, mark)
@@ -294,12 +329,24 @@ impl TlsConn {
                 }
             }
             (Side::Server, hs::SERVER_HELLO) => match parse::server_hello(body) {
-                Some(sh) => self.on_server_hello(sh, mark),
-                None => self.note(
-                    side,
-                    format!("malformed ServerHello in frame {}", mark.frame),
-                ),
+                Some(sh) => {
+                    let letter = history::handshake_letter(ty, sh.hello_retry_request);
+                    self.history.push(side, letter);
+                    self.on_server_hello(sh, mark)
+                }
+                None => {
+                    self.history
+                        .push(side, history::handshake_letter(ty, false));
+                    self.note(
+                        side,
+                        format!("malformed ServerHello in frame {}", mark.frame),
+                    )
+                }
             },
+            (Side::Client, hs::SERVER_HELLO) => {
+                self.history
+                    .push(side, history::handshake_letter(ty, false));
+            }
             (Side::Server, hs::CERTIFICATE) if !self.tls13 && self.certificates.is_empty() => {
                 match parse::certificate_chain(body) {
                     Some(chain) => {
@@ -331,7 +378,7 @@ impl TlsConn {
                 if !self.tls13 && self.client_certificates.is_none() =>
             {
                 match parse::certificate_chain(body) {
-                    Some(chain) => self.client_certificates = Some(chain.len()),
+                    Some(chain) => self.set_client_chain(chain, mark),
                     None => self.note(
                         side,
                         format!("malformed Certificate in frame {}", mark.frame),
@@ -340,6 +387,15 @@ impl TlsConn {
             }
             _ => {}
         }
+    }
+
+    /// The client's Certificate message (mutual TLS).
+    pub(super) fn set_client_chain(&mut self, chain: Vec<parse::Cert>, mark: Mark) {
+        self.client_certificates = Some(chain.len());
+        self.client_chain = chain
+            .into_iter()
+            .map(|c| cert_info(c, mark.frame, mark.ts))
+            .collect();
     }
 
     fn on_client_hello(&mut self, ch: parse::ClientHello, mark: Mark) {
@@ -354,7 +410,7 @@ impl TlsConn {
         self.resumption.offered_id = ch.session_id.clone();
         self.resumption.offered_ticket = !ch.ticket.is_empty();
         let ja3 = fingerprint::ja3(&ch);
-        let ja4 = fingerprint::ja4(&ch, 't');
+        let ja4 = fingerprint::ja4(&ch, if self.dtls.is_some() { 'd' } else { 't' });
         self.hello = Some(ClientHelloInfo {
             frame: mark.frame,
             time: mark.ts,
@@ -522,6 +578,11 @@ impl TlsConn {
             },
             client_cert_requested: self.cert_request,
             client_certificates: self.client_certificates,
+            client_subject: self.client_chain.first().map(|c| c.subject.clone()),
+            client_issuer: self.client_chain.first().map(|c| c.issuer.clone()),
+            client_cert_chain: self.client_chain.clone(),
+            ssl_history: self.history.as_str().to_string(),
+            starttls: self.starttls,
             decryption: self.decryption_info(),
             notes: self.notes.clone(),
             client_hello: hello,

@@ -369,7 +369,7 @@ impl TlsConn {
             }
             (Side::Client, hs::CERTIFICATE) if self.client_certificates.is_none() => {
                 if let Some(chain) = parse::certificate_chain_tls13(body) {
-                    self.client_certificates = Some(chain.len());
+                    self.set_client_chain(chain, mark);
                 }
             }
             (_, hs::NEW_SESSION_TICKET) => {}

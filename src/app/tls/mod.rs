@@ -39,18 +39,23 @@
 
 mod conn;
 mod decrypting;
+mod dtls;
 pub(crate) mod fingerprint;
+mod history;
 mod parse;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_dtls;
+#[cfg(test)]
 mod tests_live;
 
 use serde::Serialize;
 
 pub use decrypting::{Decrypted, DecryptionInfo, TlsKeys};
+pub use dtls::looks_like_dtls;
 pub use parse::{alert_name, cipher_name, group_name, version_name};
 
 use super::{Endpoints, Origin};
@@ -163,6 +168,19 @@ pub struct TlsRecord {
     /// Certificates in the client's Certificate message (TLS ≤ 1.2): 0 when the
     /// client had none to send, `None` when it sent no such message.
     pub client_certificates: Option<usize>,
+    /// The client's certificate chain, leaf first (mutual TLS: TLS ≤ 1.2, or
+    /// 1.3 decrypted).
+    pub client_cert_chain: Vec<CertInfo>,
+    /// Subject DN of the client's leaf certificate.
+    pub client_subject: Option<String>,
+    /// Issuer DN of the client's leaf certificate.
+    pub client_issuer: Option<String>,
+    /// Zeek's `ssl_history`: a letter per plaintext handshake message and
+    /// record type, upper-case from the client (see `history`).
+    pub ssl_history: String,
+    /// The application protocol this connection upgraded from by STARTTLS
+    /// (`smtp`, `imap`, ...), `None` when TLS started the connection.
+    pub starttls: Option<&'static str>,
     /// With a key log: whether this connection was decrypted, or why not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decryption: Option<DecryptionInfo>,
@@ -398,6 +416,14 @@ pub struct TlsConn {
     certificates: Vec<CertInfo>,
     cert_request: Option<u64>,
     client_certificates: Option<usize>,
+    /// The client's chain (mutual TLS).
+    client_chain: Vec<CertInfo>,
+    /// Zeek's `ssl_history` so far.
+    history: history::History,
+    /// Upgraded by STARTTLS inside this protocol.
+    starttls: Option<&'static str>,
+    /// DTLS handshake reassembly; `None` for TLS over TCP.
+    dtls: Option<Box<dtls::Reassembly>>,
     /// What resumption the client offered and the server accepted.
     resumption: Resumption,
     /// The key exchange group, when seen.

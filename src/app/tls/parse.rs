@@ -172,8 +172,9 @@ fn alpn_list(body: &[u8]) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// Parses a ClientHello body (after the 4-byte handshake header).
-pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
+/// Parses a ClientHello body (after the handshake header); a DTLS one
+/// (`dtls`) has a cookie after the session id.
+pub(crate) fn client_hello(body: &[u8], dtls: bool) -> Option<ClientHello> {
     let mut r = Reader::new(body);
     let mut ch = ClientHello {
         legacy_version: r.u16()?,
@@ -181,6 +182,9 @@ pub(crate) fn client_hello(body: &[u8]) -> Option<ClientHello> {
     };
     ch.random = r.take(32)?.try_into().ok()?;
     ch.session_id = r.vec8()?.to_vec();
+    if dtls {
+        r.vec8()?;
+    }
     ch.ciphers = u16s(r.vec16()?);
     r.vec8()?;
     for (ty, b) in extensions(&mut r)? {
@@ -366,7 +370,7 @@ pub(crate) fn cert(der: &[u8]) -> Option<Cert> {
     })
 }
 
-/// `"TLS 1.2"`, `"SSL 3.0"`, or the code as `0x7f17`.
+/// `"TLS 1.2"`, `"SSL 3.0"`, `"DTLS 1.2"`, or the code as `0x7f17`.
 pub fn version_name(v: u16) -> String {
     match v {
         0x0300 => "SSL 3.0".into(),
@@ -374,6 +378,9 @@ pub fn version_name(v: u16) -> String {
         0x0302 => "TLS 1.1".into(),
         0x0303 => "TLS 1.2".into(),
         0x0304 => "TLS 1.3".into(),
+        0xfeff => "DTLS 1.0".into(),
+        0xfefd => "DTLS 1.2".into(),
+        0xfefc => "DTLS 1.3".into(),
         _ => format!("0x{v:04x}"),
     }
 }

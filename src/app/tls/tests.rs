@@ -122,6 +122,77 @@ fn tls12_handshake_chain_and_completion() {
 }
 
 #[test]
+fn tls12_history_letters() {
+    let mut t = hello_then(&Hello::default());
+    tls12_full(&mut t, &[der(GOOD_DER)]);
+    t.send(C, &record(23, &[0; 100]));
+    let r = t.rec();
+    assert_eq!(
+        r.ssl_history, "CsxnGIi",
+        "Zeek's letters for a full TLS 1.2 handshake"
+    );
+    assert!(r.client_cert_chain.is_empty() && r.client_subject.is_none());
+}
+
+#[test]
+fn mutual_tls12_client_chain_and_history() {
+    let mut t = hello_then(&Hello::default());
+    let flight = [
+        server_hello(0x0303, None, 0xc02f, None, false),
+        certificate(&[der(GOOD_DER)]),
+        handshake(13, &[1, 1, 0, 0]),
+        handshake(14, &[]),
+    ]
+    .concat();
+    t.send(S, &record(22, &flight));
+    let client = [
+        certificate(&[der(LEAF_DER), der(CA_DER)]),
+        handshake(16, &[4; 33]),
+        handshake(15, &[0; 8]),
+    ]
+    .concat();
+    t.send(
+        C,
+        &[
+            record(22, &client),
+            record(20, &[1]),
+            record(22, &[0x55; 40]),
+        ]
+        .concat(),
+    );
+    t.send(S, &[record(20, &[1]), record(22, &[0x66; 40])].concat());
+    t.send(S, &alert(1, 0));
+    let r = t.rec();
+    assert_eq!(r.ssl_history, "CsxrnXGYIil");
+    assert_eq!(r.client_certificates, Some(2));
+    assert_eq!(r.client_cert_chain.len(), 2);
+    assert_eq!(r.client_subject.as_deref(), Some("CN=legacy.example.com"));
+    assert_eq!(r.client_issuer.as_deref(), Some("CN=Test CA"));
+    assert_eq!(r.client_cert_chain[1].subject, "CN=Test CA");
+    assert_eq!(r.certificates.len(), 1, "the server's chain is apart");
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["client_subject"], "CN=legacy.example.com");
+    assert_eq!(v["client_cert_chain"][0]["issuer"], "CN=Test CA");
+}
+
+#[test]
+fn tls13_hrr_history_letter() {
+    let mut t = hello_then(&Hello::default());
+    t.send(
+        S,
+        &record(22, &server_hello(0x0303, Some(0x0304), 0x1301, None, true)),
+    );
+    t.send(S, &record(20, &[1]));
+    t.send(C, &record(20, &[1]));
+    t.send(C, &record(22, &client_hello(&Hello::default())));
+    t.send(
+        S,
+        &record(22, &server_hello(0x0303, Some(0x0304), 0x1301, None, false)),
+    );
+    assert_eq!(t.rec().ssl_history, "CjiICs");
+}
+
+#[test]
 fn ca_signed_leaf_is_not_self_signed_and_cn_matches_without_sans() {
     let mut t = hello_then(&Hello {
         sni: Some("legacy.example.com"),
@@ -518,6 +589,11 @@ fn record_json_fields() {
         "client_gave_up_ms",
         "client_cert_requested",
         "client_certificates",
+        "client_cert_chain",
+        "client_subject",
+        "client_issuer",
+        "ssl_history",
+        "starttls",
         "notes",
     ] {
         assert!(v.get(k).is_some(), "{k}");

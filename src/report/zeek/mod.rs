@@ -177,13 +177,24 @@ impl ZeekLogs {
     }
 
     /// A TLS connection ended: its ssl.log row, and an x509.log row for each
-    /// certificate of its chain not logged before.
+    /// certificate of its chains (the server's, then the client's) not logged
+    /// before.
     pub fn tls(&mut self, record: &TlsRecord) {
         if self.error.is_some() {
             return;
         }
         let mut written = self.ssl.write(&ssl::ssl_row(record));
-        for (i, cert) in record.certificates.iter().enumerate() {
+        let server = record
+            .certificates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, i, false));
+        let client = record
+            .client_cert_chain
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, i, true));
+        for (cert, i, from_client) in server.chain(client) {
             let known = self.known_certs.contains(&cert.fingerprint);
             if known {
                 continue;
@@ -191,7 +202,8 @@ impl ZeekLogs {
             if self.known_certs.len() < MAX_KNOWN_CERTS {
                 self.known_certs.insert(cert.fingerprint);
             }
-            written = written.and_then(|()| self.x509.write(&ssl::x509_row(cert, i == 0)));
+            let row = ssl::x509_row(cert, i == 0, from_client);
+            written = written.and_then(|()| self.x509.write(&row));
         }
         self.keep(written);
     }

@@ -1,5 +1,6 @@
 //! ssl.log (one row per TLS connection, from a [`TlsRecord`]) and x509.log
-//! (one row per certificate of the server's chain, when TLS ≤ 1.2 shows it).
+//! (one row per certificate of the server's chain, and of the client's in
+//! mutual TLS, when TLS ≤ 1.2 or decryption shows them).
 
 use super::format::Row;
 use crate::app::tls::{CertInfo, TlsRecord};
@@ -113,6 +114,9 @@ fn version(v: &str) -> String {
         "TLS 1.1" => "TLSv11",
         "TLS 1.2" => "TLSv12",
         "TLS 1.3" => "TLSv13",
+        "DTLS 1.0" => "DTLSv10",
+        "DTLS 1.2" => "DTLSv12",
+        "DTLS 1.3" => "DTLSv13",
         _ => {
             return match v
                 .strip_prefix("0x")
@@ -126,13 +130,14 @@ fn version(v: &str) -> String {
     known.to_string()
 }
 
-/// The ssl.log row of `t`. Unset: `ssl_history` and
-/// `client_cert_chain_fps` (not kept); `curve` when no key exchange was
-/// seen, `resumed` without a ServerHello; `cert_chain_fps` and
-/// `sni_matches_cert` when no certificate was visible (TLS 1.3 without keys).
+/// The ssl.log row of `t`. Unset: `curve` when no key exchange was seen,
+/// `resumed` without a ServerHello; `cert_chain_fps` and `sni_matches_cert`
+/// when no certificate was visible (TLS 1.3 without keys),
+/// `client_cert_chain_fps` when the client sent none.
 pub fn ssl_row(t: &TlsRecord) -> String {
     let mut r = Row::new();
     let fps: Vec<String> = t.certificates.iter().map(fingerprint).collect();
+    let client_fps: Vec<String> = t.client_cert_chain.iter().map(fingerprint).collect();
     let leaf = t.certificates.first();
     r.time(t.client_hello.time)
         .conn_id(t.conn, t.client, t.server)
@@ -144,9 +149,9 @@ pub fn ssl_row(t: &TlsRecord) -> String {
         .opt_str(t.alerts.last().map(|a| a.description))
         .opt_str(t.alpn.as_deref())
         .bool(Some(t.established.is_some()))
-        .unset()
+        .str(&t.ssl_history)
         .list((!fps.is_empty()).then(|| fps.iter().map(String::as_str)))
-        .unset()
+        .list((!client_fps.is_empty()).then(|| client_fps.iter().map(String::as_str)))
         .bool(
             leaf.zip(t.sni.as_deref())
                 .map(|(c, sni)| crate::diagnose::tls::cert_matches(c, sni)),
@@ -155,12 +160,13 @@ pub fn ssl_row(t: &TlsRecord) -> String {
     r.finish()
 }
 
-/// The x509.log row of `c`, the leaf of its chain when `host_cert`. Unset:
+/// The x509.log row of `c`, the leaf of its chain when `host_cert`, sent by
+/// the client when `client_cert`. Unset:
 /// the key and signature algorithms, key length, exponent, curve, URI and
 /// e-mail SANs and the basic constraints (not kept); `san.dns`/`san.ip`
 /// when the certificate has no such SAN. Subject and issuer are in
 /// x509-parser's order (`C=.., O=.., CN=..`), not OpenSSL's reversed one.
-pub fn x509_row(c: &CertInfo, host_cert: bool) -> String {
+pub fn x509_row(c: &CertInfo, host_cert: bool, client_cert: bool) -> String {
     let (ips, dns): (Vec<&str>, Vec<&str>) = c
         .sans
         .iter()
@@ -185,7 +191,7 @@ pub fn x509_row(c: &CertInfo, host_cert: bool) -> String {
         .list((!ips.is_empty()).then_some(ips))
         .unset_n(2)
         .bool(Some(host_cert))
-        .bool(Some(false));
+        .bool(Some(client_cert));
     debug_assert_eq!(r.columns(), X509_FIELDS.len());
     r.finish()
 }
@@ -260,6 +266,11 @@ mod tests {
             client_gave_up_ms: None,
             client_cert_requested: None,
             client_certificates: None,
+            client_cert_chain: vec![],
+            client_subject: None,
+            client_issuer: None,
+            ssl_history: "CsxnGIi".into(),
+            starttls: None,
             decryption: None,
             notes: vec![],
         }
@@ -287,6 +298,23 @@ mod tests {
         assert_eq!(get("established"), "T");
         assert_eq!(get("cert_chain_fps"), fp);
         assert_eq!(get("sni_matches_cert"), "T");
+        assert_eq!(get("ssl_history"), "CsxnGIi");
+        assert_eq!(get("client_cert_chain_fps"), "-");
+    }
+
+    #[test]
+    fn zeek_ssl_row_with_client_certificates() {
+        let server = cert();
+        let client = cert();
+        let mut t = record(vec![server]);
+        t.client_cert_chain = vec![client.clone()];
+        let row = ssl_row(&t);
+        let cols: Vec<&str> = row.trim_end_matches('\n').split('\t').collect();
+        let get = |name: &str| cols[SSL_FIELDS.iter().position(|f| *f == name).expect("field")];
+        assert_eq!(get("client_cert_chain_fps"), fingerprint(&client));
+        let x = x509_row(&client, true, true);
+        let cols: Vec<&str> = x.trim_end_matches('\n').split('\t').collect();
+        assert_eq!((cols[20], cols[21]), ("T", "T"));
     }
 
     #[test]
@@ -306,7 +334,7 @@ mod tests {
     #[test]
     fn zeek_x509_row_from_certificate() {
         let c = cert();
-        let row = x509_row(&c, true);
+        let row = x509_row(&c, true, false);
         let cols: Vec<&str> = row.trim_end_matches('\n').split('\t').collect();
         assert_eq!(cols.len(), X509_FIELDS.len());
         let get = |name: &str| cols[X509_FIELDS.iter().position(|f| *f == name).expect("field")];
@@ -326,6 +354,6 @@ mod tests {
         assert_eq!(get("san.uri"), "-");
         assert_eq!(get("host_cert"), "T");
         assert_eq!(get("client_cert"), "F");
-        assert_eq!(x509_row(&c, false).split('\t').nth(20), Some("F"));
+        assert_eq!(x509_row(&c, false, false).split('\t').nth(20), Some("F"));
     }
 }
