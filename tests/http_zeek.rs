@@ -237,6 +237,7 @@ fn http_zeek_connect_tunnel_gives_tls_on_the_same_uid() {
     assert_eq!(tls.len(), 1, "{records:?}");
     assert_eq!(tls[0]["sni"], "inner.example");
     assert_eq!(tls[0]["conn"], http[0]["conn"]);
+    assert!(http[0]["timing_ms"]["tls"].is_null(), "{}", http[0]);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write_file(dir.path(), "c.pcap", &pcap);
     let out = dir.path().join("logs");

@@ -20,6 +20,7 @@ mod follow;
 mod goroutines;
 mod grouped_report;
 mod html_report;
+mod http_connect_live;
 mod http_zeek;
 mod json_document;
 mod live_app;
