@@ -254,3 +254,33 @@ fn http_zeek_connect_tunnel_gives_tls_on_the_same_uid() {
     assert_eq!(ssl[0]["server_name"], "inner.example");
     assert_eq!(ssl[0]["uid"], http[0]["uid"]);
 }
+
+#[test]
+fn http_zeek_lost_response_resyncs_at_the_next_one() {
+    let ok: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let mut conv = Conv::new(40200, 80);
+    conv.at(0.0).handshake(0.001);
+    conv.at(0.01).c(
+        "P.",
+        b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    conv.at(0.02).s("P.", ok);
+    // The second response is missing from the capture.
+    conv.server.seq = conv.server.seq.wrapping_add(ok.len() as u32);
+    conv.at(0.03).s("P.", ok);
+    conv.at(0.04).c("F.", &[]).s("F.", &[]).c(".", &[]);
+    let h = http_records(&conv.pcap());
+    assert_eq!(h.len(), 3, "{h:?}");
+    assert_eq!(
+        (h[0]["status"].as_u64(), h[0]["resynced"].as_bool()),
+        (Some(200), Some(false))
+    );
+    assert!(h[1]["status"].is_null());
+    assert_eq!(h[1]["resynced"], true);
+    assert_eq!(h[2]["path"], "/3");
+    assert_eq!(
+        (h[2]["status"].as_u64(), h[2]["resynced"].as_bool()),
+        (Some(200), Some(true))
+    );
+    assert_eq!(h[2]["complete"], true);
+}

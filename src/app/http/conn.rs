@@ -9,6 +9,7 @@ use super::framing::Body;
 use super::head::{
     self, find_head_end, Head, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES,
 };
+use super::resync::{next_message, MAX_RESYNC_SCAN};
 use super::tunnel::Tunnel;
 use super::{ByteMark, GaveUp, GaveUpBy, HttpStats, HttpTransaction};
 use crate::app::tls::TlsRecord;
@@ -32,6 +33,9 @@ enum Phase {
     Body(Body),
     /// Parsing ended (error, end of stream, or after finish).
     Stopped,
+    /// After a gap where a head should be: looking for the next message
+    /// (`resync.rs`); `scanned` bytes so far.
+    Resync { scanned: u64 },
     /// The connection switched protocols: bytes go to the CONNECT tunnel,
     /// if there is one, else are ignored (101).
     Tunnel,
@@ -84,6 +88,8 @@ pub struct HttpConn {
     tunnel: Option<Box<Tunnel>>,
     /// How many CONNECT tunnels this connection is inside.
     nesting: u8,
+    /// Per direction: parsing resumed after a gap (later records are marked).
+    resynced: [bool; 2],
 }
 
 impl HttpConn {
@@ -115,6 +121,7 @@ impl HttpConn {
             budget,
             tunnel: None,
             nesting: 0,
+            resynced: [false, false],
         }
     }
 
@@ -197,9 +204,15 @@ impl HttpConn {
                 }
             }
             Phase::Stopped => {}
+            Phase::Resync { .. } => {}
             Phase::Idle | Phase::Head => {
                 self.stats.head_gaps += 1;
-                self.stop(side, format!("{len} bytes of the {what} stream missing at a message head: {what} parsing stopped"));
+                let lost_head = true;
+                self.resync(
+                    side,
+                    format!("{len} bytes of the {what} stream missing at a message head"),
+                    lost_head,
+                );
             }
             Phase::Body(body) => match body.skip(len) {
                 Ok(n) => {
@@ -233,10 +246,7 @@ impl HttpConn {
                 }
                 Err(e) => {
                     self.stats.head_gaps += 1;
-                    self.stop(
-                        side,
-                        format!("{len} {what} bytes missing: {e}; {what} parsing stopped"),
-                    );
+                    self.resync(side, format!("{len} {what} bytes missing: {e}"), false);
                 }
             },
         }
@@ -396,6 +406,31 @@ impl HttpConn {
                 input.len()
             }
             Phase::Stopped => input.len(),
+            // A delivery's first byte counts as a line start: messages
+            // begin segments far more often than bodies hold status lines.
+            Phase::Resync { scanned } => match next_message(side, input, true) {
+                Some(at) => {
+                    d.phase = Phase::Idle;
+                    if at == 0 {
+                        return self.step(side, input, mark);
+                    }
+                    at
+                }
+                None => {
+                    *scanned = scanned.saturating_add(input.len() as u64);
+                    if *scanned > MAX_RESYNC_SCAN {
+                        let what = side_noun(side);
+                        self.stop(
+                            side,
+                            format!(
+                                "no {what} line within {} KiB after a gap: {what} parsing stopped",
+                                MAX_RESYNC_SCAN / 1024
+                            ),
+                        );
+                    }
+                    input.len()
+                }
+            },
             Phase::Idle => {
                 let blank = input
                     .iter()
@@ -568,6 +603,7 @@ impl HttpConn {
         let mut ex = Exchange {
             depth: seq + 1,
             http09: r.version == HTTP09,
+            resynced: self.resynced[0],
             notes: cl_note
                 .map(|n| vec![format!("request {n}")])
                 .unwrap_or_default(),
@@ -646,6 +682,7 @@ impl HttpConn {
         }
         ex.resp_first = Some(start);
         ex.resp_last = Some(end);
+        ex.resynced |= self.resynced[1];
         let method = ex.req.as_ref().map(|q| q.method.as_str());
         let tunnel = status == 101
             || (method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"))
@@ -695,6 +732,58 @@ impl HttpConn {
             d.phase = Phase::Body(body);
             d.current = Some(seq);
         }
+    }
+
+    /// A gap fell where `side`'s next head (`lost_head`) or a chunk's framing
+    /// should be: the message it hit is noted and ended, and `side` looks for
+    /// its next message (`resync.rs`). A lost request head leaves a request
+    /// without fields in its place, so the response to it pairs with it; a
+    /// lost response head ends the oldest outstanding exchange's response.
+    fn resync(&mut self, side: Side, note: String, lost_head: bool) {
+        let what = side_noun(side);
+        let note = format!("{note}: {what} parsing resumed at the next {what} line");
+        match side {
+            Side::Client => {
+                if let Some(ex) = self.current_mut(side) {
+                    ex.req_done = true;
+                    ex.resynced = true;
+                    push_note(&mut ex.notes, note.clone());
+                }
+                if lost_head && self.exchanges.len() < MAX_PENDING {
+                    let depth = self.base + self.exchanges.len() as u64 + 1;
+                    self.exchanges.push_back(Exchange {
+                        depth,
+                        req_done: true,
+                        resynced: true,
+                        notes: vec![format!("{note}; the request was lost in the gap")],
+                        ..Exchange::default()
+                    });
+                }
+            }
+            Side::Server => {
+                let current = self.dirs[1].current;
+                let base = self.base;
+                if let Some(ex) = self
+                    .exchanges
+                    .iter_mut()
+                    .enumerate()
+                    .find(|(i, e)| !e.resp_done || current == Some(base + *i as u64))
+                    .map(|(_, e)| e)
+                {
+                    ex.resp_done = true;
+                    ex.resynced = true;
+                    push_note(&mut ex.notes, note.clone());
+                }
+            }
+        }
+        self.conn_note(note);
+        self.resynced[side.index()] = true;
+        let d = &mut self.dirs[side.index()];
+        d.phase = Phase::Resync { scanned: 0 };
+        d.buf = Vec::new();
+        d.scanned = 0;
+        d.head_start = None;
+        d.current = None;
     }
 
     /// True when the oldest request awaiting its response had no version

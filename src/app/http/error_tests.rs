@@ -92,13 +92,14 @@ fn overlapping_offsets_are_skipped() {
 }
 
 #[test]
-fn gap_in_head_stops_that_direction() {
+fn gap_in_head_resyncs_at_the_next_message() {
     let mut f = Feeder::new();
     f.seg(Side::Client, &GET[..10], 0);
     f.gap(Side::Client, 5);
+    f.seg(Side::Client, b"rest of the lost head\r\n\r\n", 1);
     f.seg(Side::Client, GET, 1);
     assert_eq!(f.c.stats().head_gaps, 1);
-    assert_eq!(f.c.stats().requests, 0);
+    assert_eq!(f.c.stats().requests, 1);
     assert!(
         f.c.notes()
             .iter()
@@ -106,7 +107,70 @@ fn gap_in_head_stops_that_direction() {
         "{:?}",
         f.c.notes()
     );
-    assert!(f.finish(2, None).is_empty());
+    f.seg(Side::Server, OK, 2);
+    f.seg(Side::Server, OK, 3);
+    let mut t = f.c.take_transactions();
+    t.extend(f.finish(4, None));
+    // The lost request's place, then the request after the gap.
+    assert_eq!(t.len(), 2);
+    assert!(t[0].method.is_none() && t[0].status == Some(200));
+    assert!(t[0].notes.iter().any(|n| n.contains("lost in the gap")));
+    assert_eq!(t[1].path.as_deref(), Some("/v1/orders?id=3"));
+    assert_eq!(t[1].status, Some(200));
+    assert!(t.iter().all(|t| t.meta.resynced));
+    assert_eq!(
+        t.iter().map(|t| t.meta.trans_depth).collect::<Vec<_>>(),
+        [1, 2]
+    );
+}
+
+#[test]
+fn lost_response_head_resyncs_keep_alive() {
+    let get = |p: &str| format!("GET /{p} HTTP/1.1\r\nHost: a\r\n\r\n").into_bytes();
+    let mut f = Feeder::new();
+    f.seg(Side::Client, &[get("1"), get("2"), get("3")].concat(), 0);
+    f.seg(Side::Server, OK, 1);
+    // The second response's head and part of its body are lost.
+    f.seg(Side::Server, &OK[..5], 2);
+    f.gap(Side::Server, 40);
+    f.seg(Side::Server, b"rders\":[]}", 3);
+    f.seg(Side::Server, OK, 4);
+    let mut t = f.c.take_transactions();
+    t.extend(f.finish(5, None));
+    assert_eq!(t.len(), 3);
+    assert_eq!((t[0].status, t[0].meta.resynced), (Some(200), false));
+    assert_eq!(t[1].status, None);
+    assert!(!t[1].complete);
+    assert!(
+        t[1].notes.iter().any(|n| n.contains("resumed")),
+        "{:?}",
+        t[1].notes
+    );
+    assert_eq!((t[2].status, t[2].complete), (Some(200), true));
+    assert_eq!(t[2].path.as_deref(), Some("/3"));
+    assert!(t[2].meta.resynced);
+}
+
+#[test]
+fn resync_search_is_bounded() {
+    let mut f = Feeder::new();
+    f.seg(Side::Client, GET, 0);
+    f.gap(Side::Server, 10);
+    let junk = vec![b'x'; 64 * 1024];
+    for i in 0..20 {
+        f.seg(Side::Server, &junk, 1 + i);
+    }
+    assert!(
+        f.c.notes()
+            .iter()
+            .any(|n| n.contains("no response line within")),
+        "{:?}",
+        f.c.notes()
+    );
+    // Once stopped, a status line is no longer looked for.
+    f.seg(Side::Server, b"\n", 30);
+    f.seg(Side::Server, OK, 31);
+    assert_eq!(f.c.stats().responses, 0);
 }
 
 #[test]

@@ -20,6 +20,8 @@ pub(crate) struct Exchange {
     pub(crate) http09: bool,
     /// Reason phrase of the last 1xx response.
     pub(crate) info_msg: Option<String>,
+    /// Parsed after its connection resumed past a gap (pairing a best guess).
+    pub(crate) resynced: bool,
     pub(crate) req: Option<RequestHead>,
     pub(crate) req_first: Option<ByteMark>,
     pub(crate) req_last: Option<ByteMark>,
@@ -84,6 +86,7 @@ impl Exchange {
         let req_meta = req.as_mut().map(|r| std::mem::take(&mut r.meta));
         let meta = HttpMeta {
             trans_depth: ex.depth,
+            resynced: ex.resynced,
             info_msg: ex.info_msg,
             response_version: resp.as_ref().map(|r| r.version),
             response_header_names: resp

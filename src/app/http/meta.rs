@@ -75,6 +75,10 @@ pub struct HttpMeta {
     pub request_header_names: Vec<String>,
     /// Final response header names, upper-cased, in order (Zeek's `server_header_names`).
     pub response_header_names: Vec<String>,
+    /// Parsed after its connection's HTTP parsing resumed past a gap in the
+    /// capture: the gap may have held whole messages, so the pairing of
+    /// request and response is a best guess (`resync.rs`).
+    pub resynced: bool,
 }
 
 /// Header names upper-cased, in order, bounded.

@@ -11,9 +11,11 @@
 //! choice), one implementation in `framing.rs` and `head.rs`:
 //! * Heads are parsed by `httparse` with its lenient options; a head may take at
 //!   most 64 KiB and 4096 header fields. Obsolete line folding is joined first
-//!   (`head::unfolded`). Any token is a method. A malformed or oversize head,
-//!   or a gap in a head, stops parsing of that direction with a note (and a
-//!   counter).
+//!   (`head::unfolded`). Any token is a method. A malformed or oversize head
+//!   stops parsing of that direction with a note (and a counter); a gap where
+//!   a head or a chunk's framing should be is noted and parsing resumes at the
+//!   next message line (`resync.rs`, bounded; the records after it marked
+//!   `resynced`).
 //! * A request line without a version (`GET /path` and its line end) is an
 //!   HTTP/0.9 request, as Zeek takes it: no headers; its response is the rest
 //!   of the server's stream, with no status line, until the server closes.
@@ -59,6 +61,7 @@ pub(crate) mod head;
 pub mod meta;
 #[cfg(test)]
 mod proptests;
+mod resync;
 #[cfg(test)]
 mod tests;
 mod tunnel;
@@ -91,7 +94,8 @@ pub struct HttpStats {
     pub malformed_heads: u64,
     /// Heads larger than 64 KiB.
     pub oversize_heads: u64,
-    /// Gaps that fell in a head or between messages (parsing stopped).
+    /// Gaps that fell in a head or between messages (parsing resumed at the
+    /// next message line, `resync.rs`).
     pub head_gaps: u64,
     /// Body bytes missing from the capture.
     pub missing_body_bytes: u64,

@@ -285,3 +285,25 @@ proptest! {
         prop_assert!(t.len() >= depth.min(usize::from(super::tunnel::MAX_NESTING) + 1));
     }
 }
+
+proptest! {
+    /// Resynchronisation after gaps never panics, whatever the bytes, and
+    /// the search for the next message is bounded (a run of junk ends it).
+    #[test]
+    fn resync_after_gaps_never_panics(
+        segs in prop::collection::vec((any::<bool>(), prop::collection::vec(prop::sample::select(b"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz".to_vec()), 0..80), 0u64..20), 1..30),
+    ) {
+        let mut f = Feeder::new();
+        for (client, bytes, gap) in &segs {
+            let side = if *client { Side::Client } else { Side::Server };
+            if *gap > 0 {
+                f.gap(side, *gap);
+            }
+            f.seg(side, bytes, 1);
+        }
+        let t = f.finish(2, None);
+        prop_assert!(t.len() <= segs.len() * 80);
+        let s = b"x".repeat(usize::try_from(super::resync::MAX_RESYNC_SCAN).unwrap_or(0) / 4096);
+        prop_assert_eq!(super::resync::next_message(Side::Server, &s, true), None);
+    }
+}
