@@ -22,6 +22,8 @@ mod follow;
 mod goroutines;
 mod grouped_report;
 mod html_report;
+mod http_connect_live;
+mod http_zeek;
 mod json_document;
 mod live_app;
 mod live_dns;

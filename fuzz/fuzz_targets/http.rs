@@ -1,11 +1,13 @@
 //! HTTP/1.x parser fuzz target: the input is split into a client and a server
 //! stream at an input-chosen point, then fed in small input-chosen chunks,
 //! interleaved, with occasional gaps, and ended; records are formatted and
-//! diagnosed. Nothing may panic.
+//! diagnosed. Nothing may panic. HTTP/0.9 lines, folded heads, odd
+//! Content-Length values and CONNECT tunnels (their inner TLS or HTTP) are
+//! all reached from these bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netsleuth::app::http::{looks_like_http_request, HttpConn};
+use netsleuth::app::http::{looks_like_http09_request, looks_like_http_request, HttpConn};
 use netsleuth::app::{Endpoints, Origin};
 use netsleuth::flow::reassembly::StreamEnd;
 use netsleuth::base::Side;
@@ -19,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let split = (usize::from(*split_hi) << 8 | usize::from(*split_lo)) % (rest.len() + 1);
     let (client, server) = rest.split_at(split);
     let _ = looks_like_http_request(client);
+    let _ = looks_like_http09_request(client, 80);
     let ep = Endpoints {
         conn: 1,
         client: "10.0.0.1:40000".parse().unwrap(),
@@ -63,6 +66,9 @@ fuzz_target!(|data: &[u8]| {
     conn.on_end(Side::Client, StreamEnd::Fin, end);
     let by = (flags & 16 != 0).then_some((Side::Server, "rst"));
     records.extend(conn.finish(end, by));
+    // CONNECT tunnels (TLS or HTTP inside) are reached through the same
+    // calls; their TLS record is asked for like the dispatcher does.
+    let _ = conn.tunnel_tls(end, Some(end), None);
     for t in &records {
         let _ = format!("{t:?}");
         let _ = netsleuth::diagnose::http::diagnose(t, Some(1_000_000));

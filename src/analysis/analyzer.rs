@@ -456,10 +456,17 @@ impl<O: AnalysisOutput> Analyzer<O> {
             }
             // Set-up phases belong to the connection's first transaction only.
             let first = i == 0;
+            // A TLS handshake inside a CONNECT tunnel came after the CONNECT:
+            // it is no set-up phase of it.
+            let connect = tx.method.as_deref() == Some("CONNECT");
             let mut row = HttpJson::new(
                 tx,
                 record,
-                if first { app.tls.as_ref() } else { None },
+                if first && !connect {
+                    app.tls.as_ref()
+                } else {
+                    None
+                },
                 if first {
                     // The DNS phase: the resolver operation that produced the address.
                     learned.as_ref().and_then(|(_, (client, frame))| {

@@ -23,7 +23,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::dns::{DnsConfig, DnsRecord, DnsTracker};
-use super::http::{looks_like_http_request, BodyBudget, HttpConn, HttpTransaction, KeepConfig};
+use super::http::{
+    looks_like_http09_request, looks_like_http_request, BodyBudget, HttpConn, HttpTransaction,
+    KeepConfig,
+};
 use super::http2::{looks_like_h2_preface, H2Conn};
 use super::starttls::{self, StartTls};
 use super::tls::{looks_like_dtls, looks_like_tls, Decrypted, TlsConn, TlsKeys, TlsRecord};
@@ -91,7 +94,9 @@ impl Http {
         budget: &BodyBudget,
     ) -> Option<Http> {
         let budget = keep.any().then(|| budget.clone());
-        if looks_like_http_request(first_bytes) {
+        if looks_like_http_request(first_bytes)
+            || looks_like_http09_request(first_bytes, ep.server.port())
+        {
             Some(Http::V1(Box::new(match budget {
                 Some(b) => HttpConn::with_keep(ep, decrypted, keep, Some(b)),
                 None => HttpConn::new(ep, decrypted),
@@ -103,6 +108,18 @@ impl Http {
             })))
         } else {
             None
+        }
+    }
+
+    /// The TLS handshake inside an HTTP/1.x CONNECT tunnel, if any.
+    fn tunnel_tls(&mut self, record: &ConnRecord, end: Timestamp) -> Option<TlsRecord> {
+        match self {
+            Http::V1(h) => h.tunnel_tls(
+                end,
+                closed_at(record, Side::Client),
+                closed_at(record, Side::Server),
+            ),
+            Http::V2(_) => None,
         }
     }
 
@@ -551,7 +568,12 @@ impl AppLayer {
                 if !http.is_empty() {
                     c.confirm(h.service());
                 }
-                (None, http)
+                // TLS inside a CONNECT tunnel: Zeek lists it after http.
+                let tls = h.tunnel_tls(record, end);
+                if tls.is_some() {
+                    c.confirm("ssl");
+                }
+                (tls, http)
             }
             Parser::Dtls(t) => {
                 let tls = t.record(end);

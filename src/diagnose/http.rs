@@ -286,6 +286,7 @@ mod tests {
             complete,
             gave_up: None,
             notes: vec![],
+            meta: Default::default(),
             request_first: Some(first),
             request_last: Some(first),
             response_first_any: complete.then_some(resp_first),

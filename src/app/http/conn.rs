@@ -4,12 +4,15 @@
 use std::collections::VecDeque;
 
 use super::capture::{BodyBudget, KeepConfig};
-use super::exchange::{ms, push_note, Exchange};
+use super::exchange::{ms, push_note, Exchange, HTTP09};
 use super::framing::Body;
 use super::head::{
     self, find_head_end, Head, Length, Parsed, RequestHead, ResponseHead, MAX_HEAD_BYTES,
 };
+use super::resync::{next_message, MAX_RESYNC_SCAN};
+use super::tunnel::Tunnel;
 use super::{ByteMark, GaveUp, GaveUpBy, HttpStats, HttpTransaction};
+use crate::app::tls::TlsRecord;
 use crate::app::{Endpoints, Origin, StreamCursor};
 use crate::base::Side;
 use crate::base::Timestamp;
@@ -30,7 +33,11 @@ enum Phase {
     Body(Body),
     /// Parsing ended (error, end of stream, or after finish).
     Stopped,
-    /// The connection switched protocols; bytes are ignored.
+    /// After a gap where a head should be: looking for the next message
+    /// (`resync.rs`); `scanned` bytes so far.
+    Resync { scanned: u64 },
+    /// The connection switched protocols: bytes go to the CONNECT tunnel,
+    /// if there is one, else are ignored (101).
     Tunnel,
 }
 
@@ -77,6 +84,12 @@ pub struct HttpConn {
     keep: KeepConfig,
     /// The analysis-wide allowance for kept bodies.
     budget: Option<BodyBudget>,
+    /// After a 2xx to CONNECT: the tunnel's streams, parsed again.
+    tunnel: Option<Box<Tunnel>>,
+    /// How many CONNECT tunnels this connection is inside.
+    nesting: u8,
+    /// Per direction: parsing resumed after a gap (later records are marked).
+    resynced: [bool; 2],
 }
 
 impl HttpConn {
@@ -106,7 +119,27 @@ impl HttpConn {
             finished: false,
             keep,
             budget,
+            tunnel: None,
+            nesting: 0,
+            resynced: [false, false],
         }
+    }
+
+    /// Marks this parser as running inside `level` CONNECT tunnels (bounds
+    /// the nesting of tunnels).
+    pub(crate) fn set_nesting(&mut self, level: u8) {
+        self.nesting = level;
+    }
+
+    /// The TLS handshake seen inside this connection's CONNECT tunnel, given
+    /// when each side closed (`None` without a tunnel or TLS in it).
+    pub fn tunnel_tls(
+        &mut self,
+        end: Timestamp,
+        client_closed: Option<Timestamp>,
+        server_closed: Option<Timestamp>,
+    ) -> Option<TlsRecord> {
+        self.tunnel.as_mut()?.tls(end, client_closed, server_closed)
     }
 
     /// Gives a leaving record's kept body bytes back to the budget.
@@ -165,10 +198,21 @@ impl HttpConn {
         d.cursor.skip(offset, len);
         let what = side_noun(side);
         match &mut d.phase {
-            Phase::Stopped | Phase::Tunnel => {}
+            Phase::Tunnel => {
+                if let Some(t) = self.tunnel.as_mut() {
+                    t.on_gap(side, len);
+                }
+            }
+            Phase::Stopped => {}
+            Phase::Resync { .. } => {}
             Phase::Idle | Phase::Head => {
                 self.stats.head_gaps += 1;
-                self.stop(side, format!("{len} bytes of the {what} stream missing at a message head: {what} parsing stopped"));
+                let lost_head = true;
+                self.resync(
+                    side,
+                    format!("{len} bytes of the {what} stream missing at a message head"),
+                    lost_head,
+                );
             }
             Phase::Body(body) => match body.skip(len) {
                 Ok(n) => {
@@ -202,10 +246,7 @@ impl HttpConn {
                 }
                 Err(e) => {
                     self.stats.head_gaps += 1;
-                    self.stop(
-                        side,
-                        format!("{len} {what} bytes missing: {e}; {what} parsing stopped"),
-                    );
+                    self.resync(side, format!("{len} {what} bytes missing: {e}"), false);
                 }
             },
         }
@@ -223,6 +264,9 @@ impl HttpConn {
             StreamEnd::Reset => "RST",
             StreamEnd::Truncated => "the end of the capture",
         };
+        if let Some(t) = self.tunnel.as_mut() {
+            t.on_end(side, how, ts);
+        }
         let d = &mut self.dirs[side.index()];
         let phase = std::mem::replace(&mut d.phase, Phase::Stopped);
         let had_head_bytes = !d.buf.is_empty();
@@ -289,6 +333,11 @@ impl HttpConn {
                 out.push(rec);
             }
         }
+        if self.exchanges.is_empty() {
+            if let Some(t) = self.tunnel.as_mut() {
+                out.extend(t.take_transactions());
+            }
+        }
         out
     }
 
@@ -335,15 +384,53 @@ impl HttpConn {
             }
             out.push(rec);
         }
+        if let Some(t) = self.tunnel.as_mut() {
+            out.extend(t.finish(conn_end, ended_by));
+        }
         out
     }
 
     /// Consumes bytes from the start of `input` in `side`'s current phase; returns
     /// how many (0 only for empty input).
     fn step(&mut self, side: Side, input: &[u8], mark: ByteMark) -> usize {
+        if side == Side::Server && matches!(self.dirs[1].phase, Phase::Idle) && self.awaits_http09()
+        {
+            self.start_http09_response(mark);
+        }
         let d = &mut self.dirs[side.index()];
         match &mut d.phase {
-            Phase::Stopped | Phase::Tunnel => input.len(),
+            Phase::Tunnel => {
+                if let Some(t) = self.tunnel.as_mut() {
+                    t.on_data(side, input, mark.frame, mark.ts);
+                }
+                input.len()
+            }
+            Phase::Stopped => input.len(),
+            // A delivery's first byte counts as a line start: messages
+            // begin segments far more often than bodies hold status lines.
+            Phase::Resync { scanned } => match next_message(side, input, true) {
+                Some(at) => {
+                    d.phase = Phase::Idle;
+                    if at == 0 {
+                        return self.step(side, input, mark);
+                    }
+                    at
+                }
+                None => {
+                    *scanned = scanned.saturating_add(input.len() as u64);
+                    if *scanned > MAX_RESYNC_SCAN {
+                        let what = side_noun(side);
+                        self.stop(
+                            side,
+                            format!(
+                                "no {what} line within {} KiB after a gap: {what} parsing stopped",
+                                MAX_RESYNC_SCAN / 1024
+                            ),
+                        );
+                    }
+                    input.len()
+                }
+            },
             Phase::Idle => {
                 let blank = input
                     .iter()
@@ -428,6 +515,25 @@ impl HttpConn {
             d.buf
                 .extend_from_slice(input.get(..take).unwrap_or_default());
         }
+        let bytes = if direct { input } else { &d.buf[..] };
+        // A request line without a version (HTTP/0.9) ends the head itself.
+        let http09 = match side {
+            Side::Client => head::parse_http09_request(bytes),
+            Side::Server => None,
+        };
+        if let Some((h, n)) = http09 {
+            let Some(used) = n.checked_sub(old).filter(|&u| u > 0) else {
+                self.stats.malformed_heads += 1;
+                self.stop(side, format!("{what} head ends before the bytes last seen"));
+                return input.len();
+            };
+            d.buf.clear();
+            d.scanned = 0;
+            d.phase = Phase::Idle;
+            let start = d.head_start.take().unwrap_or(mark);
+            self.on_request(h, start, mark);
+            return used;
+        }
         if direct || find_head_end(&d.buf, d.scanned).is_some() {
             let bytes = if direct { input } else { &d.buf[..] };
             let parsed = match side {
@@ -493,7 +599,14 @@ impl HttpConn {
         }
         let length = head::request_length(&r.framing);
         let seq = self.base + self.exchanges.len() as u64;
+        let cl_note = r.framing.content_length_note;
         let mut ex = Exchange {
+            depth: seq + 1,
+            http09: r.version == HTTP09,
+            resynced: self.resynced[0],
+            notes: cl_note
+                .map(|n| vec![format!("request {n}")])
+                .unwrap_or_default(),
             req_first: Some(start),
             req_last: Some(end),
             req_chunked: length == Ok(Length::Chunked),
@@ -533,7 +646,9 @@ impl HttpConn {
                     return;
                 }
                 self.stats.unpaired_responses += 1;
+                let depth = self.base + self.exchanges.len() as u64 + 1;
                 self.exchanges.push_back(Exchange {
+                    depth,
                     req_done: true,
                     notes: vec!["response without a request in the capture (capture started mid-connection?)".into()],
                     ..Exchange::default()
@@ -554,6 +669,7 @@ impl HttpConn {
         };
         ex.resp_first_any.get_or_insert(start);
         if informational {
+            ex.info_msg = Some(r.reason);
             if ex.informational.len() < MAX_INFORMATIONAL {
                 ex.informational.push(status);
             } else {
@@ -566,6 +682,7 @@ impl HttpConn {
         }
         ex.resp_first = Some(start);
         ex.resp_last = Some(end);
+        ex.resynced |= self.resynced[1];
         let method = ex.req.as_ref().map(|q| q.method.as_str());
         let tunnel = status == 101
             || (method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"))
@@ -579,11 +696,25 @@ impl HttpConn {
         if tunnel {
             ex.resp_done = true;
             ex.resp_complete = true;
+            let connect = status != 101;
             push_note(
                 &mut ex.notes,
-                "connection switched protocols (101 or CONNECT): later bytes not parsed as HTTP/1"
-                    .into(),
+                if connect {
+                    "CONNECT tunnel: later bytes parsed as their own protocol (TLS, HTTP)"
+                } else {
+                    "connection switched protocols (101): later bytes not parsed as HTTP/1"
+                }
+                .into(),
             );
+            if connect {
+                self.tunnel = Some(Box::new(Tunnel::new(
+                    self.ep,
+                    self.nesting.saturating_add(1),
+                    self.keep,
+                    self.budget.clone(),
+                    seq + 1,
+                )));
+            }
             for d in &mut self.dirs {
                 d.phase = Phase::Tunnel;
                 d.buf = Vec::new();
@@ -601,6 +732,87 @@ impl HttpConn {
             d.phase = Phase::Body(body);
             d.current = Some(seq);
         }
+    }
+
+    /// A gap fell where `side`'s next head (`lost_head`) or a chunk's framing
+    /// should be: the message it hit is noted and ended, and `side` looks for
+    /// its next message (`resync.rs`). A lost request head leaves a request
+    /// without fields in its place, so the response to it pairs with it; a
+    /// lost response head ends the oldest outstanding exchange's response.
+    fn resync(&mut self, side: Side, note: String, lost_head: bool) {
+        let what = side_noun(side);
+        let note = format!("{note}: {what} parsing resumed at the next {what} line");
+        match side {
+            Side::Client => {
+                if let Some(ex) = self.current_mut(side) {
+                    ex.req_done = true;
+                    ex.resynced = true;
+                    push_note(&mut ex.notes, note.clone());
+                }
+                if lost_head && self.exchanges.len() < MAX_PENDING {
+                    let depth = self.base + self.exchanges.len() as u64 + 1;
+                    self.exchanges.push_back(Exchange {
+                        depth,
+                        req_done: true,
+                        resynced: true,
+                        notes: vec![format!("{note}; the request was lost in the gap")],
+                        ..Exchange::default()
+                    });
+                }
+            }
+            Side::Server => {
+                let current = self.dirs[1].current;
+                let base = self.base;
+                if let Some(ex) = self
+                    .exchanges
+                    .iter_mut()
+                    .enumerate()
+                    .find(|(i, e)| !e.resp_done || current == Some(base + *i as u64))
+                    .map(|(_, e)| e)
+                {
+                    ex.resp_done = true;
+                    ex.resynced = true;
+                    push_note(&mut ex.notes, note.clone());
+                }
+            }
+        }
+        self.conn_note(note);
+        self.resynced[side.index()] = true;
+        let d = &mut self.dirs[side.index()];
+        d.phase = Phase::Resync { scanned: 0 };
+        d.buf = Vec::new();
+        d.scanned = 0;
+        d.head_start = None;
+        d.current = None;
+    }
+
+    /// True when the oldest request awaiting its response had no version
+    /// (HTTP/0.9): the server's next bytes are that response's body.
+    fn awaits_http09(&self) -> bool {
+        self.exchanges
+            .iter()
+            .find(|e| !e.resp_done)
+            .is_some_and(|e| e.http09 && e.resp.is_none())
+    }
+
+    /// The raw response to an HTTP/0.9 request starts at `mark`: no status
+    /// line, no headers, the body until the server closes (as Zeek does).
+    fn start_http09_response(&mut self, mark: ByteMark) {
+        let Some(pos) = self.exchanges.iter().position(|e| !e.resp_done) else {
+            return;
+        };
+        let seq = self.base + pos as u64;
+        self.stats.responses += 1;
+        let Some(ex) = self.exchanges.get_mut(pos) else {
+            return;
+        };
+        ex.resp_first_any = Some(mark);
+        ex.resp_first = Some(mark);
+        ex.resp_last = Some(mark);
+        ex.resp = Some(head::http09_response());
+        let d = &mut self.dirs[1];
+        d.phase = Phase::Body(Body::new(Length::Close));
+        d.current = Some(seq);
     }
 
     /// `side`'s current body ended (`complete`: at its framed end).

@@ -3,6 +3,7 @@
 
 use super::capture::ResponseData;
 use super::head::{RequestHead, ResponseHead};
+use super::meta::HttpMeta;
 use super::{ByteMark, GaveUp, HttpTransaction, PhasesMs};
 use crate::app::Endpoints;
 
@@ -12,6 +13,15 @@ const MAX_NOTES: usize = 32;
 /// A request (absent when the capture missed it) and its response so far.
 #[derive(Debug, Default)]
 pub(crate) struct Exchange {
+    /// 1-based position on the connection (Zeek's `trans_depth`).
+    pub(crate) depth: u64,
+    /// The request had no version (HTTP/0.9): the response is the rest of
+    /// the server's stream.
+    pub(crate) http09: bool,
+    /// Reason phrase of the last 1xx response.
+    pub(crate) info_msg: Option<String>,
+    /// Parsed after its connection resumed past a gap (pairing a best guess).
+    pub(crate) resynced: bool,
     pub(crate) req: Option<RequestHead>,
     pub(crate) req_first: Option<ByteMark>,
     pub(crate) req_last: Option<ByteMark>,
@@ -72,7 +82,31 @@ impl Exchange {
             (None, None)
         };
         let frames = |a: Option<ByteMark>, b: Option<ByteMark>| Some([a?.frame, b?.frame]);
-        let (req, resp) = (ex.req, ex.resp);
+        let (mut req, mut resp) = (ex.req, ex.resp);
+        let req_meta = req.as_mut().map(|r| std::mem::take(&mut r.meta));
+        let meta = HttpMeta {
+            trans_depth: ex.depth,
+            resynced: ex.resynced,
+            info_msg: ex.info_msg,
+            response_version: resp.as_ref().map(|r| r.version),
+            response_header_names: resp
+                .as_mut()
+                .map(|r| std::mem::take(&mut r.header_names))
+                .unwrap_or_default(),
+            ..req_meta
+                .map(|m| HttpMeta {
+                    user_agent: m.user_agent,
+                    referrer: m.referrer,
+                    origin: m.origin,
+                    username: m.username,
+                    proxied: m.proxied,
+                    request_header_names: m.header_names,
+                    ..HttpMeta::default()
+                })
+                .unwrap_or_default()
+        };
+        // A response without a status line (HTTP/0.9) has no status.
+        let status_line = resp.as_ref().is_some_and(|r| r.version != HTTP09);
         let mut request_data = ex.req_data;
         if !ex.req_done {
             if let Some(d) = request_data.as_deref_mut() {
@@ -98,8 +132,11 @@ impl Exchange {
             host: req.as_ref().and_then(|r| r.host.clone()),
             path: req.as_ref().map(|r| r.path.clone()),
             request_content_type: req.and_then(|r| r.content_type),
-            status: resp.as_ref().map(|r| r.status),
-            reason: resp.as_ref().map(|r| r.reason.clone()),
+            status: resp.as_ref().filter(|_| status_line).map(|r| r.status),
+            reason: resp
+                .as_ref()
+                .filter(|_| status_line)
+                .map(|r| r.reason.clone()),
             response_content_type: resp.and_then(|r| r.content_type),
             informational: ex.informational,
             request_body_bytes: ex.req_body,
@@ -127,9 +164,13 @@ impl Exchange {
             response_last: ex.resp_last,
             response_data,
             request_data,
+            meta,
         }
     }
 }
+
+/// The version of a request line without one, and of the raw response to it.
+pub(crate) const HTTP09: &str = "HTTP/0.9";
 
 /// Milliseconds from nanoseconds.
 pub(crate) fn ms(ns: i64) -> f64 {

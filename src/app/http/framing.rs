@@ -8,8 +8,6 @@ use super::head::Length;
 
 /// Longest chunk-size line (size, extensions) or trailer section accepted.
 const MAX_CHUNK_META_BYTES: usize = 8 * 1024;
-/// Most hex digits in a chunk size (16 fill a `u64`; more would overflow).
-const MAX_CHUNK_SIZE_DIGITS: u32 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Chunk {
@@ -156,12 +154,14 @@ impl Body {
             }
         }
         let next = match state {
+            // Leading zeros are fine (`000a` is 10); a size that needs more
+            // than 64 bits loses the framing (Zeek's `int64_t` would wrap).
             Chunk::Size { value, digits } => match (b as char).to_digit(16) {
-                Some(d) if digits < MAX_CHUNK_SIZE_DIGITS => Chunk::Size {
+                Some(d) if value <= u64::MAX >> 4 => Chunk::Size {
                     value: (value << 4) | u64::from(d),
-                    digits: digits + 1,
+                    digits: digits.saturating_add(1),
                 },
-                Some(_) => return Err("chunk size has more than 16 hex digits"),
+                Some(_) => return Err("chunk size overflows 64 bits"),
                 None if digits == 0 => return Err("chunk size is not a hex number"),
                 None => match b {
                     b';' | b' ' | b'\t' => Chunk::SizeRest { value },

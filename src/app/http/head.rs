@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use super::capture::{KeepConfig, ResponseData};
+use super::meta::{header_names, request_meta, RequestMeta};
 
 /// Most bytes one head may take (request line or status line plus headers).
 pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -35,10 +36,10 @@ pub(crate) struct Framing {
     pub chunked: bool,
     /// A Transfer-Encoding header was present.
     pub transfer_encoding: bool,
-    /// The Content-Length, when present and consistent.
+    /// The Content-Length Zeek would use (see [`content_length_value`]).
     pub content_length: Option<u64>,
-    /// Content-Length values were invalid or disagreed.
-    pub bad_content_length: bool,
+    /// What was odd about the Content-Length fields, for a note.
+    pub content_length_note: Option<&'static str>,
 }
 
 /// The owned facts of a request head.
@@ -50,6 +51,8 @@ pub(crate) struct RequestHead {
     pub host: Option<String>,
     pub content_type: Option<String>,
     pub framing: Framing,
+    /// User-Agent, Referer, Origin, user name, proxy headers, header names.
+    pub meta: RequestMeta,
     /// Header fields (and an empty body) kept for `request ...` rules, when asked.
     pub kept: Option<Box<ResponseData>>,
 }
@@ -62,6 +65,8 @@ pub(crate) struct ResponseHead {
     pub version: &'static str,
     pub content_type: Option<String>,
     pub framing: Framing,
+    /// Header names, upper-cased, in order (bounded).
+    pub header_names: Vec<String>,
     /// Header fields (and an empty body) kept for `--expect` rules, when asked.
     pub kept: Option<Box<ResponseData>>,
 }
@@ -138,29 +143,70 @@ fn framing_of(headers: &[httparse::Header<'_>]) -> Framing {
                 f.chunked = last.eq_ignore_ascii_case(b"chunked");
             }
         } else if h.name.eq_ignore_ascii_case("content-length") {
-            for v in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                match parse_decimal(v) {
-                    Some(n) if f.content_length.is_none_or(|old| old == n) => {
-                        f.content_length = Some(n);
-                    }
-                    _ => f.bad_content_length = true,
-                }
+            // As Zeek: every field overwrites the one before (the last wins).
+            let (value, note) = content_length_value(h.value);
+            if f.content_length.is_some() && value.is_some() && f.content_length != value {
+                f.content_length_note =
+                    Some("Content-Length fields disagree: the last one is used, as Zeek does");
+            } else if note.is_some() {
+                f.content_length_note = note;
             }
+            f.content_length = value;
         }
-    }
-    if f.bad_content_length {
-        f.content_length = None;
     }
     f
 }
 
-fn parse_decimal(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
+/// One Content-Length field's value, read as Zeek reads it (`atoi_n` over its
+/// first token): leading zeros are fine; digits are read up to the first
+/// other byte (`12abc` is 12, a list `5, 5` is 5); no digit at all is 0; a
+/// negative value means no length (Zeek's `content_length < 0`: a response
+/// then runs until close, a request has no body). A value above 2^63 - 1,
+/// which overflows Zeek's `int64_t` (undefined behaviour there, a wrap in
+/// practice: 2^64 reads as 0), is taken as no length: a response runs until
+/// close rather than pretending to end. Each odd case comes with a note.
+pub(crate) fn content_length_value(v: &[u8]) -> (Option<u64>, Option<&'static str>) {
+    let v = v.trim_ascii_start();
+    let (negative, digits) = match v.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, v),
+    };
+    let n = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (num, rest) = digits.split_at(n);
+    if num.is_empty() {
+        return (
+            Some(0),
+            Some("Content-Length is not a number: read as 0, as Zeek does"),
+        );
     }
-    v.iter().try_fold(0u64, |n, &d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+    let value = num.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    });
+    let rest = rest.trim_ascii();
+    let note = if rest.is_empty() {
+        None
+    } else if rest.starts_with(b",")
+        && rest
+            .split(|&b| b == b',')
+            .skip(1)
+            .all(|v| v.trim_ascii() == num)
+    {
+        // `5, 5`: a list of one value (RFC 9110 §8.6 allows it).
+        None
+    } else {
+        Some("Content-Length has bytes after its digits: they are ignored, as Zeek does")
+    };
+    match value {
+        _ if negative => (
+            None,
+            Some("Content-Length is negative: taken as absent, as Zeek does"),
+        ),
+        Some(n) if n <= i64::MAX as u64 => (Some(n), note),
+        _ => (
+            None,
+            Some("Content-Length overflows a 64-bit signed integer: taken as absent"),
+        ),
+    }
 }
 
 fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> {
@@ -173,6 +219,13 @@ fn header<'b>(headers: &[httparse::Header<'b>], name: &str) -> Option<&'b [u8]> 
 /// Parses a request head at the start of `buf`, keeping its header fields
 /// (bounded) in `kept` when `keep` asks for anything of requests.
 pub(crate) fn parse_request_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<RequestHead> {
+    match unfolded(buf) {
+        Some((flat, end)) => parse_request_flat(&flat, keep).with_len(end),
+        None => parse_request_flat(buf, keep),
+    }
+}
+
+fn parse_request_flat(buf: &[u8], keep: KeepConfig) -> Parsed<RequestHead> {
     let cfg = config();
     let mut n = INITIAL_HEADERS;
     loop {
@@ -188,6 +241,7 @@ pub(crate) fn parse_request_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<Requ
                     host: header(headers, "host").map(text),
                     content_type: header(headers, "content-type").map(text),
                     framing: framing_of(headers),
+                    meta: request_meta(headers.iter().map(|h| (h.name, h.value))),
                     kept: keep.request_any().then(|| {
                         let mut d = ResponseData::new(keep.request_body);
                         d.keep_fields(headers.iter().map(|h| (h.name, h.value)));
@@ -206,6 +260,13 @@ pub(crate) fn parse_request_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<Requ
 /// Parses a response head at the start of `buf`, keeping its header fields
 /// (bounded) in `kept` when `keep` asks for anything.
 pub(crate) fn parse_response_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<ResponseHead> {
+    match unfolded(buf) {
+        Some((flat, end)) => parse_response_flat(&flat, keep).with_len(end),
+        None => parse_response_flat(buf, keep),
+    }
+}
+
+fn parse_response_flat(buf: &[u8], keep: KeepConfig) -> Parsed<ResponseHead> {
     let cfg = config();
     let mut n = INITIAL_HEADERS;
     loop {
@@ -220,6 +281,7 @@ pub(crate) fn parse_response_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<Res
                     version: version(resp.version),
                     content_type: header(headers, "content-type").map(text),
                     framing: framing_of(headers),
+                    header_names: header_names(headers.iter().map(|h| h.name)),
                     kept: keep.response_any().then(|| {
                         let mut d = ResponseData::new(keep.body);
                         d.keep_fields(headers.iter().map(|h| (h.name, h.value)));
@@ -235,8 +297,61 @@ pub(crate) fn parse_response_keeping(buf: &[u8], keep: KeepConfig) -> Parsed<Res
     }
 }
 
-/// Body length of a request (RFC 9112 §6.3): chunked, else Content-Length, else
-/// none. `Err` when the request cannot be framed (the direction must stop).
+/// A request line without a version at the start of `buf`, complete with its
+/// line end: `TOKEN SP+ target SP* CRLF` (or LF), the method at least three
+/// token characters and the target one or more visible characters not
+/// starting `HTTP/` (Zeek's test for HTTP/0.9: a 3-character method and a
+/// URI). The head and its length; `None` for anything else, including a line
+/// with a version or one not yet ended.
+pub(crate) fn parse_http09_request(buf: &[u8]) -> Option<(RequestHead, usize)> {
+    let lf = buf.iter().take(MAX_HEAD_BYTES).position(|&b| b == b'\n')?;
+    let line = buf.get(..lf)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let m = line.iter().take_while(|&&b| super::is_tchar(b)).count();
+    let (method, rest) = line.split_at(m);
+    let sp = rest.iter().take_while(|&&b| b == b' ').count();
+    let rest = rest.get(sp..)?;
+    let t = rest
+        .iter()
+        .take_while(|&&b| (0x21..0x7f).contains(&b))
+        .count();
+    let (target, tail) = rest.split_at(t);
+    if method.len() < 3
+        || sp == 0
+        || target.is_empty()
+        || target.starts_with(b"HTTP/")
+        || !tail.iter().all(|&b| b == b' ')
+    {
+        return None;
+    }
+    let head = RequestHead {
+        method: text(method),
+        path: text(target),
+        version: super::exchange::HTTP09,
+        host: None,
+        content_type: None,
+        framing: Framing::default(),
+        meta: RequestMeta::default(),
+        kept: None,
+    };
+    Some((head, lf + 1))
+}
+
+/// The head standing for the raw response to an HTTP/0.9 request.
+pub(crate) fn http09_response() -> ResponseHead {
+    ResponseHead {
+        status: 0,
+        reason: String::new(),
+        version: super::exchange::HTTP09,
+        content_type: None,
+        framing: Framing::default(),
+        header_names: Vec::new(),
+        kept: None,
+    }
+}
+
+/// Body length of a request (RFC 9112 §6.3): chunked, else Content-Length (as
+/// Zeek reads it), else none. `Err` when the request cannot be framed (the direction must stop).
 pub(crate) fn request_length(f: &Framing) -> Result<Length, &'static str> {
     if f.transfer_encoding {
         return if f.chunked {
@@ -245,9 +360,8 @@ pub(crate) fn request_length(f: &Framing) -> Result<Length, &'static str> {
             Err("request Transfer-Encoding does not end in chunked: its body cannot be delimited")
         };
     }
-    if f.bad_content_length {
-        return Err("request Content-Length invalid or conflicting: its body cannot be delimited");
-    }
+    // Odd Content-Length values are read as Zeek reads them (noted by the
+    // caller from `content_length_note`), never a reason to stop.
     Ok(f.content_length.map_or(Length::None, Length::Fixed))
 }
 
@@ -272,13 +386,10 @@ pub(crate) fn response_length(
             (Length::Close, note)
         };
     }
-    if f.bad_content_length {
-        return (
-            Length::Close,
-            Some("response Content-Length invalid or conflicting: body read until close"),
-        );
-    }
-    (f.content_length.map_or(Length::Close, Length::Fixed), None)
+    (
+        f.content_length.map_or(Length::Close, Length::Fixed),
+        f.content_length_note,
+    )
 }
 
 /// A parsed head of either direction.
@@ -289,7 +400,45 @@ pub(crate) enum Head {
     Response(ResponseHead),
 }
 
+/// A complete head at the start of `buf` with obsolete line folding (a
+/// header line continued on lines starting with SP or HT), unfolded, and the
+/// head's length in `buf`; `None` when the head is incomplete or has no fold.
+/// As Zeek's MIME reader, a continuation is joined to the line before by
+/// dropping only the line break (its leading whitespace stays), so
+/// `A: b\r\n  c` reads as `A: b  c`. A continuation right after the start line
+/// has no field to join and is left for `httparse` to judge.
+pub(crate) fn unfolded(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let end = find_head_end(buf, 0)?;
+    let head = buf.get(..end)?;
+    let first_lf = head.iter().position(|&b| b == b'\n')?;
+    let folds = |i: usize| {
+        head.get(i) == Some(&b'\n') && i > first_lf && matches!(head.get(i + 1), Some(b' ' | b'\t'))
+    };
+    if !(first_lf + 1..head.len()).any(folds) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(head.len());
+    for (i, &b) in head.iter().enumerate() {
+        if folds(i) {
+            if out.last() == Some(&b'\r') {
+                out.pop();
+            }
+            continue;
+        }
+        out.push(b);
+    }
+    Some((out, end))
+}
+
 impl<T> Parsed<T> {
+    /// A `Done` head's length replaced by `len` (its length before unfolding).
+    fn with_len(self, len: usize) -> Parsed<T> {
+        match self {
+            Parsed::Done(t, _) => Parsed::Done(t, len),
+            other => other,
+        }
+    }
+
     /// Converts the parsed value.
     pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
         match self {

@@ -7,18 +7,34 @@
 //! ([`HttpConn::on_end`]). Decrypted TLS streams come through the same calls, with
 //! `decrypted` set on the connection. Output is [`HttpTransaction`] records.
 //!
-//! Rules (RFC 9112 §6.3), one implementation in `framing.rs`:
+//! Rules (RFC 9112 §6.3, and Zeek's HTTP analyzer where the RFC leaves a
+//! choice), one implementation in `framing.rs` and `head.rs`:
 //! * Heads are parsed by `httparse` with its lenient options; a head may take at
-//!   most 64 KiB and 4096 header fields. A malformed or oversize head, or a gap in
-//!   a head, stops parsing of that direction with a note (and a counter).
+//!   most 64 KiB and 4096 header fields. Obsolete line folding is joined first
+//!   (`head::unfolded`). Any token is a method. A malformed or oversize head
+//!   stops parsing of that direction with a note (and a counter); a gap where
+//!   a head or a chunk's framing should be is noted and parsing resumes at the
+//!   next message line (`resync.rs`, bounded; the records after it marked
+//!   `resynced`).
+//! * A request line without a version (`GET /path` and its line end) is an
+//!   HTTP/0.9 request, as Zeek takes it: no headers; its response is the rest
+//!   of the server's stream, with no status line, until the server closes.
 //! * Requests: `Transfer-Encoding` ending in chunked → chunked; otherwise
-//!   `Content-Length`; otherwise no body. Any other transfer coding, or an invalid or
-//!   conflicting `Content-Length`, cannot be framed: the client direction stops.
+//!   `Content-Length`; otherwise no body. Any other transfer coding cannot be
+//!   framed: the client direction stops.
+//! * `Content-Length` is read as Zeek reads it (`head::content_length_value`):
+//!   leading zeros fine, digits up to the first other byte, none at all is 0,
+//!   negative or beyond 2^63 - 1 is no length; of several fields the last
+//!   wins. Each oddity is noted.
+//! * Chunk sizes: hex with leading zeros, extensions after `;` ignored; a size
+//!   needing more than 64 bits, or not hex, loses the body's framing.
 //! * Responses: to HEAD, and 1xx/204/304, have no body; then chunked; then
-//!   `Content-Length`; otherwise (or when `Content-Length` is invalid or conflicting,
-//!   with a note) the body runs until the server closes. 1xx responses other than
-//!   101 are recorded in `informational` and the final response is awaited; a 101,
-//!   or a 2xx to CONNECT, turns the connection into a tunnel and parsing ends.
+//!   `Content-Length`; otherwise the body runs until the server closes. 1xx
+//!   responses other than 101 are recorded in `informational` (the last
+//!   one's reason in `info_msg`) and the final response is awaited; a 101 ends
+//!   parsing; after a 2xx to CONNECT the rest of both streams is a tunnel
+//!   (`tunnel.rs`): detected and parsed again (TLS, HTTP) on the same
+//!   connection, as Zeek's PIA does.
 //! * Responses pair with requests first in, first out. A response with no request
 //!   outstanding (the capture started mid-connection) becomes a transaction without
 //!   request fields.
@@ -26,6 +42,9 @@
 //!   Only when `--expect` rules need them ([`HttpConn::with_keep`]) are the final
 //!   response's header fields and body prefix kept, bounded (`capture.rs`), on
 //!   [`HttpTransaction::response_data`].
+//! * The fields Zeek's http.log has beyond these (User-Agent, Referer, Origin,
+//!   the Basic-auth user, proxy headers, header names, `trans_depth`) are in
+//!   [`HttpMeta`] (`meta.rs`).
 //!
 //! Timing: each byte carries the frame and timestamp of the segment that delivered
 //! it. `send` is the request's first to last byte, `wait` the request's last byte to
@@ -39,10 +58,15 @@ mod error_tests;
 pub(crate) mod exchange;
 pub(crate) mod framing;
 pub(crate) mod head;
+pub mod meta;
 #[cfg(test)]
 mod proptests;
+mod resync;
 #[cfg(test)]
 mod tests;
+mod tunnel;
+#[cfg(test)]
+mod zeek_tests;
 
 use std::net::SocketAddr;
 
@@ -53,6 +77,7 @@ pub use capture::{
     MAX_KEPT_FIELD_BYTES,
 };
 pub use conn::HttpConn;
+pub use meta::HttpMeta;
 
 use crate::base::Timestamp;
 
@@ -69,7 +94,8 @@ pub struct HttpStats {
     pub malformed_heads: u64,
     /// Heads larger than 64 KiB.
     pub oversize_heads: u64,
-    /// Gaps that fell in a head or between messages (parsing stopped).
+    /// Gaps that fell in a head or between messages (parsing resumed at the
+    /// next message line, `resync.rs`).
     pub head_gaps: u64,
     /// Body bytes missing from the capture.
     pub missing_body_bytes: u64,
@@ -218,6 +244,10 @@ pub struct HttpTransaction {
     /// `request ...` rules need them; not serialized.
     #[serde(skip)]
     pub request_data: Option<Box<ResponseData>>,
+    /// The fields Zeek's http.log adds (`trans_depth`, `user_agent`, ...),
+    /// serialized inline.
+    #[serde(flatten)]
+    pub meta: HttpMeta,
 }
 
 impl HttpTransaction {
@@ -255,7 +285,8 @@ const KNOWN_METHODS: [&[u8]; 9] = [
 /// Longest method token considered.
 const MAX_METHOD_LEN: usize = 32;
 
-fn is_tchar(b: u8) -> bool {
+/// RFC 9110 `tchar`: the bytes a method (token) may hold.
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
@@ -295,6 +326,23 @@ pub fn looks_like_http_request(client_first_bytes: &[u8]) -> bool {
     } else {
         version.starts_with(want)
     }
+}
+
+/// Server ports where a versionless request line is taken for HTTP/0.9
+/// (Zeek's `HTTP::ports`, its likely HTTP server ports).
+const HTTP09_PORTS: [u16; 8] = [80, 81, 631, 1080, 3128, 8000, 8080, 8888];
+
+/// True when a client's first bytes are exactly one HTTP/0.9 request line
+/// (`GET /path` and its line end, nothing after) to a server port Zeek takes
+/// for HTTP. The line has no version to check, so false positives are kept
+/// out three ways: a known method, a complete line that is all the client
+/// sent first (0.9 has no headers), and the port. Anywhere else a stream
+/// needs [`looks_like_http_request`]'s `HTTP/1.` to be taken for HTTP.
+pub fn looks_like_http09_request(client_first_bytes: &[u8], server_port: u16) -> bool {
+    HTTP09_PORTS.contains(&server_port)
+        && head::parse_http09_request(client_first_bytes).is_some_and(|(h, n)| {
+            n == client_first_bytes.len() && KNOWN_METHODS.contains(&h.method.as_bytes())
+        })
 }
 
 /// Origin-form, asterisk-form, absolute-form or authority-form.

@@ -204,3 +204,106 @@ proptest! {
         let _ = f.finish(1000, None);
     }
 }
+
+proptest! {
+    /// Content-Length values are read as Zeek reads them, never panicking:
+    /// a plain decimal with any number of leading zeros is its value.
+    #[test]
+    fn content_length_values(n in any::<i64>().prop_map(i64::unsigned_abs), zeros in 0usize..30, junk in prop::collection::vec(any::<u8>(), 0..24)) {
+        let text = format!("{}{n}", "0".repeat(zeros));
+        prop_assert_eq!(head::content_length_value(text.as_bytes()).0, (n <= i64::MAX as u64).then_some(n));
+        let _ = head::content_length_value(&junk);
+    }
+
+    /// Obsolete folding: any head with continuation lines unfolds to one no
+    /// longer than itself, keeps the head's length, and parses like the same
+    /// head written on one line.
+    #[test]
+    fn folded_heads_parse_as_unfolded(parts in prop::collection::vec("[a-z]{1,8}", 1..5), ws in prop::sample::select(vec![" ", "\t", "  "])) {
+        let folded = parts.join(&format!("\r\n{ws}"));
+        let flat = parts.join(ws);
+        let head = format!("GET / HTTP/1.1\r\nX-F: {folded}\r\nHost: h\r\n\r\n");
+        let one = format!("GET / HTTP/1.1\r\nX-F: {flat}\r\nHost: h\r\n\r\n");
+        let (a, b) = (
+            head::parse_request_keeping(head.as_bytes(), KeepConfig { request_headers: true, ..KeepConfig::default() }),
+            head::parse_request_keeping(one.as_bytes(), KeepConfig { request_headers: true, ..KeepConfig::default() }),
+        );
+        match (a, b) {
+            (head::Parsed::Done(a, n), head::Parsed::Done(b, _)) => {
+                prop_assert_eq!(n, head.len());
+                prop_assert_eq!(a.kept, b.kept);
+            }
+            _ => prop_assert!(false, "not parsed"),
+        }
+    }
+
+    /// Arbitrary heads with folds, HTTP/0.9 lines and odd lengths never panic
+    /// and never claim more bytes than given.
+    #[test]
+    fn head_parsers_never_panic(bytes in prop::collection::vec(prop::sample::select(b"GET /\r\n \tHTTP/1.1:Content-Length-09aZ,;".to_vec()), 0..200)) {
+        if let Some((flat, end)) = head::unfolded(&bytes) {
+            prop_assert!(end <= bytes.len() && flat.len() <= end);
+        }
+        if let Some((_, n)) = head::parse_http09_request(&bytes) {
+            prop_assert!(n <= bytes.len());
+        }
+        for r in [head::parse_request_keeping(&bytes, KeepConfig::default()).map(|_| ()), head::parse_response_keeping(&bytes, KeepConfig::default()).map(|_| ())] {
+            if let head::Parsed::Done((), n) = r {
+                prop_assert!(n <= bytes.len());
+            }
+        }
+        let _ = looks_like_http09_request(&bytes, 80);
+    }
+
+    /// Chunk sizes of any width (leading zeros, overflow, extensions) are
+    /// read or refused without panicking; a size that fits is read exactly.
+    #[test]
+    fn chunk_sizes_never_panic(size in any::<u64>(), zeros in 0usize..40, ext in "(;[a-z=]{0,9})?", extra in prop::collection::vec(prop::sample::select(b"0123456789abcdefABCDEF;\r\n xyz".to_vec()), 0..64)) {
+        let line = format!("{}{size:x}{ext}\r\n", "0".repeat(zeros));
+        let mut b = framing::Body::new(head::Length::Chunked);
+        let fed = b.feed(line.as_bytes());
+        prop_assert!(fed.is_ok());
+        let left = b.skip(size);
+        prop_assert_eq!(left, if size == 0 { Err("bytes missing from the capture across a message boundary or chunk header") } else { Ok(size) });
+        let mut b = framing::Body::new(head::Length::Chunked);
+        let _ = b.feed(&extra);
+    }
+
+    /// Tunnels of tunnels with random bytes inside never panic.
+    #[test]
+    fn connect_tunnels_never_panic(inner in prop::collection::vec(any::<u8>(), 0..300), depth in 1usize..8) {
+        let mut f = Feeder::new();
+        for _ in 0..depth {
+            f.seg(Side::Client, b"CONNECT x:1 HTTP/1.1\r\n\r\n", 0);
+            f.seg(Side::Server, b"HTTP/1.1 200 OK\r\n\r\n", 1);
+        }
+        f.seg(Side::Client, &inner, 2);
+        f.gap(Side::Server, 10);
+        f.seg(Side::Server, &inner, 3);
+        f.end(Side::Server, StreamEnd::Reset, 4);
+        let t = f.finish(5, None);
+        prop_assert!(t.len() >= depth.min(usize::from(super::tunnel::MAX_NESTING) + 1));
+    }
+}
+
+proptest! {
+    /// Resynchronisation after gaps never panics, whatever the bytes, and
+    /// the search for the next message is bounded (a run of junk ends it).
+    #[test]
+    fn resync_after_gaps_never_panics(
+        segs in prop::collection::vec((any::<bool>(), prop::collection::vec(prop::sample::select(b"GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz".to_vec()), 0..80), 0u64..20), 1..30),
+    ) {
+        let mut f = Feeder::new();
+        for (client, bytes, gap) in &segs {
+            let side = if *client { Side::Client } else { Side::Server };
+            if *gap > 0 {
+                f.gap(side, *gap);
+            }
+            f.seg(side, bytes, 1);
+        }
+        let t = f.finish(2, None);
+        prop_assert!(t.len() <= segs.len() * 80);
+        let s = b"x".repeat(usize::try_from(super::resync::MAX_RESYNC_SCAN).unwrap_or(0) / 4096);
+        prop_assert_eq!(super::resync::next_message(Side::Server, &s, true), None);
+    }
+}

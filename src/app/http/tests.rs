@@ -442,7 +442,7 @@ fn connect_tunnel_and_endless_informational() {
     let server: &[u8] = b"HTTP/1.1 200 Connection established\r\n\r\n\x4e\x00garbage";
     let t = all_chunkings(client, server);
     assert_eq!(t.len(), 1);
-    assert!(t[0].complete && t[0].notes.iter().any(|n| n.contains("switched")));
+    assert!(t[0].complete && t[0].notes.iter().any(|n| n.contains("CONNECT tunnel")));
 
     let server = [b"HTTP/1.1 102 Processing\r\n\r\n".repeat(40), OK.to_vec()].concat();
     let t = all_chunkings(GET, &server);

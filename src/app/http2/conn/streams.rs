@@ -58,6 +58,7 @@ impl H2Conn {
                 host: f.authority.or(f.host),
                 content_type: f.content_type,
                 framing: Framing::default(),
+                meta: Default::default(),
                 kept: None,
             }),
             req_data: self.keep.request_any().then(|| {
@@ -68,6 +69,7 @@ impl H2Conn {
             req_first: Some(block.start),
             req_last: Some(end),
             req_done: block.end_stream,
+            depth: self.stats.requests,
             ..Exchange::default()
         };
         let mut closed = false;
@@ -149,6 +151,7 @@ impl H2Conn {
             version: VERSION,
             content_type: f.content_type,
             framing: Framing::default(),
+            header_names: Vec::new(),
             kept: None,
         });
         if block.end_stream {
