@@ -66,7 +66,7 @@ pub(crate) struct ResponseHead {
     pub content_type: Option<String>,
     pub framing: Framing,
     /// Header names, upper-cased, in order (bounded).
-    pub header_names: Vec<String>,
+    pub header_names: super::meta::HeaderNames,
     /// Header fields (and an empty body) kept for `--expect` rules, when asked.
     pub kept: Option<Box<ResponseData>>,
 }
@@ -345,7 +345,7 @@ pub(crate) fn http09_response() -> ResponseHead {
         version: super::exchange::HTTP09,
         content_type: None,
         framing: Framing::default(),
-        header_names: Vec::new(),
+        header_names: Default::default(),
         kept: None,
     }
 }
@@ -408,15 +408,30 @@ pub(crate) enum Head {
 /// `A: b\r\n  c` reads as `A: b  c`. A continuation right after the start line
 /// has no field to join and is left for `httparse` to judge.
 pub(crate) fn unfolded(buf: &[u8]) -> Option<(Vec<u8>, usize)> {
-    let end = find_head_end(buf, 0)?;
+    // One pass over the line breaks (this runs on every head; most have no
+    // fold): the head ends at an empty line, a fold is a break followed by
+    // a space or tab after the start line.
+    let mut breaks = memchr::memchr_iter(b'\n', buf);
+    let first_lf = breaks.next()?;
+    let mut fold = false;
+    let mut i = first_lf;
+    let end = loop {
+        match buf.get(i + 1) {
+            Some(b'\n') => break i + 2,
+            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => break i + 3,
+            Some(b' ' | b'\t') if i > first_lf => fold = true,
+            None => return None,
+            _ => {}
+        }
+        i = breaks.next()?;
+    };
+    if !fold {
+        return None;
+    }
     let head = buf.get(..end)?;
-    let first_lf = head.iter().position(|&b| b == b'\n')?;
     let folds = |i: usize| {
         head.get(i) == Some(&b'\n') && i > first_lf && matches!(head.get(i + 1), Some(b' ' | b'\t'))
     };
-    if !(first_lf + 1..head.len()).any(folds) {
-        return None;
-    }
     let mut out = Vec::with_capacity(head.len());
     for (i, &b) in head.iter().enumerate() {
         if folds(i) {

@@ -35,7 +35,7 @@ pub const PROXY_HEADERS: [&str; 7] = [
 pub const MAX_NAMES: usize = 256;
 /// Most `proxied` entries per request.
 pub const MAX_PROXIED: usize = 16;
-/// Longest header name listed (longer ones are cut).
+/// Longest header name listed, in bytes (longer ones are cut at a character).
 const MAX_NAME_CHARS: usize = 128;
 
 /// The request head's facts for the record (see the module doc).
@@ -46,7 +46,7 @@ pub(crate) struct RequestMeta {
     pub origin: Option<String>,
     pub username: Option<String>,
     pub proxied: Vec<String>,
-    pub header_names: Vec<String>,
+    pub header_names: HeaderNames,
 }
 
 /// The Zeek http.log fields of one transaction that framing does not give.
@@ -72,27 +72,74 @@ pub struct HttpMeta {
     /// without a status line); Zeek's http.log `version` is this one.
     pub response_version: Option<&'static str>,
     /// Request header names, upper-cased, in order (Zeek's `client_header_names`).
-    pub request_header_names: Vec<String>,
+    pub request_header_names: HeaderNames,
     /// Final response header names, upper-cased, in order (Zeek's `server_header_names`).
-    pub response_header_names: Vec<String>,
+    pub response_header_names: HeaderNames,
     /// Parsed after its connection's HTTP parsing resumed past a gap in the
     /// capture: the gap may have held whole messages, so the pairing of
     /// request and response is a best guess (`resync.rs`).
     pub resynced: bool,
 }
 
+/// A message's header names, upper-cased, in order: one string for all of
+/// them (one allocation a head rather than one a name: this runs on every
+/// message), listed as a JSON array.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderNames {
+    /// The names, each followed by a line feed (never part of a name).
+    joined: String,
+}
+
+impl HeaderNames {
+    /// The names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.joined.split_terminator('\n')
+    }
+
+    /// How many names.
+    pub fn len(&self) -> usize {
+        self.joined.bytes().filter(|&b| b == b'\n').count()
+    }
+
+    /// No names.
+    pub fn is_empty(&self) -> bool {
+        self.joined.is_empty()
+    }
+}
+
+impl Serialize for HeaderNames {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for HeaderNames {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.iter().eq(other.iter().copied())
+    }
+}
+
 /// Header names upper-cased, in order, bounded.
-pub(crate) fn header_names<'h>(names: impl IntoIterator<Item = &'h str>) -> Vec<String> {
-    names
-        .into_iter()
-        .take(MAX_NAMES)
-        .map(|n| {
-            n.chars()
-                .take(MAX_NAME_CHARS)
-                .collect::<String>()
-                .to_ascii_uppercase()
-        })
-        .collect()
+pub(crate) fn header_names<'h>(names: impl IntoIterator<Item = &'h str>) -> HeaderNames {
+    let mut joined = String::with_capacity(128);
+    for n in names.into_iter().take(MAX_NAMES) {
+        let mut cut = n.len().min(MAX_NAME_CHARS);
+        while !n.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let name = n.get(..cut).unwrap_or_default();
+        let start = joined.len();
+        if name.contains('\n') {
+            joined.push_str(&name.replace('\n', ""));
+        } else {
+            joined.push_str(name);
+        }
+        if let Some(added) = joined.get_mut(start..) {
+            added.make_ascii_uppercase();
+        }
+        joined.push('\n');
+    }
+    HeaderNames { joined }
 }
 
 /// The request facts of `headers` (name, raw value), in order.
@@ -104,23 +151,22 @@ pub(crate) fn request_meta<'h>(
         ..RequestMeta::default()
     };
     for (name, value) in headers {
-        let upper = name.to_ascii_uppercase();
-        match upper.as_str() {
-            "USER-AGENT" => m.user_agent = Some(text(value)),
-            "REFERER" => m.referrer = Some(text(value)),
-            "ORIGIN" => m.origin = Some(text(value)),
-            "AUTHORIZATION" | "PROXY-AUTHORIZATION" => {
-                if let Some(user) = basic_user(value) {
-                    m.username = Some(user);
-                }
+        let is = |wanted: &str| name.eq_ignore_ascii_case(wanted);
+        if is("user-agent") {
+            m.user_agent = Some(text(value));
+        } else if is("referer") {
+            m.referrer = Some(text(value));
+        } else if is("origin") {
+            m.origin = Some(text(value));
+        } else if is("authorization") || is("proxy-authorization") {
+            if let Some(user) = basic_user(value) {
+                m.username = Some(user);
             }
-            n if PROXY_HEADERS.contains(&n) => {
-                let entry = format!("{upper} -> {}", text(value));
-                if m.proxied.len() < MAX_PROXIED && !m.proxied.contains(&entry) {
-                    m.proxied.push(entry);
-                }
+        } else if let Some(proxy) = PROXY_HEADERS.iter().find(|p| is(p)) {
+            let entry = format!("{proxy} -> {}", text(value));
+            if m.proxied.len() < MAX_PROXIED && !m.proxied.contains(&entry) {
+                m.proxied.push(entry);
             }
-            _ => {}
         }
     }
     m

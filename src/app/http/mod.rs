@@ -77,7 +77,7 @@ pub use capture::{
     MAX_KEPT_FIELD_BYTES,
 };
 pub use conn::HttpConn;
-pub use meta::HttpMeta;
+pub use meta::{HeaderNames, HttpMeta};
 
 use crate::base::Timestamp;
 

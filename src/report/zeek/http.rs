@@ -1,6 +1,7 @@
 //! http.log: one row per HTTP request/response pair, from an [`HttpJson`].
 
 use super::format::Row;
+use crate::app::http::HeaderNames;
 use crate::report::app_json::HttpJson;
 
 /// http.log's `#fields`, as Zeek names them.
@@ -127,7 +128,7 @@ pub fn row(h: &HttpJson) -> String {
         .list(Some(std::iter::empty::<&str>()))
         .opt_str(m.username.as_deref())
         .unset()
-        .list(names(&m.proxied))
+        .list((!m.proxied.is_empty()).then(|| m.proxied.iter().map(String::as_str)))
         .unset_n(6)
         .list(names(&m.request_header_names))
         .list(names(&m.response_header_names));
@@ -136,8 +137,8 @@ pub fn row(h: &HttpJson) -> String {
 }
 
 /// A Zeek `&optional` vector: unset when empty.
-fn names(v: &[String]) -> Option<impl Iterator<Item = &str>> {
-    (!v.is_empty()).then(|| v.iter().map(String::as_str))
+fn names(v: &HeaderNames) -> Option<impl Iterator<Item = &str>> {
+    (!v.is_empty()).then(|| v.iter())
 }
 
 /// `%HH` sequences decoded, as Zeek's `unescape_URI`; a malformed `%` stays.

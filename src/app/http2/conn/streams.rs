@@ -151,7 +151,7 @@ impl H2Conn {
             version: VERSION,
             content_type: f.content_type,
             framing: Framing::default(),
-            header_names: Vec::new(),
+            header_names: Default::default(),
             kept: None,
         });
         if block.end_stream {
