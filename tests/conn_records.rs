@@ -2,13 +2,12 @@
 //! flows, the roles flip (`^`), bytes from sequence numbers next to the
 //! payload seen, and IP-layer bytes, in the JSON records and in conn.log.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::util::conv::{Conv, CLIENT, SERVER};
 use crate::util::live::{dns_query, dns_response};
-use crate::util::{analyze_pcap, eth_udp, run, write_file};
+use crate::util::zeek::{read_log, write_logs};
+use crate::util::{analyze_pcap, eth_udp, write_file};
 
 const RESOLVER: [u8; 4] = [10, 1, 0, 53];
 const REQUEST: &[u8] = b"GET /a HTTP/1.1\r\nHost: api.example\r\n\r\n";
@@ -189,26 +188,8 @@ fn bytes_sent_come_from_sequence_numbers_next_to_the_payload_seen() {
 fn conn_log_fills_service_and_ip_bytes_and_has_icmp_rows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pcap = write_file(dir.path(), "c.pcap", &capture());
-    let logs = dir.path().join("zeek");
-    let (code, _, err) = run(&[
-        "analyze",
-        pcap.to_str().expect("utf-8"),
-        "--zeek-logs",
-        logs.to_str().expect("utf-8"),
-    ]);
-    assert!(code == 0 || code == 1, "{err}");
-    let text = std::fs::read_to_string(logs.join("conn.log")).expect("conn.log");
-    let fields: Vec<&str> = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#fields\t"))
-        .expect("#fields")
-        .split('\t')
-        .collect();
-    let rows: Vec<HashMap<&str, &str>> = text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| fields.iter().copied().zip(l.split('\t')).collect())
-        .collect();
+    let logs = write_logs(&pcap, dir.path());
+    let rows = read_log(&logs, "conn");
     let row = |port: &str| {
         rows.iter()
             .find(|r| r["id.orig_p"] == port)

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::util::capture_builder::PcapBuilder;
 use crate::util::conv::{BASE_SECS, CLIENT, SERVER};
 use crate::util::hello::{client_hello_body, dtls_fragment, dtls_record, server_hello_body};
+use crate::util::zeek::{read_log, write_logs};
 use crate::util::{analyze_records, eth_udp, run, write_file};
 
 const CPORT: u16 = 50_123;
@@ -101,29 +102,15 @@ fn dtls12_handshake_by_content_with_cookie_and_fragments() {
         .as_str()
         .unwrap()
         .starts_with("dd2"));
-    let logs = dir.path().join("zeek");
-    let (code, _, err) = run(&[
-        "analyze",
-        file.to_str().unwrap(),
-        "--zeek-logs",
-        logs.to_str().unwrap(),
-    ]);
-    assert!(code == 0 || code == 1, "{err}");
-    let rows = |name: &str| -> Vec<Vec<String>> {
-        std::fs::read_to_string(logs.join(format!("{name}.log")))
-            .unwrap()
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| l.split('\t').map(str::to_string).collect())
-            .collect()
-    };
+    let logs = write_logs(&file, dir.path());
+    let rows = |name: &str| read_log(&logs, name);
     let (conn, ssl) = (rows("conn"), rows("ssl"));
     assert_eq!((conn.len(), ssl.len()), (1, 1));
-    assert_eq!(conn[0][1], ssl[0][1], "the same uid");
-    assert_eq!(conn[0][6], "udp");
-    assert_eq!(conn[0][7], "dtls");
-    assert_eq!(ssl[0][6], "DTLSv12");
-    assert_eq!(ssl[0][14], "CvCsxnGIi");
+    assert_eq!(conn[0]["uid"], ssl[0]["uid"], "the same uid");
+    assert_eq!(conn[0]["proto"], "udp");
+    assert_eq!(conn[0]["service"], "dtls");
+    assert_eq!(ssl[0]["version"], "DTLSv12");
+    assert_eq!(ssl[0]["ssl_history"], "CvCsxnGIi");
 }
 
 #[test]

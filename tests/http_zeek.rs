@@ -3,45 +3,16 @@
 //! ssl.log (`--zeek-logs`).
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use crate::util::conv::Conv;
-use crate::util::{analyze_pcap, run, write_file};
+use crate::util::zeek::{read_log, write_logs};
+use crate::util::{analyze_pcap, write_file};
 
 /// `analyze --zeek-logs` on `pcap`: the rows of `log` as field → value maps.
 fn zeek_rows(pcap: &[u8], log: &str) -> Vec<HashMap<String, String>> {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write_file(dir.path(), "c.pcap", pcap);
-    let out = dir.path().join("logs");
-    let (code, _, err) = run(&[
-        "analyze",
-        file.to_str().expect("utf-8"),
-        "--zeek-logs",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert!(code == 0 || code == 1, "exit {code}: {err}");
-    read_log(&out, log)
-}
-
-fn read_log(dir: &Path, log: &str) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(dir.join(format!("{log}.log"))).expect("log");
-    let fields: Vec<String> = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#fields\t"))
-        .expect("#fields")
-        .split('\t')
-        .map(str::to_string)
-        .collect();
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            fields
-                .iter()
-                .cloned()
-                .zip(l.split('\t').map(str::to_string))
-                .collect()
-        })
-        .collect()
+    read_log(&write_logs(&file, dir.path()), log)
 }
 
 fn http_records(pcap: &[u8]) -> Vec<serde_json::Value> {
@@ -240,14 +211,7 @@ fn http_zeek_connect_tunnel_gives_tls_on_the_same_uid() {
     assert!(http[0]["timing_ms"]["tls"].is_null(), "{}", http[0]);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = write_file(dir.path(), "c.pcap", &pcap);
-    let out = dir.path().join("logs");
-    let (code, _, err) = run(&[
-        "analyze",
-        file.to_str().expect("utf-8"),
-        "--zeek-logs",
-        out.to_str().expect("utf-8"),
-    ]);
-    assert!(code == 0 || code == 1, "{err}");
+    let out = write_logs(&file, dir.path());
     let ssl = read_log(&out, "ssl");
     let http = read_log(&out, "http");
     assert_eq!(ssl.len(), 1);

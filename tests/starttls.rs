@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::util::conv::Conv;
 use crate::util::hello::{client_hello_body, handshake, server_hello_body, tls_record};
-use crate::util::{analyze_records, run, write_file};
+use crate::util::zeek::{read_log, write_logs};
+use crate::util::{analyze_records, write_file};
 
 /// A plaintext script: (sent by the server, bytes).
 type Script<'a> = &'a [(bool, &'a [u8])];
@@ -81,28 +82,14 @@ fn starttls_smtp_upgrade_is_a_tls_record_and_an_ssl_log_row() {
     assert_eq!(tls[0]["sni"], "mail.example.com");
     assert_eq!(tls[0]["version"], "TLS 1.2");
     assert_eq!(tls[0]["ssl_history"], "Csn");
-    let logs = dir.path().join("zeek");
-    let (code, _, err) = run(&[
-        "analyze",
-        file.to_str().unwrap(),
-        "--zeek-logs",
-        logs.to_str().unwrap(),
-    ]);
-    assert!(code == 0 || code == 1, "{err}");
-    let rows = |name: &str| -> Vec<Vec<String>> {
-        std::fs::read_to_string(logs.join(format!("{name}.log")))
-            .unwrap()
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| l.split('\t').map(str::to_string).collect())
-            .collect()
-    };
+    let logs = write_logs(&file, dir.path());
+    let rows = |name: &str| read_log(&logs, name);
     let (conn, ssl) = (rows("conn"), rows("ssl"));
     assert_eq!((conn.len(), ssl.len()), (1, 1));
-    assert_eq!(conn[0][1], ssl[0][1], "the same uid");
+    assert_eq!(conn[0]["uid"], ssl[0]["uid"], "the same uid");
     // conn.log's service: the plaintext protocol, then the TLS it upgraded to.
-    assert_eq!(conn[0][7], "smtp,ssl");
-    assert_eq!(ssl[0][9], "mail.example.com");
+    assert_eq!(conn[0]["service"], "smtp,ssl");
+    assert_eq!(ssl[0]["server_name"], "mail.example.com");
 }
 
 #[test]

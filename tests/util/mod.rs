@@ -12,6 +12,7 @@ pub mod prom;
 pub mod servers;
 pub mod tls;
 pub mod tshark;
+pub mod zeek;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
