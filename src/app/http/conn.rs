@@ -521,49 +521,37 @@ impl HttpConn {
             Side::Client => head::parse_http09_request(bytes),
             Side::Server => None,
         };
-        if let Some((h, n)) = http09 {
-            let Some(used) = n.checked_sub(old).filter(|&u| u > 0) else {
-                self.stats.malformed_heads += 1;
-                self.stop(side, format!("{what} head ends before the bytes last seen"));
-                return input.len();
-            };
-            d.buf.clear();
-            d.scanned = 0;
-            d.phase = Phase::Idle;
-            let start = d.head_start.take().unwrap_or(mark);
-            self.on_request(h, start, mark);
-            return used;
-        }
-        if direct || find_head_end(&d.buf, d.scanned).is_some() {
-            let bytes = if direct { input } else { &d.buf[..] };
-            let parsed = match side {
+        let parsed = match http09 {
+            Some((h, n)) => Parsed::Done(Head::Request(h), n),
+            None if direct || find_head_end(&d.buf, d.scanned).is_some() => match side {
                 Side::Client => head::parse_request_keeping(bytes, self.keep).map(Head::Request),
                 Side::Server => head::parse_response_keeping(bytes, self.keep).map(Head::Response),
-            };
-            match parsed {
-                Parsed::Done(h, n) => {
-                    let Some(used) = n.checked_sub(old).filter(|&u| u > 0) else {
-                        self.stats.malformed_heads += 1;
-                        self.stop(side, format!("{what} head ends before the bytes last seen"));
-                        return input.len();
-                    };
-                    d.buf.clear();
-                    d.scanned = 0;
-                    d.phase = Phase::Idle;
-                    let start = d.head_start.take().unwrap_or(mark);
-                    match h {
-                        Head::Request(r) => self.on_request(r, start, mark),
-                        Head::Response(r) => self.on_response(r, start, mark),
-                    }
-                    return used;
-                }
-                Parsed::Invalid(e) => {
+            },
+            None => Parsed::Partial,
+        };
+        match parsed {
+            Parsed::Done(h, n) => {
+                let Some(used) = n.checked_sub(old).filter(|&u| u > 0) else {
                     self.stats.malformed_heads += 1;
-                    self.stop(side, e);
+                    self.stop(side, format!("{what} head ends before the bytes last seen"));
                     return input.len();
+                };
+                d.buf.clear();
+                d.scanned = 0;
+                d.phase = Phase::Idle;
+                let start = d.head_start.take().unwrap_or(mark);
+                match h {
+                    Head::Request(r) => self.on_request(r, start, mark),
+                    Head::Response(r) => self.on_response(r, start, mark),
                 }
-                Parsed::Partial => {}
+                return used;
             }
+            Parsed::Invalid(e) => {
+                self.stats.malformed_heads += 1;
+                self.stop(side, e);
+                return input.len();
+            }
+            Parsed::Partial => {}
         }
         let d = &mut self.dirs[side.index()];
         if direct {
